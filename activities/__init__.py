@@ -1,0 +1,1 @@
+"""Every side effect of the order flows, one module per domain."""

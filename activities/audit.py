@@ -1,0 +1,55 @@
+"""Audit: evaluate a rule set over the order and its facts, record the outcome."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from temporalio import activity
+
+from activities.contracts import AuditInput, AuditOutcome, FiredRuleRecord, Progress
+from activities.definitions import compiled
+from activities.facts import order_facts
+from activities.orders import already_recorded, record
+from engine.rules import evaluate_rules
+from oms.db import session_scope
+from oms.models import Order
+
+
+@activity.defn(name="audit_order")
+def audit_order(inp: AuditInput) -> AuditOutcome:
+    """Compute facts, apply the pinned rule set, store the outcome on the order."""
+    rule_set = compiled(inp.rules)
+    with session_scope() as session:
+        order = session.get(Order, inp.order_id)
+        if already_recorded(session, inp.order_id, inp.seq) and order.audit:
+            stored = order.audit
+            return AuditOutcome(
+                action=stored["action"],
+                fired=[FiredRuleRecord(**f) for f in stored["fired"]],
+                facts=stored["facts"],
+                rules=inp.rules,
+            )
+        facts = order_facts(session, order)
+        decision = evaluate_rules(rule_set, {"order": order.document, "facts": facts})
+        fired = [FiredRuleRecord(f.rule, f.action, f.reason) for f in decision.fired]
+        order.audit = {
+            "action": decision.action,
+            "fired": [asdict(f) for f in fired],
+            "facts": facts,
+            "rules": asdict(inp.rules),
+        }
+        session.add(order)
+        reasons = "; ".join(f.reason for f in fired) or "no rule fired"
+        record(
+            session,
+            Progress(
+                order_id=inp.order_id,
+                seq=inp.seq,
+                type="audited",
+                step=inp.step,
+                message=f"audit by {inp.rules.name} v{inp.rules.version}: {decision.action} ({reasons})",
+                status=inp.status,
+                data={"action": decision.action, "fired": [asdict(f) for f in fired]},
+            ),
+        )
+    return AuditOutcome(action=decision.action, fired=fired, facts=facts, rules=inp.rules)

@@ -1,0 +1,140 @@
+"""Dataclasses passed between workflows and activities (one in, one out).
+
+Fields may be added with defaults; never removed or renamed, so that running
+workflows keep replaying.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+
+@dataclass
+class DefinitionRef:
+    kind: str
+    name: str
+    version: int
+    sha256: str
+
+
+@dataclass
+class OrderInput:
+    """What an order workflow starts with: the order and the pinned definitions."""
+
+    order_id: str
+    order: dict[str, Any]
+    flow: DefinitionRef
+    flow_text: str
+    rules: dict[str, DefinitionRef] = field(default_factory=dict)
+
+
+@dataclass
+class OrderResult:
+    order_id: str
+    status: str
+    path: list[str]
+
+
+@dataclass
+class StepInput:
+    """Input of every activity an `activity` step calls."""
+
+    order_id: str
+    step: str
+    seq: int
+    status: Optional[str] = None
+    params: dict[str, Any] = field(default_factory=dict)
+    event: Optional[dict[str, Any]] = None
+
+
+@dataclass
+class StepResult:
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AuditInput:
+    order_id: str
+    step: str
+    seq: int
+    rules: DefinitionRef
+    status: Optional[str] = None
+
+
+@dataclass
+class FiredRuleRecord:
+    rule: str
+    action: str
+    reason: str
+
+
+@dataclass
+class AuditOutcome:
+    action: str
+    fired: list[FiredRuleRecord]
+    facts: dict[str, Any]
+    rules: DefinitionRef
+
+
+@dataclass
+class TaskInput:
+    order_id: str
+    workflow_id: str
+    step: str
+    seq: int
+    title: str
+    role: str
+    decisions: list[str]
+    due_seconds: float
+    reason: str = ""
+    status: Optional[str] = None
+
+
+@dataclass
+class TaskClose:
+    task_id: str
+    order_id: str
+    seq: int
+    outcome: str  # a decision, or "timeout"
+    decided_by: Optional[str] = None
+    comment: str = ""
+
+
+@dataclass
+class Progress:
+    """A timeline line and, optionally, the order's new status."""
+
+    order_id: str
+    seq: int
+    type: str
+    step: Optional[str] = None
+    message: str = ""
+    status: Optional[str] = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Decision:
+    """A person's decision on a task, sent as a Temporal Update."""
+
+    task_id: str
+    decision: str
+    user: str
+    role: str
+    comment: str = ""
+
+
+@dataclass
+class DecisionAccepted:
+    task_id: str
+    decision: str
+    next_step: str
+
+
+@dataclass
+class ExternalEvent:
+    """An external event (payment, carrier, customer) sent as a signal."""
+
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)

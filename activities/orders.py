@@ -1,0 +1,124 @@
+"""The order read model: timeline, status, human tasks.
+
+Every write carries the workflow's sequence number; the timeline row
+(order, seq) is written in the same transaction as the change it records, so
+an activity retried after a crash sees its own row and does nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session, select
+from temporalio import activity
+
+from activities.contracts import Progress, TaskClose, TaskInput
+from oms.db import session_scope
+from oms.models import Order, OrderEvent, Task, utcnow
+
+
+def already_recorded(session: Session, order_id: str, seq: int) -> bool:
+    return (
+        session.exec(
+            select(OrderEvent.id).where(OrderEvent.order_id == order_id, OrderEvent.seq == seq)
+        ).first()
+        is not None
+    )
+
+
+def record(session: Session, progress: Progress) -> None:
+    """Append a timeline line and set the status, in the caller's transaction."""
+    session.add(
+        OrderEvent(
+            order_id=progress.order_id,
+            seq=progress.seq,
+            type=progress.type,
+            step=progress.step,
+            message=progress.message,
+            data=progress.data,
+        )
+    )
+    if progress.status:
+        order = session.get(Order, progress.order_id)
+        order.status = progress.status
+        order.updated_at = utcnow()
+        session.add(order)
+
+
+@activity.defn(name="record_progress")
+def record_progress(progress: Progress) -> None:
+    """Write one timeline line (and the new status) unless it is already there."""
+    with session_scope() as session:
+        if not already_recorded(session, progress.order_id, progress.seq):
+            record(session, progress)
+
+
+def task_id_for(order_id: str, seq: int) -> str:
+    return f"{order_id}-t{seq}"
+
+
+@activity.defn(name="open_task")
+def open_task(inp: TaskInput) -> str:
+    """Put a human task in the inbox; returns its id (stable across retries)."""
+    task_id = task_id_for(inp.order_id, inp.seq)
+    with session_scope() as session:
+        if already_recorded(session, inp.order_id, inp.seq):
+            return task_id
+        session.add(
+            Task(
+                id=task_id,
+                order_id=inp.order_id,
+                workflow_id=inp.workflow_id,
+                step=inp.step,
+                title=inp.title,
+                role=inp.role,
+                reason=inp.reason,
+                decisions=inp.decisions,
+                due_at=utcnow() + timedelta(seconds=inp.due_seconds),
+            )
+        )
+        record(
+            session,
+            Progress(
+                order_id=inp.order_id,
+                seq=inp.seq,
+                type="task_opened",
+                step=inp.step,
+                message=f"{inp.title}: waiting for {inp.role} ({inp.reason})" if inp.reason else f"{inp.title}: waiting for {inp.role}",
+                status=inp.status,
+                data={"task_id": task_id, "role": inp.role, "decisions": inp.decisions},
+            ),
+        )
+    return task_id
+
+
+@activity.defn(name="close_task")
+def close_task(inp: TaskClose) -> None:
+    """Record a task's decision, or its expiry, on the task and the timeline."""
+    with session_scope() as session:
+        if already_recorded(session, inp.order_id, inp.seq):
+            return
+        task = session.get(Task, inp.task_id)
+        expired = inp.outcome == "timeout"
+        task.status = "expired" if expired else "decided"
+        task.decision = None if expired else inp.outcome
+        task.decided_by = inp.decided_by
+        task.comment = inp.comment
+        task.decided_at = utcnow()
+        session.add(task)
+        message = (
+            f"{task.title}: no decision before the due time"
+            if expired
+            else f"{task.title}: {inp.outcome} by {inp.decided_by}" + (f" ({inp.comment})" if inp.comment else "")
+        )
+        record(
+            session,
+            Progress(
+                order_id=inp.order_id,
+                seq=inp.seq,
+                type="task_expired" if expired else "task_decided",
+                step=task.step,
+                message=message,
+                data={"task_id": task.id, "decision": task.decision, "by": inp.decided_by, "comment": inp.comment},
+            ),
+        )

@@ -1,0 +1,21 @@
+"""Every activity the worker registers, by module."""
+
+from activities.audit import audit_order
+from activities.inventory import release_stock, reserve_stock
+from activities.orders import close_task, open_task, record_progress
+from activities.payments import mark_paid
+from activities.shipping import create_shipment
+
+ALL_ACTIVITIES = [
+    audit_order,
+    reserve_stock,
+    release_stock,
+    create_shipment,
+    mark_paid,
+    open_task,
+    close_task,
+    record_progress,
+]
+
+# The implementations of the names flows may use in `activity` steps.
+STEP_ACTIVITIES = {"reserve_stock", "release_stock", "create_shipment", "mark_paid"}

@@ -1,0 +1,47 @@
+"""The FastAPI application: JSON API, health and a landing page."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import text
+from temporalio.client import Client
+
+from designer import errors
+from designer.routes import auth, definitions, inventory, orders, tasks
+from oms.db import get_engine
+from oms.settings import get_settings
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    settings = get_settings()
+    app.state.temporal = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    yield
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="OMS", description="Order management whose pipeline is data.", lifespan=lifespan)
+    errors.install(app)
+    for module in (auth, orders, tasks, definitions, inventory):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict:
+        with get_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+        await app.state.temporal.service_client.check_health()
+        return {"status": "ok"}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index(request: Request):
+        settings = get_settings()
+        return TEMPLATES.TemplateResponse(request, "index.html", {"temporal_ui": settings.temporal_ui_url})
+
+    return app

@@ -1,0 +1,87 @@
+"""Read-model views the API returns (shared by JSON routes and pages)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from oms.models import Order, OrderEvent, Shipment, StockMovement, Task
+from oms.settings import get_settings
+
+
+def temporal_url(workflow_id: str) -> str:
+    settings = get_settings()
+    return f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"
+
+
+def order_summary(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "channel": order.channel,
+        "external_id": order.external_id,
+        "status": order.status,
+        "total": order.total,
+        "flow": {"name": order.flow_name, "version": order.flow_version},
+        "created_at": order.created_at.isoformat(),
+        "updated_at": order.updated_at.isoformat(),
+    }
+
+
+def task_view(task: Task) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "order_id": task.order_id,
+        "step": task.step,
+        "title": task.title,
+        "role": task.role,
+        "status": task.status,
+        "reason": task.reason,
+        "decisions": task.decisions,
+        "created_at": task.created_at.isoformat(),
+        "due_at": task.due_at.isoformat(),
+        "decision": task.decision,
+        "decided_by": task.decided_by,
+        "comment": task.comment,
+        "decided_at": task.decided_at.isoformat() if task.decided_at else None,
+    }
+
+
+def order_detail(session: Session, order: Order) -> dict[str, Any]:
+    doc = order.document
+    events = session.exec(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.seq)).all()
+    moves = session.exec(
+        select(StockMovement).where(StockMovement.order_id == order.id).order_by(StockMovement.id)
+    ).all()
+    shipment = session.exec(select(Shipment).where(Shipment.order_id == order.id)).first()
+    tasks = session.exec(select(Task).where(Task.order_id == order.id).order_by(Task.created_at)).all()
+    audit = order.audit
+    return {
+        **order_summary(order),
+        "workflow_id": order.workflow_id,
+        "temporal_url": temporal_url(order.workflow_id),
+        "customer": doc.get("customer"),
+        "shipping_address": doc.get("shipping_address"),
+        "lines": doc.get("lines", []),
+        "payment": doc.get("payment"),
+        "client_ip": order.client_ip,
+        "allocations": [
+            {"line": m.line_no, "sku": m.sku, "qty": m.qty, "warehouse": m.warehouse, "state": m.operation}
+            for m in moves
+        ],
+        "shipments": [
+            {"carrier": shipment.carrier, "tracking_number": shipment.tracking_number,
+             "warehouses": shipment.warehouses, "created_at": shipment.created_at.isoformat()}
+        ] if shipment else [],
+        "audit": None if audit is None else {
+            "action": audit["action"],
+            "fired": audit["fired"],
+            "rules": {"name": audit["rules"]["name"], "version": audit["rules"]["version"]},
+            "facts": audit["facts"],
+        },
+        "tasks": [task_view(t) for t in tasks],
+        "timeline": [
+            {"seq": e.seq, "type": e.type, "step": e.step, "message": e.message, "data": e.data, "at": e.at.isoformat()}
+            for e in events
+        ],
+    }

@@ -1,0 +1,4 @@
+"""Pure definition engine: parse, validate and compile YAML definitions.
+
+Nothing in this package performs I/O or imports Temporal or the database.
+"""

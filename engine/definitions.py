@@ -1,0 +1,181 @@
+"""Definitions of every kind: load YAML, validate (schema + semantics), parse.
+
+``validate_text`` is the one entry point the CLI, the API and publishing use,
+so all of them refuse exactly the same definitions with the same messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
+
+from jsonschema.exceptions import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from engine.errors import DefinitionError, InvalidDefinition, join_path
+from engine.expressions import suggest
+from engine.flows import check_flow, parse_flow
+from engine.forms import check_form, parse_form
+from engine.rules import check_rules, parse_rules
+from engine.schemas import validator_for
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    check: Callable[[dict], Iterator[DefinitionError]]
+    parse: Callable[[dict], Any]
+
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("form", check_form, parse_form),
+        Kind("rules", check_rules, parse_rules),
+        Kind("flow", check_flow, parse_flow),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """A definition's text and what it says about itself."""
+
+    text: str
+    raw: dict | None
+    errors: tuple[DefinitionError, ...]
+
+    @property
+    def kind(self) -> str | None:
+        return self.raw.get("kind") if isinstance(self.raw, dict) else None
+
+    @property
+    def name(self) -> str | None:
+        return self.raw.get("name") if isinstance(self.raw, dict) else None
+
+    @property
+    def sha256(self) -> str:
+        return content_hash(self.text)
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load_yaml(text: str) -> tuple[Any, list[DefinitionError]]:
+    """Parse YAML; a syntax error becomes one error at ``$`` with its line."""
+    try:
+        return YAML(typ="safe", pure=True).load(text), []
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        return None, [DefinitionError("$", f"YAML syntax error{where}: {exc.problem}")]
+    except YAMLError as exc:
+        return None, [DefinitionError("$", f"YAML syntax error: {exc}")]
+
+
+def _schema_message(error: ValidationError) -> str:
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is required")
+    if error.validator == "additionalProperties":
+        return error.message.replace("Additional properties", "unknown key(s)").replace(
+            "are not allowed", "are not allowed here"
+        ).replace("was unexpected", "is not allowed here")
+    if error.validator == "enum":
+        return f"{error.instance!r} is not one of {', '.join(map(repr, error.validator_value))}"
+    if error.validator == "const":
+        return f"must be {error.validator_value!r}"
+    if error.validator == "type":
+        return f"must be of type {error.validator_value}, not {type(error.instance).__name__}"
+    if error.validator == "pattern":
+        return f"{error.instance!r} does not match {error.validator_value!r}"
+    return error.message
+
+
+def _schema_errors(kind: str, raw: dict) -> list[DefinitionError]:
+    errors = []
+    for error in validator_for(kind).iter_errors(raw):
+        # `if`/`then` wrappers repeat the inner error; report the leaves only.
+        leaves = [error] if not error.context else list(_leaves(error))
+        for leaf in leaves:
+            errors.append(DefinitionError(leaf.json_path, _schema_message(leaf)))
+    return sorted(set(errors), key=lambda e: (e.path, e.message))
+
+
+def _leaves(error: ValidationError) -> Iterator[ValidationError]:
+    for child in error.context:
+        if child.context:
+            yield from _leaves(child)
+        else:
+            yield child
+
+
+def load(text: str) -> Source:
+    """Load a definition's text and run every check that needs only the text."""
+    raw, errors = load_yaml(text)
+    if errors:
+        return Source(text, None, tuple(errors))
+    if not isinstance(raw, dict):
+        return Source(text, None, (DefinitionError("$", "a definition must be a mapping with kind and name"),))
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        message = (
+            "kind is required"
+            if kind is None
+            else f"unknown kind {kind!r}{suggest(str(kind), KINDS)}; kinds are {', '.join(KINDS)}"
+        )
+        return Source(text, raw, (DefinitionError("$.kind", message),))
+    errors = _schema_errors(kind, raw)
+    if not errors:
+        errors = list(KINDS[kind].check(raw))
+    return Source(text, raw, tuple(errors))
+
+
+def references(source: Source) -> Iterator[tuple[str, str, str]]:
+    """(kind, name, path) of every other definition this one names."""
+    raw = source.raw or {}
+    if source.kind == "flow":
+        if raw.get("form"):
+            yield "form", raw["form"], "$.form"
+        for index, step in enumerate(raw.get("steps", [])):
+            if step.get("type") == "audit" and "rules" in step:
+                yield "rules", step["rules"], join_path("$.steps", index, "rules")
+
+
+def check_references(source: Source, known: Iterable[tuple[str, str]]) -> list[DefinitionError]:
+    """Errors for references to definitions that do not exist in ``known``."""
+    known = set(known)
+    errors = []
+    for kind, name, path in references(source):
+        if (kind, name) not in known:
+            names = [n for k, n in known if k == kind]
+            errors.append(DefinitionError(path, f"unknown {kind} {name!r}{suggest(name, names)}"))
+    return errors
+
+
+def validate_text(text: str, known: Iterable[tuple[str, str]] | None = None) -> Source:
+    """Every error of a definition; ``known`` (kind, name) pairs resolve references."""
+    source = load(text)
+    if not source.errors and known is not None:
+        extra = check_references(source, known)
+        if extra:
+            source = Source(source.text, source.raw, tuple(extra))
+    return source
+
+
+_PARSED: dict[str, Any] = {}
+
+
+def compile_text(text: str) -> Any:
+    """The typed model of a valid definition, compiled once per content hash."""
+    key = content_hash(text)
+    model = _PARSED.get(key)
+    if model is None:
+        source = load(text)
+        if source.errors:
+            raise InvalidDefinition(list(source.errors))
+        model = KINDS[source.kind].parse(source.raw)
+        _PARSED[key] = model
+    return model

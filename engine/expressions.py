@@ -1,0 +1,98 @@
+"""zen-engine expressions: compiled once per text, evaluated many times."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import lru_cache
+from typing import Any, Iterable
+
+import zen
+
+
+class ExpressionError(ValueError):
+    """An expression that does not compile or fails when evaluated."""
+
+
+def _first_line_message(raw: str) -> str:
+    """zen reports errors as a JSON line followed by a Rust backtrace; keep the message."""
+    first = raw.strip().splitlines()[0] if raw.strip() else raw
+    try:
+        payload = json.loads(first)
+    except ValueError:
+        return first
+    source = payload.get("source", first)
+    kind = payload.get("type", "")
+    return f"{kind}: {source}" if kind else str(source)
+
+
+def compile_error(text: str) -> str | None:
+    """Return why ``text`` is not a valid expression, or None when it compiles."""
+    if not isinstance(text, str) or not text.strip():
+        return "expression is empty"
+    problem = zen.validate_expression(text)
+    if problem is None:
+        return None
+    return f"{problem.get('type', 'error')}: {problem.get('source', problem)}"
+
+
+@lru_cache(maxsize=4096)
+def compile_expression(text: str) -> "Expression":
+    """Compile ``text`` once; the result is cached by its text."""
+    problem = compile_error(text)
+    if problem:
+        raise ExpressionError(f"expression {text!r} does not compile ({problem})")
+    return Expression(text, zen.compile_expression(text))
+
+
+class Expression:
+    """A compiled zen-engine expression."""
+
+    __slots__ = ("text", "_compiled")
+
+    def __init__(self, text: str, compiled: Any):
+        self.text = text
+        self._compiled = compiled
+
+    def evaluate(self, context: dict[str, Any]) -> Any:
+        try:
+            return self._compiled.evaluate(context)
+        except RuntimeError as exc:
+            raise ExpressionError(
+                f"expression {self.text!r} failed: {_first_line_message(str(exc))}"
+            ) from exc
+
+    def is_true(self, context: dict[str, Any]) -> bool:
+        return self.evaluate(context) is True
+
+    def __repr__(self) -> str:
+        return f"Expression({self.text!r})"
+
+
+def render_template(template: str, context: dict[str, Any]) -> str:
+    """Render a reason such as ``amount {{ order.total }}`` with zen's templating."""
+    try:
+        return str(zen.render_template(template, context))
+    except RuntimeError as exc:
+        raise ExpressionError(
+            f"template {template!r} failed: {_first_line_message(str(exc))}"
+        ) from exc
+
+
+def template_error(template: str) -> str | None:
+    """Return why a reason template cannot be rendered, or None."""
+    import re
+
+    for inner in re.findall(r"\{\{(.*?)\}\}", template):
+        problem = compile_error(inner.strip())
+        if problem:
+            return f"placeholder {{{{{inner}}}}} does not compile ({problem})"
+    if template.count("{{") != template.count("}}"):
+        return "unbalanced '{{' and '}}'"
+    return None
+
+
+def suggest(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when a close name exists, else an empty string."""
+    matches = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {matches[0]!r}?)" if matches else ""

@@ -1,0 +1,239 @@
+"""Flows: the typed model of a flow definition and its semantic checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Mapping
+
+from engine.catalog import ACTIVITIES, AUDIT_ACTIONS, ROLES
+from engine.durations import parse_duration
+from engine.errors import DefinitionError, join_path
+from engine.expressions import Expression, compile_error, compile_expression, suggest
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    status: str | None
+
+
+@dataclass(frozen=True)
+class ActivityStep(Step):
+    activity: str
+    next: str
+    params: Mapping = field(default_factory=dict)
+    on_error: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditStep(Step):
+    rules: str
+    on: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ApprovalStep(Step):
+    title: str
+    role: str
+    due_seconds: float
+    on: Mapping[str, str]
+    on_timeout: str
+    comment_required: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WaitStep(Step):
+    on: Mapping[str, str]
+    timeout_seconds: float
+    on_timeout: str
+
+
+@dataclass(frozen=True)
+class SwitchStep(Step):
+    cases: tuple[tuple[Expression, str], ...]
+    default: str
+
+
+@dataclass(frozen=True)
+class EndStep(Step):
+    pass
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    title: str
+    form: str | None
+    start: str
+    steps: Mapping[str, Step]
+
+    @property
+    def rule_sets(self) -> tuple[str, ...]:
+        return tuple(sorted({s.rules for s in self.steps.values() if isinstance(s, AuditStep)}))
+
+
+def _parse_step(raw: dict) -> Step:
+    common = {"id": raw["id"], "status": raw.get("status")}
+    kind = raw["type"]
+    if kind == "activity":
+        return ActivityStep(
+            **common,
+            activity=raw["activity"],
+            next=raw["next"],
+            params=dict(raw.get("params", {})),
+            on_error=dict(raw.get("on_error", {})),
+        )
+    if kind == "audit":
+        return AuditStep(**common, rules=raw["rules"], on=dict(raw["on"]))
+    if kind == "approval":
+        return ApprovalStep(
+            **common,
+            title=raw.get("title", raw["id"].replace("_", " ").capitalize()),
+            role=raw["role"],
+            due_seconds=parse_duration(raw["due"]),
+            on=dict(raw["on"]),
+            on_timeout=raw["on_timeout"],
+            comment_required=tuple(raw.get("comment_required", ())),
+        )
+    if kind == "wait":
+        return WaitStep(
+            **common,
+            on=dict(raw["on"]),
+            timeout_seconds=parse_duration(raw["timeout"]),
+            on_timeout=raw["on_timeout"],
+        )
+    if kind == "switch":
+        return SwitchStep(
+            **common,
+            cases=tuple((compile_expression(c["when"]), c["next"]) for c in raw["cases"]),
+            default=raw["default"],
+        )
+    return EndStep(**common)
+
+
+def parse_flow(raw: dict) -> Flow:
+    """Build the typed flow from a definition that passed validation."""
+    return Flow(
+        name=raw["name"],
+        title=raw.get("title", raw["name"]),
+        form=raw.get("form"),
+        start=raw["start"],
+        steps={s["id"]: _parse_step(s) for s in raw["steps"]},
+    )
+
+
+def step_targets(raw_step: dict) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Every (relative path, step id) a step can go to next."""
+    for key in ("next", "default", "on_timeout"):
+        if key in raw_step:
+            yield (key,), raw_step[key]
+    for key in ("on", "on_error"):
+        for outcome, target in raw_step.get(key, {}).items():
+            yield (key, outcome), target
+    for index, case in enumerate(raw_step.get("cases", [])):
+        yield ("cases", index, "next"), case["next"]
+
+
+def check_flow(raw: dict) -> Iterator[DefinitionError]:
+    """Semantic checks: unknown or unreachable steps, bad expressions, unknown activities."""
+    steps = raw["steps"]
+    ids: dict[str, int] = {}
+    for index, step in enumerate(steps):
+        if step["id"] in ids:
+            yield DefinitionError(
+                join_path("$.steps", index, "id"), f"duplicate step id {step['id']!r}"
+            )
+        else:
+            ids[step["id"]] = index
+    if raw["start"] not in ids:
+        yield DefinitionError(
+            "$.start", f"unknown step {raw['start']!r}{suggest(raw['start'], ids)}"
+        )
+    for index, step in enumerate(steps):
+        yield from _check_step(step, join_path("$.steps", index), ids)
+    yield from _check_reachable(raw, ids)
+
+
+def _check_step(step: dict, path: str, ids: dict[str, int]) -> Iterator[DefinitionError]:
+    for rel, target in step_targets(step):
+        if target not in ids:
+            yield DefinitionError(
+                join_path(path, *rel), f"unknown step {target!r}{suggest(target, ids)}"
+            )
+    kind = step["type"]
+    if kind == "activity":
+        spec = ACTIVITIES.get(step["activity"])
+        if spec is None:
+            yield DefinitionError(
+                join_path(path, "activity"),
+                f"unknown activity {step['activity']!r}{suggest(step['activity'], ACTIVITIES)}; "
+                f"known: {', '.join(sorted(ACTIVITIES))}",
+            )
+        else:
+            for failure in step.get("on_error", {}):
+                if failure not in spec.failures:
+                    known = ", ".join(spec.failures) or "none"
+                    yield DefinitionError(
+                        join_path(path, "on_error", failure),
+                        f"activity {spec.name!r} has no failure {failure!r}; it can fail with: {known}",
+                    )
+    elif kind == "audit":
+        for outcome in step["on"]:
+            if outcome not in AUDIT_ACTIONS:
+                yield DefinitionError(
+                    join_path(path, "on", outcome),
+                    f"unknown audit outcome {outcome!r}; outcomes are {', '.join(AUDIT_ACTIONS)}",
+                )
+        for outcome in AUDIT_ACTIONS:
+            if outcome not in step["on"]:
+                yield DefinitionError(
+                    join_path(path, "on"), f"no step for audit outcome {outcome!r}"
+                )
+    elif kind == "approval":
+        if step["role"] not in ROLES:
+            yield DefinitionError(
+                join_path(path, "role"),
+                f"unknown role {step['role']!r}{suggest(step['role'], ROLES)}; roles are {', '.join(ROLES)}",
+            )
+        for decision in step.get("comment_required", []):
+            if decision not in step["on"]:
+                yield DefinitionError(
+                    join_path(path, "comment_required"),
+                    f"{decision!r} is not a decision of this step",
+                )
+    elif kind == "switch":
+        for index, case in enumerate(step["cases"]):
+            problem = compile_error(case["when"])
+            if problem:
+                yield DefinitionError(
+                    join_path(path, "cases", index, "when"),
+                    f"expression does not compile: {problem}",
+                )
+    for key in ("due", "timeout"):
+        if key in step:
+            try:
+                parse_duration(step[key])
+            except ValueError as exc:
+                yield DefinitionError(join_path(path, key), str(exc))
+
+
+def _check_reachable(raw: dict, ids: dict[str, int]) -> Iterator[DefinitionError]:
+    by_id = {s["id"]: s for s in raw["steps"]}
+    seen: set[str] = set()
+    pending = [raw["start"]] if raw["start"] in by_id else []
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        pending.extend(t for _, t in step_targets(by_id[current]) if t in by_id)
+    if not seen:
+        return
+    for step_id, index in ids.items():
+        if step_id not in seen:
+            yield DefinitionError(
+                join_path("$.steps", index, "id"),
+                f"step {step_id!r} is unreachable from start {raw['start']!r}",
+            )
+    if not any(by_id[s]["type"] == "end" for s in seen):
+        yield DefinitionError("$.steps", "no end step is reachable from start")

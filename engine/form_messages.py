@@ -1,0 +1,179 @@
+"""Say what is wrong with a form submission in the form's own words.
+
+jsonschema reports ``'abc' is not of type 'integer'`` at ``['lines', 1, 'qty']``;
+people filling the form need ``Line 2: quantity must be a whole number``. This
+module follows each jsonschema error's path back to the form field it is about
+and words the broken rule with that field's label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+
+from jsonschema import ValidationError
+
+if TYPE_CHECKING:  # engine.forms imports this module; avoid the cycle at runtime
+    from engine.forms import Field, Form
+
+# Built-in patterns, shared with the schema builder so a failure can be worded
+# by which pattern failed rather than by the regex itself.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+PHONE_PATTERN = r"^\+?[0-9 ()\-]{6,20}$"
+COUNTRY_PATTERN = r"^[A-Z]{2}$"
+PATTERN_MESSAGES = {
+    EMAIL_PATTERN: "must be a valid email address",
+    PHONE_PATTERN: "must be a valid phone number",
+    COUNTRY_PATTERN: "must be a 2-letter country code",
+}
+
+# Custom keyword for money: JSON Schema's multipleOf 0.01 is float-unsafe.
+DECIMALS_KEYWORD = "x-maxDecimals"
+
+# What a value of each field type must be, said when it has the wrong type.
+EXPECTED = {
+    "text": "must be text",
+    "email": "must be a valid email address",
+    "phone": "must be a valid phone number",
+    "date": "must be a date (YYYY-MM-DD)",
+    "number": "must be a number",
+    "money": "must be a number",
+    "integer": "must be a whole number",
+    "boolean": "must be true or false",
+    "group": "must be a group of fields",
+    "address": "must be an address with street, city, postal code and country",
+}
+
+# When one field breaks several rules, report the most basic one.
+_RANK = (
+    "type", "required", "additionalProperties", "enum", "format", "pattern",
+    DECIMALS_KEYWORD, "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems",
+)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One bad field: where (``lines[1].qty``, ``""`` for the document) and what, in words."""
+
+    field: str
+    message: str
+
+
+def english(text: Mapping[str, str]) -> str:
+    """The English text of a localized label (``en`` is always there after parsing)."""
+    return text.get("en") or next(iter(text.values()), "")
+
+
+def field_errors(
+    form: "Form",
+    schema_errors: Iterable[ValidationError],
+    missing_required: Iterable[tuple[str | int, ...]] = (),
+) -> list[FieldError]:
+    """One error per bad field, in document order.
+
+    ``missing_required`` holds the paths of conditionally visible required
+    fields that are absent: the static schema cannot require them.
+    """
+    problems = [p for error in schema_errors for p in _problems(error)]
+    problems += [(path, "required", None) for path in missing_required]
+    best: dict[str, tuple[int, tuple, FieldError]] = {}
+    for keys, keyword, value in problems:
+        error, order = _describe(form, keys, keyword, value)
+        rank = _RANK.index(keyword) if keyword in _RANK else len(_RANK)
+        if error.field not in best or rank < best[error.field][0]:
+            best[error.field] = (rank, order, error)
+    return [error for _, _, error in sorted(best.values(), key=lambda b: b[1])]
+
+
+def _problems(error: ValidationError) -> Iterator[tuple[tuple, str, Any]]:
+    """Split a jsonschema error into (path of the field, keyword, keyword value)."""
+    path = tuple(error.absolute_path)
+    if error.validator == "required":
+        # jsonschema puts these on the parent; point at the missing field itself
+        for name in error.validator_value:
+            if name not in error.instance:
+                yield path + (name,), "required", None
+    elif error.validator == "additionalProperties":
+        for name in error.instance:
+            if name not in error.schema.get("properties", {}):
+                yield path + (name,), "additionalProperties", None
+    else:
+        yield path, str(error.validator), error.validator_value
+
+
+@dataclass(frozen=True)
+class _Node:
+    """A place in the submitted document, seen through the form."""
+
+    path: str  # lines[1].qty
+    order: tuple  # (field index or row, unknown key) pairs, to sort in document order
+    prefix: str  # "Line 2: " -- context from enclosing rows and addresses
+    subject: str  # "quantity"
+    fields: tuple = ()  # what a key below this node names
+    field: "Field | None" = None  # None for the document itself and for table rows
+    marks: bool = False  # rows and addresses name themselves before their parts
+
+
+def _describe(form: "Form", keys: tuple, keyword: str, value: Any) -> tuple[FieldError, tuple]:
+    node = _Node("", (), "", english(form.title), form.fields)
+    for key in keys:
+        context = node.prefix + (f"{node.subject}: " if node.marks else "")
+        if isinstance(key, int) and node.field is not None and node.field.type == "table":
+            node = _Node(
+                f"{node.path}[{key}]", node.order + ((key, ""),), context,
+                f"{english(node.field.row_label)} {key + 1}", node.field.columns, marks=True,
+            )
+            continue
+        index = next((i for i, f in enumerate(node.fields) if f.id == key), None)
+        path = f"{node.path}.{key}" if node.path else str(key)
+        if index is None:  # a key the form does not know (only reported inside objects)
+            order = node.order + ((len(node.fields), str(key)),)
+            return FieldError(path, f"{node.prefix}{node.subject} has no field {key!r}"), order
+        field = node.fields[index]
+        node = _Node(
+            path, node.order + ((index, ""),), context, english(field.label),
+            field.fields, field, marks=field.type == "address",
+        )
+    return FieldError(node.path, f"{node.prefix}{node.subject} {_phrase(node, keyword, value)}"), node.order
+
+
+def _phrase(node: _Node, keyword: str, value: Any) -> str:
+    field = node.field
+    if keyword == "required":
+        return "is required"
+    if keyword == "type":
+        return _expected(field) if field is not None else EXPECTED["group"]
+    if keyword == "enum":
+        return "must be one of: " + ", ".join(str(v) for v in value)
+    if keyword == "format":  # date is the only format a form uses
+        return EXPECTED["date"]
+    if keyword == "pattern":
+        return PATTERN_MESSAGES.get(value, "is not in the expected format")
+    if keyword == DECIMALS_KEYWORD:
+        return f"must have at most {value} decimals"
+    if keyword in ("minLength", "maxLength"):
+        least = "at least" if keyword == "minLength" else "at most"
+        return f"must be {least} {_count(value, 'character')}"
+    if keyword in ("minimum", "maximum"):
+        least = "at least" if keyword == "minimum" else "at most"
+        return f"must be {least} {_number(value)}"
+    if keyword in ("minItems", "maxItems") and field is not None:
+        least = "at least" if keyword == "minItems" else "at most"
+        return f"must have {least} {_count(value, english(field.row_label).lower())}"
+    return "is not valid"
+
+
+def _expected(field: "Field") -> str:
+    if field.type == "select":
+        return "must be one of: " + ", ".join(value for value, _ in field.options)
+    if field.type == "table":
+        return f"must be a list of {english(field.row_label).lower()}s"
+    return EXPECTED.get(field.type, "has the wrong type")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)

@@ -1,0 +1,93 @@
+"""What a flow step means, free of Temporal: the workflow asks, this answers.
+
+The workflow in ``workflows/order.py`` owns timers, signals, Updates and
+activities; every decision about *where to go next* is made here so that it
+can be unit-tested without a server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from engine.flows import (
+    ActivityStep,
+    ApprovalStep,
+    AuditStep,
+    Flow,
+    Step,
+    SwitchStep,
+    WaitStep,
+)
+
+TIMEOUT = "timeout"
+
+
+class FlowError(RuntimeError):
+    """A flow that cannot go on: a failure its definition does not handle."""
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    data: dict
+
+
+def context(order: dict, audit: dict | None, results: dict, events: dict) -> dict[str, Any]:
+    """The names expressions can use: order, audit, results (per step), events (per type)."""
+    return {"order": order, "audit": audit or {}, "results": results, "events": events}
+
+
+def next_step(flow: Flow, step: Step, outcome: str | None, ctx: dict[str, Any] | None = None) -> str:
+    """The id of the step after ``step`` given its outcome.
+
+    outcome is: None for a completed activity; a failure type for a failed one;
+    the action of an audit; the decision of an approval; the event type of a
+    wait; ``"timeout"`` for an approval or a wait whose time ran out. Switches
+    ignore outcome and evaluate their cases over ``ctx``.
+    """
+    if isinstance(step, ActivityStep):
+        if outcome is None:
+            return step.next
+        if outcome in step.on_error:
+            return step.on_error[outcome]
+        raise FlowError(f"step {step.id!r}: activity {step.activity!r} failed with {outcome!r}, which the flow does not handle")
+    if isinstance(step, SwitchStep):
+        for expression, target in step.cases:
+            if expression.is_true(ctx or {}):
+                return target
+        return step.default
+    if isinstance(step, (ApprovalStep, WaitStep)) and outcome == TIMEOUT:
+        return step.on_timeout
+    if isinstance(step, (AuditStep, ApprovalStep, WaitStep)):
+        if outcome in step.on:
+            return step.on[outcome]
+        raise FlowError(f"step {step.id!r} has no way on for {outcome!r}")
+    raise FlowError(f"step {step.id!r} is an end step")
+
+
+def first_awaited_event(step: WaitStep, events: Sequence[Event]) -> int | None:
+    """Index of the first received, unconsumed event this wait step reacts to."""
+    for index, event in enumerate(events):
+        if event.type in step.on:
+            return index
+    return None
+
+
+@dataclass(frozen=True)
+class TaskState:
+    status: str  # open | decided | expired
+    approvals_by: tuple[str, ...] = ()
+
+
+def decision_problem(step: ApprovalStep, task: TaskState, decision: str, role: str, comment: str) -> tuple[str, str] | None:
+    """Why a decision must be refused, as (reason code, message); None when it may go in."""
+    if task.status != "open":
+        return "already_decided", f"task is already {task.status}"
+    if role not in (step.role, "admin"):
+        return "forbidden", f"only role {step.role!r} may decide this task"
+    if decision not in step.on:
+        return "unknown_decision", f"unknown decision {decision!r}; choose one of: {', '.join(step.on)}"
+    if decision in step.comment_required and not comment.strip():
+        return "comment_required", f"a comment is required to {decision}"
+    return None

@@ -1,0 +1,1 @@
+"""Application plumbing shared by the worker and the web app: settings, database, CLI."""

@@ -1,0 +1,130 @@
+"""The `oms` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Order management whose pipeline is data.", no_args_is_help=True, add_completion=False)
+
+
+def _logging() -> None:
+    logging.basicConfig(level=os.environ.get("OMS_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def validate(paths: Annotated[list[Path], typer.Argument(help="definition files or folders")]) -> None:
+    """Validate definitions: one line per error, `file:json-path: message`; exit 1 if any."""
+    from oms.publishing import definition_files, validate_files
+
+    missing = [p for p in paths if not p.exists()]
+    for path in missing:
+        typer.echo(f"{path}: no such file or folder", err=True)
+    files = definition_files([p for p in paths if p.exists()])
+    problems = validate_files(files)
+    for file, error in problems:
+        typer.echo(f"{file}:{error.path}: {error.message}")
+    if problems or missing:
+        raise typer.Exit(1)
+    typer.echo(f"{len(files)} definition(s) valid")
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker: order workflows and activities (scale these horizontally)."""
+    _logging()
+    from oms.worker import run_worker
+
+    try:
+        asyncio.run(run_worker())
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def web(
+    host: Annotated[str | None, typer.Option(help="default OMS_WEB_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="default OMS_WEB_PORT")] = None,
+) -> None:
+    """Run the web app and API."""
+    _logging()
+    import uvicorn
+
+    from oms.bootstrap import prepare
+    from oms.settings import get_settings
+
+    settings = get_settings()
+    prepare(seed=False)
+    uvicorn.run("designer.app:create_app", factory=True, host=host or settings.web_host,
+                port=port or settings.web_port, log_level="warning")
+
+
+@app.command()
+def up() -> None:
+    """The embedded stack: Temporal dev server, worker and web app; Ctrl-C stops all."""
+    _logging()
+    from oms.bootstrap import prepare
+    from oms.settings import get_settings
+    from oms.temporal_server import start_dev_server, wait_for_port
+
+    settings = get_settings()
+    data = settings.data_dir.resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    host, _, port = settings.temporal_address.rpartition(":")
+    ui_port = int(settings.temporal_ui_url.rsplit(":", 1)[-1].split("/")[0])
+    typer.echo(f"starting Temporal dev server ({data / 'temporal.db'}) ...")
+    children: list[subprocess.Popen] = [
+        start_dev_server(data / "temporal.db", int(port), ui_port, log_file=data / "temporal.log", ip=host)
+    ]
+    try:
+        report = prepare(seed=True)
+        if report["published"]:
+            typer.echo("published: " + ", ".join(report["published"]))
+        if report["seeded"]:
+            typer.echo("seeded demo warehouses, SKUs, stock and customers")
+        env = {**os.environ, "OMS_DATA_DIR": str(data)}
+        for command in ("worker", "web"):
+            children.append(subprocess.Popen([sys.executable, "-m", "oms.cli", command], env=env))
+        wait_for_port(settings.web_host, settings.web_port, timeout=60, process=children[-1])
+        base = f"http://{settings.web_host}:{settings.web_port}"
+        typer.echo(
+            f"\nOMS is up.\n"
+            f"  web app      {base}\n"
+            f"  API docs     {base}/docs\n"
+            f"  Temporal UI  {settings.temporal_ui_url}\n"
+            f"  dev logins   admin, analyst, operator, channel / password {settings.dev_password!r}"
+            f" (OMS_DEV_PASSWORD)\n"
+            f"  data         {data}\n"
+            f"Press Ctrl-C to stop."
+        )
+        while all(child.poll() is None for child in children):
+            try:
+                children[0].wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                pass
+        failed = [c.args for c in children if c.poll() is not None]
+        typer.echo(f"a process stopped: {failed}; stopping the rest", err=True)
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        typer.echo("\nstopping ...")
+    finally:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT if child is not children[0] else signal.SIGTERM)
+        for child in reversed(children):
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+if __name__ == "__main__":
+    app()

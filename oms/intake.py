@@ -1,0 +1,176 @@
+"""Order intake: validate against the flow's form, store once, start the workflow once."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+
+from activities.contracts import OrderInput
+from engine.definitions import compile_text
+from engine.forms import FieldError, FormValidator
+from oms.db import session_scope
+from oms.models import Order, Sku
+from oms.publishing import latest, ref
+from oms.settings import get_settings
+
+_VALIDATORS: dict[str, FormValidator] = {}
+
+
+class IntakeRejected(ValueError):
+    """The order is invalid; ``errors`` name each bad field."""
+
+    def __init__(self, errors: list[FieldError], status_code: int = 422):
+        self.errors = errors
+        self.status_code = status_code
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+
+
+class IntakeUnavailable(RuntimeError):
+    """The order could not be started; nothing was stored."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    order_id: str
+    status: str
+    created: bool
+
+
+def order_id_for(channel: str, external_id: str) -> str:
+    return "ord_" + hashlib.sha256(f"{channel}\x00{external_id}".encode()).hexdigest()[:16]
+
+
+def workflow_id_for(channel: str, external_id: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.\-]", "_", external_id)
+    return f"order-{channel}-{safe}-{order_id_for(channel, external_id)[4:12]}"
+
+
+def address_key(address: dict[str, Any]) -> str:
+    parts = [str(address.get(k, "")).strip().lower() for k in ("street", "postal_code", "city", "country")]
+    return hashlib.sha256("|".join(re.sub(r"\s+", " ", p) for p in parts).encode()).hexdigest()[:32]
+
+
+def _validator(body: str, sha256: str) -> FormValidator:
+    validator = _VALIDATORS.get(sha256)
+    if validator is None:
+        validator = _VALIDATORS[sha256] = FormValidator(compile_text(body))
+    return validator
+
+
+@dataclass(frozen=True)
+class Prepared:
+    order: Order | None  # None when the order exists already
+    existing: Order | None
+    workflow_input: OrderInput | None
+
+
+def prepare(session: Session, payload: Any, flow_name: str) -> Prepared:
+    """Validate and build the order row and the workflow input; raises IntakeRejected."""
+    flow_row = latest(session, "flow", flow_name)
+    if flow_row is None:
+        raise IntakeRejected([FieldError("flow", f"unknown flow {flow_name!r}")])
+    flow = compile_text(flow_row.body)
+    if not isinstance(payload, dict):
+        raise IntakeRejected([FieldError("", "The order must be a JSON object")])
+    document = dict(payload)
+    if flow.form:
+        form_row = latest(session, "form", flow.form)
+        document, errors = _validator(form_row.body, form_row.sha256).validate(payload)
+        if errors:
+            raise IntakeRejected(errors)
+    channel, external_id = str(document["channel"]), str(document["external_id"])
+    existing = session.exec(select(Order).where(Order.channel == channel, Order.external_id == external_id)).first()
+    if existing is not None:
+        return Prepared(None, existing, None)
+    skus = {line["sku"] for line in document["lines"]}
+    known = set(session.exec(select(Sku.sku).where(Sku.sku.in_(skus))).all())
+    unknown = [
+        FieldError(f"lines[{i}].sku", f"Line {i + 1}: unknown SKU {line['sku']!r}")
+        for i, line in enumerate(document["lines"])
+        if line["sku"] not in known
+    ]
+    if unknown:
+        raise IntakeRejected(unknown)
+    total = round(sum(float(l["qty"]) * float(l["price"]) for l in document["lines"]), 2)
+    order_id = order_id_for(channel, external_id)
+    document = {**document, "id": order_id, "total": total}
+    rules = {}
+    for name in flow.rule_sets:
+        row = latest(session, "rules", name)
+        rules[name] = ref(row)
+    customer = document.get("customer") or {}
+    order = Order(
+        id=order_id,
+        channel=channel,
+        external_id=external_id,
+        workflow_id=workflow_id_for(channel, external_id),
+        flow_name=flow_row.name,
+        flow_version=flow_row.version,
+        customer_id=customer.get("id") or None,
+        customer_type=customer.get("type") or "consumer",
+        address_key=address_key(document.get("shipping_address") or {}),
+        client_ip=document.get("client_ip") or None,
+        total=total,
+        document=document,
+    )
+    inp = OrderInput(order_id=order_id, order=document, flow=ref(flow_row), flow_text=flow_row.body, rules=rules)
+    return Prepared(order, None, inp)
+
+
+def _store(payload: Any, flow_name: str) -> tuple[Order, OrderInput | None]:
+    """Insert the order; on a concurrent duplicate return the existing row."""
+    try:
+        with session_scope() as session:
+            prepared = prepare(session, payload, flow_name)
+            if prepared.existing is not None:
+                return prepared.existing, None
+            session.add(prepared.order)
+        return prepared.order, prepared.workflow_input
+    except IntegrityError:
+        with session_scope() as session:
+            document = payload
+            existing = session.exec(
+                select(Order).where(
+                    Order.channel == str(document.get("channel")),
+                    Order.external_id == str(document.get("external_id")),
+                )
+            ).one()
+            return existing, None
+
+
+def _forget(order_id: str) -> None:
+    with session_scope() as session:
+        order = session.get(Order, order_id)
+        if order is not None:
+            session.delete(order)
+
+
+async def submit_order(client: Client, payload: Any, flow_name: str | None = None) -> Accepted:
+    """Idempotent on (channel, external_id): the same order twice gives the same id."""
+    import anyio
+
+    flow_name = flow_name or get_settings().default_flow
+    order, workflow_input = await anyio.to_thread.run_sync(_store, payload, flow_name)
+    if workflow_input is None:
+        return Accepted(order.id, order.status, created=False)
+    try:
+        await client.start_workflow(
+            "OrderFlow",
+            workflow_input,
+            id=order.workflow_id,
+            task_queue=get_settings().task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    except Exception as exc:
+        # Nothing half-written: without its workflow the order must not exist.
+        await anyio.to_thread.run_sync(_forget, order.id)
+        raise IntakeUnavailable(f"the order could not be started: {exc}") from exc
+    return Accepted(order.id, order.status, created=True)

@@ -1,0 +1,48 @@
+"""The Temporal worker: order workflows and every activity."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.registry import ALL_ACTIVITIES
+from oms.settings import get_settings
+from workflows.order import OrderWorkflow
+
+log = logging.getLogger("oms.worker")
+
+
+async def connect() -> Client:
+    settings = get_settings()
+    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+
+
+def build_worker(client: Client, executor: ThreadPoolExecutor, task_queue: str | None = None) -> Worker:
+    settings = get_settings()
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=[OrderWorkflow],
+        activities=ALL_ACTIVITIES,
+        activity_executor=executor,
+        max_concurrent_activities=settings.worker_threads,
+    )
+
+
+async def run_worker(stop: asyncio.Event | None = None) -> None:
+    from oms.db import create_tables
+
+    create_tables()
+    client = await connect()
+    with ThreadPoolExecutor(max_workers=get_settings().worker_threads) as executor:
+        worker = build_worker(client, executor)
+        log.info("worker polling task queue %s", get_settings().task_queue)
+        if stop is None:
+            await worker.run()
+        else:
+            async with worker:
+                await stop.wait()

@@ -1,0 +1,1 @@
+"""Temporal workflows that host the definition interpreter."""

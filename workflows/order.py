@@ -1,0 +1,212 @@
+"""The order workflow: runs the flow definition version it was started with.
+
+Plumbing only: timers, signals, Updates, activities. Where to go next is
+decided by ``engine.interpreter``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import (
+        AuditInput,
+        AuditOutcome,
+        Decision,
+        DecisionAccepted,
+        ExternalEvent,
+        OrderInput,
+        OrderResult,
+        Progress,
+        StepInput,
+        StepResult,
+        TaskClose,
+        TaskInput,
+    )
+    from engine.definitions import compile_text
+    from engine.flows import ActivityStep, ApprovalStep, AuditStep, EndStep, Flow, Step, SwitchStep, WaitStep
+    from engine.interpreter import TIMEOUT, Event, TaskState, context, decision_problem, first_awaited_event, next_step
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30))
+
+
+@workflow.defn(name="OrderFlow")
+class OrderWorkflow:
+    def __init__(self) -> None:
+        self._seq = 0
+        self._events: list[Event] = []
+        self._received: dict[str, dict] = {}
+        self._results: dict[str, dict] = {}
+        self._audit: dict[str, Any] | None = None
+        self._step_id = ""
+        self._path: list[str] = []
+        self._task: dict[str, Any] | None = None  # id, step, state
+        self._decision: Decision | None = None
+        self._decision_recorded = False
+        self._flow: Flow | None = None
+        self._order: dict[str, Any] = {}
+        self._last_event: Event | None = None
+
+    # ---- handlers -------------------------------------------------------
+
+    @workflow.signal(name="event")
+    def on_event(self, event: ExternalEvent) -> None:
+        self._events.append(Event(event.type, dict(event.data)))
+
+    @workflow.query(name="state")
+    def state(self) -> dict[str, Any]:
+        return {"step": self._step_id, "path": list(self._path), "task": self._task}
+
+    @workflow.update(name="decide")
+    async def decide(self, decision: Decision) -> DecisionAccepted:
+        self._decision = decision
+        self._task["state"] = "decided"
+        step = self._flow.steps[self._task["step"]]
+        target = next_step(self._flow, step, decision.decision)
+        await workflow.wait_condition(lambda: self._decision_recorded)
+        return DecisionAccepted(task_id=decision.task_id, decision=decision.decision, next_step=target)
+
+    @decide.validator
+    def _validate_decision(self, decision: Decision) -> None:
+        if self._task is None or self._task["id"] != decision.task_id:
+            raise ApplicationError("task is not open on this order", type="already_decided")
+        step = self._flow.steps[self._task["step"]]
+        problem = decision_problem(
+            step, TaskState(self._task["state"]), decision.decision, decision.role, decision.comment
+        )
+        if problem:
+            code, message = problem
+            raise ApplicationError(message, type=code)
+
+    # ---- the interpreter loop -------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: OrderInput) -> OrderResult:
+        self._flow = flow = compile_text(inp.flow_text)
+        self._order = inp.order
+        self._inp = inp
+        step: Step = flow.steps[flow.start]
+        while not isinstance(step, EndStep):
+            self._step_id = step.id
+            self._path.append(step.id)
+            outcome = await self._run_step(step)
+            ctx = context(self._order, self._audit, self._results, self._received)
+            step = flow.steps[next_step(flow, step, outcome, ctx)]
+        self._step_id = step.id
+        self._path.append(step.id)
+        await self._progress("completed" if step.status == "completed" else "ended", step.id,
+                             f"flow {flow.name} v{inp.flow.version} ended: {step.status}", step.status)
+        return OrderResult(order_id=inp.order_id, status=step.status or "", path=self._path)
+
+    async def _run_step(self, step: Step) -> str | None:
+        if isinstance(step, ActivityStep):
+            return await self._activity(step)
+        if isinstance(step, AuditStep):
+            return await self._audit_step(step)
+        if isinstance(step, ApprovalStep):
+            return await self._approval(step)
+        if isinstance(step, WaitStep):
+            return await self._wait(step)
+        if isinstance(step, SwitchStep):
+            if step.status:
+                await self._progress("status", step.id, "", step.status)
+            return None
+        raise ApplicationError(f"unknown step type {type(step).__name__}", non_retryable=True)
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    async def _activity(self, step: ActivityStep) -> str | None:
+        last_event = self._last_event
+        inp = StepInput(
+            order_id=self._inp.order_id, step=step.id, seq=self._next_seq(), status=step.status,
+            params=dict(step.params), event=last_event.data if last_event else None,
+        )
+        try:
+            result: StepResult = await workflow.execute_activity(
+                step.activity, inp, result_type=StepResult,
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            )
+        except ActivityError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.type in step.on_error:
+                await self._progress(cause.type, step.id, str(cause.message))
+                return cause.type
+            raise
+        self._results[step.id] = result.data
+        return None
+
+    async def _audit_step(self, step: AuditStep) -> str:
+        outcome: AuditOutcome = await workflow.execute_activity(
+            "audit_order",
+            AuditInput(order_id=self._inp.order_id, step=step.id, seq=self._next_seq(),
+                       rules=self._inp.rules[step.rules], status=step.status),
+            result_type=AuditOutcome, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+        )
+        self._audit = {"action": outcome.action, "fired": [asdict(f) for f in outcome.fired]}
+        return outcome.action
+
+    async def _approval(self, step: ApprovalStep) -> str:
+        reason = "; ".join(f["reason"] for f in (self._audit or {}).get("fired", []))
+        task_id: str = await workflow.execute_activity(
+            "open_task",
+            TaskInput(order_id=self._inp.order_id, workflow_id=workflow.info().workflow_id, step=step.id,
+                      seq=self._next_seq(), title=step.title, role=step.role, decisions=list(step.on),
+                      due_seconds=step.due_seconds, reason=reason, status=step.status),
+            result_type=str, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+        )
+        self._task = {"id": task_id, "step": step.id, "state": "open"}
+        self._decision, self._decision_recorded = None, False
+        try:
+            await workflow.wait_condition(lambda: self._decision is not None, timeout=timedelta(seconds=step.due_seconds))
+        except asyncio.TimeoutError:
+            pass
+        decision = self._decision
+        if decision is None:
+            self._task["state"] = "expired"
+        await workflow.execute_activity(
+            "close_task",
+            TaskClose(task_id=task_id, order_id=self._inp.order_id, seq=self._next_seq(),
+                      outcome=decision.decision if decision else TIMEOUT,
+                      decided_by=decision.user if decision else None,
+                      comment=decision.comment if decision else ""),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+        )
+        self._decision_recorded = True
+        self._task = None
+        return decision.decision if decision else TIMEOUT
+
+    async def _wait(self, step: WaitStep) -> str:
+        if step.status:
+            await self._progress("waiting", step.id, f"waiting for {', '.join(step.on)}", step.status)
+        try:
+            await workflow.wait_condition(
+                lambda: first_awaited_event(step, self._events) is not None,
+                timeout=timedelta(seconds=step.timeout_seconds),
+            )
+        except asyncio.TimeoutError:
+            await self._progress("timed_out", step.id, f"no {' or '.join(step.on)} within the timeout")
+            return TIMEOUT
+        event = self._events.pop(first_awaited_event(step, self._events))
+        self._received[event.type] = event.data
+        self._last_event = event
+        await self._progress("event", step.id, f"event {event.type} received", data={"type": event.type, "data": event.data})
+        return event.type
+
+    async def _progress(self, type_: str, step_id: str, message: str, status: str | None = None,
+                        data: dict | None = None) -> None:
+        await workflow.execute_local_activity(
+            "record_progress",
+            Progress(order_id=self._inp.order_id, seq=self._next_seq(), type=type_, step=step_id,
+                     message=message, status=status, data=data or {}),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+        )
