@@ -10,13 +10,14 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from oms.auth import read_token
-from oms.db import get_engine
+from oms.db import get_read_engine
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 
 def get_session() -> Iterator[Session]:
-    with Session(get_engine(), expire_on_commit=False) as session:
+    """A read-only session; routes that write use ``oms.db.session_scope``."""
+    with Session(get_read_engine(), expire_on_commit=False) as session:
         yield session
 
 

@@ -13,7 +13,10 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Order management whose pipeline is data.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Order management whose pipeline is data.", no_args_is_help=True, add_completion=False,
+    pretty_exceptions_enable=False,
+)
 
 
 def _logging() -> None:

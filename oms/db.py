@@ -33,7 +33,8 @@ def _sqlite_immediate_transactions(engine: Engine) -> None:
     """Take SQLite's write lock at BEGIN so concurrent writers queue instead of failing.
 
     pysqlite's own transaction handling defers the lock to the first write,
-    where two writers deadlock and one gets "database is locked".
+    where two writers deadlock and one gets "database is locked". Read-only
+    sessions (``read_engine``) begin deferred so they never block writers.
     """
 
     @event.listens_for(engine, "connect")
@@ -48,11 +49,17 @@ def _sqlite_immediate_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        write = connection.get_execution_options().get("sqlite_write", True)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def get_engine() -> Engine:
     return engine_for(get_settings().db_url)
+
+
+def get_read_engine() -> Engine:
+    """The same pool, for sessions that only read (web pages and lists)."""
+    return get_engine().execution_options(sqlite_write=False)
 
 
 def create_tables(engine: Engine | None = None) -> None:

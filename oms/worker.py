@@ -8,12 +8,21 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.registry import ALL_ACTIVITIES
 from oms.settings import get_settings
 from workflows.order import OrderWorkflow
 
 log = logging.getLogger("oms.worker")
+
+# Deterministic, side-effect-free code the workflows use; importing it once
+# outside the sandbox keeps compiled definitions cached across workflow runs.
+PASSTHROUGH = ("engine", "activities.contracts", "zen", "ruamel", "jsonschema", "referencing", "rpds")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
 
 
 async def connect() -> Client:
@@ -29,6 +38,7 @@ def build_worker(client: Client, executor: ThreadPoolExecutor, task_queue: str |
         workflows=[OrderWorkflow],
         activities=ALL_ACTIVITIES,
         activity_executor=executor,
+        workflow_runner=workflow_runner(),
         max_concurrent_activities=settings.worker_threads,
     )
 

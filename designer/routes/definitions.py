@@ -6,6 +6,7 @@ from sqlmodel import select
 
 from designer.deps import CurrentUser, SessionDep, UserDep, require
 from engine.definitions import KINDS
+from oms.db import session_scope
 from oms.models import DefinitionVersion
 from oms.publishing import publish, validate
 
@@ -74,11 +75,10 @@ def validate_definition(body: DefinitionText, session: SessionDep, _: UserDep) -
 def publish_definition(
     body: DefinitionText,
     response: Response,
-    session: SessionDep,
     user: Annotated[CurrentUser, Depends(require("analyst"))],
 ) -> dict:
-    published = publish(session, body.text, author=user.username, note=body.note)
-    session.commit()
+    with session_scope() as session:
+        published = publish(session, body.text, author=user.username, note=body.note)
     if not published.created:
         response.status_code = 200
     return {**_version_view(published.row), "created": published.created}

@@ -5,6 +5,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from designer.deps import CurrentUser, SessionDep, UserDep, require
+from oms.db import session_scope
 from oms.models import Sku, Stock, StockMovement, Warehouse
 
 router = APIRouter(prefix="/api/inventory", tags=["inventory"])
@@ -32,20 +33,21 @@ class StockLevel(BaseModel):
 
 @router.put("/{warehouse}/{sku}")
 def set_stock(
-    warehouse: str, sku: str, body: StockLevel, session: SessionDep,
+    warehouse: str, sku: str, body: StockLevel,
     _: Annotated[CurrentUser, Depends(require("operator"))],
 ) -> dict:
-    if session.get(Warehouse, warehouse) is None:
-        raise HTTPException(404, f"unknown warehouse {warehouse!r}")
-    if session.get(Sku, sku) is None:
-        raise HTTPException(404, f"unknown SKU {sku!r}")
-    row = session.get(Stock, (warehouse, sku)) or Stock(warehouse=warehouse, sku=sku)
-    if body.on_hand < row.reserved:
-        raise HTTPException(422, f"on_hand {body.on_hand} is below the {row.reserved} reserved for orders")
-    delta = body.on_hand - row.on_hand
-    row.on_hand = body.on_hand
-    session.add(row)
-    if delta:
-        session.add(StockMovement(operation="adjust", warehouse=warehouse, sku=sku, qty=delta, reason=body.reason))
-    session.commit()
-    return _view(row)
+    with session_scope() as session:
+        if session.get(Warehouse, warehouse) is None:
+            raise HTTPException(404, f"unknown warehouse {warehouse!r}")
+        if session.get(Sku, sku) is None:
+            raise HTTPException(404, f"unknown SKU {sku!r}")
+        row = session.get(Stock, (warehouse, sku)) or Stock(warehouse=warehouse, sku=sku)
+        if body.on_hand < row.reserved:
+            raise HTTPException(422, f"on_hand {body.on_hand} is below the {row.reserved} reserved for orders")
+        delta = body.on_hand - row.on_hand
+        row.on_hand = body.on_hand
+        session.add(row)
+        if delta:
+            session.add(StockMovement(operation="adjust", warehouse=warehouse, sku=sku, qty=delta, reason=body.reason))
+        session.flush()
+        return _view(row)
