@@ -1,0 +1,58 @@
+"""The shipped definitions, and small edits of them for tests that break them on purpose."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFINITIONS = ROOT / "definitions"
+FLOW_FILE = DEFINITIONS / "flows" / "order.yaml"
+RULES_FILE = DEFINITIONS / "rules" / "order_audit.yaml"
+FORM_FILE = DEFINITIONS / "forms" / "order.yaml"
+
+# What the shipped set publishes: every reference of the flow resolves against this.
+KNOWN = frozenset({("flow", "order"), ("rules", "order_audit"), ("form", "order")})
+
+# Index of each step in the shipped order flow, as error paths name them ($.steps[N]).
+FLOW_STEP_IDS = (
+    "audit", "manual_review", "reserve", "payment_check", "await_payment", "record_payment",
+    "ship", "await_delivery", "delivery_check", "release_unpaid", "release_cancelled",
+    "completed", "rejected", "review_expired", "out_of_stock", "cancelled", "lost",
+)
+
+
+def shipped_files() -> list[Path]:
+    """Every YAML definition under definitions/, the JSON Schemas left out."""
+    return sorted(
+        p for p in DEFINITIONS.rglob("*.y*ml")
+        if "schemas" not in p.relative_to(DEFINITIONS).parts
+    )
+
+
+def read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def load(text: str) -> dict:
+    return YAML(typ="safe", pure=True).load(text)
+
+
+def dump(raw: dict) -> str:
+    out = io.StringIO()
+    YAML(typ="safe", pure=True).dump(raw, out)
+    return out.getvalue()
+
+
+def step(raw_flow: dict, step_id: str) -> dict:
+    """The raw step ``step_id`` of a loaded flow, to edit in place."""
+    (found,) = [s for s in raw_flow["steps"] if s["id"] == step_id]
+    return found
+
+
+def replace_once(text: str, old: str, new: str) -> str:
+    """``text`` with the only occurrence of ``old`` replaced; fails if it is not exactly once."""
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times"
+    return text.replace(old, new)
