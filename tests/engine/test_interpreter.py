@@ -1,0 +1,262 @@
+"""The interpreter's step logic on the shipped order flow, without Temporal."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.definitions import compile_text
+from engine.expressions import ExpressionError
+from engine.flows import EndStep, Flow
+from engine.interpreter import (
+    TIMEOUT, Event, FlowError, TaskState, context, decision_problem, first_awaited_event, next_step,
+)
+from tests.engine.shipped import FLOW_FILE, read
+
+
+@pytest.fixture(scope="module")
+def flow() -> Flow:
+    return compile_text(read(FLOW_FILE))
+
+
+def order_ctx(payment_status: str | None = "pending") -> dict:
+    order = {"total": 120, "payment": {"status": payment_status} if payment_status else {}}
+    return context(order, None, {}, {})
+
+
+def go(flow: Flow, step_id: str, outcome: str | None, ctx: dict | None = None) -> str:
+    return next_step(flow, flow.steps[step_id], outcome, ctx)
+
+
+# ---- next_step, per step type --------------------------------------------------
+
+
+WAYS_ON = {
+    "activity done": ("reserve", None, "payment_check"),
+    "activity failure handled": ("reserve", "out_of_stock", "out_of_stock"),
+    "activity without on_error done": ("ship", None, "await_delivery"),
+    "audit approve": ("audit", "approve", "reserve"),
+    "audit review": ("audit", "review", "manual_review"),
+    "audit reject": ("audit", "reject", "rejected"),
+    "approval approve": ("manual_review", "approve", "reserve"),
+    "approval reject": ("manual_review", "reject", "rejected"),
+    "approval timeout": ("manual_review", TIMEOUT, "review_expired"),
+    "overdue approval delivered": ("delivery_check", "delivered", "completed"),
+    "overdue approval lost": ("delivery_check", "lost", "lost"),
+    "overdue approval timeout": ("delivery_check", TIMEOUT, "lost"),
+    "wait payment received": ("await_payment", "payment_received", "record_payment"),
+    "wait cancel requested": ("await_payment", "cancel_requested", "release_cancelled"),
+    "wait timeout": ("await_payment", TIMEOUT, "release_unpaid"),
+    "wait delivered": ("await_delivery", "delivered", "completed"),
+    "wait delivery timeout": ("await_delivery", TIMEOUT, "delivery_check"),
+}
+
+
+@pytest.mark.parametrize("step_id, outcome, expected", WAYS_ON.values(), ids=WAYS_ON.keys())
+def test_next_step(flow, step_id, outcome, expected):
+    assert go(flow, step_id, outcome) == expected
+
+
+DEAD_ENDS = {
+    "activity failure not handled": (
+        "reserve", "warehouse_closed",
+        "step 'reserve': activity 'reserve_stock' failed with 'warehouse_closed', which the flow does not handle",
+    ),
+    "activity with no on_error fails": (
+        "ship", "out_of_stock",
+        "step 'ship': activity 'create_shipment' failed with 'out_of_stock', which the flow does not handle",
+    ),
+    "unknown audit action": ("audit", "hold", "step 'audit' has no way on for 'hold'"),
+    "audit cannot time out": ("audit", TIMEOUT, "step 'audit' has no way on for 'timeout'"),
+    "unknown decision": ("manual_review", "escalate", "step 'manual_review' has no way on for 'escalate'"),
+    "event the wait does not expect": ("await_payment", "delivered", "step 'await_payment' has no way on for 'delivered'"),
+    "end step": ("completed", None, "step 'completed' is an end step"),
+}
+
+
+@pytest.mark.parametrize("step_id, outcome, message", DEAD_ENDS.values(), ids=DEAD_ENDS.keys())
+def test_next_step_refuses(flow, step_id, outcome, message):
+    with pytest.raises(FlowError) as caught:
+        go(flow, step_id, outcome)
+    assert str(caught.value) == message
+
+
+SWITCH_CASES = {
+    "prepaid": (order_ctx("paid"), "ship"),
+    "pending payment": (order_ctx("pending"), "await_payment"),
+    "no payment status": (order_ctx(None), "await_payment"),
+    "no order in the context": ({}, "await_payment"),
+    "no context at all": (None, "await_payment"),
+}
+
+
+@pytest.mark.parametrize("ctx, expected", SWITCH_CASES.values(), ids=SWITCH_CASES.keys())
+def test_switch(flow, ctx, expected):
+    assert go(flow, "payment_check", None, ctx) == expected
+
+
+def test_switch_ignores_the_outcome(flow):
+    assert go(flow, "payment_check", "anything", order_ctx("paid")) == "ship"
+
+
+SWITCH_FLOW = """
+kind: flow
+name: routing
+start: route
+steps:
+  - id: route
+    type: switch
+    cases:
+      - {when: "order.total > 1000", next: big}
+      - {when: "order.total > 100", next: medium}
+      - {when: "events.payment_received.amount == order.total", next: paid}
+    default: small
+  - {id: big, type: end, status: big}
+  - {id: medium, type: end, status: medium}
+  - {id: paid, type: end, status: paid}
+  - {id: small, type: end, status: small}
+"""
+
+
+@pytest.mark.parametrize(
+    "total, events, expected",
+    [(5000, {}, "big"), (500, {}, "medium"), (50, {"payment_received": {"amount": 50}}, "paid"), (50, {}, "small")],
+)
+def test_switch_takes_the_first_true_case(total, events, expected):
+    routing = compile_text(SWITCH_FLOW)
+    ctx = context({"total": total}, None, {}, events)
+    assert next_step(routing, routing.steps["route"], None, ctx) == expected
+
+
+def test_switch_expression_that_fails_when_evaluated_raises():
+    routing = compile_text(SWITCH_FLOW)
+    with pytest.raises(ExpressionError) as caught:
+        next_step(routing, routing.steps["route"], None, context({"total": "a lot"}, None, {}, {}))
+    assert str(caught.value) == "expression 'order.total > 1000' failed: vmError: Opcode Compare: Unsupported type"
+
+
+def test_context_names():
+    assert context({"id": 1}, None, {"reserve": {"w": "A"}}, {"paid": {}}) == {
+        "order": {"id": 1}, "audit": {}, "results": {"reserve": {"w": "A"}}, "events": {"paid": {}},
+    }
+
+
+# ---- first_awaited_event --------------------------------------------------------
+
+
+def events(*types: str) -> list[Event]:
+    return [Event(t, {"n": i}) for i, t in enumerate(types)]
+
+
+@pytest.mark.parametrize(
+    "received, expected",
+    [
+        ((), None),
+        (("delivered",), None),
+        (("payment_received",), 0),
+        (("delivered", "shipped", "payment_received"), 2),
+        (("cancel_requested", "payment_received"), 0),
+        (("payment_received", "cancel_requested"), 0),
+    ],
+)
+def test_first_awaited_event(flow, received, expected):
+    assert first_awaited_event(flow.steps["await_payment"], events(*received)) == expected
+
+
+# ---- decision_problem -----------------------------------------------------------
+
+
+OPEN = TaskState("open")
+
+DECISIONS = {
+    "already decided": (TaskState("decided"), "approve", "operator", "", ("already_decided", "task is already decided")),
+    "already expired": (TaskState("expired"), "approve", "operator", "", ("already_decided", "task is already expired")),
+    "decided beats wrong role": (TaskState("decided"), "hold", "channel", "", ("already_decided", "task is already decided")),
+    "wrong role": (OPEN, "approve", "analyst", "", ("forbidden", "only role 'operator' may decide this task")),
+    "channel may not decide": (OPEN, "approve", "channel", "", ("forbidden", "only role 'operator' may decide this task")),
+    "unknown decision": (OPEN, "hold", "operator", "", ("unknown_decision", "unknown decision 'hold'; choose one of: approve, reject")),
+    "reject without comment": (OPEN, "reject", "operator", "", ("comment_required", "a comment is required to reject")),
+    "reject with a blank comment": (OPEN, "reject", "operator", "  \n", ("comment_required", "a comment is required to reject")),
+    "operator approves": (OPEN, "approve", "operator", "", None),
+    "operator rejects with a comment": (OPEN, "reject", "operator", "address is a parcel locker", None),
+    "admin may decide": (OPEN, "approve", "admin", "", None),
+    "admin still needs a comment": (OPEN, "reject", "admin", "", ("comment_required", "a comment is required to reject")),
+}
+
+
+@pytest.mark.parametrize("task, decision, role, comment, expected", DECISIONS.values(), ids=DECISIONS.keys())
+def test_decision_problem(flow, task, decision, role, comment, expected):
+    assert decision_problem(flow.steps["manual_review"], task, decision, role, comment) == expected
+
+
+def test_no_comment_needed_where_the_step_requires_none(flow):
+    assert decision_problem(flow.steps["delivery_check"], OPEN, "lost", "operator", "") is None
+
+
+# ---- walking the shipped flow ---------------------------------------------------
+
+
+def walk(flow: Flow, outcomes: dict[str, str], payment_status: str = "pending") -> list[str]:
+    """Step ids from start to an end step; steps not in ``outcomes`` complete with None."""
+    ctx = order_ctx(payment_status)
+    step = flow.steps[flow.start]
+    path = [step.id]
+    while not isinstance(step, EndStep):
+        assert len(path) < 50, f"flow does not end: {path}"
+        step = flow.steps[next_step(flow, step, outcomes.get(step.id), ctx)]
+        path.append(step.id)
+    return path
+
+
+PATHS = {
+    "happy prepaid": (
+        {"audit": "approve", "await_delivery": "delivered"}, "paid",
+        ["audit", "reserve", "payment_check", "ship", "await_delivery", "completed"], "completed",
+    ),
+    "paid after the order": (
+        {"audit": "approve", "await_payment": "payment_received", "await_delivery": "delivered"}, "pending",
+        ["audit", "reserve", "payment_check", "await_payment", "record_payment", "ship", "await_delivery",
+         "completed"], "completed",
+    ),
+    "held, then approved": (
+        {"audit": "review", "manual_review": "approve", "await_delivery": "delivered"}, "paid",
+        ["audit", "manual_review", "reserve", "payment_check", "ship", "await_delivery", "completed"], "completed",
+    ),
+    "held, then rejected": (
+        {"audit": "review", "manual_review": "reject"}, "paid",
+        ["audit", "manual_review", "rejected"], "rejected",
+    ),
+    "held, nobody decides": (
+        {"audit": "review", "manual_review": TIMEOUT}, "paid",
+        ["audit", "manual_review", "review_expired"], "cancelled",
+    ),
+    "rejected by the rules": ({"audit": "reject"}, "paid", ["audit", "rejected"], "rejected"),
+    "out of stock": ({"audit": "approve", "reserve": "out_of_stock"}, "paid", ["audit", "reserve", "out_of_stock"], "out_of_stock"),
+    "unpaid timeout": (
+        {"audit": "approve", "await_payment": TIMEOUT}, "pending",
+        ["audit", "reserve", "payment_check", "await_payment", "release_unpaid", "cancelled"], "cancelled",
+    ),
+    "cancelled while unpaid": (
+        {"audit": "approve", "await_payment": "cancel_requested"}, "pending",
+        ["audit", "reserve", "payment_check", "await_payment", "release_cancelled", "cancelled"], "cancelled",
+    ),
+    "delivery overdue, then delivered": (
+        {"audit": "approve", "await_delivery": TIMEOUT, "delivery_check": "delivered"}, "paid",
+        ["audit", "reserve", "payment_check", "ship", "await_delivery", "delivery_check", "completed"], "completed",
+    ),
+    "delivery overdue, nobody answers": (
+        {"audit": "approve", "await_delivery": TIMEOUT, "delivery_check": TIMEOUT}, "paid",
+        ["audit", "reserve", "payment_check", "ship", "await_delivery", "delivery_check", "lost"], "lost_in_transit",
+    ),
+}
+
+
+@pytest.mark.parametrize("outcomes, payment, expected_path, final_status", PATHS.values(), ids=PATHS.keys())
+def test_walk_shipped_flow(flow, outcomes, payment, expected_path, final_status):
+    path = walk(flow, outcomes, payment)
+    assert path == expected_path
+    assert flow.steps[path[-1]].status == final_status
+
+
+def test_walk_without_an_audit_outcome_is_refused(flow):
+    with pytest.raises(FlowError, match="^step 'audit' has no way on for None$"):
+        walk(flow, {})

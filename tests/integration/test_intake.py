@@ -1,0 +1,123 @@
+"""Order intake: idempotent, and every bad input refused with the field named."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from tests.conftest import order_payload
+
+
+def test_same_order_posted_concurrently_makes_one_order_and_one_workflow(stack):
+    payload = order_payload()
+    token = stack.token("channel")
+
+    def post(_):
+        return httpx.post(f"{stack.base_url}/api/orders", json=payload, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        responses = list(pool.map(post, range(20)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] * 19 + [201], [r.text for r in responses if r.status_code not in (200, 201)]
+    ids = {r.json()["id"] for r in responses}
+    assert len(ids) == 1
+    order = stack.wait_status(ids.pop(), "shipped")
+    # One workflow: the timeline is written by it once, step by step.
+    assert [e["type"] for e in order["timeline"]] == ["audited", "stock_reserved", "shipped"]
+    assert [a["state"] for a in order["allocations"]] == ["reserve", "ship"]
+    with stack.client("operator") as client:
+        listed = client.get("/api/orders", params={"channel": "web", "limit": 500}).json()["orders"]
+    assert [o["external_id"] for o in listed].count(payload["external_id"]) == 1
+
+
+def test_retried_order_returns_the_existing_one(stack):
+    payload = order_payload()
+    first = stack.submit(payload)
+    second = stack.submit(payload)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["id"] == second.json()["id"]
+
+
+def _errors(response: httpx.Response) -> list[tuple[str, str]]:
+    return [(e["field"], e["message"]) for e in response.json()["errors"]]
+
+
+def test_malformed_json_is_refused(stack):
+    with stack.client("channel") as client:
+        response = client.post("/api/orders", content=b'{"channel": "web",', headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    (field, message), = _errors(response)
+    assert field == ""
+    assert message.startswith("malformed JSON")
+
+
+def test_wrong_types_name_each_field(stack):
+    payload = order_payload(lines=[{"sku": "MUG-LOGO", "qty": "two", "price": 9.5}, {"sku": "MUG-LOGO", "qty": 0, "price": -1}])
+    payload["customer"] = {"name": "", "email": "not-an-email"}
+    response = stack.submit(payload)
+    assert response.status_code == 422
+    assert _errors(response) == [
+        ("customer.name", "Customer name is required"),
+        ("customer.email", "Email must be a valid email address"),
+        ("lines[0].qty", "Line 1: quantity must be a whole number"),
+        ("lines[1].qty", "Line 2: quantity must be at least 1"),
+        ("lines[1].price", "Line 2: price must be at least 0"),
+    ]
+
+
+def test_missing_required_fields_are_named(stack):
+    response = stack.submit({"channel": "web"})
+    assert response.status_code == 422
+    fields = [f for f, _ in _errors(response)]
+    assert fields == ["external_id", "customer", "shipping_address", "lines"]
+
+
+def test_unknown_sku_is_refused_and_nothing_is_stored(stack):
+    payload = order_payload(lines=[{"sku": "MUG-LOGO", "qty": 1, "price": 9.5}, {"sku": "NOPE-1", "qty": 1, "price": 1}])
+    response = stack.submit(payload)
+    assert response.status_code == 422
+    assert _errors(response) == [("lines[1].sku", "Line 2: unknown SKU 'NOPE-1'")]
+    with stack.client("operator") as client:
+        listed = client.get("/api/orders", params={"limit": 500}).json()["orders"]
+    assert payload["external_id"] not in [o["external_id"] for o in listed]
+
+
+def test_unknown_flow_is_refused(stack):
+    response = stack.submit(order_payload(), flow="no_such_flow")
+    assert response.status_code == 422
+    assert _errors(response) == [("flow", "unknown flow 'no_such_flow'")]
+
+
+def test_not_an_object_is_refused(stack):
+    with stack.client("channel") as client:
+        response = client.post("/api/orders", json=[1, 2])
+    assert response.status_code == 422
+    assert _errors(response) == [("", "The order must be a JSON object")]
+
+
+def test_intake_needs_a_signed_in_channel(stack):
+    anonymous = httpx.post(f"{stack.base_url}/api/orders", json=order_payload())
+    assert anonymous.status_code == 401
+    with stack.client("analyst") as client:
+        response = client.post("/api/orders", json=order_payload())
+    assert response.status_code == 403
+
+
+def test_unknown_order_is_404(stack):
+    with stack.client("operator") as client:
+        assert client.get("/api/orders/ord_missing").status_code == 404
+        assert client.post("/api/orders/ord_missing/events", json={"type": "delivered"}).status_code == 404
+        bad_event = client.post("/api/orders/ord_missing/events", json={"type": "Not A Type"})
+    assert bad_event.status_code == 422
+    assert bad_event.json()["errors"][0]["field"] == "type"
+
+
+def test_wrong_password_is_refused(stack):
+    response = httpx.post(f"{stack.base_url}/api/auth/token", data={"username": "operator", "password": "nope"})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "wrong username or password"
+
+
+def test_health(stack):
+    assert httpx.get(f"{stack.base_url}/healthz").json() == {"status": "ok"}
