@@ -79,12 +79,10 @@ def prepare(session: Session, payload: Any, flow_name: str) -> Prepared:
     flow = compile_text(flow_row.body)
     if not isinstance(payload, dict):
         raise IntakeRejected([FieldError("", "The order must be a JSON object")])
-    document = dict(payload)
-    if flow.form:
-        form_row = latest(session, "form", flow.form)
-        document, errors = _validator(form_row.body, form_row.sha256).validate(payload)
-        if errors:
-            raise IntakeRejected(errors)
+    form_row = latest(session, "form", flow.form)
+    document, errors = _validator(form_row.body, form_row.sha256).validate(payload)
+    if errors:
+        raise IntakeRejected(errors)
     channel, external_id = str(document["channel"]), str(document["external_id"])
     existing = session.exec(select(Order).where(Order.channel == channel, Order.external_id == external_id)).first()
     if existing is not None:

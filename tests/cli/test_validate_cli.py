@@ -98,10 +98,11 @@ def test_paths_are_printed_as_given(tmp_path):
 def test_a_yaml_syntax_error_names_its_line(tmp_path):
     defs = copy_definitions(tmp_path / "definitions")
     edit(defs / "rules" / "order_audit.yaml", "hit_policy: collect", "hit_policy: [collect")
-    result = oms_validate(defs / "rules" / "order_audit.yaml", defs / "flows", defs / "forms")
+    result = oms_validate(defs / "rules" / "order_audit.yaml")
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
-        f"{defs}/rules/order_audit.yaml:$: YAML syntax error at line 9, column 8: expected ',' or ']', but got ':'",
+        f"{defs}/rules/order_audit.yaml:$: YAML syntax error at line 9, column 1: expected ',' or ']', "
+        "but got '<scalar>'",
     ]
 
 

@@ -1,0 +1,17 @@
+# The app image: `oms web` and `oms worker` of the scaled deployment.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY engine engine
+COPY workflows workflows
+COPY activities activities
+COPY designer designer
+COPY oms oms
+COPY definitions definitions
+RUN pip install --no-cache-dir .
+# Definitions are read from the source tree, not site-packages.
+ENV OMS_DEFINITIONS_DIR=/app/definitions
+USER nobody
+EXPOSE 8000
+CMD ["oms", "web", "--host", "0.0.0.0"]
