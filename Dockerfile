@@ -9,9 +9,8 @@ COPY activities activities
 COPY designer designer
 COPY oms oms
 COPY definitions definitions
-RUN pip install --no-cache-dir .
-# Definitions are read from the source tree, not site-packages.
-ENV OMS_DEFINITIONS_DIR=/app/definitions
+# Editable: the engine reads definitions/schemas from the source tree.
+RUN pip install --no-cache-dir -e .
 USER nobody
 EXPOSE 8000
 CMD ["oms", "web", "--host", "0.0.0.0"]
