@@ -14,12 +14,16 @@ from jsonschema.exceptions import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from engine.durations import DURATION_HELP, DURATION_PATTERN
 from engine.errors import DefinitionError, InvalidDefinition, join_path
 from engine.expressions import suggest
 from engine.flows import check_flow, parse_flow
 from engine.forms import check_form, parse_form
 from engine.rules import check_rules, parse_rules
 from engine.schemas import validator_for
+
+
+NAME_PATTERN = "^[a-z][a-z0-9_]*$"
 
 
 @dataclass(frozen=True)
@@ -76,13 +80,23 @@ def load_yaml(text: str) -> tuple[Any, list[DefinitionError]]:
         return None, [DefinitionError("$", f"YAML syntax error: {exc}")]
 
 
+# Patterns of the schemas, said in words.
+PATTERN_MEANING = {
+    DURATION_PATTERN: f"is not a duration; {DURATION_HELP}",
+    NAME_PATTERN: "is not a valid name: use lower-case letters, digits and _, starting with a letter",
+}
+
+
 def _schema_message(error: ValidationError) -> str:
     if error.validator == "required":
         return error.message.replace("is a required property", "is required")
     if error.validator == "additionalProperties":
-        return error.message.replace("Additional properties", "unknown key(s)").replace(
-            "are not allowed", "are not allowed here"
-        ).replace("was unexpected", "is not allowed here")
+        known = set(error.schema.get("properties", {}))
+        extra = sorted(k for k in error.instance if k not in known)
+        allowed = ", ".join(sorted(k for k in known if k not in ("id", "type")))
+        return f"unknown key{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))}" + (
+            f"; allowed here: {allowed}" if allowed else ""
+        )
     if error.validator == "enum":
         return f"{error.instance!r} is not one of {', '.join(map(repr, error.validator_value))}"
     if error.validator == "const":
@@ -90,6 +104,9 @@ def _schema_message(error: ValidationError) -> str:
     if error.validator == "type":
         return f"must be of type {error.validator_value}, not {type(error.instance).__name__}"
     if error.validator == "pattern":
+        meaning = PATTERN_MEANING.get(error.validator_value)
+        if meaning:
+            return f"{error.instance!r} {meaning}"
         return f"{error.instance!r} does not match {error.validator_value!r}"
     return error.message
 

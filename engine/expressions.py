@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from functools import lru_cache
 from typing import Any, Iterable
 
@@ -36,6 +37,24 @@ def compile_error(text: str) -> str | None:
     return f"{problem.get('type', 'error')}: {problem.get('source', problem)}"
 
 
+_STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_LONE_EQUALS = re.compile(r"(?<![=!<>])=(?!=)")
+
+
+def condition_error(text: str) -> str | None:
+    """Like ``compile_error``, for expressions that must be true or false.
+
+    zen reads a lone ``=`` as an assignment, which compiles and is never
+    true: the condition would silently never match.
+    """
+    problem = compile_error(text)
+    if problem:
+        return problem
+    if _LONE_EQUALS.search(_STRING_LITERAL.sub("''", text)):
+        return "'=' assigns; use '==' to compare"
+    return None
+
+
 @lru_cache(maxsize=4096)
 def compile_expression(text: str) -> "Expression":
     """Compile ``text`` once; the result is cached by its text."""
@@ -63,16 +82,34 @@ class Expression:
             ) from exc
 
     def is_true(self, context: dict[str, Any]) -> bool:
-        return self.evaluate(context) is True
+        """Evaluate a condition; anything but true or false is an error, not a silent false."""
+        value = self.evaluate(context)
+        if isinstance(value, bool):
+            return value
+        raise ExpressionError(f"condition {self.text!r} gave {to_text(value)}, not true or false")
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
 
 
+def to_text(value: Any) -> str:
+    """A value as an analyst would write it: 5000 not 5000.0, null not None."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
 def render_template(template: str, context: dict[str, Any]) -> str:
     """Render a reason such as ``amount {{ order.total }}`` with zen's templating."""
     try:
-        return str(zen.render_template(template, context))
+        # A template that is one placeholder gives the bare value back.
+        return to_text(zen.render_template(template, context))
     except RuntimeError as exc:
         raise ExpressionError(
             f"template {template!r} failed: {_first_line_message(str(exc))}"
@@ -81,8 +118,6 @@ def render_template(template: str, context: dict[str, Any]) -> str:
 
 def template_error(template: str) -> str | None:
     """Return why a reason template cannot be rendered, or None."""
-    import re
-
     for inner in re.findall(r"\{\{(.*?)\}\}", template):
         problem = compile_error(inner.strip())
         if problem:

@@ -8,7 +8,7 @@ from typing import Iterator, Mapping
 from engine.catalog import ACTIVITIES, AUDIT_ACTIONS, ROLES
 from engine.durations import parse_duration
 from engine.errors import DefinitionError, join_path
-from engine.expressions import Expression, compile_error, compile_expression, suggest
+from engine.expressions import Expression, compile_expression, condition_error, suggest
 
 
 @dataclass(frozen=True)
@@ -149,9 +149,14 @@ def check_flow(raw: dict) -> Iterator[DefinitionError]:
         yield DefinitionError(
             "$.start", f"unknown step {raw['start']!r}{suggest(raw['start'], ids)}"
         )
+    step_errors = []
     for index, step in enumerate(steps):
-        yield from _check_step(step, join_path("$.steps", index), ids)
-    yield from _check_reachable(raw, ids)
+        step_errors.extend(_check_step(step, join_path("$.steps", index), ids))
+    yield from step_errors
+    # One mistyped target would make every step after it "unreachable": report
+    # reachability only once every target names a real step.
+    if not any(e.message.startswith("unknown step") for e in step_errors):
+        yield from _check_reachable(raw, ids)
 
 
 def _check_step(step: dict, path: str, ids: dict[str, int]) -> Iterator[DefinitionError]:
@@ -161,6 +166,10 @@ def _check_step(step: dict, path: str, ids: dict[str, int]) -> Iterator[Definiti
                 join_path(path, *rel), f"unknown step {target!r}{suggest(target, ids)}"
             )
     kind = step["type"]
+    if kind in ("approval", "wait") and "timeout" in step.get("on", {}):
+        yield DefinitionError(
+            join_path(path, "on", "timeout"), "'timeout' is reserved; name where to go in on_timeout"
+        )
     if kind == "activity":
         spec = ACTIVITIES.get(step["activity"])
         if spec is None:
@@ -172,10 +181,10 @@ def _check_step(step: dict, path: str, ids: dict[str, int]) -> Iterator[Definiti
         else:
             for failure in step.get("on_error", {}):
                 if failure not in spec.failures:
-                    known = ", ".join(spec.failures) or "none"
+                    can = f"it can fail with: {', '.join(spec.failures)}" if spec.failures else "it declares no failures"
                     yield DefinitionError(
                         join_path(path, "on_error", failure),
-                        f"activity {spec.name!r} has no failure {failure!r}; it can fail with: {known}",
+                        f"activity {spec.name!r} has no failure {failure!r}; {can}",
                     )
     elif kind == "audit":
         for outcome in step["on"]:
@@ -203,7 +212,7 @@ def _check_step(step: dict, path: str, ids: dict[str, int]) -> Iterator[Definiti
                 )
     elif kind == "switch":
         for index, case in enumerate(step["cases"]):
-            problem = compile_error(case["when"])
+            problem = condition_error(case["when"])
             if problem:
                 yield DefinitionError(
                     join_path(path, "cases", index, "when"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from engine.expressions import ExpressionError
 from engine.flows import (
     ActivityStep,
     ApprovalStep,
@@ -53,10 +54,7 @@ def next_step(flow: Flow, step: Step, outcome: str | None, ctx: dict[str, Any] |
             return step.on_error[outcome]
         raise FlowError(f"step {step.id!r}: activity {step.activity!r} failed with {outcome!r}, which the flow does not handle")
     if isinstance(step, SwitchStep):
-        for expression, target in step.cases:
-            if expression.is_true(ctx or {}):
-                return target
-        return step.default
+        return evaluate_switch(step, ctx or {})[0]
     if isinstance(step, (ApprovalStep, WaitStep)) and outcome == TIMEOUT:
         return step.on_timeout
     if isinstance(step, (AuditStep, ApprovalStep, WaitStep)):
@@ -64,6 +62,22 @@ def next_step(flow: Flow, step: Step, outcome: str | None, ctx: dict[str, Any] |
             return step.on[outcome]
         raise FlowError(f"step {step.id!r} has no way on for {outcome!r}")
     raise FlowError(f"step {step.id!r} is an end step")
+
+
+def evaluate_switch(step: SwitchStep, ctx: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """The first case whose condition holds, else the default; with the conditions that failed.
+
+    A condition that cannot be evaluated counts as false, so the order takes a
+    path the analyst declared instead of stopping; the failure is reported.
+    """
+    problems = []
+    for expression, target in step.cases:
+        try:
+            if expression.is_true(ctx):
+                return target, tuple(problems)
+        except ExpressionError as exc:
+            problems.append(str(exc))
+    return step.default, tuple(problems)
 
 
 def first_awaited_event(step: WaitStep, events: Sequence[Event]) -> int | None:

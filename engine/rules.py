@@ -9,7 +9,7 @@ from engine.errors import DefinitionError, join_path
 from engine.expressions import (
     Expression,
     ExpressionError,
-    compile_error,
+    condition_error,
     compile_expression,
     render_template,
     template_error,
@@ -69,7 +69,7 @@ def check_rules(raw: dict) -> Iterator[DefinitionError]:
         if rule["id"] in seen:
             yield DefinitionError(join_path(path, "id"), f"duplicate rule id {rule['id']!r}")
         seen.add(rule["id"])
-        problem = compile_error(rule["when"])
+        problem = condition_error(rule["when"])
         if problem:
             yield DefinitionError(
                 join_path(path, "when"), f"expression does not compile: {problem}"

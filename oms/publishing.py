@@ -76,18 +76,27 @@ def publish(session: Session, text: str, author: str, note: str = "") -> Publish
 
 
 def definition_files(paths: Iterable[Path]) -> list[Path]:
+    """YAML files named or found in folders (``schemas/`` inside them is not a definition)."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(p for p in sorted(path.rglob("*.y*ml")) if "schemas" not in p.parts)
+            files.extend(p for p in sorted(path.rglob("*.y*ml")) if "schemas" not in p.relative_to(path).parts)
         else:
             files.append(path)
     return files
 
 
+def read_definition(file: Path) -> Source:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        return Source("", None, (DefinitionError("$", f"not UTF-8 text (byte {exc.start}); save the file as UTF-8"),))
+    return validate_text(text)
+
+
 def validate_files(files: list[Path]) -> list[tuple[Path, DefinitionError]]:
     """Validate files as one set: references may point at any file of the set."""
-    sources = {f: validate_text(f.read_text(encoding="utf-8")) for f in files}
+    sources = {f: read_definition(f) for f in files}
     known = {(s.kind, s.name) for s in sources.values() if s.kind and s.name}
     problems: list[tuple[Path, DefinitionError]] = []
     for file, source in sources.items():

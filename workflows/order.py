@@ -32,7 +32,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from engine.definitions import compile_text
     from engine.flows import ActivityStep, ApprovalStep, AuditStep, EndStep, Flow, Step, SwitchStep, WaitStep
-    from engine.interpreter import TIMEOUT, Event, TaskState, context, decision_problem, first_awaited_event, next_step
+    from engine.interpreter import (
+        TIMEOUT, Event, TaskState, context, decision_problem, evaluate_switch, first_awaited_event, next_step,
+    )
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30))
@@ -116,8 +118,11 @@ class OrderWorkflow:
         if isinstance(step, WaitStep):
             return await self._wait(step)
         if isinstance(step, SwitchStep):
-            if step.status:
-                await self._progress("status", step.id, "", step.status)
+            ctx = context(self._order, self._audit, self._results, self._received)
+            target, problems = evaluate_switch(step, ctx)
+            if problems or step.status:
+                message = "; ".join(problems) + (f"; went on to {target}" if problems else "")
+                await self._progress("expression_error" if problems else "status", step.id, message, step.status)
             return None
         raise ApplicationError(f"unknown step type {type(step).__name__}", non_retryable=True)
 

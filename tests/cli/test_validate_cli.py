@@ -120,8 +120,6 @@ def test_a_missing_path_fails_even_beside_valid_ones():
 # ---- known product bugs (see each reason) -----------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: a folder named 'schemas' anywhere above the definitions "
-                                       "hides every file (publishing.definition_files checks absolute parts)")
 def test_definitions_below_a_folder_named_schemas_are_validated(tmp_path):
     defs = copy_definitions(tmp_path / "schemas" / "definitions")
     edit(defs / "flows" / "order.yaml", "    status: paid\n    next: ship\n", "    status: paid\n    next: shp\n")
@@ -132,7 +130,6 @@ def test_definitions_below_a_folder_named_schemas_are_validated(tmp_path):
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: a file that is not UTF-8 crashes validate with a traceback")
 def test_a_file_that_is_not_utf8_is_one_error_line(tmp_path):
     bad = tmp_path / "latin1.yaml"
     bad.write_bytes("kind: rules\nname: caf\xe9\nrules: []\n".encode("latin-1"))

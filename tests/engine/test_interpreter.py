@@ -8,7 +8,7 @@ from engine.definitions import compile_text
 from engine.expressions import ExpressionError
 from engine.flows import EndStep, Flow
 from engine.interpreter import (
-    TIMEOUT, Event, FlowError, TaskState, context, decision_problem, first_awaited_event, next_step,
+    TIMEOUT, evaluate_switch, Event, FlowError, TaskState, context, decision_problem, first_awaited_event, next_step,
 )
 from tests.engine.shipped import FLOW_FILE, read
 
@@ -101,6 +101,7 @@ def test_switch_ignores_the_outcome(flow):
 SWITCH_FLOW = """
 kind: flow
 name: routing
+form: order
 start: route
 steps:
   - id: route
@@ -127,11 +128,20 @@ def test_switch_takes_the_first_true_case(total, events, expected):
     assert next_step(routing, routing.steps["route"], None, ctx) == expected
 
 
-def test_switch_expression_that_fails_when_evaluated_raises():
+def test_switch_condition_that_fails_when_evaluated_counts_as_false_and_is_reported():
     routing = compile_text(SWITCH_FLOW)
+    ctx = context({"total": "a lot"}, None, {}, {})
+    target, problems = evaluate_switch(routing.steps["route"], ctx)
+    assert target == next_step(routing, routing.steps["route"], None, ctx)
+    assert problems[0] == "expression 'order.total > 1000' failed: vmError: Opcode Compare: Unsupported type"
+
+
+def test_a_condition_that_is_not_true_or_false_is_an_error_not_a_silent_false():
+    from engine.expressions import compile_expression
+
     with pytest.raises(ExpressionError) as caught:
-        next_step(routing, routing.steps["route"], None, context({"total": "a lot"}, None, {}, {}))
-    assert str(caught.value) == "expression 'order.total > 1000' failed: vmError: Opcode Compare: Unsupported type"
+        compile_expression("order.total").is_true({"order": {"total": 5.0}})
+    assert str(caught.value) == "condition 'order.total' gave 5, not true or false"
 
 
 def test_context_names():
