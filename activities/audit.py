@@ -31,15 +31,17 @@ def audit_order(inp: AuditInput) -> AuditOutcome:
             )
         facts = order_facts(session, order)
         decision = evaluate_rules(rule_set, {"order": order.document, "facts": facts})
-        fired = [FiredRuleRecord(f.rule, f.action, f.reason) for f in decision.fired]
+        fired = [FiredRuleRecord(f.rule, f.action, f.reason, f.tag) for f in decision.fired]
         order.audit = {
             "action": decision.action,
             "fired": [asdict(f) for f in fired],
+            "tags": list(decision.tags),
             "facts": facts,
             "rules": asdict(inp.rules),
         }
+        order.tags = sorted(set(order.tags) | set(decision.tags))
         session.add(order)
-        reasons = "; ".join(f.reason for f in fired) or "no rule fired"
+        reasons = "; ".join(f.reason for f in fired if f.action != "tag") or "no rule held it"
         record(
             session,
             Progress(

@@ -67,6 +67,7 @@ class FiredRuleRecord:
     rule: str
     action: str
     reason: str
+    tag: Optional[str] = None
 
 
 @dataclass
@@ -89,6 +90,7 @@ class TaskInput:
     due_seconds: float
     reason: str = ""
     status: Optional[str] = None
+    needs_approvals: int = 1
 
 
 @dataclass
@@ -98,6 +100,28 @@ class TaskClose:
     seq: int
     outcome: str  # a decision, or "timeout"
     decided_by: Optional[str] = None
+    comment: str = ""
+    role: str = ""
+
+
+@dataclass
+class TaskEscalation:
+    task_id: str
+    order_id: str
+    seq: int
+    role: str
+    due_seconds: float
+
+
+@dataclass
+class TaskApproval:
+    """A first approval of a four-eyes task: recorded, the task stays open."""
+
+    task_id: str
+    order_id: str
+    seq: int
+    user: str
+    role: str
     comment: str = ""
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from activities.contracts import DefinitionRef
 from engine.definitions import compile_text
 from oms.db import session_scope
 from oms.models import DefinitionVersion
+from oms.publishing import latest
 
 _BODIES: dict[str, str] = {}
 
@@ -30,3 +31,12 @@ def compiled(ref: DefinitionRef) -> Any:
             raise RuntimeError(f"{ref.kind} {ref.name} v{ref.version} does not match its hash")
         body = _BODIES[ref.sha256] = row.body
     return compile_text(body)
+
+
+def live_model(session: Session, kind: str, name: str) -> tuple[Any, int | None]:
+    """The compiled live version of a reference definition, and its version number."""
+    row = latest(session, kind, name)
+    if row is None:
+        return None, None
+    _BODIES.setdefault(row.sha256, row.body)
+    return compile_text(row.body), row.version

@@ -12,9 +12,9 @@ from datetime import timedelta
 from sqlmodel import Session, select
 from temporalio import activity
 
-from activities.contracts import Progress, TaskClose, TaskInput
+from activities.contracts import Progress, TaskApproval, TaskClose, TaskEscalation, TaskInput
 from oms.db import session_scope
-from oms.models import Order, OrderEvent, Task, utcnow
+from oms.models import DecisionRecord, Order, OrderEvent, Task, utcnow
 
 
 def already_recorded(session: Session, order_id: str, seq: int) -> bool:
@@ -75,6 +75,7 @@ def open_task(inp: TaskInput) -> str:
                 reason=inp.reason,
                 decisions=inp.decisions,
                 due_at=utcnow() + timedelta(seconds=inp.due_seconds),
+                needs_approvals=inp.needs_approvals,
             )
         )
         record(
@@ -106,6 +107,9 @@ def close_task(inp: TaskClose) -> None:
         task.comment = inp.comment
         task.decided_at = utcnow()
         session.add(task)
+        if not expired:
+            session.add(DecisionRecord(order_id=inp.order_id, task_id=task.id, seq=inp.seq, user=inp.decided_by or "",
+                                       role=inp.role, decision=inp.outcome, comment=inp.comment))
         message = (
             f"{task.title}: no decision before the due time"
             if expired
@@ -122,3 +126,42 @@ def close_task(inp: TaskClose) -> None:
                 data={"task_id": task.id, "decision": task.decision, "by": inp.decided_by, "comment": inp.comment},
             ),
         )
+
+
+@activity.defn(name="escalate_task")
+def escalate_task(inp: TaskEscalation) -> None:
+    """Hand an undecided task to the escalation role, with a new due time."""
+    with session_scope() as session:
+        if already_recorded(session, inp.order_id, inp.seq):
+            return
+        task = session.get(Task, inp.task_id)
+        previous = task.role
+        task.role = inp.role
+        task.escalated_at = utcnow()
+        task.due_at = utcnow() + timedelta(seconds=inp.due_seconds)
+        task.claimed_by = None
+        session.add(task)
+        record(session, Progress(
+            order_id=inp.order_id, seq=inp.seq, type="task_escalated", step=task.step,
+            message=f"{task.title}: no decision by {previous} in time; escalated to {inp.role}",
+            data={"task_id": task.id, "from": previous, "to": inp.role},
+        ))
+
+
+@activity.defn(name="record_approval")
+def record_approval(inp: TaskApproval) -> None:
+    """Record the first of two approvals (four-eyes); the task stays open for the second."""
+    with session_scope() as session:
+        if already_recorded(session, inp.order_id, inp.seq):
+            return
+        task = session.get(Task, inp.task_id)
+        task.approvals = [*task.approvals, inp.user]
+        task.claimed_by = None
+        session.add(task)
+        session.add(DecisionRecord(order_id=inp.order_id, task_id=task.id, seq=inp.seq, user=inp.user,
+                                   role=inp.role, decision="approve", comment=inp.comment, final=False))
+        record(session, Progress(
+            order_id=inp.order_id, seq=inp.seq, type="task_approved_once", step=task.step,
+            message=f"{task.title}: approved by {inp.user}; a second person must approve",
+            data={"task_id": task.id, "by": inp.user, "comment": inp.comment},
+        ))

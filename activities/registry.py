@@ -2,7 +2,7 @@
 
 from activities.audit import audit_order
 from activities.inventory import release_stock, reserve_stock
-from activities.orders import close_task, open_task, record_progress
+from activities.orders import close_task, escalate_task, open_task, record_approval, record_progress
 from activities.payments import mark_paid
 from activities.shipping import create_shipment
 
@@ -15,6 +15,8 @@ ALL_ACTIVITIES = [
     open_task,
     close_task,
     record_progress,
+    escalate_task,
+    record_approval,
 ]
 
 # The implementations of the names flows may use in `activity` steps.

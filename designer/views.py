@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from oms.models import Order, OrderEvent, Shipment, StockMovement, Task
+from oms.models import DecisionRecord, Order, OrderEvent, Shipment, StockMovement, Task
 from oms.settings import get_settings
 
 
@@ -44,7 +44,16 @@ def task_view(task: Task) -> dict[str, Any]:
         "decided_by": task.decided_by,
         "comment": task.comment,
         "decided_at": task.decided_at.isoformat() if task.decided_at else None,
+        "approvals": task.approvals,
+        "needs_approvals": task.needs_approvals,
+        "claimed_by": task.claimed_by,
+        "escalated_at": task.escalated_at.isoformat() if task.escalated_at else None,
     }
+
+
+def decision_view(row: DecisionRecord) -> dict[str, Any]:
+    return {"order_id": row.order_id, "task_id": row.task_id, "user": row.user, "role": row.role,
+            "decision": row.decision, "comment": row.comment, "final": row.final, "at": row.at.isoformat()}
 
 
 def order_detail(session: Session, order: Order) -> dict[str, Any]:
@@ -55,6 +64,9 @@ def order_detail(session: Session, order: Order) -> dict[str, Any]:
     ).all()
     shipment = session.exec(select(Shipment).where(Shipment.order_id == order.id)).first()
     tasks = session.exec(select(Task).where(Task.order_id == order.id).order_by(Task.created_at)).all()
+    decisions = session.exec(
+        select(DecisionRecord).where(DecisionRecord.order_id == order.id).order_by(DecisionRecord.seq)
+    ).all()
     audit = order.audit
     return {
         **order_summary(order),
@@ -65,6 +77,7 @@ def order_detail(session: Session, order: Order) -> dict[str, Any]:
         "lines": doc.get("lines", []),
         "payment": doc.get("payment"),
         "client_ip": order.client_ip,
+        "tags": order.tags,
         "allocations": [
             {"line": m.line_no, "sku": m.sku, "qty": m.qty, "warehouse": m.warehouse, "state": m.operation}
             for m in moves
@@ -76,10 +89,12 @@ def order_detail(session: Session, order: Order) -> dict[str, Any]:
         "audit": None if audit is None else {
             "action": audit["action"],
             "fired": audit["fired"],
+            "tags": audit.get("tags", []),
             "rules": {"name": audit["rules"]["name"], "version": audit["rules"]["version"]},
             "facts": audit["facts"],
         },
         "tasks": [task_view(t) for t in tasks],
+        "decisions": [decision_view(d) for d in decisions],
         "timeline": [
             {"seq": e.seq, "type": e.type, "step": e.step, "message": e.message, "data": e.data, "at": e.at.isoformat()}
             for e in events

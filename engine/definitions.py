@@ -19,6 +19,7 @@ from engine.errors import DefinitionError, InvalidDefinition, join_path
 from engine.expressions import suggest
 from engine.flows import check_flow, parse_flow
 from engine.forms import check_form, parse_form
+from engine.reference import check_promotions, check_regions, parse_promotions, parse_regions
 from engine.rules import check_rules, parse_rules
 from engine.schemas import validator_for
 
@@ -39,6 +40,8 @@ KINDS: dict[str, Kind] = {
         Kind("form", check_form, parse_form),
         Kind("rules", check_rules, parse_rules),
         Kind("flow", check_flow, parse_flow),
+        Kind("regions", check_regions, parse_regions),
+        Kind("promotions", check_promotions, parse_promotions),
     )
 }
 

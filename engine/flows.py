@@ -39,6 +39,19 @@ class ApprovalStep(Step):
     on: Mapping[str, str]
     on_timeout: str
     comment_required: tuple[str, ...] = ()
+    escalation_role: str | None = None
+    escalation_seconds: float = 0
+    four_eyes_above: float | None = None
+
+    def phases(self) -> tuple[tuple[str, float], ...]:
+        """(role, seconds) the task spends with each role before the final timeout."""
+        first = ((self.role, self.due_seconds),)
+        if self.escalation_role:
+            return first + ((self.escalation_role, self.escalation_seconds),)
+        return first
+
+    def needs_two_approvals(self, total: float) -> bool:
+        return self.four_eyes_above is not None and total > self.four_eyes_above
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,9 @@ def _parse_step(raw: dict) -> Step:
             on=dict(raw["on"]),
             on_timeout=raw["on_timeout"],
             comment_required=tuple(raw.get("comment_required", ())),
+            escalation_role=raw.get("escalation", {}).get("role"),
+            escalation_seconds=parse_duration(raw["escalation"]["due"]) if "escalation" in raw else 0,
+            four_eyes_above=raw.get("four_eyes_above"),
         )
     if kind == "wait":
         return WaitStep(
@@ -199,10 +215,18 @@ def _check_step(step: dict, path: str, ids: dict[str, int]) -> Iterator[Definiti
                     join_path(path, "on"), f"no step for audit outcome {outcome!r}"
                 )
     elif kind == "approval":
-        if step["role"] not in ROLES:
+        roles = [(("role",), step["role"])]
+        if "escalation" in step:
+            roles.append((("escalation", "role"), step["escalation"]["role"]))
+        for rel, role in roles:
+            if role not in ROLES:
+                yield DefinitionError(
+                    join_path(path, *rel),
+                    f"unknown role {role!r}{suggest(role, ROLES)}; roles are {', '.join(ROLES)}",
+                )
+        if "four_eyes_above" in step and "approve" not in step["on"]:
             yield DefinitionError(
-                join_path(path, "role"),
-                f"unknown role {step['role']!r}{suggest(step['role'], ROLES)}; roles are {', '.join(ROLES)}",
+                join_path(path, "four_eyes_above"), "four-eyes applies to an 'approve' decision, which this step lacks"
             )
         for decision in step.get("comment_required", []):
             if decision not in step["on"]:
@@ -218,12 +242,15 @@ def _check_step(step: dict, path: str, ids: dict[str, int]) -> Iterator[Definiti
                     join_path(path, "cases", index, "when"),
                     f"expression does not compile: {problem}",
                 )
-    for key in ("due", "timeout"):
-        if key in step:
+    for rel, value in (
+        (("due",), step.get("due")), (("timeout",), step.get("timeout")),
+        (("escalation", "due"), step.get("escalation", {}).get("due")),
+    ):
+        if value is not None:
             try:
-                parse_duration(step[key])
+                parse_duration(value)
             except ValueError as exc:
-                yield DefinitionError(join_path(path, key), str(exc))
+                yield DefinitionError(join_path(path, *rel), str(exc))
 
 
 def _check_reachable(raw: dict, ids: dict[str, int]) -> Iterator[DefinitionError]:

@@ -91,17 +91,23 @@ def first_awaited_event(step: WaitStep, events: Sequence[Event]) -> int | None:
 @dataclass(frozen=True)
 class TaskState:
     status: str  # open | decided | expired
+    role: str = ""  # who decides now: the step's role, or the escalation role
     approvals_by: tuple[str, ...] = ()
 
 
-def decision_problem(step: ApprovalStep, task: TaskState, decision: str, role: str, comment: str) -> tuple[str, str] | None:
+def decision_problem(
+    step: ApprovalStep, task: TaskState, decision: str, role: str, comment: str, user: str = ""
+) -> tuple[str, str] | None:
     """Why a decision must be refused, as (reason code, message); None when it may go in."""
     if task.status != "open":
         return "already_decided", f"task is already {task.status}"
-    if role not in (step.role, "admin"):
-        return "forbidden", f"only role {step.role!r} may decide this task"
+    deciding_role = task.role or step.role
+    if role not in (deciding_role, "admin"):
+        return "forbidden", f"only role {deciding_role!r} may decide this task"
     if decision not in step.on:
         return "unknown_decision", f"unknown decision {decision!r}; choose one of: {', '.join(step.on)}"
     if decision in step.comment_required and not comment.strip():
         return "comment_required", f"a comment is required to {decision}"
+    if decision == "approve" and user and user in task.approvals_by:
+        return "same_person", f"{user} approved already; four-eyes needs a second person"
     return None

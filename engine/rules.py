@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from engine.errors import DefinitionError, join_path
+from engine.tables import DecisionTable, check_table, compile_table
 from engine.expressions import (
     Expression,
     ExpressionError,
@@ -16,15 +17,20 @@ from engine.expressions import (
 )
 
 # Strictness of an action: with the `collect` hit policy the strictest wins.
+# `tag` only labels the order; it never decides.
 STRICTNESS = {"approve": 0, "review": 1, "reject": 2}
 
 
 @dataclass(frozen=True)
 class Rule:
+    """A condition with its action, or a decision table whose matching row gives them."""
+
     id: str
-    when: Expression
+    when: Expression | None
     action: str
     reason: str
+    tag: str | None = None
+    table: DecisionTable | None = None
 
 
 @dataclass(frozen=True)
@@ -40,12 +46,17 @@ class FiredRule:
     rule: str
     action: str
     reason: str
+    tag: str | None = None
 
 
 @dataclass(frozen=True)
 class AuditDecision:
     action: str
     fired: tuple[FiredRule, ...]
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(f.tag for f in self.fired if f.tag))
 
 
 def parse_rules(raw: dict) -> RuleSet:
@@ -54,11 +65,14 @@ def parse_rules(raw: dict) -> RuleSet:
         name=raw["name"],
         hit_policy=raw.get("hit_policy", "collect"),
         default=raw.get("default", "approve"),
-        rules=tuple(
-            Rule(r["id"], compile_expression(r["when"]), r["action"], r["reason"])
-            for r in raw["rules"]
-        ),
+        rules=tuple(_parse_rule(r, raw["name"]) for r in raw["rules"]),
     )
+
+
+def _parse_rule(raw: dict, rule_set: str) -> Rule:
+    if "table" in raw:
+        return Rule(raw["id"], None, "", "", table=compile_table(raw["table"], f"{rule_set}.{raw['id']}"))
+    return Rule(raw["id"], compile_expression(raw["when"]), raw["action"], raw["reason"], raw.get("tag"))
 
 
 def check_rules(raw: dict) -> Iterator[DefinitionError]:
@@ -69,6 +83,9 @@ def check_rules(raw: dict) -> Iterator[DefinitionError]:
         if rule["id"] in seen:
             yield DefinitionError(join_path(path, "id"), f"duplicate rule id {rule['id']!r}")
         seen.add(rule["id"])
+        if "table" in rule:
+            yield from check_table(rule["table"], join_path(path, "table"))
+            continue
         problem = condition_error(rule["when"])
         if problem:
             yield DefinitionError(
@@ -77,6 +94,8 @@ def check_rules(raw: dict) -> Iterator[DefinitionError]:
         problem = template_error(rule["reason"])
         if problem:
             yield DefinitionError(join_path(path, "reason"), problem)
+        if rule["action"] == "tag" and not rule.get("tag"):
+            yield DefinitionError(path, "a tag rule needs `tag`, the label it puts on the order")
 
 
 def evaluate_rules(rule_set: RuleSet, context: dict[str, Any]) -> AuditDecision:
@@ -88,19 +107,27 @@ def evaluate_rules(rule_set: RuleSet, context: dict[str, Any]) -> AuditDecision:
     fired: list[FiredRule] = []
     for rule in rule_set.rules:
         try:
-            matched = rule.when.is_true(context)
-            reason = render_template(rule.reason, context) if matched else ""
+            hit = _fire(rule, context)
         except ExpressionError as exc:
-            matched, reason = True, f"rule could not be evaluated: {exc}"
-            fired.append(FiredRule(rule.id, "review", reason))
-            if rule_set.hit_policy == "first":
-                break
+            hit = FiredRule(rule.id, "review", f"rule could not be evaluated: {exc}")
+        if hit is None:
             continue
-        if matched:
-            fired.append(FiredRule(rule.id, rule.action, reason))
-            if rule_set.hit_policy == "first":
-                break
-    if not fired:
-        return AuditDecision(rule_set.default, ())
-    action = max((f.action for f in fired), key=STRICTNESS.__getitem__)
+        fired.append(hit)
+        # `first` stops at the first rule that decides; tags never stop it.
+        if rule_set.hit_policy == "first" and hit.action != "tag":
+            break
+    deciding = [f.action for f in fired if f.action != "tag"]
+    action = max(deciding, key=STRICTNESS.__getitem__) if deciding else rule_set.default
     return AuditDecision(action, tuple(fired))
+
+
+def _fire(rule: Rule, context: dict[str, Any]) -> FiredRule | None:
+    if rule.table is not None:
+        match = rule.table.first_match(context)
+        if match is None:
+            return None
+        index, row = match
+        return FiredRule(f"{rule.id}[{index}]", row.action, render_template(row.reason, context), row.tag)
+    if not rule.when.is_true(context):
+        return None
+    return FiredRule(rule.id, rule.action, render_template(rule.reason, context), rule.tag)

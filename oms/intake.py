@@ -57,6 +57,11 @@ def address_key(address: dict[str, Any]) -> str:
     return hashlib.sha256("|".join(re.sub(r"\s+", " ", p) for p in parts).encode()).hexdigest()[:32]
 
 
+def normalized_phone(phone: str | None) -> str | None:
+    digits = re.sub(r"[^0-9+]", "", phone or "")
+    return digits or None
+
+
 def _validator(body: str, sha256: str) -> FormValidator:
     validator = _VALIDATORS.get(sha256)
     if validator is None:
@@ -115,6 +120,7 @@ def prepare(session: Session, payload: Any, flow_name: str) -> Prepared:
         customer_type=customer.get("type") or "consumer",
         address_key=address_key(document.get("shipping_address") or {}),
         client_ip=document.get("client_ip") or None,
+        phone=normalized_phone(customer.get("phone")),
         total=total,
         document=document,
     )

@@ -47,6 +47,8 @@ class Order(SQLModel, table=True):
     customer_type: str = "consumer"
     address_key: str = Field(index=True)
     client_ip: Optional[str] = None
+    phone: Optional[str] = Field(default=None, index=True)
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     total: float = 0
     document: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     audit: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
@@ -91,6 +93,28 @@ class Task(SQLModel, table=True):
     decided_by: Optional[str] = None
     comment: str = ""
     decided_at: Optional[datetime] = None
+    approvals: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    needs_approvals: int = 1
+    claimed_by: Optional[str] = Field(default=None, index=True)
+    escalated_at: Optional[datetime] = None
+
+
+class DecisionRecord(SQLModel, table=True):
+    """The audit log of human decisions: who, when, what, why, on which task."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (UniqueConstraint("order_id", "seq"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    order_id: str = Field(index=True, foreign_key="orders.id")
+    task_id: str = Field(index=True)
+    seq: int
+    user: str = Field(index=True)
+    role: str
+    decision: str
+    comment: str = ""
+    final: bool = True
+    at: datetime = Field(default_factory=utcnow, index=True)
 
 
 class Warehouse(SQLModel, table=True):

@@ -193,13 +193,15 @@ def order_payload(**overrides: Any) -> dict[str, Any]:
     return payload
 
 
-def fast_flow(name: str, payment_timeout: str = "2s", review_due: str = "2s", delivery_timeout: str = "30d") -> str:
+def fast_flow(name: str, payment_timeout: str = "2s", review_due: str = "1s", escalation_due: str = "1s",
+              delivery_timeout: str = "30d") -> str:
     """The shipped order flow under another name, with test-sized waits."""
     text = (ROOT / "definitions" / "flows" / "order.yaml").read_text(encoding="utf-8")
     replacements = {
         "name: order\n": f"name: {name}\n",
         "timeout: 3d": f"timeout: {payment_timeout}",
-        "due: 24h": f"due: {review_due}",
+        "due: 4h": f"due: {review_due}",
+        "escalation: {role: admin, due: 20h}": f"escalation: {{role: admin, due: {escalation_due}}}",
         "timeout: 30d": f"timeout: {delivery_timeout}",
     }
     for old, new in replacements.items():

@@ -27,7 +27,9 @@ with workflow.unsafe.imports_passed_through():
         Progress,
         StepInput,
         StepResult,
+        TaskApproval,
         TaskClose,
+        TaskEscalation,
         TaskInput,
     )
     from engine.definitions import compile_text
@@ -69,21 +71,32 @@ class OrderWorkflow:
 
     @workflow.update(name="decide")
     async def decide(self, decision: Decision) -> DecisionAccepted:
+        task = self._task
+        step = self._flow.steps[task["step"]]
+        if decision.decision == "approve" and len(task["approvals"]) + 1 < task["needs"]:
+            # Four-eyes: the first approval is recorded; the task waits for a second person.
+            task["approvals"].append(decision.user)
+            await workflow.execute_activity(
+                "record_approval",
+                TaskApproval(task_id=task["id"], order_id=self._inp.order_id, seq=self._next_seq(),
+                             user=decision.user, role=decision.role, comment=decision.comment),
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            )
+            return DecisionAccepted(task_id=decision.task_id, decision=decision.decision, next_step=step.id)
         self._decision = decision
-        self._task["state"] = "decided"
-        step = self._flow.steps[self._task["step"]]
+        task["state"] = "decided"
         target = next_step(self._flow, step, decision.decision)
         await workflow.wait_condition(lambda: self._decision_recorded)
         return DecisionAccepted(task_id=decision.task_id, decision=decision.decision, next_step=target)
 
     @decide.validator
     def _validate_decision(self, decision: Decision) -> None:
-        if self._task is None or self._task["id"] != decision.task_id:
+        task = self._task
+        if task is None or task["id"] != decision.task_id:
             raise ApplicationError("task is not open on this order", type="already_decided")
-        step = self._flow.steps[self._task["step"]]
-        problem = decision_problem(
-            step, TaskState(self._task["state"]), decision.decision, decision.role, decision.comment
-        )
+        step = self._flow.steps[task["step"]]
+        state = TaskState(task["state"], task["role"], tuple(task["approvals"]))
+        problem = decision_problem(step, state, decision.decision, decision.role, decision.comment, decision.user)
         if problem:
             code, message = problem
             raise ApplicationError(message, type=code)
@@ -161,20 +174,32 @@ class OrderWorkflow:
         return outcome.action
 
     async def _approval(self, step: ApprovalStep) -> str:
-        reason = "; ".join(f["reason"] for f in (self._audit or {}).get("fired", []))
+        reason = "; ".join(f["reason"] for f in (self._audit or {}).get("fired", []) if f["action"] != "tag")
+        needs = 2 if step.needs_two_approvals(float(self._order.get("total") or 0)) else 1
         task_id: str = await workflow.execute_activity(
             "open_task",
             TaskInput(order_id=self._inp.order_id, workflow_id=workflow.info().workflow_id, step=step.id,
                       seq=self._next_seq(), title=step.title, role=step.role, decisions=list(step.on),
-                      due_seconds=step.due_seconds, reason=reason, status=step.status),
+                      due_seconds=step.due_seconds, reason=reason, status=step.status, needs_approvals=needs),
             result_type=str, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
         )
-        self._task = {"id": task_id, "step": step.id, "state": "open"}
+        self._task = {"id": task_id, "step": step.id, "state": "open", "role": step.role,
+                      "approvals": [], "needs": needs}
         self._decision, self._decision_recorded = None, False
-        try:
-            await workflow.wait_condition(lambda: self._decision is not None, timeout=timedelta(seconds=step.due_seconds))
-        except asyncio.TimeoutError:
-            pass
+        for index, (role, seconds) in enumerate(step.phases()):
+            if index:
+                self._task["role"] = role
+                await workflow.execute_activity(
+                    "escalate_task",
+                    TaskEscalation(task_id=task_id, order_id=self._inp.order_id, seq=self._next_seq(),
+                                   role=role, due_seconds=seconds),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+                )
+            try:
+                await workflow.wait_condition(lambda: self._decision is not None, timeout=timedelta(seconds=seconds))
+                break
+            except asyncio.TimeoutError:
+                continue
         decision = self._decision
         if decision is None:
             self._task["state"] = "expired"
@@ -183,7 +208,8 @@ class OrderWorkflow:
             TaskClose(task_id=task_id, order_id=self._inp.order_id, seq=self._next_seq(),
                       outcome=decision.decision if decision else TIMEOUT,
                       decided_by=decision.user if decision else None,
-                      comment=decision.comment if decision else ""),
+                      comment=decision.comment if decision else "",
+                      role=decision.role if decision else ""),
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
         )
         self._decision_recorded = True

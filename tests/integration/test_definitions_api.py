@@ -12,15 +12,16 @@ def _rules(name: str, extra: str = "") -> str:
 
 
 def test_validate_reports_schema_errors_with_paths_before_semantic_checks(stack):
-    text = _rules("r_" + unique("x").lower().replace("-", "_")).replace(
-        'when: "not facts.address.complete"', 'when: "not facts.address.complete and"'
-    ).replace("action: review\n    reason: \"shipping address is incomplete\"", "action: hold\n    reason: \"shipping address is incomplete\"")
+    text = _rules("r_schema").replace('when: "not facts.address.complete"', 'when: "not facts.address.complete and"')
+    text = text.replace("    action: review\n", "    action: hold\n", 1)
     with stack.client("operator") as client:
         response = client.post("/api/definitions/validate", json={"text": text})
     assert response.status_code == 200
     body = response.json()
     assert body["valid"] is False
-    assert body["errors"] == [{"path": "$.rules[1].action", "message": "'hold' is not one of 'approve', 'review', 'reject'"}]
+    assert body["errors"] == [
+        {"path": "$.rules[0].action", "message": "'hold' is not one of 'approve', 'review', 'reject', 'tag'"}
+    ]
 
 
 def test_semantic_errors_follow_schema_errors(stack):

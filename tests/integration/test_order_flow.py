@@ -45,8 +45,10 @@ def test_held_order_approved_by_operator_continues(stack):
     assert order["status"] == "on_hold"
     assert order["audit"]["action"] == "review"
     assert order["audit"]["fired"] == [
-        {"rule": "high_value_new_address", "action": "review", "reason": "amount 5196 to a first-time address"}
+        {"rule": "high_value_new_address", "action": "review", "reason": "amount 5196 to a first-time address", "tag": None},
+        {"rule": "high_value", "action": "tag", "reason": "order of 5196", "tag": "high_value"},
     ]
+    assert order["tags"] == ["high_value"]
     assert task["reason"] == "amount 5196 to a first-time address"
     assert task["decisions"] == ["approve", "reject"]
 
@@ -128,7 +130,7 @@ def test_unanswered_review_expires_and_cancels(stack, fast):
     order_id = stack.submit(payload, flow=fast).json()["id"]
     order = stack.wait_status(order_id, "cancelled", timeout=30)
     assert [t["status"] for t in order["tasks"]] == ["expired"]
-    assert [e["type"] for e in order["timeline"]] == ["audited", "task_opened", "task_expired", "ended"]
+    assert [e["type"] for e in order["timeline"]] == ["audited", "task_opened", "task_escalated", "task_expired", "ended"]
 
 
 def test_event_for_a_finished_order_is_refused(stack, fast):
