@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Callable, Iterable, Iterator
 
 from jsonschema.exceptions import ValidationError
@@ -105,6 +106,8 @@ def _schema_message(error: ValidationError) -> str:
     if error.validator == "const":
         return f"must be {error.validator_value!r}"
     if error.validator == "type":
+        if isinstance(error.instance, date):  # YAML reads an unquoted 2026-01-01 as a date
+            return f"write the date in quotes: '{error.instance.isoformat()}'"
         return f"must be of type {error.validator_value}, not {type(error.instance).__name__}"
     if error.validator == "pattern":
         meaning = PATTERN_MEANING.get(error.validator_value)

@@ -91,10 +91,12 @@ def check_promotions(raw: dict) -> Iterator[DefinitionError]:
         if coupon["code"] in seen:
             yield DefinitionError(join_path(path, "code"), f"duplicate coupon {coupon['code']!r}")
         seen.add(coupon["code"])
-        try:
-            start, end = _date(coupon.get("valid_from")), _date(coupon.get("valid_until"))
-        except ValueError as exc:
-            yield DefinitionError(path, f"not a date: {exc}")
-            continue
+        dates = {}
+        for key in ("valid_from", "valid_until"):
+            try:
+                dates[key] = _date(coupon.get(key))
+            except ValueError:
+                yield DefinitionError(join_path(path, key), f"{coupon[key]!r} is not a date; write YYYY-MM-DD")
+        start, end = dates.get("valid_from"), dates.get("valid_until")
         if start and end and start > end:
             yield DefinitionError(join_path(path, "valid_until"), "is before valid_from")

@@ -22,7 +22,14 @@ from typing import Any, Iterator
 import zen
 
 from engine.errors import DefinitionError, join_path
-from engine.expressions import ExpressionError, _first_line_message, compile_error, template_error
+from engine.expressions import (
+    Expression,
+    ExpressionError,
+    _first_line_message,
+    compile_error,
+    compile_expression,
+    template_error,
+)
 
 ANY = ("", "-")
 
@@ -37,6 +44,7 @@ class Row:
 @dataclass(frozen=True)
 class DecisionTable:
     rows: tuple[Row, ...]
+    inputs: tuple[Expression, ...]
     jdm: str
     _decision: Any
 
@@ -47,12 +55,18 @@ class DecisionTable:
         except RuntimeError as exc:
             raise ExpressionError(f"decision table failed: {_first_line_message(str(exc))}") from exc
         if "row" not in result:
+            # zen reads an input that fails as null, which matches no row: make
+            # sure "no match" is not really "could not tell".
+            for expression in self.inputs:
+                expression.evaluate(context)
             return None
         index = int(result["row"])
         return index, self.rows[index]
 
 
-def _cell(test: str) -> str:
+def _cell(test: Any) -> str:
+    if isinstance(test, bool):  # YAML true/false, not the names True/False
+        return "true" if test else "false"
     return "" if str(test).strip() in ANY else str(test)
 
 
@@ -91,15 +105,16 @@ _ENGINE = zen.ZenEngine()
 def compile_table(raw: dict, name: str) -> DecisionTable:
     jdm = json.dumps(to_jdm(raw, name))
     rows = tuple(Row(r["action"], r["reason"], r.get("tag")) for r in raw["rows"])
-    return DecisionTable(rows=rows, jdm=jdm, _decision=_ENGINE.create_decision(jdm))
+    inputs = tuple(compile_expression(field) for field in raw["inputs"])
+    return DecisionTable(rows=rows, inputs=inputs, jdm=jdm, _decision=_ENGINE.create_decision(jdm))
 
 
-def unary_error(test: str) -> str | None:
+def unary_error(test: Any) -> str | None:
     """Why a table cell is not a unary test (``> 1000``, ``'web'``, ``not in ['DE']``), or None."""
     if _cell(test) == "":
         return None
     try:
-        zen.compile_unary_expression(str(test))
+        zen.compile_unary_expression(_cell(test))
     except RuntimeError as exc:
         return _first_line_message(str(exc))
     return None

@@ -12,9 +12,14 @@ DEFINITIONS = ROOT / "definitions"
 FLOW_FILE = DEFINITIONS / "flows" / "order.yaml"
 RULES_FILE = DEFINITIONS / "rules" / "order_audit.yaml"
 FORM_FILE = DEFINITIONS / "forms" / "order.yaml"
+REGIONS_FILE = DEFINITIONS / "regions" / "delivery.yaml"
+PROMOTIONS_FILE = DEFINITIONS / "promotions" / "coupons.yaml"
 
 # What the shipped set publishes: every reference of the flow resolves against this.
-KNOWN = frozenset({("flow", "order"), ("rules", "order_audit"), ("form", "order")})
+KNOWN = frozenset({
+    ("flow", "order"), ("rules", "order_audit"), ("form", "order"),
+    ("regions", "delivery"), ("promotions", "coupons"),
+})
 
 # Index of each step in the shipped order flow, as error paths name them ($.steps[N]).
 FLOW_STEP_IDS = (

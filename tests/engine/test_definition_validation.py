@@ -14,10 +14,11 @@ from engine.definitions import compile_text, validate_text
 from engine.errors import InvalidDefinition
 from engine.flows import Flow
 from engine.forms import Form
+from engine.reference import Promotions, Regions
 from engine.rules import RuleSet
 from tests.engine.shipped import (
-    DEFINITIONS, FLOW_FILE, FLOW_STEP_IDS, KNOWN, RULES_FILE, dump, load, read, replace_once,
-    shipped_files, step,
+    DEFINITIONS, FLOW_FILE, FLOW_STEP_IDS, FORM_FILE, KNOWN, PROMOTIONS_FILE, REGIONS_FILE, RULES_FILE, dump,
+    load, read, replace_once, shipped_files, step,
 )
 
 FLOW = read(FLOW_FILE)
@@ -50,9 +51,12 @@ def drop_from_step(step_id: str, key: str) -> Callable[[dict], None]:
 # ---- the shipped set ---------------------------------------------------------
 
 
-def test_the_shipped_set_is_the_three_order_definitions():
+def test_the_shipped_set_is_the_order_definitions_and_their_reference_data():
     names = [str(p.relative_to(DEFINITIONS)) for p in shipped_files()]
-    assert names == ["flows/order.yaml", "forms/order.yaml", "rules/order_audit.yaml"]
+    assert names == [
+        "flows/order.yaml", "forms/order.yaml", "promotions/coupons.yaml", "regions/delivery.yaml",
+        "rules/order_audit.yaml",
+    ]
 
 
 def test_step_index_table_matches_the_shipped_flow():
@@ -67,8 +71,10 @@ def test_shipped_definition_is_valid(path):
 
 
 @pytest.mark.parametrize(
-    "path, model", [(FLOW_FILE, Flow), (RULES_FILE, RuleSet), (DEFINITIONS / "forms" / "order.yaml", Form)],
-    ids=["flow", "rules", "form"],
+    "path, model",
+    [(FLOW_FILE, Flow), (RULES_FILE, RuleSet), (FORM_FILE, Form), (REGIONS_FILE, Regions),
+     (PROMOTIONS_FILE, Promotions)],
+    ids=["flow", "rules", "form", "regions", "promotions"],
 )
 def test_shipped_definition_compiles_to_its_model(path, model):
     assert isinstance(compile_text(read(path)), model)
@@ -299,11 +305,11 @@ NOT_DEFINITIONS = {
     ),
     "unknown kind": (
         replace_once(FLOW, "kind: flow", "kind: flw"),
-        [("$.kind", "unknown kind 'flw' (did you mean 'flow'?); kinds are form, rules, flow")],
+        [("$.kind", "unknown kind 'flw' (did you mean 'flow'?); kinds are form, rules, flow, regions, promotions")],
     ),
     "unknown kind, nothing close": (
         replace_once(FLOW, "kind: flow", "kind: carrier"),
-        [("$.kind", "unknown kind 'carrier'; kinds are form, rules, flow")],
+        [("$.kind", "unknown kind 'carrier'; kinds are form, rules, flow, regions, promotions")],
     ),
     "no kind": (replace_once(FLOW, "kind: flow\n", ""), [("$.kind", "kind is required")]),
     "a list": ("- a\n- b\n", [("$", "a definition must be a mapping with kind and name")]),
@@ -332,7 +338,7 @@ def _duplicate_first_rule(raw: dict) -> None:
 BROKEN_RULES = {
     "duplicate rule id": (
         _duplicate_first_rule,
-        [("$.rules[5].id", "duplicate rule id 'high_value_new_address'")],
+        [("$.rules[12].id", "duplicate rule id 'high_value_new_address'")],
     ),
     "when that does not compile": (
         _rule(1, when="not (facts.address.complete"),
@@ -356,7 +362,7 @@ BROKEN_RULES = {
     ),
     "unknown action": (
         _rule(2, action="block"),
-        [("$.rules[2].action", "'block' is not one of 'approve', 'review', 'reject'")],
+        [("$.rules[2].action", "'block' is not one of 'approve', 'review', 'reject', 'tag'")],
     ),
     "rule without reason": (
         lambda raw: raw["rules"][3].pop("reason"),
@@ -381,7 +387,7 @@ def test_every_rule_error_is_reported_at_once():
         raw["rules"][4]["reason"] = "{{ facts.orders_from_ip_last_hour"
 
     assert [path for path, _ in errors_of(edited(RULES, edit))] == [
-        "$.rules[1].when", "$.rules[4].reason", "$.rules[5].id",
+        "$.rules[1].when", "$.rules[4].reason", "$.rules[12].id",
     ]
 
 
