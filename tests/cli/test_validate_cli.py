@@ -42,7 +42,7 @@ def flow_variant(defs: Path, name: str, old: str, new: str) -> Path:
 
 def test_shipped_definitions_are_valid():
     result = oms_validate("definitions/")
-    assert (result.returncode, result.stdout, result.stderr) == (0, "3 definition(s) valid\n", "")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "5 definition(s) valid\n", "")
 
 
 def test_single_files_are_validated_as_one_set():
@@ -66,7 +66,7 @@ def test_every_problem_of_every_file_is_one_line(tmp_path):
     edit(defs / "flows" / "order.yaml", "    status: paid\n    next: ship\n", "    status: paid\n    next: shp\n")
     flow_variant(defs, "no_timeout", "    timeout: 3d\n", "")
     flow_variant(defs, "no_start", "start: audit\n", "")
-    flow_variant(defs, "wrong_type", "    due: 24h\n", "    due: 12\n")
+    flow_variant(defs, "wrong_type", "    due: 4h\n", "    due: 12\n")
     edit(defs / "rules" / "order_audit.yaml", '"not facts.address.complete"', '"not (facts.address.complete"')
     edit(defs / "forms" / "order.yaml", "title: Order\n", "")
 
@@ -101,7 +101,7 @@ def test_a_yaml_syntax_error_names_its_line(tmp_path):
     result = oms_validate(defs / "rules" / "order_audit.yaml")
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
-        f"{defs}/rules/order_audit.yaml:$: YAML syntax error at line 9, column 1: expected ',' or ']', "
+        f"{defs}/rules/order_audit.yaml:$: YAML syntax error at line 15, column 1: expected ',' or ']', "
         "but got '<scalar>'",
     ]
 
