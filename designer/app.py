@@ -1,4 +1,4 @@
-"""The FastAPI application: JSON API, health and a landing page."""
+"""The FastAPI application: JSON API, health, a landing page and the operator pages."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 from temporalio.client import Client
 
-from designer import errors
-from designer.routes import auth, definitions, inventory, orders, tasks
+from designer import errors, pages
+from designer.routes import auth, channels, definitions, inventory, orders, tasks
 from oms.db import get_engine
 from oms.settings import get_settings
 
@@ -29,8 +30,10 @@ async def lifespan(app: FastAPI):
 def create_app() -> FastAPI:
     app = FastAPI(title="OMS", description="Order management whose pipeline is data.", lifespan=lifespan)
     errors.install(app)
-    for module in (auth, orders, tasks, definitions, inventory):
+    for module in (auth, orders, channels, tasks, definitions, inventory):
         app.include_router(module.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict:

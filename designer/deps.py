@@ -51,6 +51,21 @@ def require(*roles: str):
     return check
 
 
+# The web pages sign in with a cookie holding the same JWT that the API's
+# bearer tokens are; the JSON API itself stays bearer-only, so no cross-site
+# form can drive it with a browser's cookie.
+SESSION_COOKIE = "oms_session"
+
+
+def page_user(request: Request) -> CurrentUser | None:
+    """The user signed in to the web pages, or None (no, expired or forged cookie)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    claims = read_token(token) if token else None
+    if not claims:
+        return None
+    return CurrentUser(claims["sub"], claims["role"])
+
+
 def temporal_client(request: Request) -> Client:
     return request.app.state.temporal
 
@@ -58,3 +73,4 @@ def temporal_client(request: Request) -> Client:
 SessionDep = Annotated[Session, Depends(get_session)]
 UserDep = Annotated[CurrentUser, Depends(current_user)]
 TemporalDep = Annotated[Client, Depends(temporal_client)]
+PageUserDep = Annotated[CurrentUser | None, Depends(page_user)]

@@ -18,6 +18,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from engine.durations import DURATION_HELP, DURATION_PATTERN
 from engine.errors import DefinitionError, InvalidDefinition, join_path
 from engine.expressions import suggest
+from engine.channels import check_channel, parse_channel
 from engine.flows import check_flow, parse_flow
 from engine.forms import check_form, parse_form
 from engine.reference import check_promotions, check_regions, parse_promotions, parse_regions
@@ -43,6 +44,7 @@ KINDS: dict[str, Kind] = {
         Kind("flow", check_flow, parse_flow),
         Kind("regions", check_regions, parse_regions),
         Kind("promotions", check_promotions, parse_promotions),
+        Kind("channel", check_channel, parse_channel),
     )
 }
 
@@ -159,6 +161,8 @@ def load(text: str) -> Source:
 def references(source: Source) -> Iterator[tuple[str, str, str]]:
     """(kind, name, path) of every other definition this one names."""
     raw = source.raw or {}
+    if source.kind == "channel":
+        yield "flow", raw.get("flow", "order"), "$.flow"
     if source.kind == "flow":
         if raw.get("form"):
             yield "form", raw["form"], "$.form"

@@ -22,11 +22,12 @@ def engine_for(url: str) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 60}, pool_size=20, max_overflow=20
+            url, connect_args={"check_same_thread": False, "timeout": 60}, pool_size=20, max_overflow=30
         )
         _sqlite_immediate_transactions(engine)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # Enough connections for every activity thread of a worker and the web app's requests.
+    return create_engine(url, pool_size=20, max_overflow=30, pool_pre_ping=True)
 
 
 def _sqlite_immediate_transactions(engine: Engine) -> None:

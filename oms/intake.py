@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio.client import Client
@@ -15,8 +16,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from activities.contracts import OrderInput
 from engine.definitions import compile_text
 from engine.forms import FieldError, FormValidator
-from oms.db import session_scope
-from oms.models import Order, Sku
+from oms.db import get_read_engine, session_scope
+from oms.models import DefinitionVersion, Order, Sku
 from oms.publishing import latest, ref
 from oms.settings import get_settings
 
@@ -76,14 +77,27 @@ class Prepared:
     workflow_input: OrderInput | None
 
 
-def prepare(session: Session, payload: Any, flow_name: str) -> Prepared:
+def _channel_flow(session: Session, payload: dict) -> str:
+    """The flow the order's channel runs; an unknown channel is refused."""
+    name = payload.get("channel")
+    if not isinstance(name, str) or not name:
+        raise IntakeRejected([FieldError("channel", "Channel is required")])
+    row = latest(session, "channel", name)
+    if row is None:
+        known = sorted(session.exec(select(DefinitionVersion.name).where(DefinitionVersion.kind == "channel").distinct()).all())
+        raise IntakeRejected([FieldError("channel", f"unknown channel {name!r}; channels are: {', '.join(known)}")])
+    return compile_text(row.body).flow
+
+
+def prepare(session: Session, payload: Any, flow_name: str | None) -> Prepared:
     """Validate and build the order row and the workflow input; raises IntakeRejected."""
+    if not isinstance(payload, dict):
+        raise IntakeRejected([FieldError("", "The order must be a JSON object")])
+    flow_name = flow_name or _channel_flow(session, payload)
     flow_row = latest(session, "flow", flow_name)
     if flow_row is None:
         raise IntakeRejected([FieldError("flow", f"unknown flow {flow_name!r}")])
     flow = compile_text(flow_row.body)
-    if not isinstance(payload, dict):
-        raise IntakeRejected([FieldError("", "The order must be a JSON object")])
     form_row = latest(session, "form", flow.form)
     document, errors = _validator(form_row.body, form_row.sha256).validate(payload)
     if errors:
@@ -128,13 +142,18 @@ def prepare(session: Session, payload: Any, flow_name: str) -> Prepared:
     return Prepared(order, None, inp)
 
 
-def _store(payload: Any, flow_name: str) -> tuple[Order, OrderInput | None]:
-    """Insert the order; on a concurrent duplicate return the existing row."""
+def _store(payload: Any, flow_name: str | None) -> tuple[Order, OrderInput | None]:
+    """Insert the order; on a concurrent duplicate return the existing row.
+
+    Validation only reads, so it runs outside the write transaction: on SQLite
+    the write lock is held just for the insert.
+    """
+    with Session(get_read_engine(), expire_on_commit=False) as session:
+        prepared = prepare(session, payload, flow_name)
+    if prepared.existing is not None:
+        return prepared.existing, None
     try:
         with session_scope() as session:
-            prepared = prepare(session, payload, flow_name)
-            if prepared.existing is not None:
-                return prepared.existing, None
             session.add(prepared.order)
         return prepared.order, prepared.workflow_input
     except IntegrityError:
@@ -157,10 +176,10 @@ def _forget(order_id: str) -> None:
 
 
 async def submit_order(client: Client, payload: Any, flow_name: str | None = None) -> Accepted:
-    """Idempotent on (channel, external_id): the same order twice gives the same id."""
-    import anyio
+    """Idempotent on (channel, external_id): the same order twice gives the same id.
 
-    flow_name = flow_name or get_settings().default_flow
+    The flow is ``flow_name`` if given, else the one the order's channel runs.
+    """
     order, workflow_input = await anyio.to_thread.run_sync(_store, payload, flow_name)
     if workflow_input is None:
         return Accepted(order.id, order.status, created=False)

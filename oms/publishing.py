@@ -16,7 +16,7 @@ from engine.errors import DefinitionError, InvalidDefinition
 from oms.models import DefinitionVersion
 
 # Publish order: a flow names forms and rule sets, so those go first.
-KIND_ORDER = {"form": 0, "regions": 0, "promotions": 0, "rules": 1, "flow": 2}
+KIND_ORDER = {"form": 0, "regions": 0, "promotions": 0, "rules": 1, "flow": 2, "channel": 3}
 
 
 def known_definitions(session: Session) -> set[tuple[str, str]]:

@@ -23,7 +23,6 @@ class Settings(BaseSettings):
     token_minutes: int = 12 * 60
     dev_mode: bool = True
     dev_password: str = "oms-dev"
-    default_flow: str = "order"
     definitions_dir: Path = Path(__file__).resolve().parent.parent / "definitions"
     worker_threads: int = 32
 

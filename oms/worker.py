@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import compileall
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+import workflows
 from activities.registry import ALL_ACTIVITIES
 from oms.settings import get_settings
 from workflows.order import OrderWorkflow
@@ -30,8 +34,18 @@ async def connect() -> Client:
     return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
 
 
+def compile_workflow_modules() -> None:
+    """Write bytecode for the workflow modules.
+
+    The sandbox imports a workflow's module afresh for every run; without a
+    .pyc (PYTHONDONTWRITEBYTECODE, read-only installs) each run recompiles it.
+    """
+    compileall.compile_dir(str(Path(workflows.__file__).parent), quiet=1)
+
+
 def build_worker(client: Client, executor: ThreadPoolExecutor, task_queue: str | None = None) -> Worker:
     settings = get_settings()
+    compile_workflow_modules()
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -40,6 +54,8 @@ def build_worker(client: Client, executor: ThreadPoolExecutor, task_queue: str |
         activity_executor=executor,
         workflow_runner=workflow_runner(),
         max_concurrent_activities=settings.worker_threads,
+        # Lets running activities finish their transaction on shutdown.
+        graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
 

@@ -21,7 +21,7 @@ async def create_order(
     client: TemporalDep,
     _: Annotated[CurrentUser, Depends(require("channel", "operator"))],
     payload: Annotated[Any, Body()],
-    flow: Annotated[str | None, Query(description="flow to run; default: the standard order flow")] = None,
+    flow: Annotated[str | None, Query(description="flow to run; default: the flow of the order's channel")] = None,
 ) -> dict:
     accepted = await submit_order(client, payload, flow)
     if not accepted.created:

@@ -1,0 +1,17 @@
+"""HTML pages for people: sign-in, the operator inbox and the order page.
+
+``router`` holds every page route; ``STATIC_DIR`` is the folder the app
+serves under /static (hand-written CSS, nothing from the internet).
+"""
+
+from pathlib import Path
+
+from fastapi import APIRouter
+
+from designer.pages import inbox, orders, signin
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+router = APIRouter(include_in_schema=False)
+for _module in (signin, inbox, orders):
+    router.include_router(_module.router)
