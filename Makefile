@@ -14,7 +14,9 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/oms up
 
+# The browser tests (tests/pages) drive Debian's Chromium; the script installs it once.
 test: $(BIN)/.installed
+	scripts/install-chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 validate: $(BIN)/.installed

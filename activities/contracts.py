@@ -27,6 +27,8 @@ class OrderInput:
     flow: DefinitionRef
     flow_text: str
     rules: dict[str, DefinitionRef] = field(default_factory=dict)
+    # Seconds a status push to the channel is retried; 0: the channel takes none.
+    status_push_seconds: float = 0
 
 
 @dataclass
@@ -162,3 +164,12 @@ class ExternalEvent:
 
     type: str
     data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StatusPush:
+    """An order status sent to the channel's callback URL as a signed webhook."""
+
+    order_id: str
+    status: str
+    seq: int

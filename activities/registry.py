@@ -5,6 +5,7 @@ from activities.inventory import release_stock, reserve_stock
 from activities.orders import close_task, escalate_task, open_task, record_approval, record_progress
 from activities.payments import mark_paid
 from activities.shipping import create_shipment
+from activities.webhooks import push_status
 
 ALL_ACTIVITIES = [
     audit_order,
@@ -17,6 +18,7 @@ ALL_ACTIVITIES = [
     record_progress,
     escalate_task,
     record_approval,
+    push_status,
 ]
 
 # The implementations of the names flows may use in `activity` steps.

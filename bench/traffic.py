@@ -88,6 +88,7 @@ ORDINARY_MEDIAN, ORDINARY_SIGMA = 65.0, 0.85
 B2B_MEDIAN, B2B_SIGMA = 900.0, 1.1
 BIG_TICKET_SHARE = 0.02  # a laptop, chair or monitor bought on its own
 
+MIXED_ACCOUNTS = 3000  # B2B accounts with a credit limit in the mixed profile
 WELCOME10 = ("WELCOME10", 50.0, 0.10)  # (code, minimum spend, discount) as in definitions/promotions/coupons.yaml
 
 
@@ -143,10 +144,12 @@ class TrafficGenerator:
         # mixed only: a few addresses that place many orders (bots, resellers, shared proxies)
         self.hot_ips = [self._ipv4() for _ in range(6)]
         if profile == "mixed":
-            self.accounts = {f"B2B{n:03d}": float(rng.choice([5000, 10000, 20000, 50000])) for n in range(60)}
+            # B2B accounts order a few times a month each, so the open invoices of most stay within their limit.
+            self.accounts = {f"B2B{n:04d}": float(rng.choice([5000, 10000, 20000, 50000])) for n in range(MIXED_ACCOUNTS)}
             self.accounts.update(SEEDED_ACCOUNTS)
         else:
             self.accounts = dict(SEEDED_ACCOUNTS)
+        self.account_ids = list(self.accounts)
         self.account_people: dict[str, list[Customer]] = {}
 
     # ---- small pieces ----------------------------------------------------------
@@ -269,7 +272,7 @@ class TrafficGenerator:
                 customer.tax_id = f"{customer.country}{rng.randrange(10**8, 10**9)}"
                 segment = "b2b-no-account"
             else:
-                account = rng.choice(list(self.accounts)) if mixed else rng.choices(
+                account = rng.choice(self.account_ids) if mixed else rng.choices(
                     list(SEEDED_ACCOUNTS), weights=[2, 1])[0]
                 customer = self._account_person(account)
                 segment = "b2b-account"

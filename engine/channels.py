@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
+from engine.durations import parse_duration
 from engine.errors import DefinitionError, join_path
 
 CHANNEL_TYPES = ("web_shop", "marketplace", "store_pos", "phone", "b2b_portal")
@@ -49,7 +50,7 @@ class Leaf:
 
     def apply(self, payload: Any, field: str) -> Any:
         value = self.const if self.path is None else _dig(payload, self.path)
-        if value is _MISSING or value is None:
+        if value is _MISSING or value is None or (isinstance(value, str) and not value.strip()):
             return _MISSING if self.default is None else self.default
         if self.table is not None:
             key = str(value)
@@ -74,7 +75,7 @@ class Each:
 
     def apply(self, payload: Any, field: str) -> Any:
         items = _dig(payload, self.path)
-        if items is _MISSING:
+        if items is _MISSING or items is None:
             return _MISSING
         if not isinstance(items, list):
             raise MappingError(field, f"{self.path} must be a list")
@@ -99,6 +100,7 @@ class Channel:
     flow: str
     secret_env: str | None
     callback_url: str | None
+    callback_expiry_seconds: float
     mapping: Mapping[str, Any] | None
 
     def to_order(self, payload: Any) -> dict:
@@ -114,8 +116,9 @@ def _parse_mapper(raw: dict) -> Any:
     if "each" in raw:
         return Each(raw["each"], {k: _parse_mapper(v) for k, v in raw["map"].items()})
     if "path" in raw or "const" in raw:
-        return Leaf(raw.get("path"), raw.get("const"), raw.get("divide"), raw.get("multiply"),
-                    raw.get("table"), raw.get("default"))
+        # YAML reads `{1: cash}` with number keys; payload values are compared as text.
+        table = {str(k): v for k, v in raw["table"].items()} if "table" in raw else None
+        return Leaf(raw.get("path"), raw.get("const"), raw.get("divide"), raw.get("multiply"), table, raw.get("default"))
     return {k: _parse_mapper(v) for k, v in raw.items()}
 
 
@@ -127,11 +130,17 @@ def parse_channel(raw: dict) -> Channel:
         flow=raw.get("flow", "order"),
         secret_env=raw.get("secret_env"),
         callback_url=raw.get("callback_url"),
+        callback_expiry_seconds=parse_duration(raw.get("callback_expiry", "24h")),
         mapping=_parse_mapper(raw["mapping"]) if "mapping" in raw else None,
     )
 
 
 def check_channel(raw: dict) -> Iterator[DefinitionError]:
+    if "callback_expiry" in raw:
+        try:
+            parse_duration(raw["callback_expiry"])
+        except ValueError as exc:
+            yield DefinitionError("$.callback_expiry", str(exc))
     if "mapping" in raw:
         yield from _check_mapping(raw["mapping"], "$.mapping")
 
@@ -143,7 +152,7 @@ def _check_mapping(raw: dict, path: str) -> Iterator[DefinitionError]:
     if "path" in raw or "const" in raw:
         if "path" in raw and "const" in raw:
             yield DefinitionError(path, "give either `path` or `const`, not both")
-        if "const" in raw and ("divide" in raw or "table" in raw):
+        if "const" in raw and ("divide" in raw or "multiply" in raw or "table" in raw):
             yield DefinitionError(path, "a constant needs no conversion")
         for key in ("divide", "multiply"):
             if raw.get(key) == 0:

@@ -90,6 +90,8 @@ def load_yaml(text: str) -> tuple[Any, list[DefinitionError]]:
 PATTERN_MEANING = {
     DURATION_PATTERN: f"is not a duration; {DURATION_HELP}",
     NAME_PATTERN: "is not a valid name: use lower-case letters, digits and _, starting with a letter",
+    "^[A-Z][A-Z0-9_]*$": "is not an environment variable name: use upper-case letters, digits and _",
+    "^https?://": "is not a URL: start it with http:// or https://",
 }
 
 
@@ -97,9 +99,10 @@ def _schema_message(error: ValidationError) -> str:
     if error.validator == "required":
         return error.message.replace("is a required property", "is required")
     if error.validator == "additionalProperties":
-        known = set(error.schema.get("properties", {}))
-        extra = sorted(k for k in error.instance if k not in known)
-        allowed = ", ".join(sorted(k for k in known if k not in ("id", "type")))
+        properties = error.schema.get("properties", {})
+        extra = sorted(k for k in error.instance if k not in properties)
+        # `true` marks keys a parent schema describes; those already given (a step's id and type) go unsaid.
+        allowed = ", ".join(sorted(k for k, v in properties.items() if not (v is True and k in error.instance)))
         return f"unknown key{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))}" + (
             f"; allowed here: {allowed}" if allowed else ""
         )

@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from activities.contracts import OrderInput
+from engine.channels import Channel
 from engine.definitions import compile_text
 from engine.forms import FieldError, FormValidator
 from oms.db import get_read_engine, session_scope
@@ -77,8 +78,8 @@ class Prepared:
     workflow_input: OrderInput | None
 
 
-def _channel_flow(session: Session, payload: dict) -> str:
-    """The flow the order's channel runs; an unknown channel is refused."""
+def _channel(session: Session, payload: dict) -> Channel:
+    """The order's channel; an unknown channel is refused."""
     name = payload.get("channel")
     if not isinstance(name, str) or not name:
         raise IntakeRejected([FieldError("channel", "Channel is required")])
@@ -86,14 +87,15 @@ def _channel_flow(session: Session, payload: dict) -> str:
     if row is None:
         known = sorted(session.exec(select(DefinitionVersion.name).where(DefinitionVersion.kind == "channel").distinct()).all())
         raise IntakeRejected([FieldError("channel", f"unknown channel {name!r}; channels are: {', '.join(known)}")])
-    return compile_text(row.body).flow
+    return compile_text(row.body)
 
 
 def prepare(session: Session, payload: Any, flow_name: str | None) -> Prepared:
     """Validate and build the order row and the workflow input; raises IntakeRejected."""
     if not isinstance(payload, dict):
         raise IntakeRejected([FieldError("", "The order must be a JSON object")])
-    flow_name = flow_name or _channel_flow(session, payload)
+    origin = _channel(session, payload)
+    flow_name = flow_name or origin.flow
     flow_row = latest(session, "flow", flow_name)
     if flow_row is None:
         raise IntakeRejected([FieldError("flow", f"unknown flow {flow_name!r}")])
@@ -138,7 +140,10 @@ def prepare(session: Session, payload: Any, flow_name: str | None) -> Prepared:
         total=total,
         document=document,
     )
-    inp = OrderInput(order_id=order_id, order=document, flow=ref(flow_row), flow_text=flow_row.body, rules=rules)
+    inp = OrderInput(
+        order_id=order_id, order=document, flow=ref(flow_row), flow_text=flow_row.body, rules=rules,
+        status_push_seconds=origin.callback_expiry_seconds if origin.callback_url else 0,
+    )
     return Prepared(order, None, inp)
 
 

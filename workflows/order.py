@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         OrderResult,
         Progress,
         StepInput,
+        StatusPush,
         StepResult,
         TaskApproval,
         TaskClose,
@@ -40,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30))
+PUSH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5))
 
 
 @workflow.defn(name="OrderFlow")
@@ -58,6 +60,8 @@ class OrderWorkflow:
         self._flow: Flow | None = None
         self._order: dict[str, Any] = {}
         self._last_event: Event | None = None
+        self._status: str | None = None
+        self._pushes_running = 0
 
     # ---- handlers -------------------------------------------------------
 
@@ -119,6 +123,7 @@ class OrderWorkflow:
         self._path.append(step.id)
         await self._progress("completed" if step.status == "completed" else "ended", step.id,
                              f"flow {flow.name} v{inp.flow.version} ended: {step.status}", step.status)
+        await workflow.wait_condition(lambda: self._pushes_running == 0)
         return OrderResult(order_id=inp.order_id, status=step.status or "", path=self._path)
 
     async def _run_step(self, step: Step) -> str | None:
@@ -161,6 +166,7 @@ class OrderWorkflow:
                 return cause.type
             raise
         self._results[step.id] = result.data
+        self._status_changed(step.status)
         return None
 
     async def _audit_step(self, step: AuditStep) -> str:
@@ -171,6 +177,7 @@ class OrderWorkflow:
             result_type=AuditOutcome, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
         )
         self._audit = {"action": outcome.action, "fired": [asdict(f) for f in outcome.fired]}
+        self._status_changed(step.status)
         return outcome.action
 
     async def _approval(self, step: ApprovalStep) -> str:
@@ -185,6 +192,7 @@ class OrderWorkflow:
         )
         self._task = {"id": task_id, "step": step.id, "state": "open", "role": step.role,
                       "approvals": [], "needs": needs}
+        self._status_changed(step.status)
         self._decision, self._decision_recorded = None, False
         for index, (role, seconds) in enumerate(step.phases()):
             if index:
@@ -241,3 +249,28 @@ class OrderWorkflow:
                      message=message, status=status, data=data or {}),
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
         )
+        self._status_changed(status)
+
+    # ---- status push-back to the channel ---------------------------------
+
+    def _status_changed(self, status: str | None) -> None:
+        if not status or status == self._status:
+            return
+        self._status = status
+        if self._inp.status_push_seconds:
+            self._pushes_running += 1
+            asyncio.create_task(self._push(status, self._seq))
+
+    async def _push(self, status: str, seq: int) -> None:
+        """Retried by Temporal with backoff until it succeeds or the channel's expiry passes."""
+        try:
+            await workflow.execute_activity(
+                "push_status", StatusPush(order_id=self._inp.order_id, status=status, seq=seq),
+                schedule_to_close_timeout=timedelta(seconds=self._inp.status_push_seconds),
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=PUSH_RETRY,
+            )
+        except ActivityError as exc:
+            cause = exc.cause.message if exc.cause else str(exc)
+            await self._progress("webhook_failed", self._step_id, f"status {status} not delivered to the channel: {cause}")
+        finally:
+            self._pushes_running -= 1

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from starlette.datastructures import QueryParams
 
 from activities.contracts import DecisionAccepted
-from designer.deps import SessionDep, TemporalDep
+from designer.deps import CurrentUser, SessionDep, TemporalDep
 from designer.pages.flash import Flash, Result
 from designer.pages.rendering import PageRoute, redirect, render
 from designer.pages.security import Acting, SignedIn
@@ -108,7 +108,7 @@ def _on(task: Task | None) -> str:
     return f"the task on order {task.order_id}" if task else "this task"
 
 
-def _actor(user) -> decisions.Actor:
+def _actor(user: CurrentUser) -> decisions.Actor:
     return decisions.Actor(user.username, user.role)
 
 
@@ -122,7 +122,7 @@ def unclaim(task_id: str, user: Acting, back: Annotated[str, Form()] = "/inbox")
     return _claim(task_id, user, None, back)
 
 
-def _claim(task_id: str, user, assignee: str | None, back: str):
+def _claim(task_id: str, user: CurrentUser, assignee: str | None, back: str):
     try:
         task = decisions.claim(task_id, _actor(user), assignee)
     except decisions.TaskRefused as exc:
@@ -146,7 +146,8 @@ async def decide(
     if not decision:
         return redirect(back, Flash().error(f"Choose a decision for {_on(task)}; nothing was decided."))
     if len(comment) > MAX_COMMENT:
-        return redirect(back, Flash().error(f"The comment is longer than {MAX_COMMENT} characters; nothing was decided."))
+        too_long = f"The comment is longer than {MAX_COMMENT} characters; nothing was decided."
+        return redirect(back, Flash().error(too_long))
     try:
         accepted = await decisions.decide(client, task_id, _actor(user), decision, comment)
     except decisions.TaskRefused as exc:

@@ -111,9 +111,9 @@ def signed_in(request: Request, user: PageUserDep) -> CurrentUser:
 SignedIn = Annotated[CurrentUser, Depends(signed_in)]
 
 
-def csrf_checked(request: Request, user: SignedIn, csrf_token_: Annotated[str, Form(alias=CSRF_FIELD)] = "") -> CurrentUser:
+def csrf_checked(request: Request, user: SignedIn, token: Annotated[str, Form(alias=CSRF_FIELD)] = "") -> CurrentUser:
     """The signed-in user of a form whose CSRF token matches the session's; else 403."""
-    if not tokens_match(csrf_token(request), csrf_token_):
+    if not tokens_match(csrf_token(request), token):
         raise PageRefused(403, CSRF_REFUSED)
     return user
 

@@ -10,8 +10,8 @@ from designer.deps import PageUserDep, SessionDep
 from designer.pages import flash
 from designer.pages.rendering import PageRoute, redirect, render
 from designer.pages.security import (
-    CSRF_FIELD, CSRF_REFUSED, LOGIN_COOKIE, FormUser, PageRefused, end_session, login_nonce, login_token, safe_next,
-    set_login_nonce, start_session, tokens_match,
+    CSRF_FIELD, CSRF_REFUSED, LOGIN_COOKIE, FormUser, PageRefused, end_session, login_nonce, login_token,
+    safe_next, set_login_nonce, start_session, tokens_match,
 )
 from oms.auth import authenticate, issue_token
 

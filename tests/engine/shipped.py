@@ -14,18 +14,22 @@ RULES_FILE = DEFINITIONS / "rules" / "order_audit.yaml"
 FORM_FILE = DEFINITIONS / "forms" / "order.yaml"
 REGIONS_FILE = DEFINITIONS / "regions" / "delivery.yaml"
 PROMOTIONS_FILE = DEFINITIONS / "promotions" / "coupons.yaml"
+CHANNELS_DIR = DEFINITIONS / "channels"
+# The shipped channels, by name; each file is channels/<name>.yaml.
+CHANNEL_NAMES = ("marketplace", "phone", "store", "web")
 
 # What the shipped set publishes: every reference of the flow resolves against this.
 KNOWN = frozenset({
     ("flow", "order"), ("rules", "order_audit"), ("form", "order"),
     ("regions", "delivery"), ("promotions", "coupons"),
+    *(("channel", name) for name in CHANNEL_NAMES),
 })
 
 # Index of each step in the shipped order flow, as error paths name them ($.steps[N]).
 FLOW_STEP_IDS = (
     "audit", "manual_review", "reserve", "payment_check", "await_payment", "record_payment",
-    "ship", "await_delivery", "delivery_check", "release_unpaid", "release_cancelled",
-    "completed", "rejected", "review_expired", "out_of_stock", "cancelled", "lost",
+    "delivery_method", "hand_over", "ship", "await_delivery", "delivery_check", "release_unpaid",
+    "release_cancelled", "completed", "rejected", "review_expired", "out_of_stock", "cancelled", "lost",
 )
 
 
@@ -35,6 +39,10 @@ def shipped_files() -> list[Path]:
         p for p in DEFINITIONS.rglob("*.y*ml")
         if "schemas" not in p.relative_to(DEFINITIONS).parts
     )
+
+
+def channel_file(name: str) -> Path:
+    return CHANNELS_DIR / f"{name}.yaml"
 
 
 def read(path: Path) -> str:

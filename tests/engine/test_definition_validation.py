@@ -10,6 +10,7 @@ from typing import Callable
 
 import pytest
 
+from engine.channels import Channel
 from engine.definitions import compile_text, validate_text
 from engine.errors import InvalidDefinition
 from engine.flows import Flow
@@ -17,8 +18,8 @@ from engine.forms import Form
 from engine.reference import Promotions, Regions
 from engine.rules import RuleSet
 from tests.engine.shipped import (
-    DEFINITIONS, FLOW_FILE, FLOW_STEP_IDS, FORM_FILE, KNOWN, PROMOTIONS_FILE, REGIONS_FILE, RULES_FILE, dump,
-    load, read, replace_once, shipped_files, step,
+    CHANNEL_NAMES, DEFINITIONS, FLOW_FILE, FLOW_STEP_IDS, FORM_FILE, KNOWN, PROMOTIONS_FILE, REGIONS_FILE, RULES_FILE,
+    channel_file, dump, load, read, replace_once, shipped_files, step,
 )
 
 FLOW = read(FLOW_FILE)
@@ -51,9 +52,10 @@ def drop_from_step(step_id: str, key: str) -> Callable[[dict], None]:
 # ---- the shipped set ---------------------------------------------------------
 
 
-def test_the_shipped_set_is_the_order_definitions_and_their_reference_data():
+def test_the_shipped_set_is_the_order_definitions_their_channels_and_reference_data():
     names = [str(p.relative_to(DEFINITIONS)) for p in shipped_files()]
     assert names == [
+        "channels/marketplace.yaml", "channels/phone.yaml", "channels/store.yaml", "channels/web.yaml",
         "flows/order.yaml", "forms/order.yaml", "promotions/coupons.yaml", "regions/delivery.yaml",
         "rules/order_audit.yaml",
     ]
@@ -78,6 +80,13 @@ def test_shipped_definition_is_valid(path):
 )
 def test_shipped_definition_compiles_to_its_model(path, model):
     assert isinstance(compile_text(read(path)), model)
+
+
+@pytest.mark.parametrize("name", CHANNEL_NAMES)
+def test_shipped_channel_compiles_to_a_channel_of_its_file_name(name):
+    channel = compile_text(read(channel_file(name)))
+    assert isinstance(channel, Channel)
+    assert (channel.name, channel.flow) == (name, "order")
 
 
 def test_compile_text_refuses_a_broken_definition_with_every_error():
@@ -111,6 +120,11 @@ def _break_first_case(when: str) -> Callable[[dict], None]:
     return edit
 
 
+def _bypass_delivery_method(raw: dict) -> None:
+    step(raw, "payment_check")["cases"][0]["next"] = "ship"
+    step(raw, "record_payment")["next"] = "ship"
+
+
 def _set_top(key: str, value) -> Callable[[dict], None]:
     def edit(raw: dict) -> None:
         raw[key] = value
@@ -130,11 +144,37 @@ BROKEN_FLOWS = {
     ),
     "unknown next step, nothing close": (
         set_in_step("release_unpaid", "next", "nowhere"),
-        [("$.steps[9].next", "unknown step 'nowhere'")],
+        [("$.steps[11].next", "unknown step 'nowhere'")],
     ),
     "unknown switch case target": (
         lambda raw: step(raw, "payment_check")["cases"][0].update(next="shipp"),
         [("$.steps[3].cases[0].next", "unknown step 'shipp' (did you mean 'ship'?)")],
+    ),
+    "unknown delivery switch case target": (
+        lambda raw: step(raw, "delivery_method")["cases"][0].update(next="hand_ovr"),
+        [("$.steps[6].cases[0].next", "unknown step 'hand_ovr' (did you mean 'hand_over'?)")],
+    ),
+    "unknown delivery switch default": (
+        set_in_step("delivery_method", "default", "shipp"),
+        [("$.steps[6].default", "unknown step 'shipp' (did you mean 'ship'?)")],
+    ),
+    "hand over with an unknown activity": (
+        set_in_step("hand_over", "activity", "hand_over"),
+        [(
+            "$.steps[7].activity",
+            "unknown activity 'hand_over'; known: create_shipment, mark_paid, release_stock, reserve_stock",
+        )],
+    ),
+    "hand over without next": (
+        drop_from_step("hand_over", "next"),
+        [("$.steps[7]", "'next' is required")],
+    ),
+    "delivery switch bypassed: it and the hand over are unreachable": (
+        _bypass_delivery_method,
+        [
+            ("$.steps[6].id", "step 'delivery_method' is unreachable from start 'audit'"),
+            ("$.steps[7].id", "step 'hand_over' is unreachable from start 'audit'"),
+        ],
     ),
     "unknown on_timeout target is reported alone, not as a flood of unreachable steps": (
         set_in_step("await_payment", "on_timeout", "release_unpayd"),
@@ -154,7 +194,7 @@ BROKEN_FLOWS = {
     ),
     "activity step without next": (
         drop_from_step("release_unpaid", "next"),
-        [("$.steps[9]", "'next' is required")],
+        [("$.steps[11]", "'next' is required")],
     ),
     "switch when that does not compile": (
         _break_first_case("order.payment.status == 'paid"),
@@ -201,17 +241,17 @@ BROKEN_FLOWS = {
     "on_error on an activity that declares no failures": (
         set_in_step("ship", "on_error", {"carrier_down": "lost"}),
         [(
-            "$.steps[6].on_error.carrier_down",
+            "$.steps[8].on_error.carrier_down",
             "activity 'create_shipment' has no failure 'carrier_down'; it declares no failures",
         )],
     ),
     "unreachable step": (
         _add_step({"id": "orphan", "type": "end", "status": "cancelled"}),
-        [("$.steps[17].id", "step 'orphan' is unreachable from start 'audit'")],
+        [("$.steps[19].id", "step 'orphan' is unreachable from start 'audit'")],
     ),
     "duplicate step id": (
         _add_step({"id": "lost", "type": "end", "status": "cancelled"}),
-        [("$.steps[17].id", "duplicate step id 'lost'")],
+        [("$.steps[19].id", "duplicate step id 'lost'")],
     ),
     "audit step missing an outcome": (
         _drop_audit_reject,
@@ -293,6 +333,8 @@ def test_references_are_not_checked_while_the_definition_has_other_errors():
 # ---- text that is not a definition ----------------------------------------------
 
 
+KINDS_LISTED = "form, rules, flow, regions, promotions, channel"
+
 NOT_DEFINITIONS = {
     "unclosed flow sequence": (
         replace_once(FLOW, "start: audit", "start: [audit"),
@@ -305,11 +347,15 @@ NOT_DEFINITIONS = {
     ),
     "unknown kind": (
         replace_once(FLOW, "kind: flow", "kind: flw"),
-        [("$.kind", "unknown kind 'flw' (did you mean 'flow'?); kinds are form, rules, flow, regions, promotions")],
+        [("$.kind", "unknown kind 'flw' (did you mean 'flow'?); kinds are " + KINDS_LISTED)],
+    ),
+    "unknown kind, close to the new kind": (
+        replace_once(FLOW, "kind: flow", "kind: chanel"),
+        [("$.kind", "unknown kind 'chanel' (did you mean 'channel'?); kinds are " + KINDS_LISTED)],
     ),
     "unknown kind, nothing close": (
         replace_once(FLOW, "kind: flow", "kind: carrier"),
-        [("$.kind", "unknown kind 'carrier'; kinds are form, rules, flow, regions, promotions")],
+        [("$.kind", "unknown kind 'carrier'; kinds are " + KINDS_LISTED)],
     ),
     "no kind": (replace_once(FLOW, "kind: flow\n", ""), [("$.kind", "kind is required")]),
     "a list": ("- a\n- b\n", [("$", "a definition must be a mapping with kind and name")]),

@@ -6,7 +6,7 @@ import pytest
 
 from engine.definitions import compile_text
 from engine.expressions import ExpressionError
-from engine.flows import EndStep, Flow
+from engine.flows import ActivityStep, EndStep, Flow
 from engine.interpreter import (
     TIMEOUT, evaluate_switch, Event, FlowError, TaskState, context, decision_problem, first_awaited_event, next_step,
 )
@@ -18,8 +18,10 @@ def flow() -> Flow:
     return compile_text(read(FLOW_FILE))
 
 
-def order_ctx(payment_status: str | None = "pending") -> dict:
+def order_ctx(payment_status: str | None = "pending", delivery_method: str | None = None) -> dict:
     order = {"total": 120, "payment": {"status": payment_status} if payment_status else {}}
+    if delivery_method is not None:
+        order["delivery_method"] = delivery_method
     return context(order, None, {}, {})
 
 
@@ -34,6 +36,8 @@ WAYS_ON = {
     "activity done": ("reserve", None, "payment_check"),
     "activity failure handled": ("reserve", "out_of_stock", "out_of_stock"),
     "activity without on_error done": ("ship", None, "await_delivery"),
+    "payment recorded": ("record_payment", None, "delivery_method"),
+    "handed over in the store": ("hand_over", None, "completed"),
     "audit approve": ("audit", "approve", "reserve"),
     "audit review": ("audit", "review", "manual_review"),
     "audit reject": ("audit", "reject", "rejected"),
@@ -81,7 +85,8 @@ def test_next_step_refuses(flow, step_id, outcome, message):
 
 
 SWITCH_CASES = {
-    "prepaid": (order_ctx("paid"), "ship"),
+    "prepaid": (order_ctx("paid"), "delivery_method"),
+    "prepaid pickup": (order_ctx("paid", "pickup"), "delivery_method"),
     "pending payment": (order_ctx("pending"), "await_payment"),
     "no payment status": (order_ctx(None), "await_payment"),
     "no order in the context": ({}, "await_payment"),
@@ -95,7 +100,30 @@ def test_switch(flow, ctx, expected):
 
 
 def test_switch_ignores_the_outcome(flow):
-    assert go(flow, "payment_check", "anything", order_ctx("paid")) == "ship"
+    assert go(flow, "payment_check", "anything", order_ctx("paid")) == "delivery_method"
+
+
+DELIVERY_CASES = {
+    "pickup": (order_ctx("paid", "pickup"), "hand_over"),
+    "ship": (order_ctx("paid", "ship"), "ship"),
+    "unknown method ships": (order_ctx("paid", "drone"), "ship"),
+    "no delivery method": (order_ctx("paid"), "ship"),
+    "pickup does not depend on the payment": (order_ctx("pending", "pickup"), "hand_over"),
+    "no order in the context": ({}, "ship"),
+    "no context at all": (None, "ship"),
+}
+
+
+@pytest.mark.parametrize("ctx, expected", DELIVERY_CASES.values(), ids=DELIVERY_CASES.keys())
+def test_delivery_method_switch(flow, ctx, expected):
+    assert go(flow, "delivery_method", None, ctx) == expected
+
+
+def test_hand_over_creates_a_store_pickup_shipment(flow):
+    assert flow.steps["hand_over"] == ActivityStep(
+        id="hand_over", status="handed_over", activity="create_shipment", next="completed",
+        params={"carrier": "store_pickup"},
+    )
 
 
 SWITCH_FLOW = """
@@ -205,9 +233,11 @@ def test_no_comment_needed_where_the_step_requires_none(flow):
 # ---- walking the shipped flow ---------------------------------------------------
 
 
-def walk(flow: Flow, outcomes: dict[str, str], payment_status: str = "pending") -> list[str]:
+def walk(
+    flow: Flow, outcomes: dict[str, str], payment_status: str = "pending", delivery_method: str | None = None,
+) -> list[str]:
     """Step ids from start to an end step; steps not in ``outcomes`` complete with None."""
-    ctx = order_ctx(payment_status)
+    ctx = order_ctx(payment_status, delivery_method)
     step = flow.steps[flow.start]
     path = [step.id]
     while not isinstance(step, EndStep):
@@ -217,52 +247,89 @@ def walk(flow: Flow, outcomes: dict[str, str], payment_status: str = "pending") 
     return path
 
 
+# Orders without delivery_method (None) take the switch's default: ship.
 PATHS = {
     "happy prepaid": (
-        {"audit": "approve", "await_delivery": "delivered"}, "paid",
-        ["audit", "reserve", "payment_check", "ship", "await_delivery", "completed"], "completed",
+        {"audit": "approve", "await_delivery": "delivered"}, "paid", None,
+        ["audit", "reserve", "payment_check", "delivery_method", "ship", "await_delivery", "completed"],
+        "completed",
     ),
-    "paid after the order": (
-        {"audit": "approve", "await_payment": "payment_received", "await_delivery": "delivered"}, "pending",
-        ["audit", "reserve", "payment_check", "await_payment", "record_payment", "ship", "await_delivery",
+    "prepaid, shipped on request": (
+        {"audit": "approve", "await_delivery": "delivered"}, "paid", "ship",
+        ["audit", "reserve", "payment_check", "delivery_method", "ship", "await_delivery", "completed"],
+        "completed",
+    ),
+    "paid at the store till, picked up": (
+        {"audit": "approve"}, "paid", "pickup",
+        ["audit", "reserve", "payment_check", "delivery_method", "hand_over", "completed"], "completed",
+    ),
+    "paid after the order, picked up": (
+        {"audit": "approve", "await_payment": "payment_received"}, "pending", "pickup",
+        ["audit", "reserve", "payment_check", "await_payment", "record_payment", "delivery_method", "hand_over",
          "completed"], "completed",
     ),
+    "held, then approved, picked up": (
+        {"audit": "review", "manual_review": "approve"}, "paid", "pickup",
+        ["audit", "manual_review", "reserve", "payment_check", "delivery_method", "hand_over", "completed"],
+        "completed",
+    ),
+    "pickup, but out of stock": (
+        {"audit": "approve", "reserve": "out_of_stock"}, "paid", "pickup",
+        ["audit", "reserve", "out_of_stock"], "out_of_stock",
+    ),
+    "pickup, unpaid timeout": (
+        {"audit": "approve", "await_payment": TIMEOUT}, "pending", "pickup",
+        ["audit", "reserve", "payment_check", "await_payment", "release_unpaid", "cancelled"], "cancelled",
+    ),
+    "paid after the order": (
+        {"audit": "approve", "await_payment": "payment_received", "await_delivery": "delivered"}, "pending", None,
+        ["audit", "reserve", "payment_check", "await_payment", "record_payment", "delivery_method", "ship",
+         "await_delivery", "completed"], "completed",
+    ),
     "held, then approved": (
-        {"audit": "review", "manual_review": "approve", "await_delivery": "delivered"}, "paid",
-        ["audit", "manual_review", "reserve", "payment_check", "ship", "await_delivery", "completed"], "completed",
+        {"audit": "review", "manual_review": "approve", "await_delivery": "delivered"}, "paid", None,
+        ["audit", "manual_review", "reserve", "payment_check", "delivery_method", "ship", "await_delivery",
+         "completed"], "completed",
     ),
     "held, then rejected": (
-        {"audit": "review", "manual_review": "reject"}, "paid",
+        {"audit": "review", "manual_review": "reject"}, "paid", None,
         ["audit", "manual_review", "rejected"], "rejected",
     ),
     "held, nobody decides": (
-        {"audit": "review", "manual_review": TIMEOUT}, "paid",
+        {"audit": "review", "manual_review": TIMEOUT}, "paid", None,
         ["audit", "manual_review", "review_expired"], "cancelled",
     ),
-    "rejected by the rules": ({"audit": "reject"}, "paid", ["audit", "rejected"], "rejected"),
-    "out of stock": ({"audit": "approve", "reserve": "out_of_stock"}, "paid", ["audit", "reserve", "out_of_stock"], "out_of_stock"),
+    "rejected by the rules": ({"audit": "reject"}, "paid", None, ["audit", "rejected"], "rejected"),
+    "out of stock": (
+        {"audit": "approve", "reserve": "out_of_stock"}, "paid", None,
+        ["audit", "reserve", "out_of_stock"], "out_of_stock",
+    ),
     "unpaid timeout": (
-        {"audit": "approve", "await_payment": TIMEOUT}, "pending",
+        {"audit": "approve", "await_payment": TIMEOUT}, "pending", None,
         ["audit", "reserve", "payment_check", "await_payment", "release_unpaid", "cancelled"], "cancelled",
     ),
     "cancelled while unpaid": (
-        {"audit": "approve", "await_payment": "cancel_requested"}, "pending",
+        {"audit": "approve", "await_payment": "cancel_requested"}, "pending", None,
         ["audit", "reserve", "payment_check", "await_payment", "release_cancelled", "cancelled"], "cancelled",
     ),
     "delivery overdue, then delivered": (
-        {"audit": "approve", "await_delivery": TIMEOUT, "delivery_check": "delivered"}, "paid",
-        ["audit", "reserve", "payment_check", "ship", "await_delivery", "delivery_check", "completed"], "completed",
+        {"audit": "approve", "await_delivery": TIMEOUT, "delivery_check": "delivered"}, "paid", None,
+        ["audit", "reserve", "payment_check", "delivery_method", "ship", "await_delivery", "delivery_check",
+         "completed"], "completed",
     ),
     "delivery overdue, nobody answers": (
-        {"audit": "approve", "await_delivery": TIMEOUT, "delivery_check": TIMEOUT}, "paid",
-        ["audit", "reserve", "payment_check", "ship", "await_delivery", "delivery_check", "lost"], "lost_in_transit",
+        {"audit": "approve", "await_delivery": TIMEOUT, "delivery_check": TIMEOUT}, "paid", None,
+        ["audit", "reserve", "payment_check", "delivery_method", "ship", "await_delivery", "delivery_check",
+         "lost"], "lost_in_transit",
     ),
 }
 
 
-@pytest.mark.parametrize("outcomes, payment, expected_path, final_status", PATHS.values(), ids=PATHS.keys())
-def test_walk_shipped_flow(flow, outcomes, payment, expected_path, final_status):
-    path = walk(flow, outcomes, payment)
+@pytest.mark.parametrize(
+    "outcomes, payment, delivery, expected_path, final_status", PATHS.values(), ids=PATHS.keys(),
+)
+def test_walk_shipped_flow(flow, outcomes, payment, delivery, expected_path, final_status):
+    path = walk(flow, outcomes, payment, delivery)
     assert path == expected_path
     assert flow.steps[path[-1]].status == final_status
 

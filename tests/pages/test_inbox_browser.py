@@ -151,7 +151,8 @@ def test_reject_without_a_comment_is_refused_and_the_task_stays_open(stack, slow
     page = signed_in("operator")
     _filter_by_channel(page, channel)
     _row(page, order_id).get_by_role("button", name="Reject").click()
-    expect(_notice(page, f"Could not reject the task on order {order_id}: a comment is required to reject")).to_be_visible()
+    refused = f"Could not reject the task on order {order_id}: a comment is required to reject"
+    expect(_notice(page, refused)).to_be_visible()
     expect(_row(page, order_id)).to_have_count(1)
     assert _task(stack, task_id)["status"] == "open"
 

@@ -19,7 +19,8 @@ def test_filters_round_trip_through_the_url_and_drop_bad_values():
     filters = InboxFilters.from_query(QueryParams(
         "reason=first-time+address&channel=phone&older_than=15&claimed=me&role=admin&page=3"))
     assert filters == InboxFilters("first-time address", "phone", 15, "me", "admin", 3)
-    assert filters.url(page=4) == "/inbox?reason=first-time+address&channel=phone&older_than=15&claimed=me&role=admin&page=4"
+    assert filters.url(page=4) == (
+        "/inbox?reason=first-time+address&channel=phone&older_than=15&claimed=me&role=admin&page=4")
     assert InboxFilters.from_query(QueryParams(filters.url().split("?", 1)[1])) == filters
     bad = InboxFilters.from_query(QueryParams("older_than=abc&claimed=everyone&role=channel&page=-2"))
     assert bad == InboxFilters()

@@ -1,0 +1,94 @@
+"""Status push-back: signed webhooks to the channel, retried by Temporal, failures on the timeline."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from oms.channels import SIGNATURE_HEADER, sign
+from oms.temporal_server import free_port
+from tests.conftest import order_payload, unique
+
+
+class Receiver:
+    """A channel's callback endpoint on loopback that records what it gets."""
+
+    def __init__(self, status_code: int):
+        self.status_code = status_code
+        self.received: list[tuple[dict, bytes, dict]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["content-length"]))
+                receiver.received.append((dict(self.headers), body, json.loads(body)))
+                self.send_response(receiver.status_code)
+                self.end_headers()
+
+            def log_message(self, *_):
+                pass
+
+        self.port = free_port()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def statuses(self, order_id: str) -> list[str]:
+        return [payload["status"] for _, _, payload in sorted(self.received, key=lambda r: r[2]["seq"])
+                if payload["order_id"] == order_id]
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def make(status_code: int = 200) -> Receiver:
+        made.append(Receiver(status_code))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+def _channel(stack, port: int, expiry: str) -> str:
+    name = "hook_" + unique("c").lower().replace("-", "_")
+    stack.publish(
+        f"kind: channel\nname: {name}\ntype: web_shop\nflow: order\nsecret_env: OMS_CHANNEL_SECRET_HOOK\n"
+        f"callback_url: http://127.0.0.1:{port}/hook\ncallback_expiry: {expiry}\n"
+    )
+    return name
+
+
+def test_every_status_change_is_pushed_signed(stack, receiver):
+    hook = receiver(200)
+    channel = _channel(stack, hook.port, "1m")
+    order_id = stack.submit(order_payload(channel=channel)).json()["id"]
+    stack.wait_status(order_id, "shipped")
+    with stack.client("channel") as client:
+        client.post(f"/api/orders/{order_id}/events", json={"type": "delivered"})
+    stack.wait_status(order_id, "completed")
+    deadline = time.monotonic() + 30
+    while "completed" not in hook.statuses(order_id) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert hook.statuses(order_id) == ["audited", "reserved", "shipped", "completed"]
+    for headers, body, payload in hook.received:
+        assert headers[SIGNATURE_HEADER] == sign(f"dev-secret-{channel}", body)
+        assert payload["channel"] == channel
+
+
+def test_a_channel_that_keeps_failing_is_on_the_timeline_and_the_order_goes_on(stack, receiver):
+    hook = receiver(503)
+    channel = _channel(stack, hook.port, "2s")
+    order_id = stack.submit(order_payload(channel=channel)).json()["id"]
+    order = stack.wait_for(order_id, lambda o: any(e["type"] == "webhook_failed" for e in o["timeline"]), timeout=60)
+    failed = [e["message"] for e in order["timeline"] if e["type"] == "webhook_failed"]
+    assert failed[0].startswith("status audited not delivered to the channel")
+    assert len(hook.received) >= 2  # retried before giving up
+    stack.wait_status(order_id, "shipped")
