@@ -85,7 +85,7 @@ def test_every_status_change_is_pushed_signed(stack, receiver):
 
 def test_a_channel_that_keeps_failing_is_on_the_timeline_and_the_order_goes_on(stack, receiver):
     hook = receiver(503)
-    channel = _channel(stack, hook.port, "2s")
+    channel = _channel(stack, hook.port, "5s")
     order_id = stack.submit(order_payload(channel=channel)).json()["id"]
     order = stack.wait_for(order_id, lambda o: any(e["type"] == "webhook_failed" for e in o["timeline"]), timeout=60)
     failed = [e["message"] for e in order["timeline"] if e["type"] == "webhook_failed"]
