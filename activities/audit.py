@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from sqlmodel import Session
 from temporalio import activity
 
 from activities.contracts import AuditInput, AuditOutcome, FiredRuleRecord, Progress
@@ -11,27 +12,39 @@ from activities.definitions import compiled
 from activities.facts import order_facts
 from activities.orders import already_recorded, record
 from engine.rules import evaluate_rules
-from oms.db import session_scope
+from oms.db import get_read_engine, session_scope
 from oms.models import Order
+
+
+def _stored(audit: dict, rules) -> AuditOutcome:
+    return AuditOutcome(
+        action=audit["action"],
+        fired=[FiredRuleRecord(**f) for f in audit["fired"]],
+        facts=audit["facts"],
+        rules=rules,
+    )
 
 
 @activity.defn(name="audit_order")
 def audit_order(inp: AuditInput) -> AuditOutcome:
-    """Compute facts, apply the pinned rule set, store the outcome on the order."""
+    """Compute facts, apply the pinned rule set, store the outcome on the order.
+
+    Facts and rules only read, so they run outside the write transaction; the
+    write re-checks that no retry of this activity got there first.
+    """
     rule_set = compiled(inp.rules)
+    with Session(get_read_engine()) as session:
+        order = session.get(Order, inp.order_id)
+        if order.audit and already_recorded(session, inp.order_id, inp.seq):
+            return _stored(order.audit, inp.rules)
+        facts = order_facts(session, order)
+        document = order.document
+    decision = evaluate_rules(rule_set, {"order": document, "facts": facts})
+    fired = [FiredRuleRecord(f.rule, f.action, f.reason, f.tag) for f in decision.fired]
     with session_scope() as session:
         order = session.get(Order, inp.order_id)
-        if already_recorded(session, inp.order_id, inp.seq) and order.audit:
-            stored = order.audit
-            return AuditOutcome(
-                action=stored["action"],
-                fired=[FiredRuleRecord(**f) for f in stored["fired"]],
-                facts=stored["facts"],
-                rules=inp.rules,
-            )
-        facts = order_facts(session, order)
-        decision = evaluate_rules(rule_set, {"order": order.document, "facts": facts})
-        fired = [FiredRuleRecord(f.rule, f.action, f.reason, f.tag) for f in decision.fired]
+        if order.audit and already_recorded(session, inp.order_id, inp.seq):
+            return _stored(order.audit, inp.rules)
         order.audit = {
             "action": decision.action,
             "fired": [asdict(f) for f in fired],

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from activities.contracts import DefinitionRef
 from engine.definitions import compile_text
-from oms.db import session_scope
+from oms.db import get_read_engine
 from oms.models import DefinitionVersion
 from oms.publishing import latest
 
@@ -19,7 +19,7 @@ def compiled(ref: DefinitionRef) -> Any:
     """The compiled model of a published version; bodies never change, so cache by hash."""
     body = _BODIES.get(ref.sha256)
     if body is None:
-        with session_scope() as session:
+        with Session(get_read_engine()) as session:
             row = session.exec(
                 select(DefinitionVersion).where(
                     DefinitionVersion.kind == ref.kind,
