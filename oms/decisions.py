@@ -59,9 +59,11 @@ async def decide(client: Client, task_id: str, actor: Actor, decision: str, comm
         cause = exc.cause
         if isinstance(cause, ApplicationError):
             raise TaskRefused(REFUSAL_STATUS.get(cause.type or "", 409), cause.message) from exc
-        raise
+        raise TaskRefused(503, f"the order's flow could not take the decision: {cause or exc}") from exc
     except RPCError as exc:
         raise TaskRefused(409, f"the order's flow no longer accepts decisions: {exc.message}") from exc
+    except RuntimeError as exc:  # the Temporal service is unreachable
+        raise TaskRefused(503, f"the order's flow is unavailable, try again: {exc}") from exc
 
 
 def claim(task_id: str, actor: Actor, assignee: str | None) -> Task:

@@ -42,7 +42,7 @@ def flow_variant(defs: Path, name: str, old: str, new: str) -> Path:
 
 def test_shipped_definitions_are_valid():
     result = oms_validate("definitions/")
-    assert (result.returncode, result.stdout, result.stderr) == (0, "5 definition(s) valid\n", "")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "9 definition(s) valid\n", "")
 
 
 def test_single_files_are_validated_as_one_set():
@@ -63,7 +63,7 @@ def test_a_flow_alone_reports_its_unresolved_references():
 
 def test_every_problem_of_every_file_is_one_line(tmp_path):
     defs = copy_definitions(tmp_path / "definitions")
-    edit(defs / "flows" / "order.yaml", "    status: paid\n    next: ship\n", "    status: paid\n    next: shp\n")
+    edit(defs / "flows" / "order.yaml", "    status: paid\n    next: delivery_method\n", "    status: paid\n    next: delivery_methd\n")
     flow_variant(defs, "no_timeout", "    timeout: 3d\n", "")
     flow_variant(defs, "no_start", "start: audit\n", "")
     flow_variant(defs, "wrong_type", "    due: 4h\n", "    due: 12\n")
@@ -76,7 +76,7 @@ def test_every_problem_of_every_file_is_one_line(tmp_path):
     assert result.stdout.splitlines() == [
         f"{defs}/flows/no_start.yaml:$: 'start' is required",
         f"{defs}/flows/no_timeout.yaml:$.steps[4]: 'timeout' is required",
-        f"{defs}/flows/order.yaml:$.steps[5].next: unknown step 'shp' (did you mean 'ship'?)",
+        f"{defs}/flows/order.yaml:$.steps[5].next: unknown step 'delivery_methd' (did you mean 'delivery_method'?)",
         f"{defs}/flows/wrong_type.yaml:$.steps[1].due: must be of type string, not int",
         f"{defs}/forms/order.yaml:$: 'title' is required",
         f"{defs}/rules/order_audit.yaml:$.rules[1].when: expression does not compile: "
@@ -122,11 +122,11 @@ def test_a_missing_path_fails_even_beside_valid_ones():
 
 def test_definitions_below_a_folder_named_schemas_are_validated(tmp_path):
     defs = copy_definitions(tmp_path / "schemas" / "definitions")
-    edit(defs / "flows" / "order.yaml", "    status: paid\n    next: ship\n", "    status: paid\n    next: shp\n")
+    edit(defs / "flows" / "order.yaml", "    status: paid\n    next: delivery_method\n", "    status: paid\n    next: delivery_methd\n")
     result = oms_validate(defs)
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
-        f"{defs}/flows/order.yaml:$.steps[5].next: unknown step 'shp' (did you mean 'ship'?)",
+        f"{defs}/flows/order.yaml:$.steps[5].next: unknown step 'delivery_methd' (did you mean 'delivery_method'?)",
     ]
 
 

@@ -8,6 +8,7 @@ inbox by it, so tests never see each other's tasks.
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Callable
 
 import httpx
@@ -61,11 +62,21 @@ def signed_in(browser, stack) -> Callable[[str], Page]:
         context.close()
 
 
+def _new_channel(stack) -> str:
+    """A channel of the test's own (channels are definitions; unknown ones are refused)."""
+    name = "pages_" + uuid.uuid4().hex[:10]
+    stack.publish(f"kind: channel\nname: {name}\ntitle: Browser test orders\ntype: phone\nflow: order\n")
+    return name
+
+
 def _held_orders(stack, flow: str, count: int = 1, **overrides) -> tuple[str, list[str], list[str]]:
     """``count`` orders held for review on a new channel: (channel, order ids, task ids)."""
-    channel = unique("pg").lower()
-    order_ids = [stack.submit(order_payload(lines=HELD, channel=channel, **overrides), flow=flow).json()["id"]
-                 for _ in range(count)]
+    channel = _new_channel(stack)
+    order_ids = []
+    for _ in range(count):
+        response = stack.submit(order_payload(lines=HELD, channel=channel, **overrides), flow=flow)
+        assert response.status_code == 201, response.text
+        order_ids.append(response.json()["id"])
     return channel, order_ids, [stack.open_task(order_id)["id"] for order_id in order_ids]
 
 
