@@ -54,9 +54,8 @@ RESULTS = ROOT / "bench" / "results" / "rules_throughput.json"
 
 SIM_START = datetime(2026, 11, 10, tzinfo=timezone.utc)
 SIM_ORDERS_PER_HOUR = 400
-# Only web orders carry the shopper's IP here, so repeat IPs are the few hot ones and shared
-# mobile addresses (bench/demo_traffic.py measures what store tills and call centres do).
-CHANNEL_IPS = "web-only"
+# client_ip as the shipped channel definitions map it (web and marketplace buyers; no store or phone IPs).
+CHANNEL_IPS = "as-mapped"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -82,13 +81,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # ---- orders and facts -----------------------------------------------------------------
 
 
+def _with_defaults(fields, data: dict) -> dict:
+    """The form's defaults filled in, as intake does (the generator sends no blank values)."""
+    out = dict(data)
+    for field in fields:
+        if field.id not in out and field.default is not None:
+            out[field.id] = copy.deepcopy(field.default)
+        if isinstance(out.get(field.id), dict) and field.type in ("group", "address"):
+            out[field.id] = _with_defaults(field.fields, out[field.id])
+    return out
+
+
+_FORM = None
+
+
 def document_of(generated: Generated) -> dict[str, Any]:
     """``order.document`` as intake stores it: the form-cleaned payload plus id and total."""
+    from engine.definitions import compile_text
     from oms.intake import order_id_for
 
-    doc = copy.deepcopy(generated.payload)
-    doc["customer"].setdefault("type", "consumer")  # the form's default
-    doc["payment"] = {"method": "card", "status": "pending", **doc.get("payment", {})}
+    global _FORM
+    if _FORM is None:
+        _FORM = compile_text(FORM_FILE.read_text(encoding="utf-8"))
+    doc = _with_defaults(_FORM.fields, copy.deepcopy(generated.payload))
     doc["id"] = order_id_for(doc["channel"], doc["external_id"])
     doc["total"] = TrafficGenerator.total(doc["lines"])
     return doc
@@ -763,7 +778,7 @@ def print_report(r: dict) -> None:
           f"({r['rule_set']['table_rows']} rows), hit policy {r['rule_set']['hit_policy']}")
     print(f"zen-engine {r['versions']['zen_engine']}, rule-engine {r['versions']['rule_engine']}, Python "
           f"{r['host']['python']}, one process pinned to CPU {r['host']['pinned_cpu']} of {r['host']['cpus']}")
-    print(f"traffic (profile mixed, client IPs on web orders only): channels {t['channels']}; "
+    print(f"traffic (profile mixed, client IPs as the channel definitions map them): channels {t['channels']}; "
           f"b2b {t['b2b_share']:.1%}; coupons {t['coupon_share']:.1%}; "
           f"incomplete addresses {t['incomplete_address_share']:.1%}")
     print(f"         totals median {t['total']['median']} p90 {t['total']['p90']} p99 {t['total']['p99']} "

@@ -32,6 +32,22 @@ class Item:
     price: float
 
 
+def store_defaults() -> tuple[dict[str, str], str]:
+    """The store's own address and anonymous customer name, as the store channel's mapping fills them in."""
+    address = {"street": "Rosenthaler Str. 1", "city": "Berlin", "postal_code": "10119", "country": "DE"}
+    name = "Store customer"
+    try:
+        from ruamel.yaml import YAML
+
+        raw = YAML(typ="safe", pure=True).load((ROOT / "definitions" / "channels" / "store.yaml").read_text("utf-8"))
+        mapping = raw["mapping"]
+        address = {k: str(v["default"]) for k, v in mapping["shipping_address"].items() if "default" in v} or address
+        name = mapping["customer"]["name"].get("default", name)
+    except (OSError, KeyError, TypeError, AttributeError):
+        pass
+    return address, name
+
+
 def catalog() -> list[Item]:
     """The SKUs `oms.seed` creates (intake refuses unknown SKUs)."""
     from oms.seed import SKUS
@@ -42,7 +58,11 @@ def catalog() -> list[Item]:
 # Seeded B2B accounts (oms.seed.CUSTOMERS): id -> credit limit.
 SEEDED_ACCOUNTS = {"ACME": 20000.0, "GLOBEX": 5000.0}
 
-CHANNEL_MIX = {"web": 0.55, "marketplace": 0.20, "pos": 0.15, "phone": 0.10}
+# The shipped channels (definitions/channels/): `store` is the POS of one store.
+CHANNEL_MIX = {"web": 0.55, "marketplace": 0.25, "store": 0.10, "phone": 0.10}
+STORE_PICKUP_SHARE = 0.6      # store sales the customer takes away; the rest is shipped home
+STORE_ANONYMOUS_SHARE = 0.6   # pickups without the customer's name
+RETURNING_POOL = {"ordinary": 2000, "mixed": 5000}  # customers known from before the run
 # Served by the shipped regions (definitions/regions/delivery.yaml) ...
 SERVED_MIX = {"DE": 0.38, "FR": 0.20, "NL": 0.12, "US": 0.20, "BE": 0.04, "AT": 0.04, "GB": 0.02}
 # ... and not.
@@ -118,15 +138,19 @@ class Generated:
 class TrafficGenerator:
     """Orders from a seeded random generator; ``profile`` is ``mixed`` or ``ordinary``.
 
-    ``channel_ips``: what ``client_ip`` carries. ``device`` (default) is the IP
-    of the device that placed the order: the shopper's for web, the store's
-    till for POS, the call centre's NAT for phone; marketplaces pass none.
-    ``web-only``: only web orders carry one.
+    ``channel_ips``: what ``client_ip`` carries. ``as-mapped`` (default) follows
+    the shipped channel definitions: web orders and marketplace orders carry the
+    buyer's IP (the marketplace mapping reads ``buyer.ipAddress``), store orders
+    none (the store mapping has no client_ip), phone orders none. ``device``
+    adds the IP of the device that placed the order for store (the till) and
+    phone (the call centre's NAT address).
     """
 
-    def __init__(self, seed: int, profile: str = "ordinary", run_tag: str = "", channel_ips: str = "device") -> None:
+    def __init__(self, seed: int, profile: str = "ordinary", run_tag: str = "", channel_ips: str = "as-mapped") -> None:
         if profile not in ("mixed", "ordinary"):
             raise ValueError(f"unknown profile {profile!r}")
+        if channel_ips not in ("as-mapped", "device"):
+            raise ValueError(f"unknown channel_ips {channel_ips!r}")
         self.rng = random.Random(seed)
         self.profile = profile
         self.tag = run_tag
@@ -136,13 +160,14 @@ class TrafficGenerator:
         self.returning: list[Customer] = []
         self._serial = 0
         rng = self.rng
-        # Ten stores' tills and two call-centre NAT addresses.
-        self.store_ips = [self._ipv4() for _ in range(10)]
+        self.store_address, self.store_customer = store_defaults()
+        # The store's two tills and the call centre's two NAT addresses.
+        self.store_ips = [self._ipv4() for _ in range(2)]
         self.call_centre_ips = [self._ipv4() for _ in range(2)]
         # Mobile networks put many shoppers behind one address (carrier-grade NAT).
         self.cgnat_ips = [self._ipv4() for _ in range(40)]
         # mixed only: a few addresses that place many orders (bots, resellers, shared proxies)
-        self.hot_ips = [self._ipv4() for _ in range(6)]
+        self.hot_ips = [self._ipv4() for _ in range(2)]
         if profile == "mixed":
             # B2B accounts order a few times a month each, so the open invoices of most stay within their limit.
             self.accounts = {f"B2B{n:04d}": float(rng.choice([5000, 10000, 20000, 50000])) for n in range(MIXED_ACCOUNTS)}
@@ -151,6 +176,7 @@ class TrafficGenerator:
             self.accounts = dict(SEEDED_ACCOUNTS)
         self.account_ids = list(self.accounts)
         self.account_people: dict[str, list[Customer]] = {}
+        self.returning = [self._new_customer(self._pick(rng, SERVED_MIX)) for _ in range(RETURNING_POOL[profile])]
 
     # ---- small pieces ----------------------------------------------------------
 
@@ -173,11 +199,12 @@ class TrafficGenerator:
     def _pick(rng: random.Random, mix: dict[str, float]) -> str:
         return rng.choices(list(mix), weights=list(mix.values()))[0]
 
-    def _address(self, country: str, name: str, heligoland: bool = False) -> dict[str, str]:
+    def _address(self, country: str, name: str, heligoland: bool = False, fresh: bool = False) -> dict[str, str]:
+        """A street address; ``fresh`` ones (house numbers from 300) never match an ordinary customer's."""
         rng = self.rng
         city, postal, region = HELIGOLAND if heligoland else rng.choice(CITIES[country])
         street_name = rng.choice(STREETS.get(country, ["Main Street"]))
-        number = rng.randrange(1, 250)
+        number = rng.randrange(300, 1000) if fresh else rng.randrange(1, 250)
         street = f"{number} {street_name}" if country in NUMBER_FIRST else f"{street_name} {number}"
         address = {"name": name, "street": street, "city": city, "postal_code": postal, "country": country}
         if region:
@@ -188,7 +215,7 @@ class TrafficGenerator:
         rng = self.rng
         return PHONE_PREFIX.get(country, "+41 ") + f"{rng.randrange(100, 999)} {rng.randrange(1000000, 9999999)}"
 
-    def _new_customer(self, country: str, heligoland: bool = False) -> Customer:
+    def _new_customer(self, country: str, heligoland: bool = False, fresh: bool = False) -> Customer:
         rng = self.rng
         first, last = rng.choice(FIRST), rng.choice(LAST)
         name = f"{first} {last}"
@@ -197,7 +224,7 @@ class TrafficGenerator:
         ip = rng.choice(self.cgnat_ips) if rng.random() < 0.15 else self._home_ip()
         return Customer(
             key=key, name=name, email=email, phone=self._phone(country) if rng.random() < 0.6 else None,
-            country=country, address=self._address(country, name, heligoland), ip=ip,
+            country=country, address=self._address(country, name, heligoland, fresh), ip=ip,
             account=key if rng.random() < 0.5 else None,  # logged-in shoppers have a customer number
         )
 
@@ -277,18 +304,21 @@ class TrafficGenerator:
                 customer = self._account_person(account)
                 segment = "b2b-account"
                 notes["credit_limit"] = self.accounts[account]
-        elif self.returning and rng.random() < (0.2 if mixed else 0.25):
+        elif rng.random() < (0.2 if mixed else 0.25):
             customer = rng.choice(self.returning)  # same person, same address, same home IP
             segment = f"{channel}-returning"
         else:
-            if mixed and rng.random() < 0.03:
+            if channel == "store":
+                country = "DE" if rng.random() < 0.9 else self._pick(rng, SERVED_MIX)
+            elif mixed and rng.random() < 0.03:
                 country = rng.choice(UNSERVED)
             else:
                 country = self._pick(rng, SERVED_MIX)
             customer = self._new_customer(country, heligoland=mixed and country == "DE" and rng.random() < 0.003)
-            if len(self.returning) < 5000 and rng.random() < 0.5:
-                self.returning.append(customer)
         b2b = customer.type == "b2b"
+        pickup = channel == "store" and rng.random() < STORE_PICKUP_SHARE
+        if channel == "store":
+            segment = "store-pickup" if pickup else "store-ship"
 
         if not b2b and rng.random() < BIG_TICKET_SHARE:
             lines = self._big_ticket()
@@ -309,6 +339,14 @@ class TrafficGenerator:
             "lines": lines,
             "payment": payment,
         }
+        if pickup:
+            # As the store channel's mapping does: the store's address, and no name for walk-in customers.
+            payload["delivery_method"] = "pickup"
+            payload["shipping_address"] = dict(self.store_address)
+            if rng.random() < STORE_ANONYMOUS_SHARE:
+                payload["customer"] = {"name": self.store_customer}
+        elif channel == "store":
+            payload["delivery_method"] = "ship"
         ip = self._client_ip(channel, customer)
         if mixed and rng.random() < 0.01:
             ip = rng.choice(self.hot_ips)
@@ -329,7 +367,7 @@ class TrafficGenerator:
         block: dict[str, Any] = {"name": customer.name}
         if channel != "marketplace" or self.rng.random() < 0.3:  # marketplaces often mask the e-mail
             block["email"] = customer.email
-        if customer.phone and (channel in ("phone", "pos") or self.rng.random() < 0.8):
+        if customer.phone and (channel in ("phone", "store") or self.rng.random() < 0.8):
             block["phone"] = customer.phone
         if customer.type == "b2b":
             block["type"] = "b2b"
@@ -345,7 +383,7 @@ class TrafficGenerator:
             return {"method": "invoice", "status": "pending"}
         if channel == "marketplace":
             return {"method": "card", "status": "paid"}  # the marketplace collected it
-        if channel == "pos":
+        if channel == "store":
             return {"method": rng.choice(["card", "card", "cash"]), "status": "paid"}
         if channel == "phone":
             return rng.choice([{"method": "invoice", "status": "pending"}, {"method": "card", "status": "paid"}])
@@ -357,9 +395,11 @@ class TrafficGenerator:
         rng = self.rng
         if channel == "web":
             return customer.ip
-        if self.channel_ips == "web-only" or channel == "marketplace":
+        if channel == "marketplace":  # the buyer's, when the marketplace passes it on
+            return customer.ip if rng.random() < 0.7 else None
+        if self.channel_ips == "as-mapped":
             return None
-        if channel == "pos":
+        if channel == "store":
             return rng.choice(self.store_ips)
         return rng.choice(self.call_centre_ips)  # phone
 
@@ -399,16 +439,16 @@ class TrafficGenerator:
             burst = min(6, remaining)
             ip = self._ipv4()
             for _ in range(burst):
-                victim = self._new_customer(self._pick(rng, SERVED_MIX))
+                victim = self._new_customer(self._pick(rng, SERVED_MIX), fresh=True)
                 lines = [{"sku": "HEADPHONES-NC", "qty": rng.randint(1, 3), "price": 249.0}]
                 out.append(self._fraud(victim, lines, ip, "ip_velocity"))
             remaining -= burst
         for _ in range(per["high_value_new_address"]):
-            victim = self._new_customer(self._pick(rng, SERVED_MIX))
+            victim = self._new_customer(self._pick(rng, SERVED_MIX), fresh=True)
             lines = [{"sku": "LAPTOP-14", "qty": rng.randint(4, 7), "price": 1299.0}]
             out.append(self._fraud(victim, lines, self._home_ip(), "high_value_new_address"))
         for _ in range(per["unserved_country"]):
-            victim = self._new_customer(rng.choice(["NG", "RU", "UA", "BR"]))
+            victim = self._new_customer(rng.choice(["NG", "RU", "UA", "BR"]), fresh=True)
             lines = [{"sku": rng.choice(["LAPTOP-14", "HEADPHONES-NC", "MONITOR-27"]), "qty": rng.randint(1, 2),
                       "price": 0.0}]
             lines[0]["price"] = self.by_sku[lines[0]["sku"]].price

@@ -14,6 +14,10 @@ import zen
 class ExpressionError(ValueError):
     """An expression that does not compile or fails when evaluated."""
 
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail or message
+
 
 def _first_line_message(raw: str) -> str:
     """zen reports errors as a JSON line followed by a Rust backtrace; keep the message."""
@@ -77,9 +81,8 @@ class Expression:
         try:
             return self._compiled.evaluate(context)
         except RuntimeError as exc:
-            raise ExpressionError(
-                f"expression {self.text!r} failed: {_first_line_message(str(exc))}"
-            ) from exc
+            detail = _first_line_message(str(exc))
+            raise ExpressionError(f"expression {self.text!r} failed: {detail}", detail) from exc
 
     def is_true(self, context: dict[str, Any]) -> bool:
         """Evaluate a condition; anything but true or false is an error, not a silent false."""
@@ -107,15 +110,16 @@ def to_text(value: Any) -> str:
     return str(value)
 
 
+_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")
+
+
 def render_template(template: str, context: dict[str, Any]) -> str:
-    """Render a reason such as ``amount {{ order.total }}`` with zen's templating."""
+    """Render a reason such as ``amount {{ order.total }}``: each placeholder is an
+    expression, compiled once, its value written as an analyst would (``to_text``)."""
     try:
-        # A template that is one placeholder gives the bare value back.
-        return to_text(zen.render_template(template, context))
-    except RuntimeError as exc:
-        raise ExpressionError(
-            f"template {template!r} failed: {_first_line_message(str(exc))}"
-        ) from exc
+        return _PLACEHOLDER.sub(lambda m: to_text(compile_expression(m.group(1).strip()).evaluate(context)), template)
+    except ExpressionError as exc:
+        raise ExpressionError(f"template {template!r} failed: {exc.detail}", exc.detail) from exc
 
 
 def template_error(template: str) -> str | None:
