@@ -129,5 +129,89 @@ def up() -> None:
                 child.kill()
 
 
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(
+        help="orders: CSV (.csv) or JSON Lines (.jsonl, .ndjson)", exists=True, dir_okay=False, readable=True)],
+    channel: Annotated[str, typer.Option(
+        "--channel", help="the channel the orders come from; its mapping reads native JSON Lines payloads")],
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="orders submitted at once")] = 16,
+) -> None:
+    """Import orders from a file, with the same checks as POST /api/orders.
+
+    CSV: one row per order line, grouped into orders by external_id; columns
+    external_id, sku, qty, price and the order's fields in dotted form
+    (customer.name, shipping_address.country, payment.status, ...).
+    JSON Lines: one order per line (the channel's native payload, or the
+    canonical order), or one order line per line like the CSV rows.
+
+    Prints `created N, already present N, rejected N`; rejected rows go to
+    <stem>.rejected.csv or .jsonl beside FILE, each with its reason (a `reason`
+    column or key is ignored on import, so a corrected rejected file can be
+    imported as it is). Importing a file again creates nothing new.
+
+    Exit 0 when the import ran, even with rejections; 1 when the database or
+    Temporal failed (run it again to import the rest); 2 on a usage error;
+    130 when interrupted.
+    """
+    logging.basicConfig(level=os.environ.get("OMS_LOG_LEVEL", "WARNING"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from tqdm import tqdm
+
+    from oms import importer
+
+    def fail(code: int, message: str) -> typer.Exit:
+        typer.echo(f"oms import: {message}", err=True)
+        return typer.Exit(code)
+
+    try:
+        importer.file_format(file)
+        orders = importer.read_orders(file, importer.load_channel(channel))
+    except importer.ImportRefused as exc:
+        raise fail(2, str(exc)) from None
+    except importer.ImportUnavailable as exc:
+        raise fail(1, f"{exc}; nothing was imported") from None
+
+    async def run() -> importer.Summary:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        # The first Ctrl-C lets the orders in flight finish; a second one is the default abrupt stop.
+        loop.add_signal_handler(signal.SIGINT, lambda: (stop.set(), loop.remove_signal_handler(signal.SIGINT)))
+        # disable=None: no bar when stderr is not a terminal.
+        with tqdm(total=len(orders.candidates), unit="order", desc=file.name, file=sys.stderr,
+                  disable=None, dynamic_ncols=True) as bar:
+            def on_done(_: importer.Outcome, summary: importer.Summary) -> None:
+                bar.set_postfix(created=summary.created, present=summary.present, rejected=summary.rejected,
+                                refresh=False)
+                bar.update(1)
+
+            try:
+                return await importer.import_orders(orders, concurrency, on_done, stop)
+            finally:
+                loop.remove_signal_handler(signal.SIGINT)
+
+    try:
+        summary = asyncio.run(run())
+    except importer.ImportUnavailable as exc:
+        raise fail(1, f"{exc}; nothing was imported") from None
+    typer.echo(summary.line)
+    try:
+        rejected_file = importer.write_rejected(orders)
+    except OSError as exc:
+        raise fail(1, f"could not write the rejected rows beside {file}: {exc}") from None
+    if rejected_file is not None:
+        typer.echo(f"rejected rows with reasons: {rejected_file}")
+    submitted = summary.created + summary.present + summary.rejected
+    rate = submitted / max(summary.seconds, 1e-9)
+    typer.echo(f"{submitted} orders in {summary.seconds:.1f} s ({rate:.1f} orders/s)", err=True)
+    left = summary.failed + summary.not_submitted
+    if summary.failure is not None:
+        nothing = " nothing was imported;" if summary.created + summary.present == 0 else ""
+        raise fail(1, f"stopped by an infrastructure failure: {summary.failure};{nothing} {left} order(s) not "
+                      f"imported (nothing stored for them): run the same command again to import them")
+    if summary.interrupted:
+        raise fail(130, f"interrupted: {left} order(s) not imported: run the same command again to import them")
+
+
 if __name__ == "__main__":
     app()

@@ -12,8 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.contracts import OrderInput
+from activities.contracts import DefinitionRef, OrderInput
 from engine.channels import Channel
 from engine.definitions import compile_text
 from engine.forms import FieldError, FormValidator
@@ -90,11 +91,51 @@ def _channel(session: Session, payload: dict) -> Channel:
     return compile_text(row.body)
 
 
+def _existing(session: Session, channel: str, external_id: Any) -> Order | None:
+    if external_id is None or not str(external_id).strip():
+        return None
+    return session.exec(
+        select(Order).where(Order.channel == channel, Order.external_id == str(external_id).strip())
+    ).first()
+
+
+def _pinned_rules(session: Session, flow: Any) -> dict[str, DefinitionRef]:
+    return {name: ref(latest(session, "rules", name)) for name in flow.rule_sets}
+
+
+def _restart_input(session: Session, order: Order) -> OrderInput | None:
+    """For an order still "received", the input to start its workflow again.
+
+    An order whose first start never reached Temporal (a crash between the
+    insert and the start) would otherwise wait forever; starting again is safe
+    because an existing workflow is reused.
+    """
+    if order.status != "received":
+        return None
+    flow_row = session.exec(
+        select(DefinitionVersion).where(
+            DefinitionVersion.kind == "flow", DefinitionVersion.name == order.flow_name,
+            DefinitionVersion.version == order.flow_version,
+        )
+    ).one()
+    origin = compile_text(latest(session, "channel", order.channel).body)
+    return OrderInput(
+        order_id=order.id, order=order.document, flow=ref(flow_row), flow_text=flow_row.body,
+        rules=_pinned_rules(session, compile_text(flow_row.body)),
+        status_push_seconds=origin.callback_expiry_seconds if origin.callback_url else 0,
+    )
+
+
 def prepare(session: Session, payload: Any, flow_name: str | None) -> Prepared:
     """Validate and build the order row and the workflow input; raises IntakeRejected."""
     if not isinstance(payload, dict):
         raise IntakeRejected([FieldError("", "The order must be a JSON object")])
     origin = _channel(session, payload)
+    # A retry is recognised before validation: a stricter form published since
+    # must not turn an order we have into a rejected one.
+    existing = _existing(session, origin.name, payload.get("external_id"))
+    if existing is not None:
+        return Prepared(None, existing, _restart_input(session, existing))
     flow_name = flow_name or origin.flow
     flow_row = latest(session, "flow", flow_name)
     if flow_row is None:
@@ -105,9 +146,9 @@ def prepare(session: Session, payload: Any, flow_name: str | None) -> Prepared:
     if errors:
         raise IntakeRejected(errors)
     channel, external_id = str(document["channel"]), str(document["external_id"])
-    existing = session.exec(select(Order).where(Order.channel == channel, Order.external_id == external_id)).first()
+    existing = _existing(session, channel, external_id)
     if existing is not None:
-        return Prepared(None, existing, None)
+        return Prepared(None, existing, _restart_input(session, existing))
     skus = {line["sku"] for line in document["lines"]}
     known = set(session.exec(select(Sku.sku).where(Sku.sku.in_(skus))).all())
     unknown = [
@@ -120,10 +161,7 @@ def prepare(session: Session, payload: Any, flow_name: str | None) -> Prepared:
     total = round(sum(float(l["qty"]) * float(l["price"]) for l in document["lines"]), 2)
     order_id = order_id_for(channel, external_id)
     document = {**document, "id": order_id, "total": total}
-    rules = {}
-    for name in flow.rule_sets:
-        row = latest(session, "rules", name)
-        rules[name] = ref(row)
+    rules = _pinned_rules(session, flow)
     customer = document.get("customer") or {}
     order = Order(
         id=order_id,
@@ -147,30 +185,24 @@ def prepare(session: Session, payload: Any, flow_name: str | None) -> Prepared:
     return Prepared(order, None, inp)
 
 
-def _store(payload: Any, flow_name: str | None) -> tuple[Order, OrderInput | None]:
-    """Insert the order; on a concurrent duplicate return the existing row.
+def _store(payload: Any, flow_name: str | None) -> tuple[Order, bool, OrderInput | None]:
+    """Insert the order: (order, created, the input to start its workflow with, if any).
 
     Validation only reads, so it runs outside the write transaction: on SQLite
-    the write lock is held just for the insert.
+    the write lock is held just for the insert. A concurrent duplicate that
+    wins the insert is returned as the existing order.
     """
     with Session(get_read_engine(), expire_on_commit=False) as session:
         prepared = prepare(session, payload, flow_name)
     if prepared.existing is not None:
-        return prepared.existing, None
+        return prepared.existing, False, prepared.workflow_input
     try:
         with session_scope() as session:
             session.add(prepared.order)
-        return prepared.order, prepared.workflow_input
+        return prepared.order, True, prepared.workflow_input
     except IntegrityError:
-        with session_scope() as session:
-            document = payload
-            existing = session.exec(
-                select(Order).where(
-                    Order.channel == str(document.get("channel")),
-                    Order.external_id == str(document.get("external_id")),
-                )
-            ).one()
-            return existing, None
+        with Session(get_read_engine(), expire_on_commit=False) as session:
+            return _existing(session, prepared.order.channel, prepared.order.external_id), False, None
 
 
 def _forget(order_id: str) -> None:
@@ -185,20 +217,30 @@ async def submit_order(client: Client, payload: Any, flow_name: str | None = Non
 
     The flow is ``flow_name`` if given, else the one the order's channel runs.
     """
-    order, workflow_input = await anyio.to_thread.run_sync(_store, payload, flow_name)
+    order, created, workflow_input = await anyio.to_thread.run_sync(_store, payload, flow_name)
     if workflow_input is None:
         return Accepted(order.id, order.status, created=False)
     try:
-        await client.start_workflow(
-            "OrderFlow",
-            workflow_input,
-            id=order.workflow_id,
-            task_queue=get_settings().task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-    except Exception as exc:
-        # Nothing half-written: without its workflow the order must not exist.
-        await anyio.to_thread.run_sync(_forget, order.id)
-        raise IntakeUnavailable(f"the order could not be started: {exc}") from exc
-    return Accepted(order.id, order.status, created=True)
+        await _start(client, order, workflow_input)
+    except WorkflowAlreadyStartedError:
+        pass  # a retry of an order whose workflow already ran to its end
+    except BaseException as exc:
+        if created:
+            # Nothing half-written: without its workflow the order must not exist.
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(_forget, order.id)
+        if isinstance(exc, Exception):
+            raise IntakeUnavailable(f"the order could not be started: {exc}") from exc
+        raise
+    return Accepted(order.id, order.status, created=created)
+
+
+async def _start(client: Client, order: Order, workflow_input: OrderInput) -> None:
+    await client.start_workflow(
+        "OrderFlow",
+        workflow_input,
+        id=order.workflow_id,
+        task_queue=get_settings().task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
