@@ -39,6 +39,9 @@ class RuleSet:
     hit_policy: str
     default: str
     rules: tuple[Rule, ...]
+    # Every condition in one expression (`[c1, c2, ...]`): handing the context
+    # to zen once instead of once per rule is most of an audit's cost.
+    conditions: Expression | None = None
 
 
 @dataclass(frozen=True)
@@ -61,11 +64,14 @@ class AuditDecision:
 
 def parse_rules(raw: dict) -> RuleSet:
     """Build the typed rule set from a definition that passed validation."""
+    rules = tuple(_parse_rule(r, raw["name"]) for r in raw["rules"])
+    conditions = [r.when.text for r in rules if r.when is not None]
     return RuleSet(
         name=raw["name"],
         hit_policy=raw.get("hit_policy", "collect"),
         default=raw.get("default", "approve"),
-        rules=tuple(_parse_rule(r, raw["name"]) for r in raw["rules"]),
+        rules=rules,
+        conditions=compile_expression("[" + ", ".join(f"({c})" for c in conditions) + "]") if conditions else None,
     )
 
 
@@ -105,9 +111,10 @@ def evaluate_rules(rule_set: RuleSet, context: dict[str, Any]) -> AuditDecision:
     letting it pass unaudited; the failure is the recorded reason.
     """
     fired: list[FiredRule] = []
+    matches = _all_conditions(rule_set, context)
     for rule in rule_set.rules:
         try:
-            hit = _fire(rule, context)
+            hit = _fire(rule, context, matches.get(rule.id))
         except ExpressionError as exc:
             hit = FiredRule(rule.id, "review", f"rule could not be evaluated: {exc}")
         if hit is None:
@@ -121,13 +128,28 @@ def evaluate_rules(rule_set: RuleSet, context: dict[str, Any]) -> AuditDecision:
     return AuditDecision(action, tuple(fired))
 
 
-def _fire(rule: Rule, context: dict[str, Any]) -> FiredRule | None:
+def _all_conditions(rule_set: RuleSet, context: dict[str, Any]) -> dict[str, bool]:
+    """Each condition's result from one evaluation; empty when one of them fails,
+    so that each is then evaluated alone and the failing one named."""
+    if rule_set.conditions is None:
+        return {}
+    try:
+        values = rule_set.conditions.evaluate(context)
+    except ExpressionError:
+        return {}
+    ids = [r.id for r in rule_set.rules if r.when is not None]
+    if not isinstance(values, list) or len(values) != len(ids) or not all(isinstance(v, bool) for v in values):
+        return {}
+    return dict(zip(ids, values))
+
+
+def _fire(rule: Rule, context: dict[str, Any], matched: bool | None = None) -> FiredRule | None:
     if rule.table is not None:
         match = rule.table.first_match(context)
         if match is None:
             return None
         index, row = match
         return FiredRule(f"{rule.id}[{index}]", row.action, render_template(row.reason, context), row.tag)
-    if not rule.when.is_true(context):
+    if not (rule.when.is_true(context) if matched is None else matched):
         return None
     return FiredRule(rule.id, rule.action, render_template(rule.reason, context), rule.tag)
