@@ -1,4 +1,4 @@
-"""HTML pages for people: sign-in, the operator inbox and the order page.
+"""HTML pages for people: sign-in, the operator inbox, order entry and the order page.
 
 ``router`` holds every page route; ``STATIC_DIR`` is the folder the app
 serves under /static (hand-written CSS, nothing from the internet).
@@ -8,10 +8,11 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from designer.pages import inbox, orders, signin
+from designer.pages import entry, inbox, orders, signin
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for _module in (signin, inbox, orders):
+# entry before orders: /orders/new is a page of its own, not the order "new".
+for _module in (signin, inbox, entry, orders):
     router.include_router(_module.router)
