@@ -47,7 +47,7 @@ if str(ROOT) not in sys.path:
 from oms.temporal_server import free_port, start_dev_server  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "flow_overhead.json"
-CHANNEL = "bench"
+CHANNEL = "web"
 SKUS = [  # (sku, price): ordinary amounts, far below the audit's 5000 threshold
     ("TSHIRT-BLK-M", 19.9), ("TSHIRT-WHT-L", 19.9), ("HOODIE-GRY-M", 49.0), ("SNEAKER-42", 89.0),
     ("BACKPACK-20L", 59.0), ("MUG-LOGO", 9.5), ("MONITOR-27", 329.0), ("HEADPHONES-NC", 249.0),
