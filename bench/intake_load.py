@@ -335,7 +335,10 @@ class ConnectionSlots:
         finally:
             self.free.put_nowait(client)
 
-    async def aclose(self) -> None:
+    async def __aenter__(self) -> "ConnectionSlots":
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
         await asyncio.gather(*(c.aclose() for c in self.clients), return_exceptions=True)
 
 
@@ -465,7 +468,7 @@ class CpuMeter:
         known = [v for k, v in out.items() if k != "machine" and v is not None]
         if out.get("machine") is not None:
             # Kernel work outside any process (softirq) and processes that came and went within the window.
-            out["unattributed"] = round(out["machine"] - sum(known), 3)
+            out["unattributed (kernel; processes that came and went)"] = round(out["machine"] - sum(known), 3)
         busiest = sorted(others.values(), key=lambda item: -item[1])[:3]
         out["busiest other processes"] = [f"{command} ({cpu / seconds:.2f})" for command, cpu in busiest
                                           if cpu / seconds >= 0.02]
@@ -782,25 +785,25 @@ async def run(args: argparse.Namespace, stack: EmbeddedStack | None) -> dict:
     async with httpx.AsyncClient(base_url=base_url, timeout=args.timeout) as client:
         token = await login(client, password)  # also for the read model through the API
         client.headers["Authorization"] = f"Bearer {token}"
-        slots = ConnectionSlots(base_url, args.connections, args.timeout, {"Authorization": f"Bearer {token}"})
-        read_model = SqliteReadModel(stack.workdir / "oms.db") if stack else ApiReadModel(client)
-        if stack and not args.worker:
-            print("stopping the stack's worker: intake alone, workflows wait in Temporal's queue", flush=True)
-            stop_worker(stack)
-        warm = await warm_up(slots, path, warmup_orders)
-        print(f"warm-up: {dict(warm)}", flush=True)
-        if stack:
-            check_stack(stack, worker_stopped=not args.worker)
+        async with ConnectionSlots(base_url, args.connections, args.timeout,
+                                   {"Authorization": f"Bearer {token}"}) as slots:
+            read_model = SqliteReadModel(stack.workdir / "oms.db") if stack else ApiReadModel(client)
+            if stack and not args.worker:
+                print("stopping the stack's worker: intake alone, workflows wait in Temporal's queue", flush=True)
+                stop_worker(stack)
+            warm = await warm_up(slots, path, warmup_orders)
+            print(f"warm-up: {dict(warm)}", flush=True)
+            if stack:
+                check_stack(stack, worker_stopped=not args.worker)
 
-        pids = {name: p.pid for name, p in stack.processes if p.poll() is None} if stack else {}
-        meter = CpuMeter(pids)
-        print(f"load: {count} orders at {args.rate:g}/s for {args.duration:g}s to {path} "
-              f"(pids: {pids or 'remote'}) ...", flush=True)
-        state = LoadState()
-        cpu_before, wall_before = meter.read(), time.perf_counter()
-        started_utc = datetime.now(timezone.utc)
-        outcomes, t0 = await open_loop(slots, path, orders, args.rate, state)
-        await slots.aclose()
+            pids = {name: p.pid for name, p in stack.processes if p.poll() is None} if stack else {}
+            meter = CpuMeter(pids)
+            print(f"load: {count} orders at {args.rate:g}/s for {args.duration:g}s to {path} "
+                  f"(pids: {pids or 'remote'}) ...", flush=True)
+            state = LoadState()
+            cpu_before, wall_before = meter.read(), time.perf_counter()
+            started_utc = datetime.now(timezone.utc)
+            outcomes, t0 = await open_loop(slots, path, orders, args.rate, state)
         cpu_after, wall_after = meter.read(), time.perf_counter()
         load_end = time.perf_counter()
         audited_when_load_ended = None
@@ -845,6 +848,7 @@ async def run(args: argparse.Namespace, stack: EmbeddedStack | None) -> dict:
                 }
                 if stack:
                     check_stack(stack)
+                rows.update(await read_model.look([o.order_id for o in orders]))  # statuses as of now, for all
 
     load = load_figures(outcomes, args.rate, args.duration)
     cpu_cores = meter.share(cpu_before, cpu_after, wall_after - wall_before)
@@ -868,10 +872,10 @@ async def run(args: argparse.Namespace, stack: EmbeddedStack | None) -> dict:
         "load": load,
         "cpu_cores_during_load": cpu_cores,
         # CPU from the first send to the last answer, divided among the accepted orders.
-        "cpu_ms_per_accepted_order": {k: round(1000 * v * (wall_after - wall_before) / load["accepted"], 2)
-                                      for k, v in cpu_cores.items()
-                                      if isinstance(v, float) and k not in ("machine", "unattributed", "other processes")}
-        if load["accepted"] else {},
+        "cpu_ms_per_accepted_order": {
+            k: round(1000 * v * (wall_after - wall_before) / load["accepted"], 2) for k, v in cpu_cores.items()
+            if isinstance(v, float) and k not in ("machine", "other processes") and not k.startswith("unattributed")
+        } if load["accepted"] else {},
         "checked_after_s": round(checked_after, 1),
         "temporal_counts": temporal_counts,
         "warmup_workflows": dict(Counter(workflows.get(o.order_id, "missing") for o in warmup_orders)),
