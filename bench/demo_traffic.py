@@ -110,6 +110,7 @@ class EmbeddedStack:
             "OMS_DEV_MODE": "true",
             "OMS_DEV_PASSWORD": self.PASSWORD,
             "OMS_LOG_LEVEL": "WARNING",
+            "OMS_WORKER_NICE": "10",  # as `oms up` runs it
         }
         # The web app prepares the database (tables, users, shipped definitions) before the worker uses it.
         web = self._spawn("web")

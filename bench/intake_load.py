@@ -540,6 +540,22 @@ class SqliteReadModel:
 
         return await asyncio.to_thread(query)
 
+    async def unstarted(self, ids: list[str]) -> int:
+        """Accepted orders whose workflow start intake has not confirmed yet (oms/starter.py)."""
+        rows = await asyncio.to_thread(
+            self._rows, "SELECT id FROM orders WHERE workflow_started = 0 AND id IN ({marks})", ids)
+        return len(rows)
+
+
+async def wait_for_starts(read_model, ids: list[str], timeout: float) -> float | None:
+    """Seconds until every accepted order's workflow start is confirmed (None: not within ``timeout``)."""
+    began = time.perf_counter()
+    while await read_model.unstarted(ids):
+        if time.perf_counter() - began > timeout:
+            return None
+        await asyncio.sleep(0.25)
+    return time.perf_counter() - began
+
 
 class ApiReadModel:
     """A running stack's read model through GET /api/orders/{id} (loads the web app: used after the load only)."""
@@ -744,6 +760,10 @@ def print_report(r: dict) -> None:
     print(line)
     print(f"afterwards ({r['checked_after_s']}s after the last answer): of {loss['accepted']} accepted, "
           f"{loss['accepted_with_workflow']} have a workflow, {loss['accepted_in_read_model']} are in the read model")
+    started_after = r.get("all_workflows_started_after_last_answer_s")
+    if started_after is not None:
+        print(f"   intake answers once the order is stored; every accepted order's workflow had started "
+              f"{started_after}s after the last answer")
     print(f"   workflow status: {loss['workflow_status']}; Temporal visibility counts: {r['temporal_counts']}")
     print(f"   read model status: {loss['read_model_status']}; audited: {loss['audited']}"
           + (f" (at the end of the load: {r['audited_when_load_ended']})" if r.get("audited_when_load_ended")
@@ -812,6 +832,11 @@ async def run(args: argparse.Namespace, stack: EmbeddedStack | None) -> dict:
             audited_when_load_ended = sum(1 for v in rows.values() if v["audited_at"] is not None)
         if stack:
             check_stack(stack, worker_stopped=not args.worker)
+        all_started_after = None
+        if isinstance(read_model, SqliteReadModel):
+            # Intake answers once the order is stored; the workflow starts in the background.
+            accepted_now = [o.order_id for o, r in zip(orders, outcomes) if r.status == 201]
+            all_started_after = await wait_for_starts(read_model, accepted_now, args.audit_timeout)
 
         print("checking every order in Temporal and in the read model ...", flush=True)
         workflows, temporal_counts = await workflow_states(temporal_address, namespace, orders + warmup_orders)
@@ -868,6 +893,7 @@ async def run(args: argparse.Namespace, stack: EmbeddedStack | None) -> dict:
         "run_tag": run_tag,
         "connections": args.connections,
         "peak_in_flight": state.peak_in_flight,
+        "all_workflows_started_after_last_answer_s": None if all_started_after is None else round(all_started_after, 2),
         "payloads": notes,
         "load": load,
         "cpu_cores_during_load": cpu_cores,

@@ -5,17 +5,21 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from temporalio.client import Client
 
 from designer import errors, pages
 from designer.routes import auth, channels, definitions, inventory, orders, tasks
+from oms import metrics
 from oms.db import get_engine
+from oms.intake import restart_inputs
 from oms.settings import get_settings
+from oms.starter import WorkflowStarter
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -24,7 +28,10 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 async def lifespan(app: FastAPI):
     settings = get_settings()
     app.state.temporal = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-    yield
+    async with WorkflowStarter(app.state.temporal, restart_inputs) as starter:
+        app.state.starter = starter
+        metrics.WAITING_STARTS.set_function(lambda: starter.waiting)
+        yield
 
 
 def create_app() -> FastAPI:
@@ -41,6 +48,11 @@ def create_app() -> FastAPI:
             connection.execute(text("SELECT 1"))
         await app.state.temporal.service_client.check_health()
         return {"status": "ok"}
+
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+    def prometheus_metrics() -> Response:
+        """Prometheus text format: intake, orders by status, open tasks by age, ..."""
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request):

@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from oms.auth import read_token
 from oms.db import get_read_engine
+from oms.starter import WorkflowStarter
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
@@ -70,7 +71,12 @@ def temporal_client(request: Request) -> Client:
     return request.app.state.temporal
 
 
+def workflow_starter(request: Request) -> WorkflowStarter:
+    return request.app.state.starter
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 UserDep = Annotated[CurrentUser, Depends(current_user)]
 TemporalDep = Annotated[Client, Depends(temporal_client)]
+StarterDep = Annotated[WorkflowStarter, Depends(workflow_starter)]
 PageUserDep = Annotated[CurrentUser | None, Depends(page_user)]

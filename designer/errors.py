@@ -38,7 +38,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(IntakeUnavailable)
     async def _unavailable(_: Request, exc: IntakeUnavailable):
-        return JSONResponse({"detail": str(exc)}, status_code=503)
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(InvalidDefinition)
     async def _definition(_: Request, exc: InvalidDefinition):

@@ -13,7 +13,7 @@ from engine.channels import Channel, MappingError
 from engine.definitions import compile_text
 from engine.forms import FieldError
 from oms.intake import IntakeRejected
-from oms.publishing import latest
+from oms.live import live_definitions
 from oms.settings import get_settings
 
 SIGNATURE_HEADER = "X-OMS-Signature"
@@ -24,8 +24,8 @@ class SignatureRefused(Exception):
 
 
 def live_channel(session: Session, name: str) -> Channel | None:
-    row = latest(session, "channel", name)
-    return compile_text(row.body) if row else None
+    row = live_definitions(session).get("channel", name)
+    return row.model if row else None
 
 
 def channel_secret(channel: Channel) -> str | None:

@@ -20,7 +20,10 @@ app = typer.Typer(
 
 
 def _logging() -> None:
-    logging.basicConfig(level=os.environ.get("OMS_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from oms.logs import configure
+    from oms.settings import get_settings
+
+    configure(get_settings().log_level, get_settings().log_format)
 
 
 @app.command()
@@ -44,8 +47,12 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="definition files 
 def worker() -> None:
     """Run a worker: order workflows and activities (scale these horizontally)."""
     _logging()
+    from oms.settings import get_settings
     from oms.worker import run_worker
 
+    if get_settings().worker_nice:
+        # On one machine, taking orders comes first; the work behind them is durable and catches up.
+        os.nice(get_settings().worker_nice)
     try:
         asyncio.run(run_worker())
     except KeyboardInterrupt:
@@ -66,8 +73,13 @@ def web(
 
     settings = get_settings()
     prepare(seed=False)
+    # Logging stays as oms.logs set it up; requests are counted in /metrics, not logged one by one.
     uvicorn.run("designer.app:create_app", factory=True, host=host or settings.web_host,
-                port=port or settings.web_port, log_level="warning")
+                port=port or settings.web_port, log_config=None, access_log=False)
+
+
+# `oms up` runs everything on one machine: the worker yields the CPU to intake.
+EMBEDDED_WORKER_NICE = 10
 
 
 @app.command()
@@ -94,6 +106,7 @@ def up() -> None:
         if report["seeded"]:
             typer.echo("seeded demo warehouses, SKUs, stock and customers")
         env = {**os.environ, "OMS_DATA_DIR": str(data)}
+        env.setdefault("OMS_WORKER_NICE", str(EMBEDDED_WORKER_NICE))
         for command in ("worker", "web"):
             children.append(subprocess.Popen([sys.executable, "-m", "oms.cli", command], env=env))
         wait_for_port(settings.web_host, settings.web_port, timeout=60, process=children[-1])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
@@ -67,10 +68,18 @@ def create_tables(engine: Engine | None = None) -> None:
     SQLModel.metadata.create_all(engine or get_engine())
 
 
+# SQLite has one writer at a time. Threads of one process queue here, in
+# order and woken the moment the lock is free, instead of in SQLite's busy
+# handler, which sleeps in growing steps (up to 100 ms) between attempts.
+_SQLITE_WRITER = threading.RLock()
+
+
 @contextmanager
 def session_scope() -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
-    with Session(get_engine(), expire_on_commit=False) as session:
+    engine = get_engine()
+    with (_SQLITE_WRITER if engine.dialect.name == "sqlite" else nullcontext()), \
+            Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

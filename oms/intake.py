@@ -5,23 +5,24 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import anyio
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.contracts import DefinitionRef, OrderInput
 from engine.channels import Channel
 from engine.definitions import compile_text
 from engine.forms import FieldError, FormValidator
+from oms import metrics
 from oms.db import get_read_engine, session_scope
 from oms.models import DefinitionVersion, Order, Sku
-from oms.publishing import latest, ref
-from oms.settings import get_settings
+from oms.live import LiveDefinitions, live_definitions
+from oms.publishing import ref
+from oms.starter import BacklogFull, WorkflowStarter, mark_started, start_workflow
 
 _VALIDATORS: dict[str, FormValidator] = {}
 
@@ -79,16 +80,16 @@ class Prepared:
     workflow_input: OrderInput | None
 
 
-def _channel(session: Session, payload: dict) -> Channel:
+def _channel(live: LiveDefinitions, payload: dict) -> Channel:
     """The order's channel; an unknown channel is refused."""
     name = payload.get("channel")
     if not isinstance(name, str) or not name:
         raise IntakeRejected([FieldError("channel", "Channel is required")])
-    row = latest(session, "channel", name)
+    row = live.get("channel", name)
     if row is None:
-        known = sorted(session.exec(select(DefinitionVersion.name).where(DefinitionVersion.kind == "channel").distinct()).all())
-        raise IntakeRejected([FieldError("channel", f"unknown channel {name!r}; channels are: {', '.join(known)}")])
-    return compile_text(row.body)
+        known = ", ".join(live.names("channel"))
+        raise IntakeRejected([FieldError("channel", f"unknown channel {name!r}; channels are: {known}")])
+    return row.model
 
 
 def _existing(session: Session, channel: str, external_id: Any) -> Order | None:
@@ -99,18 +100,18 @@ def _existing(session: Session, channel: str, external_id: Any) -> Order | None:
     ).first()
 
 
-def _pinned_rules(session: Session, flow: Any) -> dict[str, DefinitionRef]:
-    return {name: ref(latest(session, "rules", name)) for name in flow.rule_sets}
+def _pinned_rules(live: LiveDefinitions, flow: Any) -> dict[str, DefinitionRef]:
+    return {name: ref(live.get("rules", name)) for name in flow.rule_sets}
 
 
-def _restart_input(session: Session, order: Order) -> OrderInput | None:
-    """For an order still "received", the input to start its workflow again.
+def _restart_input(session: Session, live: LiveDefinitions, order: Order) -> OrderInput | None:
+    """For an order whose workflow start was never confirmed, the input to start it again.
 
     An order whose first start never reached Temporal (a crash between the
     insert and the start) would otherwise wait forever; starting again is safe
     because an existing workflow is reused.
     """
-    if order.status != "received":
+    if order.workflow_started:
         return None
     flow_row = session.exec(
         select(DefinitionVersion).where(
@@ -118,10 +119,10 @@ def _restart_input(session: Session, order: Order) -> OrderInput | None:
             DefinitionVersion.version == order.flow_version,
         )
     ).one()
-    origin = compile_text(latest(session, "channel", order.channel).body)
+    origin = live.get("channel", order.channel).model
     return OrderInput(
         order_id=order.id, order=order.document, flow=ref(flow_row), flow_text=flow_row.body,
-        rules=_pinned_rules(session, compile_text(flow_row.body)),
+        rules=_pinned_rules(live, compile_text(flow_row.body)),
         status_push_seconds=origin.callback_expiry_seconds if origin.callback_url else 0,
     )
 
@@ -130,25 +131,29 @@ def prepare(session: Session, payload: Any, flow_name: str | None) -> Prepared:
     """Validate and build the order row and the workflow input; raises IntakeRejected."""
     if not isinstance(payload, dict):
         raise IntakeRejected([FieldError("", "The order must be a JSON object")])
-    origin = _channel(session, payload)
+    live = live_definitions(session)
+    origin = _channel(live, payload)
     # A retry is recognised before validation: a stricter form published since
     # must not turn an order we have into a rejected one.
-    existing = _existing(session, origin.name, payload.get("external_id"))
+    looked_up = payload.get("external_id")
+    existing = _existing(session, origin.name, looked_up)
     if existing is not None:
-        return Prepared(None, existing, _restart_input(session, existing))
+        return Prepared(None, existing, _restart_input(session, live, existing))
     flow_name = flow_name or origin.flow
-    flow_row = latest(session, "flow", flow_name)
+    flow_row = live.get("flow", flow_name)
     if flow_row is None:
         raise IntakeRejected([FieldError("flow", f"unknown flow {flow_name!r}")])
-    flow = compile_text(flow_row.body)
-    form_row = latest(session, "form", flow.form)
+    flow = flow_row.model
+    form_row = live.get("form", flow.form)
     document, errors = _validator(form_row.body, form_row.sha256).validate(payload)
     if errors:
         raise IntakeRejected(errors)
     channel, external_id = str(document["channel"]), str(document["external_id"])
-    existing = _existing(session, channel, external_id)
-    if existing is not None:
-        return Prepared(None, existing, _restart_input(session, existing))
+    if (channel, external_id) != (origin.name, str(looked_up).strip()):
+        # The form normalised the key: look again under the normalised one.
+        existing = _existing(session, channel, external_id)
+        if existing is not None:
+            return Prepared(None, existing, _restart_input(session, live, existing))
     skus = {line["sku"] for line in document["lines"]}
     known = set(session.exec(select(Sku.sku).where(Sku.sku.in_(skus))).all())
     unknown = [
@@ -161,7 +166,7 @@ def prepare(session: Session, payload: Any, flow_name: str | None) -> Prepared:
     total = round(sum(float(l["qty"]) * float(l["price"]) for l in document["lines"]), 2)
     order_id = order_id_for(channel, external_id)
     document = {**document, "id": order_id, "total": total}
-    rules = _pinned_rules(session, flow)
+    rules = _pinned_rules(live, flow)
     customer = document.get("customer") or {}
     order = Order(
         id=order_id,
@@ -212,18 +217,59 @@ def _forget(order_id: str) -> None:
             session.delete(order)
 
 
-async def submit_order(client: Client, payload: Any, flow_name: str | None = None) -> Accepted:
+def restart_inputs(before: datetime, limit: int = 1000) -> list[tuple[str, str, OrderInput]]:
+    """(order id, workflow id, input) of orders stored before ``before`` whose start was never confirmed."""
+    with Session(get_read_engine(), expire_on_commit=False) as session:
+        live = live_definitions(session)
+        orders = session.exec(
+            select(Order)
+            .where(Order.workflow_started == False, Order.created_at < before)  # noqa: E712
+            .order_by(Order.created_at)
+            .limit(limit)
+        ).all()
+        return [(order.id, order.workflow_id, _restart_input(session, live, order)) for order in orders]
+
+
+async def submit_order(
+    client: Client, payload: Any, flow_name: str | None = None, starter: WorkflowStarter | None = None
+) -> Accepted:
     """Idempotent on (channel, external_id): the same order twice gives the same id.
 
     The flow is ``flow_name`` if given, else the one the order's channel runs.
+    With a ``starter`` (the web app) the answer comes once the order is stored
+    and the workflow starts in the background (see ``oms.starter``); without
+    one (the importer) the workflow has started when this returns, and an
+    order whose start fails is removed again.
     """
+    channel = str(payload.get("channel", "")) if isinstance(payload, dict) else ""
+    with metrics.INTAKE_SECONDS.time():
+        try:
+            accepted = await _submit(client, payload, flow_name, starter)
+        except IntakeRejected:
+            metrics.INTAKE_ORDERS.labels(channel, "rejected").inc()
+            raise
+        except IntakeUnavailable:
+            metrics.INTAKE_ORDERS.labels(channel, "busy").inc()
+            raise
+    metrics.INTAKE_ORDERS.labels(channel, "created" if accepted.created else "existing").inc()
+    return accepted
+
+
+async def _submit(client: Client, payload: Any, flow_name: str | None, starter: WorkflowStarter | None) -> Accepted:
+    if starter is not None:
+        try:
+            starter.check_room()
+        except BacklogFull as exc:
+            raise IntakeUnavailable(str(exc)) from exc
     order, created, workflow_input = await anyio.to_thread.run_sync(_store, payload, flow_name)
     if workflow_input is None:
         return Accepted(order.id, order.status, created=False)
+    if starter is not None:
+        starter.enqueue(order.id, order.workflow_id, workflow_input)
+        return Accepted(order.id, order.status, created=created)
     try:
-        await _start(client, order, workflow_input)
-    except WorkflowAlreadyStartedError:
-        pass  # a retry of an order whose workflow already ran to its end
+        await start_workflow(client, order.workflow_id, workflow_input)
+        await anyio.to_thread.run_sync(mark_started, [order.id])
     except BaseException as exc:
         if created:
             # Nothing half-written: without its workflow the order must not exist.
@@ -233,14 +279,3 @@ async def submit_order(client: Client, payload: Any, flow_name: str | None = Non
             raise IntakeUnavailable(f"the order could not be started: {exc}") from exc
         raise
     return Accepted(order.id, order.status, created=created)
-
-
-async def _start(client: Client, order: Order, workflow_input: OrderInput) -> None:
-    await client.start_workflow(
-        "OrderFlow",
-        workflow_input,
-        id=order.workflow_id,
-        task_queue=get_settings().task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )

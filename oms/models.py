@@ -40,6 +40,8 @@ class Order(SQLModel, table=True):
     channel: str = Field(index=True)
     external_id: str
     workflow_id: str = Field(unique=True)
+    # Set once Temporal took the workflow start; intake's sweep starts the unmarked (oms/starter.py).
+    workflow_started: bool = False
     status: str = Field(default="received")
     flow_name: str
     flow_version: int

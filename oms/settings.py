@@ -25,6 +25,16 @@ class Settings(BaseSettings):
     dev_password: str = "oms-dev"
     definitions_dir: Path = Path(__file__).resolve().parent.parent / "definitions"
     worker_threads: int = 32
+    # CPU priority of `oms worker` (os.nice increment); `oms up` sets 10 so intake comes first.
+    worker_nice: int = 0
+    # host:port where a worker serves the Temporal SDK's metrics (/metrics); empty: not served.
+    worker_metrics_address: str = ""
+    log_level: str = "INFO"
+    log_format: str = "auto"  # json | text | auto (JSON unless stderr is a terminal)
+    # Accepted orders waiting for their workflow start before intake answers 503.
+    intake_backlog: int = 20000
+    # Orders older than this without a confirmed workflow start are started again.
+    intake_sweep_seconds: float = 30.0
 
     @property
     def db_url(self) -> str:

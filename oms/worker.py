@@ -9,12 +9,20 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
+from temporalio import activity
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    Worker,
+)
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import workflows
 from activities.registry import ALL_ACTIVITIES
+from oms.logs import about_order
 from oms.settings import get_settings
 from workflows.order import OrderWorkflow
 
@@ -29,9 +37,17 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
 
 
-async def connect() -> Client:
+def sdk_runtime() -> Runtime | None:
+    """A runtime serving the SDK's workflow and activity metrics for Prometheus, if an address is set."""
+    address = get_settings().worker_metrics_address
+    if not address:
+        return None
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+
+
+async def connect(runtime: Runtime | None = None) -> Client:
     settings = get_settings()
-    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace, runtime=runtime)
 
 
 def compile_workflow_modules() -> None:
@@ -41,6 +57,20 @@ def compile_workflow_modules() -> None:
     .pyc (PYTHONDONTWRITEBYTECODE, read-only installs) each run recompiles it.
     """
     compileall.compile_dir(str(Path(workflows.__file__).parent), quiet=1)
+
+
+class OrderLogging(Interceptor):
+    """Every log line of an activity names its order and workflow (see oms.logs)."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _OrderLoggingInbound(next)
+
+
+class _OrderLoggingInbound(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput):
+        order_id = next((arg.order_id for arg in input.args if isinstance(getattr(arg, "order_id", None), str)), None)
+        with about_order(order_id, activity.info().workflow_id):
+            return await self.next.execute_activity(input)
 
 
 def build_worker(client: Client, executor: ThreadPoolExecutor, task_queue: str | None = None) -> Worker:
@@ -54,6 +84,7 @@ def build_worker(client: Client, executor: ThreadPoolExecutor, task_queue: str |
         activity_executor=executor,
         workflow_runner=workflow_runner(),
         max_concurrent_activities=settings.worker_threads,
+        interceptors=[OrderLogging()],
         # Lets running activities finish their transaction on shutdown.
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
@@ -63,7 +94,10 @@ async def run_worker(stop: asyncio.Event | None = None) -> None:
     from oms.db import create_tables
 
     create_tables()
-    client = await connect()
+    runtime = sdk_runtime()
+    if runtime is not None:
+        log.info("Temporal SDK metrics at http://%s/metrics", get_settings().worker_metrics_address)
+    client = await connect(runtime)
     with ThreadPoolExecutor(max_workers=get_settings().worker_threads) as executor:
         worker = build_worker(client, executor)
         log.info("worker polling task queue %s", get_settings().task_queue)

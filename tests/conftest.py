@@ -152,6 +152,7 @@ def stack(request, temporal_address, tmp_path_factory) -> Stack:
         "OMS_DEV_MODE": "true",
         "OMS_DEV_PASSWORD": PASSWORD,
         "OMS_LOG_LEVEL": "WARNING",
+        "OMS_INTAKE_SWEEP_SECONDS": "1",
     }
     stack = Stack(kind, f"http://127.0.0.1:{port}", env, folder)
     # The web app prepares the database (tables, users, shipped definitions)

@@ -23,7 +23,7 @@ import anyio
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session, select
 
-from designer.deps import CurrentUser, TemporalDep
+from designer.deps import CurrentUser, StarterDep, TemporalDep
 from designer.pages.flash import Flash
 from designer.pages.rendering import PageRoute, redirect, render
 from designer.pages.security import ACTING_ROLES, FormUser, PageRefused, SignedIn
@@ -618,7 +618,9 @@ async def new_order(request: Request, _: Annotated[CurrentUser, Depends(may_ente
 
 
 @router.post("/orders/new")
-async def create_order(request: Request, client: TemporalDep, _: Annotated[CurrentUser, Depends(entering)]):
+async def create_order(
+    request: Request, client: TemporalDep, starter: StarterDep, _: Annotated[CurrentUser, Depends(entering)]
+):
     data = await request.form()
     lang = _lang(_submitted(data, "lang"))
     action = (_submitted(data, "action") or "create").strip()
@@ -645,12 +647,12 @@ async def create_order(request: Request, client: TemporalDep, _: Annotated[Curre
             entry.values[EXTERNAL_ID_FIELD] = document[EXTERNAL_ID_FIELD]
     payload = {**document, CHANNEL_FIELD: requested}
     try:
-        accepted = await submit_order(client, payload)
+        accepted = await submit_order(client, payload, starter=starter)
     except IntakeRejected as exc:
         return _show(request, setup, entry, lang, exc.errors, status_code=exc.status_code)
     except IntakeUnavailable:
         return _show(request, setup, entry, lang, status_code=503,
-                     notice="The order could not be started, so nothing was stored. Try again in a moment.")
+                     notice="Too many orders are waiting to start, so nothing was stored. Try again in a moment.")
     done = "Order created." if accepted.created else "This order was created already; nothing new was stored."
     return redirect(f"/orders/{accepted.order_id}", Flash().ok(done))
 

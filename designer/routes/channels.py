@@ -4,7 +4,7 @@ import anyio
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from sqlmodel import Session
 
-from designer.deps import TemporalDep
+from designer.deps import StarterDep, TemporalDep
 from oms import channels
 from oms.db import get_read_engine
 from oms.intake import submit_order
@@ -24,6 +24,7 @@ async def channel_order(
     request: Request,
     response: Response,
     client: TemporalDep,
+    starter: StarterDep,
     signature: Annotated[str | None, Header(alias=channels.SIGNATURE_HEADER)] = None,
 ) -> dict:
     """A channel's native payload, signed with HMAC-SHA256 of the raw body."""
@@ -36,7 +37,7 @@ async def channel_order(
     except channels.SignatureRefused as exc:
         raise HTTPException(401, str(exc)) from exc
     order = channels.native_order(channel, body)
-    accepted = await submit_order(client, order, channel.flow)
+    accepted = await submit_order(client, order, channel.flow, starter)
     if not accepted.created:
         response.status_code = status.HTTP_200_OK
     return {"id": accepted.order_id, "status": accepted.status}

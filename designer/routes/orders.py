@@ -7,7 +7,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from activities.contracts import ExternalEvent
-from designer.deps import CurrentUser, SessionDep, TemporalDep, UserDep, require
+from designer.deps import CurrentUser, SessionDep, StarterDep, TemporalDep, UserDep, require
 from designer.views import order_detail, order_summary
 from oms.intake import submit_order
 from oms.models import Order
@@ -19,11 +19,12 @@ router = APIRouter(prefix="/api/orders", tags=["orders"])
 async def create_order(
     response: Response,
     client: TemporalDep,
+    starter: StarterDep,
     _: Annotated[CurrentUser, Depends(require("channel", "operator"))],
     payload: Annotated[Any, Body()],
     flow: Annotated[str | None, Query(description="flow to run; default: the flow of the order's channel")] = None,
 ) -> dict:
-    accepted = await submit_order(client, payload, flow)
+    accepted = await submit_order(client, payload, flow, starter)
     if not accepted.created:
         response.status_code = status.HTTP_200_OK
     return {"id": accepted.order_id, "status": accepted.status}

@@ -123,15 +123,14 @@ def test_health(stack):
     assert httpx.get(f"{stack.base_url}/healthz").json() == {"status": "ok"}
 
 
-def test_an_order_stored_without_its_workflow_starts_on_the_retry(stack):
-    """A crash between the insert and the workflow start leaves a row; the channel's retry starts it."""
+def _store_without_workflow(stack, payload) -> str:
+    """What a crash between the insert and the workflow start leaves: the row, no workflow."""
     import json
     import subprocess
     import sys
 
     from tests.conftest import ROOT
 
-    payload = order_payload()
     script = (
         "import json, sys\n"
         "from sqlmodel import Session\n"
@@ -143,13 +142,25 @@ def test_an_order_stored_without_its_workflow_starts_on_the_retry(stack):
         "    s.add(prepared.order)\n"
         "print(prepared.order.id)\n"
     )
-    stored = subprocess.run([sys.executable, "-c", script, json.dumps(payload)], cwd=ROOT, env=stack.env,
-                            check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run([sys.executable, "-c", script, json.dumps(payload)], cwd=ROOT, env=stack.env,
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_an_order_stored_without_its_workflow_starts_on_the_retry(stack):
+    payload = order_payload()
+    stored = _store_without_workflow(stack, payload)
     assert stack.order(stored)["status"] == "received"
 
     retry = stack.submit(payload)
     assert (retry.status_code, retry.json()["id"]) == (200, stored)
     stack.wait_status(stored, "shipped")
+
+
+def test_an_order_stored_without_its_workflow_is_started_by_the_sweep(stack):
+    """No retry needed: intake's sweep (every OMS_INTAKE_SWEEP_SECONDS, 1 s here) starts it."""
+    stored = _store_without_workflow(stack, order_payload())
+    order = stack.wait_status(stored, "shipped", timeout=30)
+    assert [e["type"] for e in order["timeline"]][:2] == ["audited", "stock_reserved"]
 
 
 def test_a_stricter_form_does_not_reject_a_retried_order(stack):
