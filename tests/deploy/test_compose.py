@@ -1,0 +1,73 @@
+"""The scaled deployment's compose file, checked without a Docker engine (none runs on these machines)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from oms.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = YAML(typ="safe").load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+PINNED = re.compile(r"^[\w./-]+:(\d+\.\d+(\.\d+)?[\w.-]*)$")
+
+
+def test_the_services_of_the_scaled_deployment():
+    assert set(SERVICES) == {"postgres", "temporal", "temporal-ui", "web", "worker"}
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_image_is_pinned_to_a_version(name):
+    image = SERVICES[name]["image"]
+    assert PINNED.match(image), f"{name}: image {image!r} is not pinned to a version"
+    assert not image.endswith(":latest")
+
+
+def test_temporal_runs_on_the_same_postgresql():
+    temporal = SERVICES["temporal"]
+    assert temporal["image"].startswith("temporalio/")
+    assert temporal["environment"]["POSTGRES_SEEDS"] == "postgres"
+    assert temporal["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert SERVICES["temporal-ui"]["image"].startswith("temporalio/ui:")
+
+
+@pytest.mark.parametrize("name", ["web", "worker"])
+def test_app_environment_names_only_real_settings(name):
+    fields = {f"OMS_{field.upper()}" for field in Settings.model_fields}
+    environment = SERVICES[name]["environment"]
+    unknown = sorted(key for key in environment if key.startswith("OMS_") and key not in fields)
+    assert unknown == [], f"{name}: {unknown} are not settings of oms/settings.py"
+    assert environment["OMS_DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert environment["OMS_TEMPORAL_ADDRESS"] == "temporal:7233"
+    assert "${OMS_SECRET_KEY:?" in environment["OMS_SECRET_KEY"], "production needs its own secret"
+
+
+def test_web_and_workers_share_one_configuration():
+    web, worker = SERVICES["web"]["environment"], SERVICES["worker"]["environment"]
+    for key in ("OMS_DATABASE_URL", "OMS_TEMPORAL_ADDRESS", "OMS_TEMPORAL_NAMESPACE", "OMS_TASK_QUEUE"):
+        assert web[key] == worker[key], key
+
+
+def test_workers_can_be_scaled():
+    worker = SERVICES["worker"]
+    assert "container_name" not in worker and "ports" not in worker, "a fixed name or host port stops --scale"
+    assert worker["command"] == ["oms", "worker"]
+    assert worker["depends_on"]["web"]["condition"] == "service_healthy"
+
+
+@pytest.mark.parametrize("name", ["postgres", "temporal", "web", "worker"])
+def test_health_checks(name):
+    assert SERVICES[name]["healthcheck"]["test"], name
+
+
+def test_the_app_image_is_built_from_the_dockerfile():
+    assert SERVICES["web"]["build"] == "."
+    assert SERVICES["web"]["image"] == SERVICES["worker"]["image"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11[\w.-]*$", dockerfile, re.M)
+    for package in ("engine", "workflows", "activities", "designer", "oms", "definitions"):
+        assert re.search(rf"^COPY {package} {package}$", dockerfile, re.M), package
