@@ -104,6 +104,10 @@ class TaskClose:
     decided_by: Optional[str] = None
     comment: str = ""
     role: str = ""
+    # An event that closed the task without a decision (e.g. cancel_requested).
+    event: str = ""
+    # What goes on the timeline with the decision, e.g. the scans of a pick.
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -149,6 +153,8 @@ class Decision:
     user: str
     role: str
     comment: str = ""
+    # Pick, check and pack: what the person scanned, [{sku, qty}].
+    scans: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from temporalio import activity
 
 from activities.contracts import Progress, TaskApproval, TaskClose, TaskEscalation, TaskInput
+from oms import analytics
 from oms.db import session_scope
 from oms.models import DecisionRecord, Order, OrderEvent, Task, utcnow
 
@@ -34,15 +35,17 @@ def record(session: Session, progress: Progress) -> None:
             seq=progress.seq,
             type=progress.type,
             step=progress.step,
+            status=progress.status,
             message=progress.message,
             data=progress.data,
         )
     )
+    order = session.get(Order, progress.order_id)
     if progress.status:
-        order = session.get(Order, progress.order_id)
         order.status = progress.status
         order.updated_at = utcnow()
         session.add(order)
+    analytics.observe(session, order, progress.type, progress.status, progress.data)
 
 
 @activity.defn(name="record_progress")
@@ -100,6 +103,9 @@ def close_task(inp: TaskClose) -> None:
         if already_recorded(session, inp.order_id, inp.seq):
             return
         task = session.get(Task, inp.task_id)
+        if inp.event:
+            _close_by_event(session, task, inp)
+            return
         expired = inp.outcome == "timeout"
         task.status = "expired" if expired else "decided"
         task.decision = None if expired else inp.outcome
@@ -123,9 +129,22 @@ def close_task(inp: TaskClose) -> None:
                 type="task_expired" if expired else "task_decided",
                 step=task.step,
                 message=message,
-                data={"task_id": task.id, "decision": task.decision, "by": inp.decided_by, "comment": inp.comment},
+                data={"task_id": task.id, "decision": task.decision, "by": inp.decided_by, "comment": inp.comment,
+                      **inp.data},
             ),
         )
+
+
+def _close_by_event(session, task: Task, inp: TaskClose) -> None:
+    """An event the step listens for (e.g. cancel_requested) ended the task: no decision was taken."""
+    task.status = "closed"
+    task.decided_at = utcnow()
+    session.add(task)
+    record(session, Progress(
+        order_id=inp.order_id, seq=inp.seq, type="task_closed", step=task.step,
+        message=f"{task.title}: closed by event {inp.event}",
+        data={"task_id": task.id, "event": inp.event},
+    ))
 
 
 @activity.defn(name="escalate_task")

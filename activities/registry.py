@@ -1,9 +1,12 @@
 """Every activity the worker registers, by module."""
 
 from activities.audit import audit_order
+from activities.changes import change_address
+from activities.fulfilment import check, pack, pick
+from activities.notifications import notify
 from activities.inventory import release_stock, reserve_stock
 from activities.orders import close_task, escalate_task, open_task, record_approval, record_progress
-from activities.payments import mark_paid
+from activities.payments import cancel_payment, mark_paid
 from activities.shipping import create_shipment
 from activities.webhooks import push_status
 
@@ -19,7 +22,14 @@ ALL_ACTIVITIES = [
     escalate_task,
     record_approval,
     push_status,
+    notify,
+    cancel_payment,
+    change_address,
+    pick,
+    check,
+    pack,
 ]
 
 # The implementations of the names flows may use in `activity` steps.
-STEP_ACTIVITIES = {"reserve_stock", "release_stock", "create_shipment", "mark_paid"}
+STEP_ACTIVITIES = {"reserve_stock", "release_stock", "create_shipment", "mark_paid", "notify", "cancel_payment",
+                   "change_address", "pick", "check", "pack"}

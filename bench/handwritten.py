@@ -68,6 +68,15 @@ class HandwrittenOrderWorkflow:
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
         )
 
+    async def _notify(self, inp: OrderInput, step: str, event: str, status: str | None = None) -> None:
+        self._path.append(step)
+        await workflow.execute_activity(
+            "notify",
+            StepInput(order_id=inp.order_id, step=step, seq=self._next_seq(), status=status,
+                      params={"event": event}, event=None),
+            result_type=StepResult, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+        )
+
     async def _end(self, inp: OrderInput, step: str, status: str) -> OrderResult:
         self._path.append(step)
         await self._progress(inp, "completed" if status == "completed" else "ended", step,
@@ -110,14 +119,19 @@ class HandwrittenOrderWorkflow:
         if (inp.order.get("payment") or {}).get("status") != "paid":
             raise ApplicationError("benchmark baseline: only prepaid orders", non_retryable=True)
 
-        # ship
+        # delivery_method (ship), notify_confirmed
+        self._path.append("delivery_method")
+        await self._notify(inp, "notify_confirmed", "confirmed")
+
+        # ship, notify_shipped
         self._path.append("ship")
         await workflow.execute_activity(
             "create_shipment",
             StepInput(order_id=inp.order_id, step="ship", seq=self._next_seq(), status="shipped",
-                      params={}, event=None),
+                      params={"carriers": "default"}, event=None),
             result_type=StepResult, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
         )
+        await self._notify(inp, "notify_shipped", "shipped")
 
         # await_delivery
         self._path.append("await_delivery")
@@ -127,6 +141,7 @@ class HandwrittenOrderWorkflow:
         event = self._events.pop(next(i for i, e in enumerate(self._events) if e.type == "delivered"))
         await self._progress(inp, "event", "await_delivery", f"event {event.type} received",
                              data={"type": event.type, "data": event.data})
+        await self._notify(inp, "notify_delivered", "delivered", status="delivered")
 
         # completed
         return await self._end(inp, "completed", "completed")

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from temporalio.client import Client
 
 from designer import errors, pages
-from designer.routes import auth, channels, definitions, inventory, orders, tasks
+from designer.routes import analytics, auth, channels, definitions, fulfilment, inventory, orders, tasks
 from oms import metrics
 from oms.db import get_engine
 from oms.intake import restart_inputs
@@ -37,7 +37,7 @@ async def lifespan(app: FastAPI):
 def create_app() -> FastAPI:
     app = FastAPI(title="OMS", description="Order management whose pipeline is data.", lifespan=lifespan)
     errors.install(app)
-    for module in (auth, orders, channels, tasks, definitions, inventory):
+    for module in (auth, orders, channels, tasks, definitions, inventory, fulfilment, analytics):
         app.include_router(module.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")

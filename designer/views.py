@@ -62,7 +62,7 @@ def order_detail(session: Session, order: Order) -> dict[str, Any]:
     moves = session.exec(
         select(StockMovement).where(StockMovement.order_id == order.id).order_by(StockMovement.id)
     ).all()
-    shipment = session.exec(select(Shipment).where(Shipment.order_id == order.id)).first()
+    parcels = session.exec(select(Shipment).where(Shipment.order_id == order.id).order_by(Shipment.parcel)).all()
     tasks = session.exec(select(Task).where(Task.order_id == order.id).order_by(Task.created_at)).all()
     decisions = session.exec(
         select(DecisionRecord).where(DecisionRecord.order_id == order.id).order_by(DecisionRecord.seq)
@@ -83,9 +83,12 @@ def order_detail(session: Session, order: Order) -> dict[str, Any]:
             for m in moves
         ],
         "shipments": [
-            {"carrier": shipment.carrier, "tracking_number": shipment.tracking_number,
-             "warehouses": shipment.warehouses, "created_at": shipment.created_at.isoformat()}
-        ] if shipment else [],
+            {"id": p.id, "parcel": p.parcel, "carrier": p.carrier, "service": p.service, "price": p.price,
+             "tracking_number": p.tracking_number, "status": p.status, "warehouse": p.warehouse,
+             "warehouses": p.warehouses, "weight_kg": p.weight_kg, "lines": p.lines,
+             "consolidation": p.consolidation, "created_at": p.created_at.isoformat()}
+            for p in parcels
+        ],
         "audit": None if audit is None else {
             "action": audit["action"],
             "fired": audit["fired"],

@@ -22,15 +22,31 @@ ACTIVITIES: dict[str, ActivitySpec] = {
     for spec in (
         ActivitySpec(
             "reserve_stock",
-            "Reserve every line's quantity in one warehouse each; all lines or none.",
-            failures=("out_of_stock",),
+            "Allocate every line by the allocation definition in params.allocation (warehouse, lot, split) "
+            "and reserve it; all lines or none. Short of stock: out_of_stock (when_short: backorder) "
+            "or unallocatable (when_short: cancel).",
+            failures=("out_of_stock", "unallocatable"),
         ),
         ActivitySpec("release_stock", "Release the order's open reservations."),
         ActivitySpec(
             "create_shipment",
-            "Ship the reserved stock with the simulated carrier; issues a tracking number.",
+            "Ship the reserved stock: one parcel per warehouse (params.apart: an expression over `line` that "
+            "puts lines in a parcel of their own; params.merge_window: pack with a parcel of the same customer "
+            "and address booked within it), carrier and price from the carriers definition params.carriers "
+            "(default: default) unless params.carrier names one; each parcel gets a tracking number.",
+            failures=("no_carrier", "nothing_to_ship"),
         ),
         ActivitySpec("mark_paid", "Record the payment that arrived with an event."),
+        ActivitySpec(
+            "notify",
+            "Send the customer the notification of params.event (template notify_<event>, or params.template) "
+            "by e-mail and signed webhook; on the timeline.",
+        ),
+        ActivitySpec("cancel_payment", "Refund a paid order, void an unpaid authorisation (payment adapter)."),
+        ActivitySpec("change_address", "Apply the shipping address of the address_changed event that arrived."),
+        ActivitySpec("pick", "Pick the reserved items (automatic; use an approval step with scan for a person)."),
+        ActivitySpec("check", "Check the picked items against the order (automatic)."),
+        ActivitySpec("pack", "Pack the order's items (automatic)."),
     )
 }
 

@@ -42,6 +42,10 @@ class ApprovalStep(Step):
     escalation_role: str | None = None
     escalation_seconds: float = 0
     four_eyes_above: float | None = None
+    # Events that end the task without a decision (e.g. cancel_requested), and where they go.
+    events: Mapping[str, str] = field(default_factory=dict)
+    # Decisions that must carry scans of every SKU and quantity (pick, check, pack).
+    scan: tuple[str, ...] = ()
 
     def phases(self) -> tuple[tuple[str, float], ...]:
         """(role, seconds) the task spends with each role before the final timeout."""
@@ -110,6 +114,8 @@ def _parse_step(raw: dict) -> Step:
             escalation_role=raw.get("escalation", {}).get("role"),
             escalation_seconds=parse_duration(raw["escalation"]["due"]) if "escalation" in raw else 0,
             four_eyes_above=raw.get("four_eyes_above"),
+            events=dict(raw.get("events", {})),
+            scan=tuple(raw.get("scan", ())),
         )
     if kind == "wait":
         return WaitStep(
@@ -143,7 +149,7 @@ def step_targets(raw_step: dict) -> Iterator[tuple[tuple[str | int, ...], str]]:
     for key in ("next", "default", "on_timeout"):
         if key in raw_step:
             yield (key,), raw_step[key]
-    for key in ("on", "on_error"):
+    for key in ("on", "on_error", "events"):
         for outcome, target in raw_step.get(key, {}).items():
             yield (key, outcome), target
     for index, case in enumerate(raw_step.get("cases", [])):
@@ -195,6 +201,7 @@ def _check_step(step: dict, path: str, ids: dict[str, int]) -> Iterator[Definiti
                 f"known: {', '.join(sorted(ACTIVITIES))}",
             )
         else:
+            yield from _check_params(step, path)
             for failure in step.get("on_error", {}):
                 if failure not in spec.failures:
                     can = f"it can fail with: {', '.join(spec.failures)}" if spec.failures else "it declares no failures"
@@ -234,6 +241,14 @@ def _check_step(step: dict, path: str, ids: dict[str, int]) -> Iterator[Definiti
                     join_path(path, "comment_required"),
                     f"{decision!r} is not a decision of this step",
                 )
+        for index, decision in enumerate(step.get("scan", [])):
+            if decision not in step["on"]:
+                yield DefinitionError(join_path(path, "scan", index), f"{decision!r} is not a decision of this step")
+        for event in step.get("events", {}):
+            if event in step["on"]:
+                yield DefinitionError(
+                    join_path(path, "events", event), f"{event!r} is a decision of this step; name the event otherwise"
+                )
     elif kind == "switch":
         for index, case in enumerate(step["cases"]):
             problem = condition_error(case["when"])
@@ -251,6 +266,23 @@ def _check_step(step: dict, path: str, ids: dict[str, int]) -> Iterator[Definiti
                 parse_duration(value)
             except ValueError as exc:
                 yield DefinitionError(join_path(path, *rel), str(exc))
+
+
+def _check_params(step: dict, path: str) -> Iterator[DefinitionError]:
+    """The params of fulfilment activities that would otherwise fail only when an order gets there."""
+    params = step.get("params", {})
+    if step["activity"] == "notify" and not isinstance(params.get("event"), str):
+        yield DefinitionError(join_path(path, "params"), "notify needs params.event, e.g. {event: shipped}")
+    if step["activity"] == "create_shipment":
+        if "apart" in params:
+            problem = condition_error(str(params["apart"]))
+            if problem:
+                yield DefinitionError(join_path(path, "params", "apart"), f"expression does not compile: {problem}")
+        if "merge_window" in params:
+            try:
+                parse_duration(str(params["merge_window"]))
+            except ValueError as exc:
+                yield DefinitionError(join_path(path, "params", "merge_window"), str(exc))
 
 
 def _check_reachable(raw: dict, ids: dict[str, int]) -> Iterator[DefinitionError]:

@@ -57,6 +57,8 @@ def next_step(flow: Flow, step: Step, outcome: str | None, ctx: dict[str, Any] |
         return evaluate_switch(step, ctx or {})[0]
     if isinstance(step, (ApprovalStep, WaitStep)) and outcome == TIMEOUT:
         return step.on_timeout
+    if isinstance(step, ApprovalStep) and outcome in step.events:
+        return step.events[outcome]
     if isinstance(step, (AuditStep, ApprovalStep, WaitStep)):
         if outcome in step.on:
             return step.on[outcome]
@@ -111,3 +113,37 @@ def decision_problem(
     if decision == "approve" and user and user in task.approvals_by:
         return "same_person", f"{user} approved already; four-eyes needs a second person"
     return None
+
+
+def expected_scan(lines: Sequence[dict]) -> dict[str, int]:
+    """SKU -> quantity a pick, check or pack of these order lines must scan."""
+    expected: dict[str, int] = {}
+    for line in lines:
+        sku = str(line.get("sku"))
+        expected[sku] = expected.get(sku, 0) + int(line.get("qty") or 0)
+    return expected
+
+
+def scan_problem(expected: dict[str, int], scans: Sequence[dict]) -> str | None:
+    """Why scans do not confirm exactly the expected SKUs and quantities, or None."""
+    scanned: dict[str, int] = {}
+    for index, scan in enumerate(scans, start=1):
+        sku = str(scan.get("sku") or "").strip()
+        qty = scan.get("qty", 1)
+        if not sku:
+            return f"scan {index}: sku is required"
+        if not isinstance(qty, int) or isinstance(qty, bool) or qty < 1:
+            return f"scan {index}: qty must be a whole number of at least 1"
+        if sku not in expected:
+            return f"scan {index}: {sku} is not in this order; expected {_items(expected)}"
+        scanned[sku] = scanned.get(sku, 0) + qty
+    if not scans:
+        return f"scan every item: expected {_items(expected)}"
+    problems = [
+        f"{sku}: scanned {scanned.get(sku, 0)} of {qty}" for sku, qty in expected.items() if scanned.get(sku, 0) != qty
+    ]
+    return "; ".join(problems) if problems else None
+
+
+def _items(counts: dict[str, int]) -> str:
+    return ", ".join(f"{qty} x {sku}" for sku, qty in counts.items())

@@ -10,6 +10,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "definitions" / "schemas"
@@ -23,3 +24,21 @@ def schema_for(kind: str) -> dict:
 @lru_cache(maxsize=None)
 def validator_for(kind: str) -> Draft202012Validator:
     return Draft202012Validator(schema_for(kind))
+
+
+@lru_cache(maxsize=None)
+def _compiled(kind: str) -> jsonschema_rs.Validator:
+    return jsonschema_rs.validator_for(schema_for(kind))
+
+
+def fast_check(kind: str, raw: object) -> bool:
+    """True when ``raw`` is certainly valid, by jsonschema-rs (compiled, about 100x faster).
+
+    False means "not known valid": the caller runs the Python validator, whose
+    errors are the ones reported. Values JSON has no type for (a YAML date)
+    are left to that validator too.
+    """
+    try:
+        return _compiled(kind).is_valid(raw)
+    except (ValueError, TypeError):
+        return False

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from sqlmodel import select
 
 from oms.auth import ensure_dev_users
-from oms.db import create_tables, session_scope
-from oms.models import DefinitionVersion
-from oms.publishing import definition_files, publish_files
+from oms import analytics, migrate
+from oms.db import session_scope
+from oms.publishing import definition_files, known_definitions, publish_files
 from oms.seed import seed_demo
 from oms.settings import get_settings
 
@@ -19,18 +18,21 @@ log = logging.getLogger("oms.bootstrap")
 def prepare(seed: bool) -> dict:
     """Idempotent: safe on every start of `oms up` and `oms web`."""
     settings = get_settings()
-    create_tables()
+    before, _ = migrate.upgrade()
+    if before == migrate.BASELINE:
+        # Orders of the release before have no dashboard counters yet: count them from their timelines.
+        with session_scope() as session:
+            analytics.rebuild(session)
     report = {"users": [], "published": [], "seeded": False}
     with session_scope() as session:
         if settings.dev_mode:
             report["users"] = ensure_dev_users(session)
     with session_scope() as session:
-        # Shipped definitions are published once; later edits are the analysts'.
-        if session.exec(select(DefinitionVersion.id).limit(1)).first() is None:
-            files = definition_files([settings.definitions_dir])
-            report["published"] = [
-                f"{p.row.kind}/{p.row.name} v{p.row.version}" for p in publish_files(session, files, author="system")
-            ]
+        # Each shipped definition is published once, when first seen (a new version of the
+        # product may ship new ones); later versions of it are the analysts' to publish.
+        files = definition_files([settings.definitions_dir])
+        published = publish_files(session, files, author="system", skip=known_definitions(session))
+        report["published"] = [f"{p.row.kind}/{p.row.name} v{p.row.version}" for p in published]
     if seed and settings.dev_mode:
         with session_scope() as session:
             report["seeded"] = seed_demo(session)

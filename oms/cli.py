@@ -126,8 +126,11 @@ def up() -> None:
                 children[0].wait(timeout=1)
             except subprocess.TimeoutExpired:
                 pass
-        failed = [c.args for c in children if c.poll() is not None]
-        typer.echo(f"a process stopped: {failed}; stopping the rest", err=True)
+        stopped = [c for c in children if c.poll() is not None]
+        if all(c.returncode in (0, -signal.SIGINT, 128 + signal.SIGINT) for c in stopped):
+            # Ctrl-C reaches the whole process group: a child may end before we see the signal.
+            raise KeyboardInterrupt
+        typer.echo(f"a process stopped: {[(c.args, c.returncode) for c in stopped]}; stopping the rest", err=True)
         raise typer.Exit(1)
     except KeyboardInterrupt:
         typer.echo("\nstopping ...")
@@ -140,6 +143,28 @@ def up() -> None:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema to this version (`oms web` and `oms up` do it on start)."""
+    _logging()
+    from oms import migrate as migrations
+
+    before, after = migrations.upgrade()
+    typer.echo(f"database schema at {after}" + (f" (was {before or 'empty'})" if before != after else " (unchanged)"))
+
+
+@app.command("rebuild-analytics")
+def rebuild_analytics() -> None:
+    """Recompute the dashboard's day counters from every order's timeline (after importing old data)."""
+    _logging()
+    from oms import analytics
+    from oms.db import session_scope
+
+    with session_scope() as session:
+        counters = analytics.rebuild(session)
+    typer.echo(f"{counters} day counters rebuilt from the orders' timelines")
 
 
 @app.command("import")

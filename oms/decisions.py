@@ -17,7 +17,7 @@ from oms.models import Task
 # How each refusal of the workflow's decision validator maps to HTTP.
 REFUSAL_STATUS = {
     "already_decided": 409, "same_person": 409, "forbidden": 403,
-    "unknown_decision": 422, "comment_required": 422,
+    "unknown_decision": 422, "comment_required": 422, "scan_mismatch": 422, "qc_invalid": 422,
 }
 
 
@@ -44,7 +44,8 @@ def _load(task_id: str) -> Task:
     return task
 
 
-async def decide(client: Client, task_id: str, actor: Actor, decision: str, comment: str) -> DecisionAccepted:
+async def decide(client: Client, task_id: str, actor: Actor, decision: str, comment: str,
+                 scans: list[dict] | None = None) -> DecisionAccepted:
     """Send one decision; raises TaskRefused with the HTTP status and the reason."""
     task = await anyio.to_thread.run_sync(_load, task_id)
     if task.status != "open":
@@ -52,7 +53,8 @@ async def decide(client: Client, task_id: str, actor: Actor, decision: str, comm
     if task.claimed_by and task.claimed_by != actor.username:
         raise TaskRefused(409, f"task is claimed by {task.claimed_by}")
     handle = client.get_workflow_handle(task.workflow_id)
-    update = Decision(task_id=task_id, decision=decision, user=actor.username, role=actor.role, comment=comment)
+    update = Decision(task_id=task_id, decision=decision, user=actor.username, role=actor.role, comment=comment,
+                      scans=list(scans or []))
     try:
         return await handle.execute_update("decide", update, result_type=DecisionAccepted)
     except WorkflowUpdateFailedError as exc:

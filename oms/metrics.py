@@ -20,7 +20,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from oms.db import get_read_engine
-from oms.models import Order, Task
+from oms.models import Order, StockAlert, Task
 
 log = logging.getLogger("oms.metrics")
 
@@ -54,10 +54,20 @@ class ReadModelCollector(Collector):
             with Session(get_read_engine()) as session:
                 yield from _orders_by_status(session)
                 yield from _open_tasks(session)
+                yield from _stock_alerts(session)
                 for more in self.extra:
                     yield from more(session)
         except Exception:  # a scrape must not fail because the database hiccuped
             log.exception("read-model metrics unavailable")
+
+
+def _stock_alerts(session: Session) -> Iterator[GaugeMetricFamily]:
+    family = GaugeMetricFamily("oms_stock_alerts_open", "Open low-stock alerts by SKU", labels=["sku"])
+    for sku, count in session.exec(
+        select(StockAlert.sku, func.count()).where(StockAlert.status == "open").group_by(StockAlert.sku)
+    ).all():
+        family.add_metric([sku], count)
+    yield family
 
 
 def _orders_by_status(session: Session) -> Iterator[GaugeMetricFamily]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Optional
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -28,12 +28,29 @@ class DefinitionVersion(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class DefinitionDraft(SQLModel, table=True):
+    """An analyst's unpublished text of a definition: one per (kind, name, author); never run by any order."""
+
+    __tablename__ = "definition_drafts"
+    __table_args__ = (UniqueConstraint("kind", "name", "author"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str
+    name: str
+    author: str = Field(index=True)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class Order(SQLModel, table=True):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("channel", "external_id"),
         Index("ix_orders_status_created", "status", "created_at"),
         Index("ix_orders_client_ip_created", "client_ip", "created_at"),
+        # The intake sweep looks for orders whose workflow start is unconfirmed: few, whatever the table's size.
+        Index("ix_orders_unstarted", "created_at", sqlite_where=text("workflow_started = 0"),
+              postgresql_where=text("NOT workflow_started")),
     )
 
     id: str = Field(primary_key=True)
@@ -51,11 +68,28 @@ class Order(SQLModel, table=True):
     client_ip: Optional[str] = None
     phone: Optional[str] = Field(default=None, index=True)
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # When the order first reached each status (status -> ISO time), for cycle times.
+    milestones: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     total: float = 0
     document: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     audit: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class DailyMetric(SQLModel, table=True):
+    """A counter of the dashboard: per day, metric and two keys (see engine/analytics.py)."""
+
+    __tablename__ = "daily_metrics"
+    # Covering: the dashboard's range scans read the index alone.
+    __table_args__ = (Index("ix_daily_metrics_scan", "metric", "day", "k1", "k2", "count", "amount"),)
+
+    metric: str = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    k1: str = Field(default="", primary_key=True)
+    k2: str = Field(default="", primary_key=True)
+    count: int = 0
+    amount: float = 0
 
 
 class OrderEvent(SQLModel, table=True):
@@ -69,6 +103,7 @@ class OrderEvent(SQLModel, table=True):
     seq: int
     type: str
     step: Optional[str] = None
+    status: Optional[str] = None  # the order's status this line set, if any
     message: str = ""
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     at: datetime = Field(default_factory=utcnow)
@@ -126,6 +161,13 @@ class Warehouse(SQLModel, table=True):
     name: str
     region: str
     country: str
+    latitude: float = 0.0
+    longitude: float = 0.0
+    handling_cost: float = 0.0  # per shipment leaving this warehouse
+    cutoff: str = "16:00"  # local time after which orders ship the next working day
+    daily_capacity: int = 1000  # shipments per day
+    # Destination countries (ISO alpha-2) or regions this warehouse ships to; empty: its own country.
+    serves: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class Sku(SQLModel, table=True):
@@ -135,6 +177,14 @@ class Sku(SQLModel, table=True):
     name: str
     price: float
     weight_kg: float = 0.5
+    length_cm: float = 0.0
+    width_cm: float = 0.0
+    height_cm: float = 0.0
+    category: str = "general"
+    lot_tracked: bool = False  # stock is held per lot (batch) with its receipt date
+    expiry_tracked: bool = False  # lots carry an expiry date (FEFO)
+    low_stock_threshold: int = 0  # alert when available stock over all warehouses falls to this
+    lead_time_days: int = 7  # days from a purchase order to stock on the shelf
 
 
 class Stock(SQLModel, table=True):
@@ -151,31 +201,159 @@ class Stock(SQLModel, table=True):
 
 
 class StockMovement(SQLModel, table=True):
-    """Ledger row; (order, line, operation) is unique so retries never move stock twice."""
+    """Ledger row; (order, line, operation, cycle, part) is unique so retries never move stock twice.
+
+    A line allocated from several warehouses or lots has one part per piece;
+    ``cycle`` counts reservations of the order after a full release (re-allocation).
+    """
 
     __tablename__ = "stock_movements"
-    __table_args__ = (UniqueConstraint("order_id", "line_no", "operation"),)
+    __table_args__ = (
+        UniqueConstraint("order_id", "line_no", "operation", "cycle", "part", name="uq_stock_movements_order_op"),
+        Index("ix_stock_movements_sku_at", "sku", "at"),
+    )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     order_id: Optional[str] = Field(default=None, index=True)
     line_no: Optional[int] = None
-    operation: str  # reserve | release | ship | adjust
+    operation: str  # receipt | reserve | release | ship | return | adjust | transfer
     warehouse: str
     sku: str
-    qty: int
+    qty: int  # signed for adjust and transfer (out of this warehouse: negative)
     reason: str = ""
     at: datetime = Field(default_factory=utcnow)
+    lot: Optional[str] = None
+    part: int = 0
+    cycle: int = 0
+    counterpart: Optional[str] = None  # the other warehouse of a transfer
+    user: Optional[str] = None
+
+
+class StockLot(SQLModel, table=True):
+    """Stock of a lot-tracked SKU per lot; the ``stock`` row holds the warehouse's sum."""
+
+    __tablename__ = "stock_lots"
+    __table_args__ = (
+        CheckConstraint("reserved >= 0", name="ck_stock_lots_reserved_nonnegative"),
+        CheckConstraint("reserved <= on_hand", name="ck_stock_lots_not_oversold"),
+    )
+
+    warehouse: str = Field(primary_key=True, foreign_key="warehouses.code")
+    sku: str = Field(primary_key=True, foreign_key="skus.sku")
+    lot: str = Field(primary_key=True)
+    on_hand: int = 0
+    reserved: int = 0
+    received_at: datetime = Field(default_factory=utcnow)
+    expires_on: Optional[date] = None
+
+
+class ChannelReservation(SQLModel, table=True):
+    """Safety stock kept for a channel: other channels may not take it."""
+
+    __tablename__ = "channel_reservations"
+    __table_args__ = (CheckConstraint("qty >= 0", name="ck_channel_reservations_qty"),)
+
+    channel: str = Field(primary_key=True)
+    warehouse: str = Field(primary_key=True, foreign_key="warehouses.code")
+    sku: str = Field(primary_key=True, foreign_key="skus.sku")
+    qty: int = 0
+
+
+class StockAlert(SQLModel, table=True):
+    """A low-stock alert; ``open_key`` (the SKU while open) keeps one open alert per SKU."""
+
+    __tablename__ = "stock_alerts"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    sku: str = Field(index=True, foreign_key="skus.sku")
+    open_key: Optional[str] = Field(default=None, unique=True)
+    status: str = "open"  # open | resolved
+    available: int
+    threshold: int
+    message: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    resolved_at: Optional[datetime] = None
+
+
+class Backorder(SQLModel, table=True):
+    """An order waiting for stock of a SKU; a receipt of that SKU wakes its workflow."""
+
+    __tablename__ = "backorders"
+
+    order_id: str = Field(primary_key=True, foreign_key="orders.id")
+    sku: str = Field(primary_key=True)
+    qty: int
+    status: str = Field(default="open", index=True)  # open | filled | cancelled
+    created_at: datetime = Field(default_factory=utcnow)
+    closed_at: Optional[datetime] = None
 
 
 class Shipment(SQLModel, table=True):
+    """One parcel of an order: from one warehouse, with one carrier and tracking number."""
+
     __tablename__ = "shipments"
+    __table_args__ = (UniqueConstraint("order_id", "parcel", name="uq_shipments_order_parcel"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
-    order_id: str = Field(unique=True, foreign_key="orders.id")
+    order_id: str = Field(index=True, foreign_key="orders.id")
+    parcel: int = 1
     carrier: str
-    tracking_number: str
+    tracking_number: str = Field(unique=True)
     warehouses: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+    warehouse: str = ""
+    adapter: str = "simulated"
+    service: str = ""
+    service_level: str = "standard"
+    price: float = 0
+    weight_kg: float = 0
+    # label_created | in_transit | out_for_delivery | delivered | exception
+    status: str = "label_created"
+    lines: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    label: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Orders of the same customer and address shipped in one box share this key (see activities/shipping.py).
+    consolidation: Optional[str] = Field(default=None, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class TrackingEvent(SQLModel, table=True):
+    """What a carrier reported about a parcel; (carrier, event_id) makes webhooks idempotent."""
+
+    __tablename__ = "tracking_events"
+    __table_args__ = (UniqueConstraint("carrier", "event_id", name="uq_tracking_events_carrier_event"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    shipment_id: int = Field(index=True, foreign_key="shipments.id")
+    order_id: str = Field(index=True)
+    carrier: str
+    event_id: str
+    type: str  # in_transit | out_for_delivery | delivered | exception
+    description: str = ""
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Wave(SQLModel, table=True):
+    """A batch of orders picked together in one warehouse from one pick list."""
+
+    __tablename__ = "waves"
+
+    id: str = Field(primary_key=True)
+    warehouse: str = Field(index=True, foreign_key="warehouses.code")
+    status: str = "open"  # open | done
+    orders: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    lines: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_by: str = ""
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class WaveOrder(SQLModel, table=True):
+    """An order's place in a wave; an order is in at most one open wave."""
+
+    __tablename__ = "wave_orders"
+
+    order_id: str = Field(primary_key=True, foreign_key="orders.id")
+    wave_id: str = Field(index=True, foreign_key="waves.id")
 
 
 class Customer(SQLModel, table=True):

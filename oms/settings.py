@@ -25,6 +25,20 @@ class Settings(BaseSettings):
     dev_password: str = "oms-dev"
     definitions_dir: Path = Path(__file__).resolve().parent.parent / "definitions"
     worker_threads: int = 32
+    # Customer notifications (activities/notifications.py): e-mail over SMTP ...
+    smtp_host: str = ""  # empty: no e-mail is sent (the timeline says so)
+    smtp_port: int = 25
+    smtp_from: str = "OMS <orders@localhost>"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_timeout: float = 10
+    # ... and as signed webhooks (X-OMS-Signature: sha256=<HMAC of the body>).
+    notify_webhook_url: str = ""
+    notify_webhook_secret: str = ""
+    # Shared secret of the carrier tracking webhook POST /api/carriers/{name}/events;
+    # dev mode without one: dev-secret-carrier-<name>.
+    carrier_webhook_secret: str = ""
     # CPU priority of `oms worker` (os.nice increment); `oms up` sets 10 so intake comes first.
     worker_nice: int = 0
     # host:port where a worker serves the Temporal SDK's metrics (/metrics); empty: not served.

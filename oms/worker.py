@@ -91,9 +91,10 @@ def build_worker(client: Client, executor: ThreadPoolExecutor, task_queue: str |
 
 
 async def run_worker(stop: asyncio.Event | None = None) -> None:
-    from oms.db import create_tables
+    from oms.migrate import wait_until_current
 
-    create_tables()
+    # The web process migrates the database; a worker must not run on an older or newer schema.
+    await asyncio.to_thread(wait_until_current)
     runtime = sdk_runtime()
     if runtime is not None:
         log.info("Temporal SDK metrics at http://%s/metrics", get_settings().worker_metrics_address)

@@ -135,8 +135,28 @@ def _database(kind: str, tmp: Path) -> tuple[str, Callable[[], None]]:
     return f"{base}/{name}", drop
 
 
+@pytest.fixture(scope="session")
+def mailbox():
+    """A real SMTP server every stack sends customer e-mail to; yields its Mailbox."""
+    from tests.mail import start_smtp
+
+    controller, box, _ = start_smtp()
+    yield box
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def notify_hooks():
+    """The receiver of every stack's signed notification webhooks."""
+    from tests.mail import HookReceiver
+
+    receiver = HookReceiver()
+    yield receiver
+    receiver.close()
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def stack(request, temporal_address, tmp_path_factory) -> Stack:
+def stack(request, temporal_address, tmp_path_factory, mailbox, notify_hooks) -> Stack:
     kind = request.param
     folder = tmp_path_factory.mktemp(f"stack-{kind}")
     url, drop = _database(kind, folder)
@@ -152,6 +172,11 @@ def stack(request, temporal_address, tmp_path_factory) -> Stack:
         "OMS_DEV_MODE": "true",
         "OMS_DEV_PASSWORD": PASSWORD,
         "OMS_LOG_LEVEL": "WARNING",
+        "OMS_SMTP_HOST": "127.0.0.1",
+        "OMS_SMTP_PORT": str(mailbox.port),
+        "OMS_SMTP_FROM": "Shop <orders@shop.test>",
+        "OMS_NOTIFY_WEBHOOK_URL": notify_hooks.url,
+        "OMS_NOTIFY_WEBHOOK_SECRET": "notify-test-secret",
         "OMS_INTAKE_SWEEP_SECONDS": "1",
     }
     stack = Stack(kind, f"http://127.0.0.1:{port}", env, folder)

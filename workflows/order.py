@@ -36,7 +36,8 @@ with workflow.unsafe.imports_passed_through():
     from engine.definitions import compile_text
     from engine.flows import ActivityStep, ApprovalStep, AuditStep, EndStep, Flow, Step, SwitchStep, WaitStep
     from engine.interpreter import (
-        TIMEOUT, Event, TaskState, context, decision_problem, evaluate_switch, first_awaited_event, next_step,
+        TIMEOUT, Event, TaskState, context, decision_problem, evaluate_switch, expected_scan, first_awaited_event,
+        next_step, scan_problem,
     )
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
@@ -104,6 +105,10 @@ class OrderWorkflow:
         if problem:
             code, message = problem
             raise ApplicationError(message, type=code)
+        if decision.decision in step.scan:
+            problem = scan_problem(expected_scan(self._order.get("lines", [])), decision.scans)
+            if problem:
+                raise ApplicationError(problem, type="scan_mismatch")
 
     # ---- the interpreter loop -------------------------------------------
 
@@ -166,6 +171,9 @@ class OrderWorkflow:
                 return cause.type
             raise
         self._results[step.id] = result.data
+        # An activity that changed the order (e.g. its address) says so; expressions then see the change.
+        if isinstance(result.data.get("order_update"), dict):
+            self._order = {**self._order, **result.data["order_update"]}
         self._status_changed(step.status)
         return None
 
@@ -182,6 +190,8 @@ class OrderWorkflow:
 
     async def _approval(self, step: ApprovalStep) -> str:
         reason = "; ".join(f["reason"] for f in (self._audit or {}).get("fired", []) if f["action"] != "tag")
+        if step.scan:
+            reason = "scan " + ", ".join(f"{q} x {s}" for s, q in expected_scan(self._order.get("lines", [])).items())
         needs = 2 if step.needs_two_approvals(float(self._order.get("total") or 0)) else 1
         task_id: str = await workflow.execute_activity(
             "open_task",
@@ -204,25 +214,47 @@ class OrderWorkflow:
                     start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
                 )
             try:
-                await workflow.wait_condition(lambda: self._decision is not None, timeout=timedelta(seconds=seconds))
+                await workflow.wait_condition(
+                    lambda: self._decision is not None or self._task_event(step) is not None,
+                    timeout=timedelta(seconds=seconds),
+                )
                 break
             except asyncio.TimeoutError:
                 continue
         decision = self._decision
-        if decision is None:
+        event = None
+        if decision is None and self._task_event(step) is not None:
+            event = self._events.pop(self._task_event(step))
+            self._received[event.type] = event.data
+            self._last_event = event
+            self._task["state"] = "closed"
+        elif decision is None:
             self._task["state"] = "expired"
         await workflow.execute_activity(
             "close_task",
             TaskClose(task_id=task_id, order_id=self._inp.order_id, seq=self._next_seq(),
-                      outcome=decision.decision if decision else TIMEOUT,
+                      outcome=decision.decision if decision else (event.type if event else TIMEOUT),
                       decided_by=decision.user if decision else None,
                       comment=decision.comment if decision else "",
-                      role=decision.role if decision else ""),
+                      role=decision.role if decision else "",
+                      event=event.type if event else "",
+                      data={"scans": decision.scans} if decision and decision.scans else {}),
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
         )
         self._decision_recorded = True
         self._task = None
+        if event is not None:
+            return event.type
         return decision.decision if decision else TIMEOUT
+
+    def _task_event(self, step: ApprovalStep) -> int | None:
+        """Index of a received event that ends this approval step's task, if any."""
+        if not step.events:
+            return None
+        for index, event in enumerate(self._events):
+            if event.type in step.events:
+                return index
+        return None
 
     async def _wait(self, step: WaitStep) -> str:
         if step.status:

@@ -70,15 +70,23 @@ def get_task(task_id: str, session: SessionDep, _: UserDep) -> dict:
     return task_view(task)
 
 
+class ScanIn(BaseModel):
+    sku: str = Field(min_length=1, max_length=64)
+    qty: int = Field(default=1, ge=1, le=100000)
+
+
 class DecisionIn(BaseModel):
     decision: str = Field(min_length=1, max_length=64)
     comment: str = Field(default="", max_length=2000)
+    scans: list[ScanIn] = Field(default_factory=list, max_length=1000,
+                                description="pick, check and pack tasks: every SKU and quantity scanned")
 
 
 @router.post("/tasks/{task_id}/decision")
 async def decide(task_id: str, body: DecisionIn, client: TemporalDep, user: Operator) -> dict:
     try:
-        accepted = await decisions.decide(client, task_id, _actor(user), body.decision, body.comment)
+        accepted = await decisions.decide(client, task_id, _actor(user), body.decision, body.comment,
+                                          [s.model_dump() for s in body.scans])
     except decisions.TaskRefused as exc:
         raise HTTPException(exc.status_code, exc.message) from exc
     return {"task_id": accepted.task_id, "decision": accepted.decision, "next_step": accepted.next_step}

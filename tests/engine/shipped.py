@@ -17,19 +17,28 @@ PROMOTIONS_FILE = DEFINITIONS / "promotions" / "coupons.yaml"
 CHANNELS_DIR = DEFINITIONS / "channels"
 # The shipped channels, by name; each file is channels/<name>.yaml.
 CHANNEL_NAMES = ("marketplace", "phone", "store", "web")
+# The shipped print and notification templates, by name; each file is templates/<name>.yaml.
+TEMPLATE_NAMES = ("notify_cancelled", "notify_confirmed", "notify_delivered", "notify_shipped", "packing_slip",
+                  "pick_list", "shipping_label")
 
 # What the shipped set publishes: every reference of the flow resolves against this.
 KNOWN = frozenset({
     ("flow", "order"), ("rules", "order_audit"), ("form", "order"),
     ("regions", "delivery"), ("promotions", "coupons"),
+    ("allocation", "default"),
+    ("carriers", "default"),
+    *(("template", name) for name in TEMPLATE_NAMES),
     *(("channel", name) for name in CHANNEL_NAMES),
 })
 
 # Index of each step in the shipped order flow, as error paths name them ($.steps[N]).
 FLOW_STEP_IDS = (
     "audit", "manual_review", "reserve", "payment_check", "await_payment", "record_payment",
-    "delivery_method", "hand_over", "ship", "await_delivery", "delivery_check", "release_unpaid",
-    "release_cancelled", "completed", "rejected", "review_expired", "out_of_stock", "cancelled", "lost",
+    "delivery_method", "notify_confirmed", "hand_over", "ship", "notify_shipped", "shipping_problem",
+    "await_delivery", "out_for_delivery", "delivery_exception", "notify_delivered", "delivery_check",
+    "release_unpaid", "release_cancelled", "cancel_payment", "notify_cancelled", "change_address",
+    "readdress_release", "completed", "rejected", "review_expired", "out_of_stock", "cancelled", "lost",
+    "backorder", "backorder_expired", "backorder_cancelled",
 )
 
 

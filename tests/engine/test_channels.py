@@ -58,7 +58,10 @@ def route(flow: Flow, order: dict) -> list[str]:
     first = next_step(flow, flow.steps["payment_check"], None, ctx)
     if first != "delivery_method":
         return [first]
-    return [first, next_step(flow, flow.steps[first], None, ctx)]
+    second = next_step(flow, flow.steps[first], None, ctx)
+    while getattr(flow.steps[second], "activity", None) == "notify":  # customer notifications on the way
+        second = flow.steps[second].next
+    return [first, second]
 
 
 # ---- the shipped channels -------------------------------------------------------
@@ -590,7 +593,7 @@ BROKEN_CHANNELS = {
     "unknown flow, with a suggestion": (
         WEB, _set("flow", "ordr"), [("$.flow", "unknown flow 'ordr' (did you mean 'order'?)")],
     ),
-    "unknown flow, nothing close": (STORE, _set("flow", "returns"), [("$.flow", "unknown flow 'returns'")]),
+    "unknown flow, nothing close": (STORE, _set("flow", "wholesale"), [("$.flow", "unknown flow 'wholesale'")]),
     "flow that is not a name": (
         WEB, _set("flow", "Order"),
         [("$.flow", "'Order' is not a valid name: use lower-case letters, digits and _, starting with a letter")],

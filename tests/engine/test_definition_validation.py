@@ -55,9 +55,14 @@ def drop_from_step(step_id: str, key: str) -> Callable[[dict], None]:
 def test_the_shipped_set_is_the_order_definitions_their_channels_and_reference_data():
     names = [str(p.relative_to(DEFINITIONS)) for p in shipped_files()]
     assert names == [
+        "allocation/default.yaml", "carriers/default.yaml",
         "channels/marketplace.yaml", "channels/phone.yaml", "channels/store.yaml", "channels/web.yaml",
-        "flows/order.yaml", "forms/order.yaml", "promotions/coupons.yaml", "regions/delivery.yaml",
+        "flows/order.yaml", "forms/order.yaml",
+        "promotions/coupons.yaml", "regions/delivery.yaml",
         "rules/order_audit.yaml",
+        "templates/notify_cancelled.yaml", "templates/notify_confirmed.yaml", "templates/notify_delivered.yaml",
+        "templates/notify_shipped.yaml", "templates/packing_slip.yaml", "templates/pick_list.yaml",
+        "templates/shipping_label.yaml",
     ]
 
 
@@ -103,7 +108,7 @@ def _add_step(new: dict) -> Callable[[dict], None]:
 
 
 def _rename_on_error(raw: dict) -> None:
-    step(raw, "reserve")["on_error"] = {"no_stock": "out_of_stock"}
+    step(raw, "reserve")["on_error"] = {"no_stock": "backorder", "unallocatable": "out_of_stock"}
 
 
 def _drop_audit_reject(raw: dict) -> None:
@@ -144,7 +149,7 @@ BROKEN_FLOWS = {
     ),
     "unknown next step, nothing close": (
         set_in_step("release_unpaid", "next", "nowhere"),
-        [("$.steps[11].next", "unknown step 'nowhere'")],
+        [("$.steps[17].next", "unknown step 'nowhere'")],
     ),
     "unknown switch case target": (
         lambda raw: step(raw, "payment_check")["cases"][0].update(next="shipp"),
@@ -161,19 +166,20 @@ BROKEN_FLOWS = {
     "hand over with an unknown activity": (
         set_in_step("hand_over", "activity", "hand_over"),
         [(
-            "$.steps[7].activity",
-            "unknown activity 'hand_over'; known: create_shipment, mark_paid, release_stock, reserve_stock",
+            "$.steps[8].activity",
+            "unknown activity 'hand_over'; known: cancel_payment, change_address, check, create_shipment, mark_paid, notify, pack, pick, release_stock, reserve_stock",
         )],
     ),
     "hand over without next": (
         drop_from_step("hand_over", "next"),
-        [("$.steps[7]", "'next' is required")],
+        [("$.steps[8]", "'next' is required")],
     ),
     "delivery switch bypassed: it and the hand over are unreachable": (
         _bypass_delivery_method,
         [
             ("$.steps[6].id", "step 'delivery_method' is unreachable from start 'audit'"),
-            ("$.steps[7].id", "step 'hand_over' is unreachable from start 'audit'"),
+            ("$.steps[7].id", "step 'notify_confirmed' is unreachable from start 'audit'"),
+            ("$.steps[8].id", "step 'hand_over' is unreachable from start 'audit'"),
         ],
     ),
     "unknown on_timeout target is reported alone, not as a flood of unreachable steps": (
@@ -194,7 +200,7 @@ BROKEN_FLOWS = {
     ),
     "activity step without next": (
         drop_from_step("release_unpaid", "next"),
-        [("$.steps[11]", "'next' is required")],
+        [("$.steps[17]", "'next' is required")],
     ),
     "switch when that does not compile": (
         _break_first_case("order.payment.status == 'paid"),
@@ -228,30 +234,30 @@ BROKEN_FLOWS = {
         [(
             "$.steps[2].activity",
             "unknown activity 'reserve_stok' (did you mean 'reserve_stock'?); "
-            "known: create_shipment, mark_paid, release_stock, reserve_stock",
+            "known: cancel_payment, change_address, check, create_shipment, mark_paid, notify, pack, pick, release_stock, reserve_stock",
         )],
     ),
     "on_error failure the activity does not declare": (
         _rename_on_error,
         [(
             "$.steps[2].on_error.no_stock",
-            "activity 'reserve_stock' has no failure 'no_stock'; it can fail with: out_of_stock",
+            "activity 'reserve_stock' has no failure 'no_stock'; it can fail with: out_of_stock, unallocatable",
         )],
     ),
     "on_error on an activity that declares no failures": (
-        set_in_step("ship", "on_error", {"carrier_down": "lost"}),
+        set_in_step("record_payment", "on_error", {"carrier_down": "lost"}),
         [(
-            "$.steps[8].on_error.carrier_down",
-            "activity 'create_shipment' has no failure 'carrier_down'; it declares no failures",
+            "$.steps[5].on_error.carrier_down",
+            "activity 'mark_paid' has no failure 'carrier_down'; it declares no failures",
         )],
     ),
     "unreachable step": (
         _add_step({"id": "orphan", "type": "end", "status": "cancelled"}),
-        [("$.steps[19].id", "step 'orphan' is unreachable from start 'audit'")],
+        [("$.steps[32].id", "step 'orphan' is unreachable from start 'audit'")],
     ),
     "duplicate step id": (
         _add_step({"id": "lost", "type": "end", "status": "cancelled"}),
-        [("$.steps[19].id", "duplicate step id 'lost'")],
+        [("$.steps[32].id", "duplicate step id 'lost'")],
     ),
     "audit step missing an outcome": (
         _drop_audit_reject,
@@ -311,13 +317,16 @@ def test_no_reachable_end_step():
 
 
 def test_rules_reference_missing_from_known():
-    assert errors_of(FLOW, known={("form", "order")}) == [("$.steps[0].rules", "unknown rules 'order_audit'")]
+    assert errors_of(FLOW, known={("form", "order"), ("allocation", "default")}) == [
+        ("$.steps[0].rules", "unknown rules 'order_audit'")
+    ]
 
 
 def test_every_missing_reference_is_reported():
     assert errors_of(FLOW, known=set()) == [
         ("$.form", "unknown form 'order'"),
         ("$.steps[0].rules", "unknown rules 'order_audit'"),
+        ("$.steps[2].params.allocation", "unknown allocation 'default'"),
     ]
 
 
@@ -333,7 +342,7 @@ def test_references_are_not_checked_while_the_definition_has_other_errors():
 # ---- text that is not a definition ----------------------------------------------
 
 
-KINDS_LISTED = "form, rules, flow, regions, promotions, channel"
+KINDS_LISTED = "form, rules, flow, regions, promotions, channel, allocation, carriers, template"
 
 NOT_DEFINITIONS = {
     "unclosed flow sequence": (
@@ -354,8 +363,8 @@ NOT_DEFINITIONS = {
         [("$.kind", "unknown kind 'chanel' (did you mean 'channel'?); kinds are " + KINDS_LISTED)],
     ),
     "unknown kind, nothing close": (
-        replace_once(FLOW, "kind: flow", "kind: carrier"),
-        [("$.kind", "unknown kind 'carrier'; kinds are " + KINDS_LISTED)],
+        replace_once(FLOW, "kind: flow", "kind: warehouse"),
+        [("$.kind", "unknown kind 'warehouse'; kinds are " + KINDS_LISTED)],
     ),
     "no kind": (replace_once(FLOW, "kind: flow\n", ""), [("$.kind", "kind is required")]),
     "a list": ("- a\n- b\n", [("$", "a definition must be a mapping with kind and name")]),

@@ -34,8 +34,10 @@ def go(flow: Flow, step_id: str, outcome: str | None, ctx: dict | None = None) -
 
 WAYS_ON = {
     "activity done": ("reserve", None, "payment_check"),
-    "activity failure handled": ("reserve", "out_of_stock", "out_of_stock"),
-    "activity without on_error done": ("ship", None, "await_delivery"),
+    "activity failure handled": ("reserve", "out_of_stock", "backorder"),
+    "activity done, shipped": ("ship", None, "notify_shipped"),
+    "activity without on_error done": ("notify_shipped", None, "await_delivery"),
+    "no carrier for the parcel": ("ship", "no_carrier", "shipping_problem"),
     "payment recorded": ("record_payment", None, "delivery_method"),
     "handed over in the store": ("hand_over", None, "completed"),
     "audit approve": ("audit", "approve", "reserve"),
@@ -44,13 +46,22 @@ WAYS_ON = {
     "approval approve": ("manual_review", "approve", "reserve"),
     "approval reject": ("manual_review", "reject", "rejected"),
     "approval timeout": ("manual_review", TIMEOUT, "review_expired"),
-    "overdue approval delivered": ("delivery_check", "delivered", "completed"),
+    "overdue approval delivered": ("delivery_check", "delivered", "notify_delivered"),
     "overdue approval lost": ("delivery_check", "lost", "lost"),
     "overdue approval timeout": ("delivery_check", TIMEOUT, "lost"),
     "wait payment received": ("await_payment", "payment_received", "record_payment"),
     "wait cancel requested": ("await_payment", "cancel_requested", "release_cancelled"),
     "wait timeout": ("await_payment", TIMEOUT, "release_unpaid"),
-    "wait delivered": ("await_delivery", "delivered", "completed"),
+    "wait delivered": ("await_delivery", "delivered", "notify_delivered"),
+    "tracking: in transit waits on": ("await_delivery", "in_transit", "await_delivery"),
+    "tracking: out for delivery": ("await_delivery", "out_for_delivery", "out_for_delivery"),
+    "tracking: exception opens a task": ("await_delivery", "delivery_exception", "delivery_exception"),
+    "tracking: delivered after going out": ("out_for_delivery", "delivered", "notify_delivered"),
+    "exception resolved by a person": ("delivery_exception", "resolved", "await_delivery"),
+    "exception task closed by a delivery": ("delivery_exception", "delivered", "notify_delivered"),
+    "cancel while held": ("manual_review", "cancel_requested", "release_cancelled"),
+    "address change while unpaid": ("await_payment", "address_changed", "change_address"),
+    "new address: released, then audited again": ("readdress_release", None, "audit"),
     "wait delivery timeout": ("await_delivery", TIMEOUT, "delivery_check"),
 }
 
@@ -105,12 +116,12 @@ def test_switch_ignores_the_outcome(flow):
 
 DELIVERY_CASES = {
     "pickup": (order_ctx("paid", "pickup"), "hand_over"),
-    "ship": (order_ctx("paid", "ship"), "ship"),
-    "unknown method ships": (order_ctx("paid", "drone"), "ship"),
-    "no delivery method": (order_ctx("paid"), "ship"),
+    "ship": (order_ctx("paid", "ship"), "notify_confirmed"),
+    "unknown method ships": (order_ctx("paid", "drone"), "notify_confirmed"),
+    "no delivery method": (order_ctx("paid"), "notify_confirmed"),
     "pickup does not depend on the payment": (order_ctx("pending", "pickup"), "hand_over"),
-    "no order in the context": ({}, "ship"),
-    "no context at all": (None, "ship"),
+    "no order in the context": ({}, "notify_confirmed"),
+    "no context at all": (None, "notify_confirmed"),
 }
 
 
@@ -251,12 +262,12 @@ def walk(
 PATHS = {
     "happy prepaid": (
         {"audit": "approve", "await_delivery": "delivered"}, "paid", None,
-        ["audit", "reserve", "payment_check", "delivery_method", "ship", "await_delivery", "completed"],
+        ["audit", "reserve", "payment_check", "delivery_method", "notify_confirmed", "ship", "notify_shipped", "await_delivery", "notify_delivered", "completed"],
         "completed",
     ),
     "prepaid, shipped on request": (
         {"audit": "approve", "await_delivery": "delivered"}, "paid", "ship",
-        ["audit", "reserve", "payment_check", "delivery_method", "ship", "await_delivery", "completed"],
+        ["audit", "reserve", "payment_check", "delivery_method", "notify_confirmed", "ship", "notify_shipped", "await_delivery", "notify_delivered", "completed"],
         "completed",
     ),
     "paid at the store till, picked up": (
@@ -273,23 +284,23 @@ PATHS = {
         ["audit", "manual_review", "reserve", "payment_check", "delivery_method", "hand_over", "completed"],
         "completed",
     ),
-    "pickup, but out of stock": (
-        {"audit": "approve", "reserve": "out_of_stock"}, "paid", "pickup",
-        ["audit", "reserve", "out_of_stock"], "out_of_stock",
+    "pickup, but out of stock: backorder expires": (
+        {"audit": "approve", "reserve": "out_of_stock", "backorder": TIMEOUT}, "paid", "pickup",
+        ["audit", "reserve", "backorder", "backorder_expired", "cancelled"], "cancelled",
     ),
     "pickup, unpaid timeout": (
         {"audit": "approve", "await_payment": TIMEOUT}, "pending", "pickup",
-        ["audit", "reserve", "payment_check", "await_payment", "release_unpaid", "cancelled"], "cancelled",
+        ["audit", "reserve", "payment_check", "await_payment", "release_unpaid", "cancel_payment", "notify_cancelled", "cancelled"], "cancelled",
     ),
     "paid after the order": (
         {"audit": "approve", "await_payment": "payment_received", "await_delivery": "delivered"}, "pending", None,
-        ["audit", "reserve", "payment_check", "await_payment", "record_payment", "delivery_method", "ship",
-         "await_delivery", "completed"], "completed",
+        ["audit", "reserve", "payment_check", "await_payment", "record_payment", "delivery_method", "notify_confirmed", "ship", "notify_shipped",
+         "await_delivery", "notify_delivered", "completed"], "completed",
     ),
     "held, then approved": (
         {"audit": "review", "manual_review": "approve", "await_delivery": "delivered"}, "paid", None,
-        ["audit", "manual_review", "reserve", "payment_check", "delivery_method", "ship", "await_delivery",
-         "completed"], "completed",
+        ["audit", "manual_review", "reserve", "payment_check", "delivery_method", "notify_confirmed", "ship", "notify_shipped", "await_delivery",
+         "notify_delivered", "completed"], "completed",
     ),
     "held, then rejected": (
         {"audit": "review", "manual_review": "reject"}, "paid", None,
@@ -300,26 +311,30 @@ PATHS = {
         ["audit", "manual_review", "review_expired"], "cancelled",
     ),
     "rejected by the rules": ({"audit": "reject"}, "paid", None, ["audit", "rejected"], "rejected"),
-    "out of stock": (
-        {"audit": "approve", "reserve": "out_of_stock"}, "paid", None,
+    "out of stock: backorder cancelled": (
+        {"audit": "approve", "reserve": "out_of_stock", "backorder": "cancel_requested"}, "paid", None,
+        ["audit", "reserve", "backorder", "backorder_cancelled", "cancelled"], "cancelled",
+    ),
+    "cannot be allocated (when_short: cancel)": (
+        {"audit": "approve", "reserve": "unallocatable"}, "paid", None,
         ["audit", "reserve", "out_of_stock"], "out_of_stock",
     ),
     "unpaid timeout": (
         {"audit": "approve", "await_payment": TIMEOUT}, "pending", None,
-        ["audit", "reserve", "payment_check", "await_payment", "release_unpaid", "cancelled"], "cancelled",
+        ["audit", "reserve", "payment_check", "await_payment", "release_unpaid", "cancel_payment", "notify_cancelled", "cancelled"], "cancelled",
     ),
     "cancelled while unpaid": (
         {"audit": "approve", "await_payment": "cancel_requested"}, "pending", None,
-        ["audit", "reserve", "payment_check", "await_payment", "release_cancelled", "cancelled"], "cancelled",
+        ["audit", "reserve", "payment_check", "await_payment", "release_cancelled", "cancel_payment", "notify_cancelled", "cancelled"], "cancelled",
     ),
     "delivery overdue, then delivered": (
         {"audit": "approve", "await_delivery": TIMEOUT, "delivery_check": "delivered"}, "paid", None,
-        ["audit", "reserve", "payment_check", "delivery_method", "ship", "await_delivery", "delivery_check",
-         "completed"], "completed",
+        ["audit", "reserve", "payment_check", "delivery_method", "notify_confirmed", "ship", "notify_shipped", "await_delivery", "delivery_check",
+         "notify_delivered", "completed"], "completed",
     ),
     "delivery overdue, nobody answers": (
         {"audit": "approve", "await_delivery": TIMEOUT, "delivery_check": TIMEOUT}, "paid", None,
-        ["audit", "reserve", "payment_check", "delivery_method", "ship", "await_delivery", "delivery_check",
+        ["audit", "reserve", "payment_check", "delivery_method", "notify_confirmed", "ship", "notify_shipped", "await_delivery", "delivery_check",
          "lost"], "lost_in_transit",
     ),
 }

@@ -20,7 +20,7 @@ def test_validate_reports_schema_errors_with_paths_before_semantic_checks(stack)
     body = response.json()
     assert body["valid"] is False
     assert body["errors"] == [
-        {"path": "$.rules[0].action", "message": "'hold' is not one of 'approve', 'review', 'reject', 'tag'"}
+        {"path": "$.rules[0].action", "message": "'hold' is not one of 'approve', 'review', 'reject', 'tag'", "line": 20}
     ]
 
 
@@ -44,7 +44,7 @@ def test_publish_creates_versions_and_refuses_broken_text(stack):
         assert same.json()["version"] == 1 and same.json()["created"] is False
         broken = client.post("/api/definitions", json={"text": _rules(name).replace("hit_policy: collect", "hit_policy: all")})
         assert broken.status_code == 422
-        assert broken.json()["errors"] == [{"path": "$.hit_policy", "message": "'all' is not one of 'first', 'collect'"}]
+        assert broken.json()["errors"] == [{"path": "$.hit_policy", "message": "'all' is not one of 'first', 'collect'", "line": 14}]
         second = client.post("/api/definitions", json={"text": _rules(name, "\n# tuned\n")})
         assert second.status_code == 201 and second.json()["version"] == 2
         versions = client.get(f"/api/definitions/rules/{name}").json()
@@ -60,7 +60,7 @@ def test_flow_naming_an_unknown_rule_set_cannot_be_published(stack):
         response = client.post("/api/definitions", json={"text": text})
         assert response.status_code == 422
         assert response.json()["errors"] == [
-            {"path": "$.steps[0].rules", "message": "unknown rules 'order_audits' (did you mean 'order_audit'?)"}
+            {"path": "$.steps[0].rules", "message": "unknown rules 'order_audits' (did you mean 'order_audit'?)", "line": 13}
         ]
         assert client.get("/api/definitions/flow/flow_bad_ref").status_code == 404
 

@@ -299,8 +299,10 @@ def test_usage_errors_exit_2(stack, tmp_path):
     bulk_csv(orders, unique("X"), orders=10, bad=1)
     result = oms_import(stack, orders, "--channel", "fax")
     assert result.returncode == 2
-    assert re.fullmatch(r"oms import: unknown channel 'fax'; channels are: marketplace, phone, store, web(, \S+)*",
-                        result.stderr.strip()), result.stderr
+    prefix = "oms import: unknown channel 'fax'; channels are: "
+    assert result.stderr.strip().startswith(prefix), result.stderr
+    # Other tests publish channels of their own; the shipped ones are always listed.
+    assert {"marketplace", "phone", "store", "web"} <= set(result.stderr.strip()[len(prefix):].split(", "))
 
     no_sku = tmp_path / "no_sku.csv"
     no_sku.write_text("external_id,customer.name\nA-1,Ann\n", encoding="utf-8")

@@ -33,3 +33,12 @@ def test_metrics_count_intake_orders_and_tasks(stack):
     assert after['oms_open_tasks{age="under_1h",role="operator"}'] >= 1
     assert after['oms_open_task_oldest_seconds{role="operator"}'] >= 0
     assert after["oms_intake_waiting_workflow_start"] >= 0
+
+
+def test_metrics_show_open_low_stock_alerts(stack):
+    from tests.integration.test_stock import new_sku, order
+
+    sku = new_sku(stack, {"BER": 10}, low_stock_threshold=5)
+    order_id = stack.submit(order(sku, 6)).json()["id"]
+    stack.wait_for(order_id, lambda o: any(e["type"] == "stock_reserved" for e in o["timeline"]))
+    assert _samples(stack)[f'oms_stock_alerts_open{{sku="{sku}"}}'] == 1

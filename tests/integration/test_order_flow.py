@@ -33,7 +33,9 @@ def test_prepaid_order_runs_to_completion(stack):
     with stack.client("channel") as client:
         assert client.post(f"/api/orders/{order_id}/events", json={"type": "delivered"}).status_code == 202
     order = stack.wait_status(order_id, "completed")
-    assert [e["type"] for e in order["timeline"]] == ["audited", "stock_reserved", "shipped", "event", "completed"]
+    assert [e["type"] for e in order["timeline"]] == [
+        "audited", "stock_reserved", "notification", "shipped", "notification", "event", "notification", "completed",
+    ]
     assert order["temporal_url"].endswith(f"/workflows/{order['workflow_id']}")
 
 
@@ -107,7 +109,8 @@ def test_unpaid_order_is_cancelled_and_its_stock_released(stack, fast):
     order = stack.wait_status(order_id, "cancelled", timeout=30)
     assert [a["state"] for a in order["allocations"]] == ["reserve", "release"]
     assert [e["type"] for e in order["timeline"]] == [
-        "audited", "stock_reserved", "waiting", "timed_out", "stock_released", "ended"
+        "audited", "stock_reserved", "waiting", "timed_out", "stock_released", "payment_cancelled", "notification",
+        "ended",
     ]
     assert order["flow"]["name"] == fast
     assert _available(stack, "HOODIE-GRY-M") == before

@@ -1,0 +1,177 @@
+"""Carrier adapters: create a shipment (tracking number + label data), read tracking events.
+
+A carrier in the ``carriers`` definition names its adapter. The built-in
+``simulated`` adapter issues tracking numbers itself and lets an operator (or
+a test) move a parcel along in_transit -> out_for_delivery -> delivered, or to
+an exception, through the same path a real carrier's webhook takes
+(``record_tracking``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from oms.models import Order, Shipment, TrackingEvent, utcnow
+
+# What a parcel can go through; each is also the order event the flow hears
+# (``delivered`` only once every parcel of the order is delivered).
+TRACKING_TYPES = ("in_transit", "out_for_delivery", "delivered", "exception")
+ORDER_EVENT = {"in_transit": "in_transit", "out_for_delivery": "out_for_delivery",
+               "delivered": "delivered", "exception": "delivery_exception"}
+PROGRESS = {"label_created": 0, "in_transit": 1, "out_for_delivery": 2, "delivered": 3, "exception": 1}
+
+
+@dataclass(frozen=True)
+class ParcelRequest:
+    order_id: str
+    parcel: int
+    carrier: str
+    service: str
+    weight_kg: float
+    sender: dict[str, Any]
+    recipient: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CarrierShipment:
+    tracking_number: str
+    label: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CarrierEvent:
+    tracking_number: str
+    type: str
+    event_id: str
+    description: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class TrackingRefused(ValueError):
+    """A tracking event that cannot be taken: unknown parcel, unknown type. ``status_code`` for HTTP."""
+
+    def __init__(self, message: str, status_code: int = 422):
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class CarrierAdapter(Protocol):
+    def create_shipment(self, request: ParcelRequest) -> CarrierShipment: ...
+
+    def parse_event(self, payload: dict[str, Any]) -> CarrierEvent: ...
+
+
+class SimulatedCarrier:
+    """A carrier that lives inside the OMS: deterministic tracking numbers, events on demand."""
+
+    SEQUENCE = ("in_transit", "out_for_delivery", "delivered")
+
+    def create_shipment(self, request: ParcelRequest) -> CarrierShipment:
+        digest = hashlib.sha256(f"{request.order_id}:{request.parcel}".encode()).hexdigest()
+        number = "SIM" + digest[:12].upper()
+        country = str(request.recipient.get("country") or "")
+        postal = str(request.recipient.get("postal_code") or "")
+        return CarrierShipment(number, {
+            "routing_code": f"{country}-{postal[:2]}-{request.sender.get('code', '')}",
+            "barcode": number,
+            "service": request.service,
+        })
+
+    def parse_event(self, payload: dict[str, Any]) -> CarrierEvent:
+        number = str(payload.get("tracking_number") or "").strip()
+        kind = str(payload.get("type") or "").strip()
+        if not number:
+            raise TrackingRefused("tracking_number is required")
+        if kind not in TRACKING_TYPES:
+            raise TrackingRefused(f"type: {kind!r} is not one of {', '.join(TRACKING_TYPES)}")
+        event_id = str(payload.get("event_id") or f"{number}:{kind}:{payload.get('at', '')}")
+        return CarrierEvent(number, kind, event_id, str(payload.get("description") or ""),
+                            dict(payload.get("data") or {}))
+
+    def next_type(self, status: str) -> str | None:
+        """The event that moves a parcel on from ``status``; None once delivered."""
+        if status in ("label_created", "exception"):
+            return self.SEQUENCE[0]
+        if status in self.SEQUENCE[:-1]:
+            return self.SEQUENCE[self.SEQUENCE.index(status) + 1]
+        return None
+
+
+ADAPTERS: dict[str, CarrierAdapter] = {"simulated": SimulatedCarrier()}
+
+
+def adapter(name: str) -> CarrierAdapter:
+    return ADAPTERS[name]
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """A tracking event taken: the parcel, whether it was new, and the order event to signal (if any)."""
+
+    order_id: str
+    workflow_id: str
+    shipment_id: int
+    tracking_number: str
+    type: str
+    duplicate: bool
+    order_event: str | None
+    data: dict[str, Any]
+
+
+def order_event_for(before: list[str], after: list[str], kind: str) -> str | None:
+    """The order-level event a parcel event makes, given every parcel's status before and after.
+
+    The order hears each stage once: in transit when its first parcel moves,
+    out for delivery when the first goes out, delivered when the last arrives;
+    an exception on any parcel is always heard.
+    """
+    if kind == "exception":
+        return ORDER_EVENT[kind]
+    if kind == "delivered":
+        return ORDER_EVENT[kind] if all(s == "delivered" for s in after) else None
+    stage = PROGRESS[kind]
+    if max((PROGRESS[s] for s in before if s != "exception"), default=0) < stage:
+        return ORDER_EVENT[kind]
+    return None
+
+
+def record_tracking(session: Session, carrier: str, event: CarrierEvent) -> Tracked:
+    """Store a tracking event on its parcel (once per event id) and say what the order should hear."""
+    shipment = session.exec(select(Shipment).where(Shipment.tracking_number == event.tracking_number)).first()
+    if shipment is None:
+        raise TrackingRefused(f"tracking_number: no parcel {event.tracking_number!r}", 404)
+    if shipment.carrier != carrier and shipment.adapter != carrier:
+        raise TrackingRefused(f"parcel {event.tracking_number} is not carried by {carrier!r}", 404)
+    order = session.get(Order, shipment.order_id)
+    existing = session.exec(
+        select(TrackingEvent).where(TrackingEvent.carrier == shipment.carrier, TrackingEvent.event_id == event.event_id)
+    ).first()
+    base = dict(order_id=order.id, workflow_id=order.workflow_id, shipment_id=shipment.id,
+                tracking_number=shipment.tracking_number, type=event.type)
+    if existing is not None:
+        # A carrier retrying a webhook whose signal did not go out gets it sent again.
+        return Tracked(**base, duplicate=True, order_event=existing.data.get("order_event"), data=existing.data)
+    parcels = session.exec(select(Shipment).where(Shipment.order_id == order.id).order_by(Shipment.parcel)).all()
+    before = [p.status for p in parcels]
+    if shipment.status == "delivered":
+        raise TrackingRefused(f"parcel {shipment.tracking_number} is delivered already", 409)
+    shipment.status = event.type
+    shipment.updated_at = utcnow()
+    session.add(shipment)
+    after = [p.status for p in parcels]
+    heard = order_event_for(before, after, event.type)
+    data = {**event.data, "tracking_number": shipment.tracking_number, "parcel": shipment.parcel,
+            "carrier": shipment.carrier, "status": event.type, "description": event.description,
+            "order_event": heard}
+    session.add(TrackingEvent(shipment_id=shipment.id, order_id=order.id, carrier=shipment.carrier,
+                              event_id=event.event_id, type=event.type, description=event.description, data=data))
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the same event raced in twice: the other request signals
+        raise TrackingRefused(f"event {event.event_id} is being recorded already", 409) from exc
+    return Tracked(**base, duplicate=False, order_event=heard, data=data)

@@ -1,0 +1,39 @@
+// Bundles src/editor.js into ../designer/static/editor/editor.js and writes the
+// licences of every npm package that went into it beside it (LICENSES.txt).
+import { build } from "esbuild";
+import { fileURLToPath } from "node:url";
+import fs from "node:fs";
+import path from "node:path";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const out = path.join(here, "..", "designer", "static", "editor");
+const result = await build({
+  entryPoints: [path.join(here, "src/editor.js")],
+  bundle: true,
+  minify: true,
+  format: "iife",
+  target: ["es2020"],
+  legalComments: "none",
+  metafile: true,
+  outfile: path.join(out, "editor.js"),
+  logLevel: "info",
+});
+
+// node_modules/<pkg> or node_modules/@scope/<pkg> of every bundled input, once each.
+const packages = new Set();
+for (const input of Object.keys(result.metafile.inputs)) {
+  const match = input.match(/node_modules\/((?:@[^/]+\/)?[^/]+)\//);
+  if (match) packages.add(match[1]);
+}
+const sections = [];
+for (const name of [...packages].sort()) {
+  const dir = path.join(here, "node_modules", name);
+  const meta = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
+  const file = fs.readdirSync(dir).find((f) => /^(licen[cs]e|copying)/i.test(f));
+  const text = file ? fs.readFileSync(path.join(dir, file), "utf8").trim() : `License: ${meta.license || "see package"}`;
+  sections.push(`${name} ${meta.version} (${meta.license || "unknown"})\n\n${text}\n`);
+}
+fs.writeFileSync(path.join(out, "LICENSES.txt"),
+  "Third-party code bundled into editor.js (built from frontend/ by scripts/build-editor).\n\n" +
+  sections.join("\n" + "-".repeat(72) + "\n\n"));
+console.log(`licences of ${packages.size} packages written to LICENSES.txt`);
