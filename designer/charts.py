@@ -67,9 +67,15 @@ def line_chart(points: Sequence[tuple[str, float]], title: str, unit: str = "",
              f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end">0</text>']
     if points:
         parts.append(f'<polyline class="series" points="{actual}"></polyline>')
+        # A dot per point: a single day is a dot, not an invisible line.
+        for i, (label, value) in enumerate(points):
+            x, y = xy(i, value).split(",")
+            parts.append(f'<circle class="point" cx="{x}" cy="{y}" r="3"><title>{escape(label)}: '
+                         f'{escape(_number(value))}{escape(unit)}</title></circle>')
         parts.append(f'<text x="{left}" y="{height - 8}">{escape(points[0][0])}</text>')
-        parts.append(f'<text x="{left + (len(points) - 1) * step:.1f}" y="{height - 8}" text-anchor="end">'
-                     f'{escape(points[-1][0])}</text>')
+        if len(points) > 1:
+            parts.append(f'<text x="{left + (len(points) - 1) * step:.1f}" y="{height - 8}" text-anchor="end">'
+                         f'{escape(points[-1][0])}</text>')
     if forecast:
         start = len(points) - 1 if points else 0
         joined = ([xy(start, points[-1][1])] if points else []) + [

@@ -75,3 +75,5 @@ def configure(level: str = "INFO", fmt: str = "auto") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # Alembic narrates every start at INFO; oms.migrate says what changed.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
