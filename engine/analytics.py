@@ -91,6 +91,12 @@ def capture_increments(order: Mapping[str, Any], action: str, fired: Iterable[Ma
     return increments
 
 
+def return_increments(lines: Iterable[Mapping[str, Any]], reason: str) -> list[Increment]:
+    """Counters of a return request: units and value per SKU and reason."""
+    return [Increment("return", str(line["sku"]), reason, int(line["qty"]), int(line["qty"]) * float(line["price"]))
+            for line in lines]
+
+
 def status_increments(
     status: str, at: datetime, created_at: datetime, milestones: Mapping[str, str]
 ) -> list[Increment]:

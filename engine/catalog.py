@@ -47,6 +47,20 @@ ACTIVITIES: dict[str, ActivitySpec] = {
         ActivitySpec("pick", "Pick the reserved items (automatic; use an approval step with scan for a person)."),
         ActivitySpec("check", "Check the picked items against the order (automatic)."),
         ActivitySpec("pack", "Pack the order's items (automatic)."),
+        # The return flow's activities (flows/return.yaml): they act on a return, not an order.
+        ActivitySpec("issue_return_label", "Return: a return label from the carrier adapter (params.carrier; to "
+                     "params.warehouse or the warehouse the order shipped from)."),
+        ActivitySpec("notify_return", "Return: send the customer the notification of params.event "
+                     "(template notify_<event>), e.g. return_label, return_refunded."),
+        ActivitySpec("reserve_exchange", "Return: reserve the replacement of an exchange now, under the exchange "
+                     "order's id (params.allocation).", failures=("out_of_stock",)),
+        ActivitySpec("release_exchange", "Return: give back the replacement held for an exchange that ends."),
+        ActivitySpec("restock_return", "Return: resellable items back to stock (a `return` ledger movement; "
+                     "params.warehouse or where they left from), damaged ones written off with the QC reason."),
+        ActivitySpec("refund_return", "Return: refund the items that came back through the payment adapter, never "
+                     "more than the order paid; the shipping fee when the policy tagged refund_shipping."),
+        ActivitySpec("place_exchange", "Return: the exchange order for the replacement, through the standard "
+                     "intake and order flow; refused by intake: exchange_refused.", failures=("exchange_refused",)),
     )
 }
 

@@ -25,10 +25,11 @@ from engine.analytics import (
     capture_increments,
     holt_forecast,
     percentile,
+    return_increments,
     shipped_on_time,
     status_increments,
 )
-from oms.models import DailyMetric, Order, OrderEvent, Shipment, Sku, Stock, Warehouse
+from oms.models import DailyMetric, Order, OrderEvent, Return, ReturnLine, Shipment, Sku, Stock, Warehouse
 
 CAPTURED = "_captured"  # milestone key: the capture counters were added
 SHIPPED = "shipped"
@@ -100,6 +101,14 @@ def recount(session: Session, batch: int = 5000) -> dict[tuple[date, str, str, s
                 slot[0] += inc.count
                 slot[1] += inc.amount
         last_id = orders[-1].id
+    for created_at, reason, sku, qty, price in session.exec(
+        select(Return.created_at, Return.reason, ReturnLine.sku, ReturnLine.qty, ReturnLine.price)
+        .join(ReturnLine, ReturnLine.return_id == Return.id)
+    ).all():
+        for inc in return_increments([{"sku": sku, "qty": qty, "price": price}], reason):
+            slot = totals[(_utc(created_at).date(), inc.metric, inc.k1, inc.k2)]
+            slot[0] += inc.count
+            slot[1] += inc.amount
     return dict(totals)
 
 
@@ -122,6 +131,11 @@ def _shipments_on_time(session: Session, order: Order, milestones: dict[str, str
             continue
         increments.append(Increment("shipment", warehouse, verdict))
     return increments
+
+
+def observe_return(session: Session, reason: str, lines: list[dict[str, Any]]) -> None:
+    """Count a return request (in the caller's transaction, the one that stores it)."""
+    add(session, [(datetime.now(timezone.utc).date(), inc) for inc in return_increments(lines, reason)])
 
 
 def rebuild(session: Session) -> int:
@@ -287,6 +301,33 @@ def cycle_times(session: Session, filters: Filters) -> list[dict]:
     return result
 
 
+def returns(session: Session, filters: Filters, sold: dict[str, int]) -> dict[str, list[dict]]:
+    """Returned units per SKU (with the return rate: returned / sold in the range) and per reason."""
+    c = DailyMetric
+    rows = session.exec(
+        select(c.k1, c.k2, func.sum(c.count), func.sum(c.amount)).where(
+            c.metric == "return", c.day >= filters.start, c.day <= filters.end).group_by(c.k1, c.k2)
+    ).all()
+    by_sku: dict[str, list] = defaultdict(lambda: [0, 0.0])
+    by_reason: dict[str, list] = defaultdict(lambda: [0, 0.0])
+    pairs = []
+    for sku, reason, n, value in rows:
+        for table, key in ((by_sku, sku), (by_reason, reason)):
+            table[key][0] += int(n)
+            table[key][1] += value
+        pairs.append({"sku": sku, "reason": reason, "units": int(n), "value": round(value, 2)})
+    total = sum(n for n, _ in by_reason.values())
+    return {
+        "by_sku": sorted(({"sku": sku, "units_returned": n, "value": round(v, 2), "units_sold": int(sold.get(sku, 0)),
+                           "return_rate": round(n / sold[sku], 4) if sold.get(sku) else None}
+                          for sku, (n, v) in by_sku.items()), key=lambda r: (-r["units_returned"], r["sku"])),
+        "by_reason": sorted(({"reason": reason, "units": n, "value": round(v, 2),
+                              "share": round(n / total, 4) if total else None}
+                             for reason, (n, v) in by_reason.items()), key=lambda r: (-r["units"], r["reason"])),
+        "by_sku_and_reason": sorted(pairs, key=lambda r: (-r["units"], r["sku"], r["reason"])),
+    }
+
+
 def on_time_shipments(session: Session, filters: Filters) -> list[dict]:
     """Per warehouse: parcels shipped in the period and the share that left by the cut-off rule."""
     c = DailyMetric
@@ -349,6 +390,7 @@ def dashboard(session: Session, filters: Filters) -> dict[str, Any]:
         "funnel": funnel(session, filters),
         "cycle_times": cycle_times(session, filters),
         "on_time": on_time_shipments(session, filters),
+        "returns": returns(session, filters, {r["sku"]: r["units"] for r in sold["by_sku"]}),
         "stock": stock_movers(session, {r["sku"]: r["units"] for r in sold["by_sku"]}),
         "forecast": forecast(session, filters, [r["sku"] for r in by_units[:5]]),
     }
@@ -369,6 +411,9 @@ def tables(board: dict[str, Any]) -> dict[str, list[dict]]:
         "funnel": board["funnel"],
         "cycle_times": board["cycle_times"],
         "on_time_shipments": board["on_time"],
+        "returns_by_sku": board["returns"]["by_sku"],
+        "returns_by_reason": board["returns"]["by_reason"],
+        "returns_by_sku_and_reason": board["returns"]["by_sku_and_reason"],
         "stock_movers": board["stock"],
         "forecast": forecast_rows,
     }

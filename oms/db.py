@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
@@ -51,8 +53,35 @@ def _sqlite_immediate_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        write = connection.get_execution_options().get("sqlite_write", True)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        if not connection.get_execution_options().get("sqlite_write", True):
+            connection.exec_driver_sql("BEGIN")
+            return
+        _begin_immediate(connection.connection.dbapi_connection)
+
+
+def _begin_immediate(dbapi_connection, patience: float = 60.0) -> None:
+    """Take the write lock, asking again every millisecond or two while another process holds it.
+
+    SQLite's own busy handler sleeps in growing steps (1, 2, 5 ... 100 ms) between
+    attempts, so a writer that meets the worker's lock a few times in a row waits
+    far longer than the lock is held; under load that is seconds for intake.
+    """
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
+    try:
+        delay, deadline = 0.0002, time.monotonic() + patience
+        while True:
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.002)
+    finally:
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
 
 
 def get_engine() -> Engine:

@@ -134,6 +134,8 @@ class Task(SQLModel, table=True):
     needs_approvals: int = 1
     claimed_by: Optional[str] = Field(default=None, index=True)
     escalated_at: Optional[datetime] = None
+    # A task of a return's flow (review, quality check) names the return; order_id is the returned order.
+    return_id: Optional[str] = Field(default=None, index=True)
 
 
 class DecisionRecord(SQLModel, table=True):
@@ -371,3 +373,68 @@ class User(SQLModel, table=True):
     username: str = Field(primary_key=True)
     password_hash: str
     role: str
+
+
+class Return(SQLModel, table=True):
+    """A customer's return of delivered goods, run by its own workflow (see workflows/returns.py)."""
+
+    __tablename__ = "returns"
+    __table_args__ = (Index("ix_returns_status_created", "status", "created_at"),)
+
+    id: str = Field(primary_key=True)
+    order_id: str = Field(index=True, foreign_key="orders.id")
+    workflow_id: str = Field(unique=True)
+    status: str = "requested"
+    kind: str  # refund | exchange
+    reason: str = Field(index=True)
+    comment: str = ""
+    replacement_sku: Optional[str] = None
+    photos: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    flow_name: str
+    flow_version: int
+    value: float = 0  # price x quantity of the lines asked back
+    refunded: float = 0
+    refunded_shipping: float = 0
+    label: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    audit: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    exchange_order_id: Optional[str] = None
+    created_by: str = ""
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+    closed_at: Optional[datetime] = None
+
+
+class ReturnLine(SQLModel, table=True):
+    """One order line of a return. ``counted`` is what counts against the delivered quantity:
+    the quantity asked while the return is open, what arrived once inspected, 0 once rejected or expired."""
+
+    __tablename__ = "return_lines"
+
+    return_id: str = Field(primary_key=True, foreign_key="returns.id")
+    line_no: int = Field(primary_key=True)
+    order_id: str = Field(index=True, foreign_key="orders.id")
+    sku: str
+    qty: int
+    price: float
+    counted: int
+    # Quality check: [{result: resellable | damaged | missing, qty, reason}]
+    results: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    restocked: int = 0
+    written_off: int = 0
+
+
+class ReturnEvent(SQLModel, table=True):
+    """One line of a return's timeline; (return, seq) makes workflow writes idempotent."""
+
+    __tablename__ = "return_events"
+    __table_args__ = (UniqueConstraint("return_id", "seq"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    return_id: str = Field(index=True, foreign_key="returns.id")
+    seq: int
+    type: str
+    step: Optional[str] = None
+    status: Optional[str] = None
+    message: str = ""
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: datetime = Field(default_factory=utcnow)

@@ -25,12 +25,13 @@ from activities.registry import ALL_ACTIVITIES
 from oms.logs import about_order
 from oms.settings import get_settings
 from workflows.order import OrderWorkflow
+from workflows.returns import ReturnWorkflow
 
 log = logging.getLogger("oms.worker")
 
 # Deterministic, side-effect-free code the workflows use; importing it once
 # outside the sandbox keeps compiled definitions cached across workflow runs.
-PASSTHROUGH = ("engine", "activities.contracts", "zen", "ruamel", "jsonschema", "referencing", "rpds")
+PASSTHROUGH = ("engine", "activities.contracts", "activities.return_contracts", "zen", "ruamel", "jsonschema", "referencing", "rpds")
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -79,7 +80,7 @@ def build_worker(client: Client, executor: ThreadPoolExecutor, task_queue: str |
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[OrderWorkflow],
+        workflows=[OrderWorkflow, ReturnWorkflow],
         activities=ALL_ACTIVITIES,
         activity_executor=executor,
         workflow_runner=workflow_runner(),

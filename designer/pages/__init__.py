@@ -8,11 +8,11 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from designer.pages import dashboard, definitions, entry, fulfilment, inbox, orders, signin, stock, waves
+from designer.pages import dashboard, definitions, entry, fulfilment, inbox, orders, returns, signin, stock, waves
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
 # entry before orders: /orders/new is a page of its own, not the order "new".
-for _module in (signin, inbox, entry, orders, definitions, stock, fulfilment, dashboard, waves):
+for _module in (signin, inbox, entry, orders, definitions, stock, fulfilment, dashboard, waves, returns):
     router.include_router(_module.router)

@@ -19,7 +19,8 @@ CHANNELS_DIR = DEFINITIONS / "channels"
 CHANNEL_NAMES = ("marketplace", "phone", "store", "web")
 # The shipped print and notification templates, by name; each file is templates/<name>.yaml.
 TEMPLATE_NAMES = ("notify_cancelled", "notify_confirmed", "notify_delivered", "notify_shipped", "packing_slip",
-                  "pick_list", "shipping_label")
+                  "pick_list", "shipping_label", "notify_return_exchanged", "notify_return_expired",
+                  "notify_return_label", "notify_return_refunded", "notify_return_rejected", "notify_return_reminder")
 
 # What the shipped set publishes: every reference of the flow resolves against this.
 KNOWN = frozenset({
@@ -27,6 +28,7 @@ KNOWN = frozenset({
     ("regions", "delivery"), ("promotions", "coupons"),
     ("allocation", "default"),
     ("carriers", "default"),
+    ("flow", "return"), ("rules", "return_policy"), ("form", "return_request"),
     *(("template", name) for name in TEMPLATE_NAMES),
     *(("channel", name) for name in CHANNEL_NAMES),
 })

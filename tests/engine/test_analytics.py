@@ -93,3 +93,10 @@ def test_on_time_against_the_cut_off(ready, shipped, on_time):
 
     at = lambda text: datetime.fromisoformat(text).replace(tzinfo=timezone.utc)  # noqa: E731
     assert shipped_on_time(at(ready), at(shipped), "16:00") is on_time
+
+
+def test_a_return_counts_units_and_value_per_sku_and_reason():
+    from engine.analytics import return_increments
+
+    assert return_increments([{"sku": "MUG", "qty": 2, "price": 9.5}], "damaged") == [
+        Increment("return", "MUG", "damaged", 2, 19.0)]

@@ -57,10 +57,13 @@ def test_the_shipped_set_is_the_order_definitions_their_channels_and_reference_d
     assert names == [
         "allocation/default.yaml", "carriers/default.yaml",
         "channels/marketplace.yaml", "channels/phone.yaml", "channels/store.yaml", "channels/web.yaml",
-        "flows/order.yaml", "forms/order.yaml",
+        "flows/order.yaml", "flows/return.yaml", "forms/order.yaml", "forms/return_request.yaml",
         "promotions/coupons.yaml", "regions/delivery.yaml",
-        "rules/order_audit.yaml",
+        "rules/order_audit.yaml", "rules/return_policy.yaml",
         "templates/notify_cancelled.yaml", "templates/notify_confirmed.yaml", "templates/notify_delivered.yaml",
+        "templates/notify_return_exchanged.yaml", "templates/notify_return_expired.yaml",
+        "templates/notify_return_label.yaml", "templates/notify_return_refunded.yaml",
+        "templates/notify_return_rejected.yaml", "templates/notify_return_reminder.yaml",
         "templates/notify_shipped.yaml", "templates/packing_slip.yaml", "templates/pick_list.yaml",
         "templates/shipping_label.yaml",
     ]
@@ -167,7 +170,7 @@ BROKEN_FLOWS = {
         set_in_step("hand_over", "activity", "hand_over"),
         [(
             "$.steps[8].activity",
-            "unknown activity 'hand_over'; known: cancel_payment, change_address, check, create_shipment, mark_paid, notify, pack, pick, release_stock, reserve_stock",
+            "unknown activity 'hand_over'; known: cancel_payment, change_address, check, create_shipment, issue_return_label, mark_paid, notify, notify_return, pack, pick, place_exchange, refund_return, release_exchange, release_stock, reserve_exchange, reserve_stock, restock_return",
         )],
     ),
     "hand over without next": (
@@ -234,7 +237,7 @@ BROKEN_FLOWS = {
         [(
             "$.steps[2].activity",
             "unknown activity 'reserve_stok' (did you mean 'reserve_stock'?); "
-            "known: cancel_payment, change_address, check, create_shipment, mark_paid, notify, pack, pick, release_stock, reserve_stock",
+            "known: cancel_payment, change_address, check, create_shipment, issue_return_label, mark_paid, notify, notify_return, pack, pick, place_exchange, refund_return, release_exchange, release_stock, reserve_exchange, reserve_stock, restock_return",
         )],
     ),
     "on_error failure the activity does not declare": (

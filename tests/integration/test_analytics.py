@@ -123,3 +123,27 @@ def test_rebuild_from_the_timelines_gives_the_same_counters(stack):
     assert done.stdout.strip().endswith("day counters rebuilt from the orders' timelines")
     after = _board(stack, **{"from": today, "to": today, "channel": channel})
     assert after["sales"] == before["sales"] and after["audit"] == before["audit"]
+
+
+def test_returns_are_counted_by_sku_and_reason_with_the_return_rate(stack):
+    from tests.integration.test_returns import delivered_order, post_return
+    from tests.integration.test_stock import new_sku
+
+    sku = new_sku(stack, {"BER": 10}, price=10.0)
+    order = delivered_order(stack, lines=[{"sku": sku, "qty": 3, "price": 10.0}])
+    response = post_return(stack, {"order_id": order["id"], "lines": [{"sku": sku, "qty": 1}],
+                                   "reason": "wrong_size", "kind": "refund"})
+    assert response.status_code == 201, response.text
+    today = date.today().isoformat()
+    board = _board(stack, **{"from": today, "to": today})
+    by_sku = {row["sku"]: row for row in board["returns"]["by_sku"]}
+    assert by_sku[sku] == {"sku": sku, "units_returned": 1, "value": 10.0, "units_sold": 3, "return_rate": 0.3333}
+    assert {"sku": sku, "reason": "wrong_size", "units": 1, "value": 10.0} in board["returns"]["by_sku_and_reason"]
+    assert "wrong_size" in {row["reason"] for row in board["returns"]["by_reason"]}
+
+    engine = create_engine(stack.env["OMS_DATABASE_URL"])
+    with Session(engine) as session:
+        recounted = recount(session)
+    engine.dispose()
+    assert {k: v for k, v in recounted.items() if k[1] == "return" and k[2] == sku} == {
+        (date.today(), "return", sku, "wrong_size"): [1, 10.0]}

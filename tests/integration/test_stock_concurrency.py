@@ -48,8 +48,18 @@ def test_200_concurrent_orders_for_50_in_stock_reserve_exactly_50(stack):
         with stack.client("operator") as client:
             backordered = {o["id"] for o in client.get("/api/orders", params={"status": "backordered", "limit": 500}).json()["orders"]}
     assert waiting <= backordered
-    (on_hand, reserved), = [v for k, v in balances(stack, sku).items() if k == "BER"]
-    shipped = sum(m["qty"] for m in moves if m["operation"] == "ship")
+    # Reserved orders go on shipping meanwhile: read the ledger before and after the balance
+    # until no shipment fell in between, so both describe the same moment.
+    with stack.client("operator") as client:
+        def shipped_now() -> int:
+            moves = client.get("/api/inventory/movements", params={"sku": sku, "limit": 1000}).json()["movements"]
+            return sum(m["qty"] for m in moves if m["operation"] == "ship")
+
+        for _ in range(50):
+            shipped = shipped_now()
+            (on_hand, reserved), = [v for k, v in balances(stack, sku).items() if k == "BER"]
+            if shipped_now() == shipped:
+                break
     assert (on_hand + shipped, reserved + shipped) == (IN_STOCK, IN_STOCK)
     assert on_hand - reserved == 0
     report = reconciliation(stack)

@@ -222,6 +222,81 @@ def upgrade() -> None:
         batch_op.create_unique_constraint("uq_shipments_order_parcel", ["order_id", "parcel"])
         batch_op.create_unique_constraint("uq_shipments_tracking_number", ["tracking_number"])
     _backfill_shipments()
+    _returns()
+
+
+def _returns() -> None:
+    """Returns and exchanges: the return, its lines and timeline; a task may belong to a return."""
+    op.create_table('returns',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('order_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('workflow_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('comment', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('replacement_sku', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('photos', sa.JSON(), nullable=False),
+    sa.Column('flow_name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('flow_version', sa.Integer(), nullable=False),
+    sa.Column('value', sa.Float(), nullable=False),
+    sa.Column('refunded', sa.Float(), nullable=False),
+    sa.Column('refunded_shipping', sa.Float(), nullable=False),
+    sa.Column('label', sa.JSON(), nullable=False),
+    sa.Column('audit', sa.JSON(), nullable=True),
+    sa.Column('exchange_order_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('closed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('workflow_id')
+    )
+    with op.batch_alter_table('returns', schema=None) as batch_op:
+        batch_op.create_index('ix_returns_status_created', ['status', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_returns_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_returns_order_id'), ['order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_returns_reason'), ['reason'], unique=False)
+
+    op.create_table('return_lines',
+    sa.Column('return_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('line_no', sa.Integer(), nullable=False),
+    sa.Column('order_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('sku', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('qty', sa.Integer(), nullable=False),
+    sa.Column('price', sa.Float(), nullable=False),
+    sa.Column('counted', sa.Integer(), nullable=False),
+    sa.Column('results', sa.JSON(), nullable=False),
+    sa.Column('restocked', sa.Integer(), nullable=False),
+    sa.Column('written_off', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], ),
+    sa.ForeignKeyConstraint(['return_id'], ['returns.id'], ),
+    sa.PrimaryKeyConstraint('return_id', 'line_no')
+    )
+    with op.batch_alter_table('return_lines', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_return_lines_order_id'), ['order_id'], unique=False)
+
+    op.create_table('return_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('return_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('type', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('step', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('message', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['return_id'], ['returns.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('return_id', 'seq')
+    )
+    with op.batch_alter_table('return_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_return_events_return_id'), ['return_id'], unique=False)
+
+    with op.batch_alter_table('tasks') as batch_op:
+        batch_op.add_column(sa.Column('return_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_tasks_return_id'), ['return_id'], unique=False)
 
 
 def _backfill_shipments() -> None:
