@@ -9,7 +9,7 @@ from datetime import date
 from playwright.sync_api import expect
 
 from tests.conftest import order_payload
-from tests.pages.test_inbox_browser import browser, signed_in  # noqa: F401  (fixtures)
+from tests.pages.test_inbox_browser import signed_in  # noqa: F401  (fixture)
 
 
 def test_dashboard_filters_by_channel_draws_charts_and_downloads_csv(stack, signed_in):  # noqa: F811

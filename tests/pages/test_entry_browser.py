@@ -15,28 +15,17 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from starlette.datastructures import FormData
 
 from designer.pages.entry import Entry, build_page, simple_condition
 from engine.definitions import compile_text
 from engine.forms import FieldError, FormValidator
 from oms.intake import order_id_for
-from tests.conftest import PASSWORD, unique
+from tests.conftest import unique
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 ROOT = Path(__file__).resolve().parents[2]
 ORDER_FORM = compile_text((ROOT / "definitions" / "forms" / "order.yaml").read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Browser:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -47,27 +36,13 @@ def shots(tmp_path) -> Path:
 
 
 @pytest.fixture
-def open_as(browser, stack) -> Callable[..., Page]:
-    """A function: a fresh browser context signed in as ``role``, on ``path``."""
-    contexts = []
+def open_as(signed_in_at) -> Callable[..., Page]:
+    """A function: a fresh browser context signed in as ``role``, on ``path`` (default the entry page)."""
 
     def open_page(role: str, path: str = "/orders/new", javascript: bool = True) -> Page:
-        context = browser.new_context(base_url=stack.base_url, java_script_enabled=javascript,
-                                      viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(30_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(path)
-        expect(page).to_have_url(re.compile(r"/login\?next="))
-        page.get_by_label("Username").fill(role)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page).to_have_url(re.compile(re.escape(path) + "$"))
-        return page
+        return signed_in_at(role, path, javascript)
 
-    yield open_page
-    for context in contexts:
-        context.close()
+    return open_page
 
 
 def _field(page: Page, label: str):

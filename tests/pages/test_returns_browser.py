@@ -3,56 +3,18 @@
 from __future__ import annotations
 
 import re
-from typing import Callable
+from playwright.sync_api import Page, expect
 
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-
-from tests.conftest import PASSWORD
 from tests.integration.test_returns import delivered_order, return_event, wait_return
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Browser:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def signed_in(browser, stack) -> Callable[[str, str], Page]:
-    contexts = []
-
-    def open_as(role: str, path: str) -> Page:
-        context = browser.new_context(base_url=stack.base_url)
-        context.set_default_timeout(30_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(path)
-        expect(page).to_have_url(re.compile(r"/login\?next="))
-        page.get_by_label("Username").fill(role)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page).to_have_url(re.compile(re.escape(path) + "$"))
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
 
 
 def _notice(page: Page, text: str):
     return page.locator(".notices .notice").filter(has_text=text)
 
 
-def test_operator_requests_a_return_checks_it_and_finds_it_by_filter(stack, signed_in):
+def test_operator_requests_a_return_checks_it_and_finds_it_by_filter(stack, signed_in_at):
     order = delivered_order(stack, lines=[{"sku": "MUG-LOGO", "qty": 3, "price": 9.5}])
-    page = signed_in("operator", f"/orders/{order['id']}")
+    page = signed_in_at("operator", f"/orders/{order['id']}")
     page.get_by_role("link", name="Request a return").click()
     expect(page.get_by_role("link", name="Returns", exact=True)).to_have_attribute("aria-current", "page")
 
@@ -101,7 +63,7 @@ def test_operator_requests_a_return_checks_it_and_finds_it_by_filter(stack, sign
     expect(page.locator(f"tr[data-return='{return_id}']")).to_have_count(0)
 
 
-def test_the_quality_check_task_is_in_the_inbox(stack, signed_in):
+def test_the_quality_check_task_is_in_the_inbox(stack, signed_in_at):
     order = delivered_order(stack)
     with stack.client("operator") as client:
         return_id = client.post("/api/returns", json={"order_id": order["id"], "lines": [{"line": 1, "qty": 1}],
@@ -109,7 +71,7 @@ def test_the_quality_check_task_is_in_the_inbox(stack, signed_in):
     wait_return(stack, return_id, "awaiting_parcel")
     assert return_event(stack, return_id, "parcel_received").status_code == 202
     wait_return(stack, return_id, "inspecting")
-    page = signed_in("operator", "/inbox")
+    page = signed_in_at("operator", "/inbox")
     expect(page.get_by_text("Quality check of a return").first).to_be_visible()
     with stack.client("operator") as client:
         response = client.post(f"/api/returns/{return_id}/decision",

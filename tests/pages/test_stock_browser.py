@@ -3,56 +3,18 @@
 from __future__ import annotations
 
 import re
-from typing import Callable
+from playwright.sync_api import Page, expect
 
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-
-from tests.conftest import PASSWORD
 from tests.integration.test_stock import balances, new_sku, order
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Browser:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def signed_in(browser, stack) -> Callable[[str, str], Page]:
-    contexts = []
-
-    def open_as(role: str, path: str = "/stock") -> Page:
-        context = browser.new_context(base_url=stack.base_url)
-        context.set_default_timeout(30_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(path)
-        expect(page).to_have_url(re.compile(r"/login\?next="))
-        page.get_by_label("Username").fill(role)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page).to_have_url(re.compile(re.escape(path) + "$"))
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
 
 
 def _notice(page: Page, text: str):
     return page.locator(".notices .notice").filter(has_text=text)
 
 
-def test_operator_receives_adjusts_and_transfers_on_the_stock_page(stack, signed_in):
+def test_operator_receives_adjusts_and_transfers_on_the_stock_page(stack, signed_in_at):
     sku = new_sku(stack, {"BER": 5}, low_stock_threshold=8)
-    page = signed_in("operator", "/stock")
+    page = signed_in_at("operator", "/stock")
     expect(page.get_by_role("link", name="Stock", exact=True)).to_have_attribute("aria-current", "page")
     page.get_by_label("SKU or name contains").fill(sku)
     page.get_by_role("button", name="Find").click()
@@ -105,11 +67,11 @@ def test_operator_receives_adjusts_and_transfers_on_the_stock_page(stack, signed
     expect(page.locator("ul.alerts")).to_contain_text(sku)
 
 
-def test_receipt_on_the_page_wakes_a_backordered_order(stack, signed_in):
+def test_receipt_on_the_page_wakes_a_backordered_order(stack, signed_in_at):
     sku = new_sku(stack, {"BER": 0})
     order_id = stack.submit(order(sku, 3)).json()["id"]
     stack.wait_status(order_id, "backordered")
-    page = signed_in("operator", f"/stock/{sku}")
+    page = signed_in_at("operator", f"/stock/{sku}")
     expect(page.locator("section", has=page.get_by_role("heading", name="Replenishment"))).to_contain_text(
         "1 order waiting for this SKU")
     receive = page.locator("form", has=page.get_by_role("heading", name="Receive goods"))
@@ -120,23 +82,23 @@ def test_receipt_on_the_page_wakes_a_backordered_order(stack, signed_in):
     assert [(a["warehouse"], a["qty"]) for a in detail["allocations"] if a["state"] == "reserve"] == [("BER", 3)]
 
 
-def test_stock_is_read_only_for_analysts_and_forms_need_the_csrf_token(stack, signed_in):
+def test_stock_is_read_only_for_analysts_and_forms_need_the_csrf_token(stack, signed_in_at):
     sku = new_sku(stack, {"BER": 5})
-    page = signed_in("analyst", f"/stock/{sku}")
+    page = signed_in_at("analyst", f"/stock/{sku}")
     expect(page.locator(".notice.info")).to_have_text("You are signed in as analyst: stock is read-only for you.")
     expect(page.locator("form[action$='/receive']")).to_have_count(0)
     refused = page.request.post(f"/stock/{sku}/receive", form={"warehouse": "BER", "qty": "5"})
     assert refused.status == 403
-    operator = signed_in("operator", f"/stock/{sku}")
+    operator = signed_in_at("operator", f"/stock/{sku}")
     forged = operator.request.post(f"/stock/{sku}/receive", form={"warehouse": "BER", "qty": "5", "csrf_token": "x"})
     assert forged.status == 403
     assert "CSRF check failed" in forged.text()
     assert balances(stack, sku) == {"BER": (5, 0)}
 
 
-def test_operator_keeps_stock_for_a_channel_and_checks_the_ledger(stack, signed_in):
+def test_operator_keeps_stock_for_a_channel_and_checks_the_ledger(stack, signed_in_at):
     sku = new_sku(stack, {"BER": 5})
-    page = signed_in("operator", f"/stock/{sku}")
+    page = signed_in_at("operator", f"/stock/{sku}")
     keep = page.locator("form", has=page.get_by_role("heading", name="Keep stock for a channel"))
     keep.get_by_label("Channel").select_option("phone")
     keep.get_by_label("In warehouse").select_option("BER")
