@@ -6,6 +6,8 @@ COPY pyproject.toml README.md ./
 COPY engine engine
 COPY workflows workflows
 COPY activities activities
+COPY services services
+COPY web web
 COPY designer designer
 COPY oms oms
 COPY definitions definitions

@@ -1,116 +1,45 @@
-"""Warehouse work: pick, check and pack (automatic steps), and waves of orders picked together.
-
-A flow runs pick, check and pack either as these automatic activities or as
-approval steps with ``scan: [done]``, where a person confirms every SKU and
-quantity (the workflow's decision validator compares the scans with the
-order). Orders waiting at such a pick task (status ``ready_to_pick``) are
-batched per warehouse into waves; a wave's pick list sums the SKUs over its
-orders so the picker walks the shelves once.
-"""
+"""Activities of fulfilment: each a thin call into its service."""
 
 from __future__ import annotations
 
-import uuid
-from collections import defaultdict
-from typing import Any
-
-from sqlmodel import Session, select
 from temporalio import activity
 
-from activities.contracts import StepInput, StepResult
-from activities.inventory import open_reservations
-from activities.steps import run_step
-from oms.models import Order, Sku, Wave, WaveOrder
-
-READY_TO_PICK = "ready_to_pick"
-STAGES = {"pick": "picked", "check": "checked", "pack": "packed"}
-
-
-def _items_by_warehouse(session: Session, order_id: str) -> dict[str, dict[str, int]]:
-    items: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for move in open_reservations(session, order_id):
-        items[move.warehouse][move.sku] += move.qty
-    return {w: dict(skus) for w, skus in items.items()}
-
-
-def _stage(stage: str):
-    def work(session: Session, order: Order, inp: StepInput) -> tuple[str, dict]:
-        items = _items_by_warehouse(session, order.id)
-        summary = "; ".join(
-            f"{', '.join(f'{q} x {s}' for s, q in skus.items())} in {w}" for w, skus in items.items()
-        )
-        return f"{STAGES[stage]} {summary}" if items else f"nothing to {stage}", {"stage": stage, "items": items}
-
-    return work
+from activities.failures import typed_failures
+from services import notifications
+from services.fulfilment import picking, shipping
+from workflows.contracts import StepInput, StepResult
 
 
 @activity.defn(name="pick")
 def pick(inp: StepInput) -> StepResult:
     """Pick the order's reserved items (automatic: no scan)."""
-    return run_step(inp, "picked", _stage("pick"))
+    with typed_failures():
+        return picking.pick(inp)
 
 
 @activity.defn(name="check")
 def check(inp: StepInput) -> StepResult:
     """Check the picked items against the order (automatic)."""
-    return run_step(inp, "checked", _stage("check"))
+    with typed_failures():
+        return picking.check(inp)
 
 
 @activity.defn(name="pack")
 def pack(inp: StepInput) -> StepResult:
     """Pack the order's items (automatic)."""
-    return run_step(inp, "packed", _stage("pack"))
+    with typed_failures():
+        return picking.pack(inp)
 
 
-# ---- waves -----------------------------------------------------------------------------
+@activity.defn(name="create_shipment")
+def create_shipment(inp: StepInput) -> StepResult:
+    """Ship the reserved stock: one parcel per warehouse (or rule), carrier by the carriers table."""
+    with typed_failures():
+        return shipping.create_shipment(inp)
 
 
-class WaveRefused(ValueError):
-    def __init__(self, message: str, status_code: int = 422):
-        super().__init__(message)
-        self.status_code = status_code
-
-
-def ready_to_pick(session: Session, warehouse: str, limit: int) -> list[tuple[Order, dict[str, int]]]:
-    """Orders waiting to be picked that hold stock in ``warehouse`` and are in no wave, oldest first."""
-    waved = select(WaveOrder.order_id)
-    orders = session.exec(
-        select(Order).where(Order.status == READY_TO_PICK, Order.id.not_in(waved)).order_by(Order.created_at, Order.id)
-    ).all()
-    ready = []
-    for order in orders:
-        items = _items_by_warehouse(session, order.id).get(warehouse)
-        if items:
-            ready.append((order, items))
-        if len(ready) >= limit:
-            break
-    return ready
-
-
-def create_wave(session: Session, warehouse: str, max_orders: int, user: str) -> Wave:
-    """A wave of up to ``max_orders`` ready orders of ``warehouse``; refused when none is ready."""
-    ready = ready_to_pick(session, warehouse, max_orders)
-    if not ready:
-        raise WaveRefused(f"no order in warehouse {warehouse} is ready to pick", 409)
-    names = {s.sku: s.name for s in session.exec(select(Sku)).all()}
-    lines: dict[str, dict[str, Any]] = {}
-    for order, items in ready:
-        for sku, qty in items.items():
-            line = lines.setdefault(sku, {"sku": sku, "name": names.get(sku, sku), "qty": 0, "orders": []})
-            line["qty"] += qty
-            line["orders"].append({"order_id": order.id, "external_id": order.external_id, "qty": qty})
-    wave = Wave(id=f"wave_{uuid.uuid4().hex[:10]}", warehouse=warehouse, orders=[o.id for o, _ in ready],
-                lines=sorted(lines.values(), key=lambda l: l["sku"]), created_by=user)
-    session.add(wave)
-    session.flush()
-    session.add_all([WaveOrder(order_id=o.id, wave_id=wave.id) for o, _ in ready])
-    session.flush()
-    return wave
-
-
-def wave_view(session: Session, wave: Wave) -> dict[str, Any]:
-    statuses = dict(session.exec(select(Order.id, Order.status).where(Order.id.in_(wave.orders))).all()) if wave.orders else {}
-    return {"id": wave.id, "warehouse": wave.warehouse, "created_by": wave.created_by,
-            "created_at": wave.created_at.isoformat(),
-            "status": "done" if statuses and all(s != READY_TO_PICK for s in statuses.values()) else "open",
-            "orders": [{"id": o, "status": statuses.get(o)} for o in wave.orders], "lines": wave.lines}
+@activity.defn(name="notify")
+def notify(inp: StepInput) -> StepResult:
+    """Send the customer the notification of ``params.event`` (e-mail and webhook), on the timeline."""
+    with typed_failures():
+        return notifications.notify(inp, activity.info().attempt)

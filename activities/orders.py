@@ -1,186 +1,90 @@
-"""The order read model: timeline, status, human tasks.
-
-Every write carries the workflow's sequence number; the timeline row
-(order, seq) is written in the same transaction as the change it records, so
-an activity retried after a crash sees its own row and does nothing twice.
-"""
+"""Activities of orders: each a thin call into its service."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from sqlmodel import Session, select
 from temporalio import activity
 
-from activities.contracts import Progress, TaskApproval, TaskClose, TaskEscalation, TaskInput
-from oms import analytics
-from oms.db import session_scope
-from oms.models import DecisionRecord, Order, OrderEvent, Task, utcnow
-
-
-def already_recorded(session: Session, order_id: str, seq: int) -> bool:
-    return (
-        session.exec(
-            select(OrderEvent.id).where(OrderEvent.order_id == order_id, OrderEvent.seq == seq)
-        ).first()
-        is not None
-    )
-
-
-def record(session: Session, progress: Progress) -> None:
-    """Append a timeline line and set the status, in the caller's transaction."""
-    session.add(
-        OrderEvent(
-            order_id=progress.order_id,
-            seq=progress.seq,
-            type=progress.type,
-            step=progress.step,
-            status=progress.status,
-            message=progress.message,
-            data=progress.data,
-        )
-    )
-    order = session.get(Order, progress.order_id)
-    if progress.status:
-        order.status = progress.status
-        order.updated_at = utcnow()
-        session.add(order)
-    analytics.observe(session, order, progress.type, progress.status, progress.data)
+from activities.failures import typed_failures
+from services.orders import address, audit, payments, status_push, timeline
+from workflows.contracts import (
+    AuditInput,
+    AuditOutcome,
+    Progress,
+    StatusPush,
+    StepInput,
+    StepResult,
+    TaskApproval,
+    TaskClose,
+    TaskEscalation,
+    TaskInput,
+)
 
 
 @activity.defn(name="record_progress")
 def record_progress(progress: Progress) -> None:
     """Write one timeline line (and the new status) unless it is already there."""
-    with session_scope() as session:
-        if not already_recorded(session, progress.order_id, progress.seq):
-            record(session, progress)
-
-
-def task_id_for(order_id: str, seq: int) -> str:
-    return f"{order_id}-t{seq}"
+    with typed_failures():
+        return timeline.record_progress(progress)
 
 
 @activity.defn(name="open_task")
 def open_task(inp: TaskInput) -> str:
     """Put a human task in the inbox; returns its id (stable across retries)."""
-    task_id = task_id_for(inp.order_id, inp.seq)
-    with session_scope() as session:
-        if already_recorded(session, inp.order_id, inp.seq):
-            return task_id
-        session.add(
-            Task(
-                id=task_id,
-                order_id=inp.order_id,
-                workflow_id=inp.workflow_id,
-                step=inp.step,
-                title=inp.title,
-                role=inp.role,
-                reason=inp.reason,
-                decisions=inp.decisions,
-                due_at=utcnow() + timedelta(seconds=inp.due_seconds),
-                needs_approvals=inp.needs_approvals,
-            )
-        )
-        record(
-            session,
-            Progress(
-                order_id=inp.order_id,
-                seq=inp.seq,
-                type="task_opened",
-                step=inp.step,
-                message=f"{inp.title}: waiting for {inp.role} ({inp.reason})" if inp.reason else f"{inp.title}: waiting for {inp.role}",
-                status=inp.status,
-                data={"task_id": task_id, "role": inp.role, "decisions": inp.decisions},
-            ),
-        )
-    return task_id
+    with typed_failures():
+        return timeline.open_task(inp)
 
 
 @activity.defn(name="close_task")
 def close_task(inp: TaskClose) -> None:
     """Record a task's decision, or its expiry, on the task and the timeline."""
-    with session_scope() as session:
-        if already_recorded(session, inp.order_id, inp.seq):
-            return
-        task = session.get(Task, inp.task_id)
-        if inp.event:
-            _close_by_event(session, task, inp)
-            return
-        expired = inp.outcome == "timeout"
-        task.status = "expired" if expired else "decided"
-        task.decision = None if expired else inp.outcome
-        task.decided_by = inp.decided_by
-        task.comment = inp.comment
-        task.decided_at = utcnow()
-        session.add(task)
-        if not expired:
-            session.add(DecisionRecord(order_id=inp.order_id, task_id=task.id, seq=inp.seq, user=inp.decided_by or "",
-                                       role=inp.role, decision=inp.outcome, comment=inp.comment))
-        message = (
-            f"{task.title}: no decision before the due time"
-            if expired
-            else f"{task.title}: {inp.outcome} by {inp.decided_by}" + (f" ({inp.comment})" if inp.comment else "")
-        )
-        record(
-            session,
-            Progress(
-                order_id=inp.order_id,
-                seq=inp.seq,
-                type="task_expired" if expired else "task_decided",
-                step=task.step,
-                message=message,
-                data={"task_id": task.id, "decision": task.decision, "by": inp.decided_by, "comment": inp.comment,
-                      **inp.data},
-            ),
-        )
-
-
-def _close_by_event(session, task: Task, inp: TaskClose) -> None:
-    """An event the step listens for (e.g. cancel_requested) ended the task: no decision was taken."""
-    task.status = "closed"
-    task.decided_at = utcnow()
-    session.add(task)
-    record(session, Progress(
-        order_id=inp.order_id, seq=inp.seq, type="task_closed", step=task.step,
-        message=f"{task.title}: closed by event {inp.event}",
-        data={"task_id": task.id, "event": inp.event},
-    ))
+    with typed_failures():
+        return timeline.close_task(inp)
 
 
 @activity.defn(name="escalate_task")
 def escalate_task(inp: TaskEscalation) -> None:
     """Hand an undecided task to the escalation role, with a new due time."""
-    with session_scope() as session:
-        if already_recorded(session, inp.order_id, inp.seq):
-            return
-        task = session.get(Task, inp.task_id)
-        previous = task.role
-        task.role = inp.role
-        task.escalated_at = utcnow()
-        task.due_at = utcnow() + timedelta(seconds=inp.due_seconds)
-        task.claimed_by = None
-        session.add(task)
-        record(session, Progress(
-            order_id=inp.order_id, seq=inp.seq, type="task_escalated", step=task.step,
-            message=f"{task.title}: no decision by {previous} in time; escalated to {inp.role}",
-            data={"task_id": task.id, "from": previous, "to": inp.role},
-        ))
+    with typed_failures():
+        return timeline.escalate_task(inp)
 
 
 @activity.defn(name="record_approval")
 def record_approval(inp: TaskApproval) -> None:
     """Record the first of two approvals (four-eyes); the task stays open for the second."""
-    with session_scope() as session:
-        if already_recorded(session, inp.order_id, inp.seq):
-            return
-        task = session.get(Task, inp.task_id)
-        task.approvals = [*task.approvals, inp.user]
-        task.claimed_by = None
-        session.add(task)
-        session.add(DecisionRecord(order_id=inp.order_id, task_id=task.id, seq=inp.seq, user=inp.user,
-                                   role=inp.role, decision="approve", comment=inp.comment, final=False))
-        record(session, Progress(
-            order_id=inp.order_id, seq=inp.seq, type="task_approved_once", step=task.step,
-            message=f"{task.title}: approved by {inp.user}; a second person must approve",
-            data={"task_id": task.id, "by": inp.user, "comment": inp.comment},
-        ))
+    with typed_failures():
+        return timeline.record_approval(inp)
+
+
+@activity.defn(name="audit_order")
+def audit_order(inp: AuditInput) -> AuditOutcome:
+    """Compute facts, apply the pinned rule set, store the outcome on the order."""
+    with typed_failures():
+        return audit.audit_order(inp)
+
+
+@activity.defn(name="mark_paid")
+def mark_paid(inp: StepInput) -> StepResult:
+    """Mark the order paid with the data of the payment event that arrived."""
+    with typed_failures():
+        return payments.mark_paid(inp)
+
+
+@activity.defn(name="cancel_payment")
+def cancel_payment(inp: StepInput) -> StepResult:
+    """Give the money back on cancellation: refund a paid order, void an unpaid authorisation."""
+    with typed_failures():
+        return payments.cancel_payment(inp)
+
+
+@activity.defn(name="change_address")
+def change_address(inp: StepInput) -> StepResult:
+    """Apply the new shipping address of an address_changed event (re-audit and re-allocate follow in the flow)."""
+    with typed_failures():
+        return address.change_address(inp)
+
+
+@activity.defn(name="push_status")
+def push_status(push: StatusPush) -> None:
+    """POST the new status; any failure raises, and Temporal retries with backoff."""
+    with typed_failures():
+        return status_push.push_status(push)

@@ -3,9 +3,9 @@
 Generates ``--orders`` orders spread over a year (channels, countries, SKUs,
 audit outcomes, fulfilment times drawn from a seeded generator), stores them
 in the ``orders`` table and their dashboard counters in ``daily_metrics``,
-exactly as ``oms.analytics.observe`` would have counted them (the same pure
+exactly as ``services.analytics.observe`` would have counted them (the same pure
 functions from ``engine/analytics.py``), then times the dashboard
-(``oms.analytics.dashboard``: every section the page shows) for several date
+(``services.analytics.dashboard``: every section the page shows) for several date
 ranges and filters. Target: under a second at 1,000,000 orders.
 
     .venv/bin/python bench/analytics.py                      # SQLite and PostgreSQL, 1,000,000 orders
@@ -36,10 +36,13 @@ import psycopg  # noqa: E402
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 from sqlmodel import Session, SQLModel  # noqa: E402
 
-from engine.analytics import capture_increments, status_increments  # noqa: E402
-from engine.analytics import Increment  # noqa: E402
-from oms import analytics  # noqa: E402
+from engine.analytics import (  # noqa: E402
+    Increment,  # noqa: E402
+    capture_increments,
+    status_increments,
+)
 from oms.models import DailyMetric, Order, Sku, Stock, Warehouse  # noqa: E402
+from services import analytics  # noqa: E402
 
 PG_ADMIN = os.environ.get("OMS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 CHANNELS = {"web": 0.55, "marketplace": 0.25, "store": 0.12, "phone": 0.08}

@@ -47,7 +47,7 @@ if str(ROOT) not in sys.path:
 
 from bench.flow_overhead import percentile  # noqa: E402
 from bench.traffic import Generated, TrafficGenerator  # noqa: E402
-from oms.temporal_server import free_port, start_dev_server, wait_for_port  # noqa: E402
+from oms.temporal.dev_server import free_port, start_dev_server, wait_for_port  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "demo_traffic.json"
 TARGET_AUTO_APPROVAL = 0.95

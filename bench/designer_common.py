@@ -37,10 +37,10 @@ def api_client():
     from fastapi.testclient import TestClient
     from sqlmodel import Session
 
-    from designer.app import create_app
     from oms.auth import issue_token
     from oms.db import get_engine
     from oms.models import User
+    from web.app import create_app
 
     with Session(get_engine()) as session:
         token = issue_token(session.get(User, "analyst"))

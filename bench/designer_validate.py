@@ -84,11 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     prepare_database()
-    from designer.pages.definitions import _check_json
+    from sqlmodel import Session
+
+    from designer.pages import _check_json
     from engine.definitions import validate_text
     from oms.db import get_read_engine
-    from oms.publishing import known_definitions
-    from sqlmodel import Session
+    from services.definitions.publishing import known_definitions
 
     text = generated_flow(args.steps)
     with Session(get_read_engine()) as session:

@@ -44,7 +44,7 @@ def record_orders(count: int, seed: int) -> None:
     from engine.rules import evaluate_rules
     from oms.db import get_engine
     from oms.models import Order
-    from oms.publishing import latest
+    from services.definitions.publishing import latest
 
     contexts, _, _ = build_contexts(count, seed)
     with Session(get_engine()) as session:
@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from engine.definitions import compile_text, load
     from oms.db import get_read_engine
-    from oms.publishing import latest
-    from oms.whatif import recorded_orders, run_rules_whatif
+    from services.definitions.publishing import latest
+    from services.definitions.whatif import recorded_orders, run_rules_whatif
 
     with Session(get_read_engine()) as session:
         draft_text = latest(session, "rules", "order_audit").body.replace("rules:\n", EXTRA_RULE, 1)

@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:
 
 # Only modules that do not read the settings may be imported before the
 # OMS_* environment is in place (see configure_environment).
-from oms.temporal_server import free_port, start_dev_server  # noqa: E402
+from oms.temporal.dev_server import free_port, start_dev_server  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "flow_overhead.json"
 CHANNEL = "web"
@@ -176,10 +176,10 @@ def prepare_database() -> dict:
 
 
 def store_order(payload: dict) -> tuple[Any, Any]:
-    """What ``oms.intake.submit_order`` stores before it starts the workflow (fresh ids only)."""
+    """What ``services.orders.intake.submit_order`` stores before it starts the workflow (fresh ids only)."""
     from oms.db import session_scope
-    from oms.intake import prepare
     from oms.settings import get_settings
+    from services.orders.intake import prepare
 
     with session_scope() as session:
         prepared = prepare(session, payload, None)
@@ -322,7 +322,13 @@ CORE_LOG = CoreLogCounter()
 
 def temporal_runtime(log_file: Path):
     """A runtime whose core warnings go to a file and a counter, not over the report."""
-    from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+    from temporalio.runtime import (
+        LogForwardingConfig,
+        LoggingConfig,
+        Runtime,
+        TelemetryConfig,
+        TelemetryFilter,
+    )
 
     logger = logging.getLogger("bench.temporal_core")
     logger.propagate = False
@@ -413,9 +419,9 @@ async def run_one(client, variant: str, payload: dict) -> dict:
     import anyio
     from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-    from activities.contracts import ExternalEvent, OrderResult
-    from oms.intake import submit_order, workflow_id_for
     from oms.settings import get_settings
+    from services.orders.intake import submit_order, workflow_id_for
+    from workflows.contracts import ExternalEvent, OrderResult
 
     started = time.perf_counter()
     if variant == "A":

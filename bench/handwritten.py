@@ -26,7 +26,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import (
+    from workflows.contracts import (
         AuditInput,
         AuditOutcome,
         ExternalEvent,

@@ -214,7 +214,7 @@ def _differences(expected: Any, got: Any, path: str = "") -> list[str]:
 
 
 def channel_secret(channel, override: str | None) -> str | None:
-    """As oms.channels.channel_secret on a dev-mode stack with this process's environment."""
+    """As services.orders.channels.channel_secret on a dev-mode stack with this process's environment."""
     if override:
         return override
     if not channel.secret_env:
@@ -224,8 +224,8 @@ def channel_secret(channel, override: str | None) -> str | None:
 
 def build_orders(args: argparse.Namespace, count: int, run_tag: str) -> tuple[list[Outgoing], dict]:
     """``count`` unique ordinary orders of ``args.channel``, serialized; returns them and notes on the payloads."""
-    from oms.channels import SIGNATURE_HEADER, sign
-    from oms.intake import order_id_for, workflow_id_for
+    from services.orders.channels import SIGNATURE_HEADER, sign
+    from services.orders.intake import order_id_for, workflow_id_for
 
     generator = TrafficGenerator(args.seed, "ordinary", run_tag=run_tag)
     channel = load_channel(args.channel)

@@ -1,6 +1,6 @@
 """Reservations per second, with and without contention, on SQLite and PostgreSQL; oversell count.
 
-Drives the reservation itself (``activities.inventory.reserve_order``: the
+Drives the reservation itself (``services.stock.reservation.reserve_order``: the
 allocation definition's plan applied with conditional UPDATEs, one
 transaction per order) from many threads at once, without Temporal, so the
 figure is the stock ledger's own ceiling:
@@ -89,9 +89,9 @@ def _orders(prefix: str, skus: list[str], count: int) -> list[str]:
 
 
 def _reserve(order_id: str) -> bool:
-    from activities.inventory import Short, reserve_order
     from oms.db import session_scope
     from oms.models import Order
+    from services.stock.reservation import Short, reserve_order
 
     for _ in range(20):  # PostgreSQL may abort a deadlocked or serialisation-failed transaction; retry like Temporal
         try:
@@ -109,9 +109,9 @@ def _reserve(order_id: str) -> bool:
 def _check(skus: list[str]) -> dict:
     from sqlmodel import Session, select
 
-    from activities.stock_ledger import reconcile
     from oms.db import get_engine
     from oms.models import Stock, StockMovement
+    from services.stock.ledger import reconcile
 
     with Session(get_engine()) as session:
         rows = session.exec(select(Stock).where(Stock.sku.in_(skus))).all()

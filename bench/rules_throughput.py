@@ -98,7 +98,7 @@ _FORM = None
 def document_of(generated: Generated) -> dict[str, Any]:
     """``order.document`` as intake stores it: the form-cleaned payload plus id and total."""
     from engine.definitions import compile_text
-    from oms.intake import order_id_for
+    from services.orders.intake import order_id_for
 
     global _FORM
     if _FORM is None:
@@ -117,7 +117,7 @@ class _Open:
 
 
 class FactsSimulator:
-    """What ``activities.facts.order_facts`` would compute, from the orders seen so far.
+    """What ``services.orders.facts.order_facts`` would compute, from the orders seen so far.
 
     Orders arrive as a Poisson stream (SIM_ORDERS_PER_HOUR) starting at
     SIM_START; velocity counts the last hour including the order itself, B2B
@@ -150,8 +150,8 @@ class FactsSimulator:
         return len(window)
 
     def facts(self, generated: Generated, doc: dict[str, Any], limits: dict[str, float]) -> dict[str, Any]:
-        from activities.facts import ADDRESS_PARTS
-        from oms.intake import address_key, normalized_phone
+        from services.orders.facts import ADDRESS_PARTS
+        from services.orders.intake import address_key, normalized_phone
 
         rng = self.rng
         self.now += timedelta(seconds=rng.expovariate(SIM_ORDERS_PER_HOUR / 3600))

@@ -1,105 +1,115 @@
-"""Read-model views the API returns (shared by JSON routes and pages)."""
+"""What the designer's pages show: list rows, the editor's context and its live fragments."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from dataclasses import dataclass
 
+from fastapi import Request
 from sqlmodel import Session, select
 
-from oms.models import DecisionRecord, Order, OrderEvent, Shipment, StockMovement, Task
-from oms.settings import get_settings
+from designer.api import check_view
+from engine.definitions import KINDS, Source, load
+from engine.diagram import Layout, layout_flow
+from engine.schemas import schema_for
+from oms.models import DefinitionVersion
+from services.definitions.publishing import validate, versions_of
+from services.definitions.whatif import DEFAULT_LAST, version_use
+from web.deps import CurrentUser
+from web.pages.rendering import TEMPLATES
+
+EDITING_ROLES = ("analyst", "admin")
+
+NEW_TEMPLATES = {
+    "rules": (
+        "kind: rules\nname: new_rules\ntitle: New rule set\nhit_policy: collect\ndefault: approve\n\nrules:\n"
+        "  - id: big_order\n    when: \"order.total > 1000\"\n    action: review\n"
+        "    reason: \"order of {{ order.total }}\"\n\ntests:\n  - name: a big order is held\n"
+        "    order: {total: 1500}\n    expect: {action: review, fired: [big_order]}\n"
+    ),
+    "flow": (
+        "kind: flow\nname: new_flow\ntitle: New flow\nform: order\nstart: audit\n\nsteps:\n"
+        "  - id: audit\n    type: audit\n    rules: order_audit\n    on: {approve: done, review: done, reject: done}\n"
+        "  - id: done\n    type: end\n    status: completed\n"
+    ),
+}
 
 
-def temporal_url(workflow_id: str) -> str:
-    settings = get_settings()
-    return f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"
+def can_edit(user: CurrentUser | None) -> bool:
+    return user is not None and user.role in EDITING_ROLES
 
 
-def order_summary(order: Order) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ListRow:
+    kind: str
+    name: str
+    title: str
+    live: DefinitionVersion
+    versions: int
+    orders: int | None  # on the live version; None: not recorded per order for this kind
+    running: int | None
+    all_orders: int | None  # on every version
+
+
+def _title(body: str) -> str:
+    raw = load(body).raw
+    return str(raw.get("title") or "") if isinstance(raw, dict) else ""
+
+
+def list_rows(session: Session) -> list[ListRow]:
+    rows = session.exec(select(DefinitionVersion).order_by(DefinitionVersion.kind, DefinitionVersion.name,
+                                                           DefinitionVersion.version)).all()
+    live: dict[tuple[str, str], DefinitionVersion] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for row in rows:
+        live[(row.kind, row.name)] = row
+        counts[(row.kind, row.name)] = counts.get((row.kind, row.name), 0) + 1
+    use = version_use(session)
+    out = []
+    for (kind, name), row in live.items():
+        counted = kind in ("flow", "rules")
+        on_live = use.get((kind, name, row.version))
+        every = sum(u.orders for (k, n, _), u in use.items() if k == kind and n == name)
+        out.append(ListRow(kind, name, _title(row.body), row, counts[(kind, name)],
+                           (on_live.orders if on_live else 0) if counted else None,
+                           (on_live.running if on_live else 0) if kind == "flow" else None,
+                           every if counted else None))
+    return out
+
+
+def diagram_of(source: Source) -> Layout | None:
+    if source.kind != "flow" or not isinstance(source.raw, dict):
+        return None
+    layout = layout_flow(source.raw)
+    return layout if layout.nodes else None
+
+
+def fragments(source: Source, view: dict) -> dict:
+    """The editor's live parts as HTML (escaped by the templates): problems, tests, diagram."""
+    layout = diagram_of(source)
     return {
-        "id": order.id,
-        "channel": order.channel,
-        "external_id": order.external_id,
-        "status": order.status,
-        "total": order.total,
-        "flow": {"name": order.flow_name, "version": order.flow_version},
-        "created_at": order.created_at.isoformat(),
-        "updated_at": order.updated_at.isoformat(),
+        "problems_html": TEMPLATES.get_template("pages/definition_problems.html").render(check=view),
+        "tests_html": TEMPLATES.get_template("pages/definition_tests.html").render(check=view),
+        "diagram_html": TEMPLATES.get_template("pages/definition_diagram.html").render(
+            layout=layout, name=source.name or "") if source.kind == "flow" else None,
     }
 
 
-def task_view(task: Task) -> dict[str, Any]:
+def editor_context(request: Request, session: Session, user: CurrentUser, kind: str, name: str | None, text: str,
+                   check: bool = True, note: str = "", last: str | int = DEFAULT_LAST) -> dict:
+    """Everything the editor page shows for ``text``: its checks, tests, diagram, the live version."""
+    source = validate(session, text)
+    view = check_view(source) if check else None
+    kind = source.kind if source.kind in KINDS else kind
+    name = name or source.name
+    versions = versions_of(session, kind, name) if name else []
+    try:
+        schema = json.dumps(schema_for(kind))
+    except (OSError, ValueError):
+        schema = ""
     return {
-        "id": task.id,
-        "order_id": task.order_id,
-        "step": task.step,
-        "title": task.title,
-        "role": task.role,
-        "status": task.status,
-        "reason": task.reason,
-        "decisions": task.decisions,
-        "created_at": task.created_at.isoformat(),
-        "due_at": task.due_at.isoformat(),
-        "decision": task.decision,
-        "decided_by": task.decided_by,
-        "comment": task.comment,
-        "decided_at": task.decided_at.isoformat() if task.decided_at else None,
-        "approvals": task.approvals,
-        "needs_approvals": task.needs_approvals,
-        "claimed_by": task.claimed_by,
-        "escalated_at": task.escalated_at.isoformat() if task.escalated_at else None,
-    }
-
-
-def decision_view(row: DecisionRecord) -> dict[str, Any]:
-    return {"order_id": row.order_id, "task_id": row.task_id, "user": row.user, "role": row.role,
-            "decision": row.decision, "comment": row.comment, "final": row.final, "at": row.at.isoformat()}
-
-
-def order_detail(session: Session, order: Order) -> dict[str, Any]:
-    doc = order.document
-    events = session.exec(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.seq)).all()
-    moves = session.exec(
-        select(StockMovement).where(StockMovement.order_id == order.id).order_by(StockMovement.id)
-    ).all()
-    parcels = session.exec(select(Shipment).where(Shipment.order_id == order.id).order_by(Shipment.parcel)).all()
-    tasks = session.exec(select(Task).where(Task.order_id == order.id).order_by(Task.created_at)).all()
-    decisions = session.exec(
-        select(DecisionRecord).where(DecisionRecord.order_id == order.id).order_by(DecisionRecord.seq)
-    ).all()
-    audit = order.audit
-    return {
-        **order_summary(order),
-        "workflow_id": order.workflow_id,
-        "temporal_url": temporal_url(order.workflow_id),
-        "customer": doc.get("customer"),
-        "shipping_address": doc.get("shipping_address"),
-        "lines": doc.get("lines", []),
-        "payment": doc.get("payment"),
-        "client_ip": order.client_ip,
-        "tags": order.tags,
-        "allocations": [
-            {"line": m.line_no, "sku": m.sku, "qty": m.qty, "warehouse": m.warehouse, "state": m.operation}
-            for m in moves
-        ],
-        "shipments": [
-            {"id": p.id, "parcel": p.parcel, "carrier": p.carrier, "service": p.service, "price": p.price,
-             "tracking_number": p.tracking_number, "status": p.status, "warehouse": p.warehouse,
-             "warehouses": p.warehouses, "weight_kg": p.weight_kg, "lines": p.lines,
-             "consolidation": p.consolidation, "created_at": p.created_at.isoformat()}
-            for p in parcels
-        ],
-        "audit": None if audit is None else {
-            "action": audit["action"],
-            "fired": audit["fired"],
-            "tags": audit.get("tags", []),
-            "rules": {"name": audit["rules"]["name"], "version": audit["rules"]["version"]},
-            "facts": audit["facts"],
-        },
-        "tasks": [task_view(t) for t in tasks],
-        "decisions": [decision_view(d) for d in decisions],
-        "timeline": [
-            {"seq": e.seq, "type": e.type, "step": e.step, "message": e.message, "data": e.data, "at": e.at.isoformat()}
-            for e in events
-        ],
+        "nav": "definitions", "kind": kind, "name": name, "text": text, "check": view, "note": note, "last": last,
+        "live": versions[0] if versions else None, "version_count": len(versions), "can_edit": can_edit(user),
+        "layout": diagram_of(source) if kind == "flow" else None, "schema_json": schema.replace("</", "<\\/"),
+        "whatif": None, "whatif_error": "", "refused": "", "is_new": not versions, "draft": None,
     }

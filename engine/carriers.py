@@ -26,7 +26,13 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
 from engine.errors import DefinitionError, join_path
-from engine.expressions import Expression, ExpressionError, compile_error, compile_expression, suggest
+from engine.expressions import (
+    Expression,
+    ExpressionError,
+    compile_error,
+    compile_expression,
+    suggest,
+)
 from engine.tables import _ENGINE, _first_line_message, to_jdm, unary_error
 
 # Adapters the platform has; a carrier names one (see activities/carriers.py).

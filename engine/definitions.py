@@ -15,20 +15,24 @@ from jsonschema.exceptions import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from engine.allocation import check_allocation, parse_allocation
+from engine.carriers import check_carriers, parse_carriers
+from engine.channels import check_channel, parse_channel
 from engine.durations import DURATION_HELP, DURATION_PATTERN
 from engine.errors import DefinitionError, InvalidDefinition, join_path
 from engine.expressions import suggest
-from engine.allocation import check_allocation, parse_allocation
-from engine.channels import check_channel, parse_channel
-from engine.carriers import check_carriers, parse_carriers
 from engine.flows import check_flow, parse_flow
 from engine.forms import check_form, parse_form
-from engine.reference import check_promotions, check_regions, parse_promotions, parse_regions
+from engine.reference import (
+    check_promotions,
+    check_regions,
+    parse_promotions,
+    parse_regions,
+)
 from engine.rules import check_rules, parse_rules
 from engine.schemas import fast_check, validator_for
 from engine.templates import check_template, parse_template
 from engine.testcases import case_errors, check_cases, run_cases
-
 
 NAME_PATTERN = "^[a-z][a-z0-9_]*$"
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 import math
 import re
-from dataclasses import dataclass, field as attribute
+from dataclasses import dataclass
+from dataclasses import field as attribute
 from datetime import date
 from decimal import Decimal
 from typing import Any, Iterator, Mapping
@@ -19,10 +20,21 @@ from typing import Any, Iterator, Mapping
 from jsonschema import Draft202012Validator, ValidationError, validators
 
 from engine.errors import DefinitionError, join_path
-from engine.expressions import Expression, ExpressionError, compile_error, compile_expression
+from engine.expressions import (
+    Expression,
+    ExpressionError,
+    compile_error,
+    compile_expression,
+)
 from engine.form_messages import (
-    COUNTRY_PATTERN, DECIMALS_KEYWORD, EMAIL_PATTERN, EXPECTED, PHONE_PATTERN,
-    FieldError, english, field_errors,
+    COUNTRY_PATTERN,
+    DECIMALS_KEYWORD,
+    EMAIL_PATTERN,
+    EXPECTED,
+    PHONE_PATTERN,
+    FieldError,
+    english,
+    field_errors,
 )
 
 __all__ = [

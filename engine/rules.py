@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from engine.errors import DefinitionError, join_path
-from engine.tables import DecisionTable, check_table, compile_table
 from engine.expressions import (
     Expression,
     ExpressionError,
-    condition_error,
     compile_expression,
+    condition_error,
     render_template,
     template_error,
 )
+from engine.tables import DecisionTable, check_table, compile_table
 
 # Strictness of an action: with the `collect` hit policy the strictest wins.
 # `tag` only labels the order; it never decides.

@@ -37,7 +37,14 @@ from typing import Any, Iterator
 
 from engine.errors import DefinitionError, join_path
 from engine.expressions import suggest
-from engine.flows import ActivityStep, ApprovalStep, AuditStep, EndStep, SwitchStep, WaitStep
+from engine.flows import (
+    ActivityStep,
+    ApprovalStep,
+    AuditStep,
+    EndStep,
+    SwitchStep,
+    WaitStep,
+)
 from engine.interpreter import TIMEOUT, FlowError, context, evaluate_switch, next_step
 from engine.rules import evaluate_rules
 

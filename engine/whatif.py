@@ -12,7 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from engine.rules import STRICTNESS, AuditDecision, FiredRule, RuleSet, evaluate_rules, parse_rules
+from engine.rules import (
+    STRICTNESS,
+    AuditDecision,
+    FiredRule,
+    RuleSet,
+    evaluate_rules,
+    parse_rules,
+)
 from engine.testcases import walk_flow
 
 HELD = ("review", "reject")

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 
-
+from oms import migrate
 from oms.auth import ensure_dev_users
-from oms import analytics, migrate
 from oms.db import session_scope
-from oms.publishing import definition_files, known_definitions, publish_files
 from oms.seed import seed_demo
 from oms.settings import get_settings
+from services import analytics
+from services.definitions.publishing import (
+    definition_files,
+    known_definitions,
+    publish_files,
+)
 
 log = logging.getLogger("oms.bootstrap")
 

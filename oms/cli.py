@@ -29,7 +29,7 @@ def _logging() -> None:
 @app.command()
 def validate(paths: Annotated[list[Path], typer.Argument(help="definition files or folders")]) -> None:
     """Validate definitions: one line per error, `file:json-path: message`; exit 1 if any."""
-    from oms.publishing import definition_files, validate_files
+    from services.definitions.publishing import definition_files, validate_files
 
     missing = [p for p in paths if not p.exists()]
     for path in missing:
@@ -74,7 +74,7 @@ def web(
     settings = get_settings()
     prepare(seed=False)
     # Logging stays as oms.logs set it up; requests are counted in /metrics, not logged one by one.
-    uvicorn.run("designer.app:create_app", factory=True, host=host or settings.web_host,
+    uvicorn.run("web.app:create_app", factory=True, host=host or settings.web_host,
                 port=port or settings.web_port, log_config=None, access_log=False)
 
 
@@ -88,7 +88,7 @@ def up() -> None:
     _logging()
     from oms.bootstrap import prepare
     from oms.settings import get_settings
-    from oms.temporal_server import start_dev_server, wait_for_port
+    from oms.temporal.dev_server import start_dev_server, wait_for_port
 
     settings = get_settings()
     data = settings.data_dir.resolve()
@@ -159,8 +159,8 @@ def migrate() -> None:
 def rebuild_analytics() -> None:
     """Recompute the dashboard's day counters from every order's timeline (after importing old data)."""
     _logging()
-    from oms import analytics
     from oms.db import session_scope
+    from services import analytics
 
     with session_scope() as session:
         counters = analytics.rebuild(session)
@@ -196,7 +196,7 @@ def import_(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from tqdm import tqdm
 
-    from oms import importer
+    from services.orders import importer
 
     def fail(code: int, message: str) -> typer.Exit:
         typer.echo(f"oms import: {message}", err=True)

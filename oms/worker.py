@@ -18,20 +18,23 @@ from temporalio.worker import (
     Interceptor,
     Worker,
 )
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker.workflow_sandbox import (
+    SandboxedWorkflowRunner,
+    SandboxRestrictions,
+)
 
 import workflows
 from activities.registry import ALL_ACTIVITIES
 from oms.logs import about_order
 from oms.settings import get_settings
-from workflows.order import OrderWorkflow
-from workflows.returns import ReturnWorkflow
+from workflows.order_flow import OrderWorkflow
+from workflows.return_flow import ReturnWorkflow
 
 log = logging.getLogger("oms.worker")
 
 # Deterministic, side-effect-free code the workflows use; importing it once
 # outside the sandbox keeps compiled definitions cached across workflow runs.
-PASSTHROUGH = ("engine", "activities.contracts", "activities.return_contracts", "zen", "ruamel", "jsonschema", "referencing", "rpds")
+PASSTHROUGH = ("engine", "workflows.contracts", "workflows.contracts", "zen", "ruamel", "jsonschema", "referencing", "rpds")
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

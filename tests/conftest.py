@@ -21,7 +21,7 @@ import httpx
 import psycopg
 import pytest
 
-from oms.temporal_server import free_port, start_dev_server, wait_for_port
+from oms.temporal.dev_server import free_port, start_dev_server, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("OMS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")

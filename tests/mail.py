@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
 
-from oms.temporal_server import free_port
+from oms.temporal.dev_server import free_port
 
 
 @dataclass

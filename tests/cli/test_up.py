@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from oms.temporal_server import free_port
+from oms.temporal.dev_server import free_port
 from tests.conftest import order_payload
 
 ROOT = Path(__file__).resolve().parents[2]

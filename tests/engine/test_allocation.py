@@ -6,7 +6,14 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from engine.allocation import Destination, Line, Request, StockPiece, WarehouseInfo, plan
+from engine.allocation import (
+    Destination,
+    Line,
+    Request,
+    StockPiece,
+    WarehouseInfo,
+    plan,
+)
 from engine.definitions import compile_text, validate_text
 from engine.geo import haversine_km
 from tests.engine.shipped import DEFINITIONS, read

@@ -16,7 +16,16 @@ from engine.definitions import compile_text, validate_text
 from engine.flows import Flow
 from engine.forms import FieldError, FormValidator
 from engine.interpreter import context, next_step
-from tests.engine.shipped import CHANNEL_NAMES, FLOW_FILE, FORM_FILE, KNOWN, channel_file, dump, load, read
+from tests.engine.shipped import (
+    CHANNEL_NAMES,
+    FLOW_FILE,
+    FORM_FILE,
+    KNOWN,
+    channel_file,
+    dump,
+    load,
+    read,
+)
 
 WEB = read(channel_file("web"))
 PHONE = read(channel_file("phone"))

@@ -18,8 +18,22 @@ from engine.forms import Form
 from engine.reference import Promotions, Regions
 from engine.rules import RuleSet
 from tests.engine.shipped import (
-    CHANNEL_NAMES, DEFINITIONS, FLOW_FILE, FLOW_STEP_IDS, FORM_FILE, KNOWN, PROMOTIONS_FILE, REGIONS_FILE, RULES_FILE,
-    channel_file, dump, load, read, replace_once, shipped_files, step,
+    CHANNEL_NAMES,
+    DEFINITIONS,
+    FLOW_FILE,
+    FLOW_STEP_IDS,
+    FORM_FILE,
+    KNOWN,
+    PROMOTIONS_FILE,
+    REGIONS_FILE,
+    RULES_FILE,
+    channel_file,
+    dump,
+    load,
+    read,
+    replace_once,
+    shipped_files,
+    step,
 )
 
 FLOW = read(FLOW_FILE)

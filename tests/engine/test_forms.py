@@ -12,7 +12,12 @@ from ruamel.yaml import YAML
 
 from engine.errors import DefinitionError
 from engine.forms import (
-    ADDRESS_FIELDS, FieldError, FormValidator, check_form, form_json_schema, parse_form,
+    ADDRESS_FIELDS,
+    FieldError,
+    FormValidator,
+    check_form,
+    form_json_schema,
+    parse_form,
 )
 
 ROOT = Path(__file__).resolve().parents[2]

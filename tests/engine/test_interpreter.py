@@ -8,7 +8,15 @@ from engine.definitions import compile_text
 from engine.expressions import ExpressionError
 from engine.flows import ActivityStep, EndStep, Flow
 from engine.interpreter import (
-    TIMEOUT, evaluate_switch, Event, FlowError, TaskState, context, decision_problem, first_awaited_event, next_step,
+    TIMEOUT,
+    Event,
+    FlowError,
+    TaskState,
+    context,
+    decision_problem,
+    evaluate_switch,
+    first_awaited_event,
+    next_step,
 )
 from tests.engine.shipped import FLOW_FILE, read
 

@@ -8,7 +8,14 @@ import pytest
 
 from engine.definitions import compile_text, validate_text
 from engine.reference import Coupon, Promotions, Regions
-from tests.engine.shipped import DEFINITIONS, KNOWN, PROMOTIONS_FILE, REGIONS_FILE, read, shipped_files
+from tests.engine.shipped import (
+    DEFINITIONS,
+    KNOWN,
+    PROMOTIONS_FILE,
+    REGIONS_FILE,
+    read,
+    shipped_files,
+)
 
 
 def errors_of(text: str) -> list[tuple[str, str]]:

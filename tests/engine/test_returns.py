@@ -9,7 +9,14 @@ import pytest
 from engine.definitions import compile_text, load
 from engine.flows import ApprovalStep
 from engine.interpreter import next_step
-from engine.returns import Asked, arrived, over_returned, qc_problem, refund_for, resolve_lines
+from engine.returns import (
+    Asked,
+    arrived,
+    over_returned,
+    qc_problem,
+    refund_for,
+    resolve_lines,
+)
 from engine.rules import evaluate_rules
 
 ROOT = Path(__file__).resolve().parents[2]

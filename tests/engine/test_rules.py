@@ -53,7 +53,7 @@ def audit_context(
     """An ordinary order and its facts, which no shipped rule objects to unless told otherwise.
 
     ``order`` is the document intake stores (the form's output plus ``id`` and
-    ``total``); ``facts`` has the exact shape ``activities.facts.order_facts``
+    ``total``); ``facts`` has the exact shape ``services.orders.facts.order_facts``
     produces, with the address and coupon facts computed by the shipped
     regions and promotions. Velocity counts include the order itself.
     """

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from sqlalchemy import create_engine
 from sqlmodel import Session
 
-from oms.analytics import recount
+from services.analytics import recount
 from tests.conftest import order_payload
 
 HELD = [{"sku": "LAPTOP-14", "qty": 4, "price": 1299.0}]  # 5196 to a new address: review

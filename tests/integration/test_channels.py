@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from oms.channels import SIGNATURE_HEADER, sign
+from services.orders.channels import SIGNATURE_HEADER, sign
 from tests.conftest import ROOT, order_payload, unique
 
 

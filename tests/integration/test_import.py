@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from oms.intake import order_id_for
 from oms.seed import SKUS
-from oms.temporal_server import free_port, temporal_binary
+from oms.temporal.dev_server import free_port, temporal_binary
+from services.orders.intake import order_id_for
 from tests.conftest import ROOT, unique
 from tests.integration.test_channels import marketplace_payload
 
@@ -334,7 +334,7 @@ def test_temporal_unreachable_exits_1_and_stores_nothing(stack, tmp_path):
 def test_reading_rows_into_orders(tmp_path):
     """No stack: how rows become orders before intake sees them."""
     from engine.channels import parse_channel
-    from oms.importer import ImportRefused, read_orders
+    from services.orders.importer import ImportRefused, read_orders
 
     phone = parse_channel({"name": "phone", "type": "phone"})
     path = tmp_path / "rows.csv"

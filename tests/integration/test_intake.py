@@ -140,7 +140,7 @@ def _store_without_workflow(stack, payload, hidden_from_sweep: bool = False) -> 
         "import json, sys\n"
         "from sqlmodel import Session\n"
         "from oms.db import get_read_engine, session_scope\n"
-        "from oms.intake import prepare\n"
+        "from services.orders.intake import prepare\n"
         "with Session(get_read_engine(), expire_on_commit=False) as s:\n"
         "    prepared = prepare(s, json.loads(sys.argv[1]), None)\n"
         "from datetime import datetime, timedelta, timezone\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from oms.channels import SIGNATURE_HEADER, sign
+from services.orders.channels import SIGNATURE_HEADER, sign
 from tests.conftest import order_payload
 
 

@@ -6,8 +6,15 @@ import time
 
 from tests.conftest import unique
 from tests.integration.test_returns import (
-    decide, delivered_order, fast_return_flow, get_return, post_return, receive_and_inspect, return_event,
-    stock_of, wait_return,
+    decide,
+    delivered_order,
+    fast_return_flow,
+    get_return,
+    post_return,
+    receive_and_inspect,
+    return_event,
+    stock_of,
+    wait_return,
 )
 
 

@@ -14,10 +14,14 @@ from typing import Callable
 import httpx
 import pytest
 
-from oms.temporal_server import free_port, start_dev_server, wait_for_port
+from oms.temporal.dev_server import free_port, start_dev_server, wait_for_port
 from tests.conftest import PASSWORD, Stack, _database, _seed
 from tests.integration.test_returns import (
-    decide, delivered_order, post_return, return_event, wait_return,
+    decide,
+    delivered_order,
+    post_return,
+    return_event,
+    wait_return,
 )
 
 

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from oms.channels import SIGNATURE_HEADER, sign
-from oms.temporal_server import free_port
+from oms.temporal.dev_server import free_port
+from services.orders.channels import SIGNATURE_HEADER, sign
 from tests.conftest import order_payload, unique
 
 

@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from oms.channels import SIGNATURE_HEADER, sign
+from services.orders.channels import SIGNATURE_HEADER, sign
 from tests.conftest import order_payload
 
 

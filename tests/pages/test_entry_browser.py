@@ -18,11 +18,11 @@ import pytest
 from playwright.sync_api import Page, expect
 from starlette.datastructures import FormData
 
-from designer.pages.entry import Entry, build_page, simple_condition
 from engine.definitions import compile_text
 from engine.forms import FieldError, FormValidator
-from oms.intake import order_id_for
+from services.orders.intake import order_id_for
 from tests.conftest import unique
+from web.pages.entry import Entry, build_page, simple_condition
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDER_FORM = compile_text((ROOT / "definitions" / "forms" / "order.yaml").read_text(encoding="utf-8"))

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from starlette.datastructures import QueryParams
 
-from designer.pages.inbox import InboxFilters
-from designer.pages.orders import reserved_now
-from designer.pages.rendering import age, due, span
-from designer.pages.security import safe_next
+from web.pages.inbox import InboxFilters
+from web.pages.orders import reserved_now
+from web.pages.rendering import age, due, span
+from web.pages.security import safe_next
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from designer.pages.waves import ScanError, parse_scans
+from web.pages.waves import ScanError, parse_scans
 
 
 def test_one_scan_a_line_with_optional_quantity():

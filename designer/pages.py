@@ -1,0 +1,241 @@
+"""The designer's pages: definitions, the editor (validate, what-if, publish), history and the publish log.
+
+Every page works as plain HTML forms; the editor bundle (designer/static/editor,
+built from frontend/) turns the textarea into CodeMirror and asks
+``POST /definitions/check`` for the server's validation as the text changes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from anyio import to_thread
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import JSONResponse
+from sqlmodel import Session
+
+from designer.api import check_view, whatif_view
+from designer.views import (
+    NEW_TEMPLATES,
+    can_edit,
+    editor_context,
+    fragments,
+    list_rows,
+)
+from engine.definitions import KINDS
+from engine.diff import change_counts, diff_lines
+from engine.errors import InvalidDefinition
+from oms.db import get_read_engine, session_scope
+from services.definitions.publishing import (
+    discard_draft,
+    get_draft,
+    publish,
+    publish_log,
+    rollback,
+    save_draft,
+    validate,
+    version_of,
+    versions_of,
+)
+from services.definitions.whatif import DEFAULT_LAST, parse_last, version_use
+from web.deps import CurrentUser, SessionDep, page_user
+from web.pages.flash import Flash
+from designer import TEMPLATES_DIR
+from web.pages.rendering import PageRoute, add_template_folder, redirect, render
+from web.pages.security import FormUser, PageRefused, SignedIn, csrf_token, tokens_match
+
+add_template_folder(TEMPLATES_DIR)
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+MAX_TEXT = 500_000
+MAX_NOTE = 500
+
+
+@router.get("/definitions")
+def definitions_page(request: Request, session: SessionDep, user: SignedIn):
+    return render(request, "pages/definitions.html", {
+        "nav": "definitions", "rows": list_rows(session), "can_edit": can_edit(user), "kinds": list(KINDS),
+    })
+
+
+@router.get("/definitions/new")
+def new_definition(request: Request, session: SessionDep, user: SignedIn, kind: str = "rules"):
+    if kind not in KINDS:
+        raise PageRefused(404, f"Unknown kind {kind!r}; kinds are {', '.join(KINDS)}.")
+    text = NEW_TEMPLATES.get(kind, f"kind: {kind}\nname: \n")
+    return render(request, "pages/definition_edit.html",
+                  editor_context(request, session, user, kind, None, text, check=False))
+
+
+@router.get("/definitions/log")
+def publish_log_page(request: Request, session: SessionDep, user: SignedIn, kind: str = "", name: str = ""):
+    if user.role != "admin":
+        raise PageRefused(403, "The publish log is for admins.")
+    entries = publish_log(session, 200, kind or None, name or None)
+    return render(request, "pages/definition_log.html", {"nav": "definitions", "entries": entries,
+                                                          "kind": kind, "name": name})
+
+
+@router.post("/definitions/check")
+async def check(request: Request):
+    """The editor's live validation: JSON in, errors with lines and rendered fragments out."""
+    user = page_user(request)
+    if user is None:
+        return JSONResponse({"detail": "not signed in; reload the page and sign in"}, status_code=401)
+    if not tokens_match(csrf_token(request), request.headers.get("x-csrf-token")):
+        return JSONResponse({"detail": "security token missing or stale; reload the page"}, status_code=403)
+    try:
+        body = await request.json()
+        text = body["text"]
+        if not isinstance(text, str):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        return JSONResponse({"detail": "send JSON {\"text\": \"...\"}"}, status_code=422)
+    if len(text) > MAX_TEXT:
+        return JSONResponse({"detail": f"the text is longer than {MAX_TEXT} characters"}, status_code=422)
+    return JSONResponse(await to_thread.run_sync(_check_json, text))
+
+
+def _check_json(text: str) -> dict:
+    with Session(get_read_engine()) as session:
+        source = validate(session, text)
+    view = check_view(source)
+    return {**view, **fragments(source, view)}
+
+
+@router.post("/definitions/editor")
+def editor_post(
+    request: Request,
+    session: SessionDep,
+    user: FormUser,
+    text: Annotated[str, Form()] = "",
+    action: Annotated[str, Form()] = "check",
+    note: Annotated[str, Form()] = "",
+    last: Annotated[str, Form()] = str(DEFAULT_LAST),
+    kind: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+):
+    """The editor's form without JavaScript (and its what-if and publish buttons with it)."""
+    text = text.replace("\r\n", "\n")
+    if len(text) > MAX_TEXT:
+        raise PageRefused(422, f"The text is longer than {MAX_TEXT} characters; nothing was done.")
+    note = note.strip()[:MAX_NOTE]
+    kind = kind if kind in KINDS else "rules"
+    name = name or None
+    if action == "publish":
+        if not can_edit(user):
+            raise PageRefused(403, f"Role {user.role!r} can read definitions but not publish them; "
+                                   "publishing needs analyst or admin.")
+        try:
+            with session_scope() as write:
+                published = publish(write, text, author=user.username, note=note)
+                row = published.row
+                where, version, created = f"/definitions/{row.kind}/{row.name}", row.version, published.created
+                label = f"{row.kind} {row.name}"
+        except InvalidDefinition as exc:
+            context = editor_context(request, session, user, kind, name, text, note=note, last=last)
+            context["refused"] = f"Not published: {len(exc.errors)} problem{'s' if len(exc.errors) != 1 else ''}; " \
+                                 "fix them (a failing test case counts) and publish again."
+            return render(request, "pages/definition_edit.html", context, status_code=422)
+        message = (f"Published {label} v{version}." if created
+                   else f"{label} v{version} is already this text; nothing was published.")
+        return redirect(where, Flash().ok(message), default="/definitions")
+    if action in ("save_draft", "discard_draft"):
+        return _draft_action(action, text, kind, name, user)
+    context = editor_context(request, session, user, kind, name, text, note=note, last=last)
+    if action == "whatif":
+        context["whatif"], context["whatif_error"] = _whatif(session, text, parse_last(last))
+    status_code = 422 if context["check"] and not context["check"]["valid"] else 200
+    return render(request, "pages/definition_edit.html", context, status_code=status_code)
+
+
+def _draft_action(action: str, text: str, kind: str, name: str | None, user: CurrentUser):
+    if not can_edit(user):
+        raise PageRefused(403, f"Role {user.role!r} can read definitions but not keep drafts; that needs analyst or admin.")
+    if action == "discard_draft":
+        with session_scope() as write:
+            discard_draft(write, kind, name or "", user.username)
+        back = f"/definitions/{kind}/{name}" if name else "/definitions"
+        return redirect(back, Flash().ok("Draft discarded; the editor shows the live version."), default="/definitions")
+    try:
+        with session_scope() as write:
+            draft = save_draft(write, text, user.username)
+            where = f"/definitions/{draft.kind}/{draft.name}"
+    except InvalidDefinition as exc:
+        raise PageRefused(422, "The draft was not saved: " + "; ".join(e.message for e in exc.errors) + ".") from exc
+    return redirect(where, Flash().ok("Draft saved. Only you see it here; no order runs a draft until it is published."),
+                    default="/definitions")
+
+
+def _whatif(session: Session, text: str, last: int) -> tuple[dict | None, str]:
+    try:
+        return whatif_view(session, text, last), ""
+    except InvalidDefinition:
+        return None, "What-if needs a valid draft: fix the problems listed first."
+    except HTTPException as exc:
+        return None, str(exc.detail)
+
+
+@router.get("/definitions/{kind}/{name}")
+def edit_definition(request: Request, kind: str, name: str, session: SessionDep, user: SignedIn):
+    if kind not in KINDS:
+        raise PageRefused(404, f"Unknown kind {kind!r}; kinds are {', '.join(KINDS)}.")
+    rows = versions_of(session, kind, name)
+    draft = get_draft(session, kind, name, user.username) if can_edit(user) else None
+    if not rows and draft is None:
+        raise PageRefused(404, f"No {kind} named {name!r} is published.")
+    context = editor_context(request, session, user, kind, name, draft.body if draft else rows[0].body, check=True)
+    context["draft"] = draft
+    return render(request, "pages/definition_edit.html", context)
+
+
+@router.get("/definitions/{kind}/{name}/history")
+def history(request: Request, kind: str, name: str, session: SessionDep, user: SignedIn):
+    rows = versions_of(session, kind, name) if kind in KINDS else []
+    if not rows:
+        raise PageRefused(404, f"No {kind} named {name!r} is published.")
+    numbers = [r.version for r in rows]
+    params = request.query_params
+
+    def pick(key: str, default: int) -> int:
+        try:
+            value = int(params.get(key, default))
+        except ValueError:
+            return default
+        return value if value in numbers else default
+
+    newest = numbers[0]
+    to_version = pick("to", newest)
+    from_version = pick("from", max(min(numbers), to_version - 1))
+    old, new = version_of(session, kind, name, from_version), version_of(session, kind, name, to_version)
+    lines = diff_lines(old.body, new.body)
+    added, removed = change_counts(lines)
+    use = version_use(session)
+    return render(request, "pages/definition_history.html", {
+        "nav": "definitions", "kind": kind, "name": name, "rows": rows, "use": use, "from_version": from_version,
+        "to_version": to_version, "lines": lines, "added": added, "removed": removed, "can_edit": can_edit(user),
+        "counts_orders": kind in ("flow", "rules"),
+    })
+
+
+@router.post("/definitions/{kind}/{name}/rollback")
+def rollback_page(
+    kind: str, name: str, user: FormUser,
+    version: Annotated[int, Form()],
+    note: Annotated[str, Form()] = "",
+):
+    if not can_edit(user):
+        raise PageRefused(403, f"Role {user.role!r} can read definitions but not publish them; "
+                               "a rollback needs analyst or admin.")
+    back = f"/definitions/{kind}/{name}/history"
+    try:
+        with session_scope() as write:
+            published = rollback(write, kind, name, version, user.username, note.strip()[:MAX_NOTE])
+            version_now, created = published.row.version, published.created
+    except LookupError as exc:
+        raise PageRefused(404, str(exc)) from exc
+    except InvalidDefinition as exc:
+        problems = "; ".join(str(e) for e in exc.errors[:3])
+        return redirect(back, Flash().error(f"v{version} cannot be published again: {problems}"))
+    if not created:
+        return redirect(back, Flash().ok(f"v{version}'s text is already live as v{version_now}; nothing was published."))
+    return redirect(back, Flash().ok(f"Rolled back: v{version}'s text is live again as v{version_now}."))

@@ -1,0 +1,57 @@
+import csv
+import io
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import Response
+
+from services import analytics
+from web.deps import SessionDep, UserDep
+
+router = APIRouter(prefix="/api/analytics", tags=["analytics"])
+
+MAX_DAYS = 3 * 366
+
+
+def filters(
+    start: Annotated[date | None, Query(alias="from", description="first day (UTC), default 29 days before `to`")] = None,
+    end: Annotated[date | None, Query(alias="to", description="last day (UTC), inclusive; default today")] = None,
+    channel: Annotated[str | None, Query(max_length=64)] = None,
+    country: Annotated[str | None, Query(max_length=8, description="destination country (ISO code)")] = None,
+) -> analytics.Filters:
+    end = end or date.today()
+    start = start or end - timedelta(days=29)
+    if start > end:
+        raise HTTPException(422, f"from ({start}) is after to ({end})")
+    if (end - start).days >= MAX_DAYS:
+        raise HTTPException(422, f"the range from {start} to {end} is longer than {MAX_DAYS} days")
+    return analytics.Filters(start, end, channel or None, (country or "").upper() or None)
+
+
+FiltersDep = Annotated[analytics.Filters, Depends(filters)]
+
+
+@router.get("")
+def dashboard(session: SessionDep, _: UserDep, chosen: FiltersDep) -> dict:
+    """Sales, audit outcomes, funnel, cycle times, stock movers and forecast for a date range."""
+    return analytics.dashboard(session, chosen)
+
+
+@router.get("/{table}.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def table_csv(table: str, session: SessionDep, _: UserDep, chosen: FiltersDep) -> Response:
+    """One dashboard table as CSV (the names are the keys of ``tables`` in the dashboard)."""
+    every = analytics.tables(analytics.dashboard(session, chosen))
+    if table not in every:
+        raise HTTPException(404, f"no table {table!r}; tables are {', '.join(every)}")
+    return csv_response(every[table], f"{table}_{chosen.start}_{chosen.end}.csv")
+
+
+def csv_response(rows: list[dict], filename: str) -> Response:
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -1,0 +1,150 @@
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import func
+from sqlmodel import select
+
+from oms.models import DecisionRecord, Order, Task, utcnow
+from services.orders import decisions
+from services.orders.views import decision_view, task_view
+from web.deps import CurrentUser, SessionDep, TemporalDep, UserDep, require
+
+router = APIRouter(prefix="/api", tags=["tasks"])
+
+Operator = Annotated[CurrentUser, Depends(require("operator"))]
+
+
+def _actor(user: CurrentUser) -> decisions.Actor:
+    return decisions.Actor(user.username, user.role)
+
+
+def task_query(user: CurrentUser, status: str | None, role: str | None, reason: str | None, channel: str | None,
+               older_than_minutes: int | None, claimed: str | None):
+    query = select(Task, Order).join(Order, Order.id == Task.order_id)
+    if status:
+        query = query.where(Task.status == status)
+    if role:
+        query = query.where(Task.role == role)
+    if reason:
+        query = query.where(Task.reason.contains(reason))
+    if channel:
+        query = query.where(Order.channel == channel)
+    if older_than_minutes:
+        query = query.where(Task.created_at <= utcnow() - timedelta(minutes=older_than_minutes))
+    if claimed == "me":
+        query = query.where(Task.claimed_by == user.username)
+    elif claimed == "none":
+        query = query.where(Task.claimed_by.is_(None))
+    return query
+
+
+@router.get("/tasks")
+def list_tasks(
+    session: SessionDep,
+    user: UserDep,
+    status: str | None = "open",
+    role: str | None = None,
+    reason: Annotated[str | None, Query(description="text the reason contains")] = None,
+    channel: str | None = None,
+    older_than_minutes: Annotated[int | None, Query(ge=0)] = None,
+    claimed: Annotated[Literal["me", "none", "any"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict:
+    query = task_query(user, status, role, reason, channel, older_than_minutes, claimed)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(Task.created_at, Task.id).offset(offset).limit(limit)).all()
+    return {
+        "tasks": [{**task_view(t), "channel": o.channel, "total": o.total} for t, o in rows],
+        "total": total, "limit": limit, "offset": offset,
+    }
+
+
+@router.get("/tasks/{task_id}")
+def get_task(task_id: str, session: SessionDep, _: UserDep) -> dict:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise HTTPException(404, f"no task {task_id!r}")
+    return task_view(task)
+
+
+class ScanIn(BaseModel):
+    sku: str = Field(min_length=1, max_length=64)
+    qty: int = Field(default=1, ge=1, le=100000)
+
+
+class DecisionIn(BaseModel):
+    decision: str = Field(min_length=1, max_length=64)
+    comment: str = Field(default="", max_length=2000)
+    scans: list[ScanIn] = Field(default_factory=list, max_length=1000,
+                                description="pick, check and pack tasks: every SKU and quantity scanned")
+
+
+@router.post("/tasks/{task_id}/decision")
+async def decide(task_id: str, body: DecisionIn, client: TemporalDep, user: Operator) -> dict:
+    try:
+        accepted = await decisions.decide(client, task_id, _actor(user), body.decision, body.comment,
+                                          [s.model_dump() for s in body.scans])
+    except decisions.TaskRefused as exc:
+        raise HTTPException(exc.status_code, exc.message) from exc
+    return {"task_id": accepted.task_id, "decision": accepted.decision, "next_step": accepted.next_step}
+
+
+class BulkDecisionIn(DecisionIn):
+    task_ids: list[str] = Field(min_length=1, max_length=200)
+
+
+@router.post("/tasks/decisions", summary="Decide several tasks; one result per task")
+async def decide_many(body: BulkDecisionIn, client: TemporalDep, user: Operator) -> dict:
+    results = []
+    for task_id in dict.fromkeys(body.task_ids):
+        try:
+            accepted = await decisions.decide(client, task_id, _actor(user), body.decision, body.comment)
+            results.append({"task_id": task_id, "ok": True, "status_code": 200, "next_step": accepted.next_step})
+        except decisions.TaskRefused as exc:
+            results.append({"task_id": task_id, "ok": False, "status_code": exc.status_code, "detail": exc.message})
+    return {"results": results, "decided": sum(r["ok"] for r in results)}
+
+
+class ClaimIn(BaseModel):
+    user: str | None = Field(default=None, description="admin only: assign to this user; omit to claim for yourself")
+
+
+def _claim(task_id: str, actor: decisions.Actor, assignee: str | None) -> dict:
+    try:
+        return task_view(decisions.claim(task_id, actor, assignee))
+    except decisions.TaskRefused as exc:
+        raise HTTPException(exc.status_code, exc.message) from exc
+
+
+@router.post("/tasks/{task_id}/claim")
+def claim(task_id: str, user: Operator, body: ClaimIn | None = None) -> dict:
+    return _claim(task_id, _actor(user), (body.user if body and body.user else user.username))
+
+
+@router.post("/tasks/{task_id}/unclaim")
+def unclaim(task_id: str, user: Operator) -> dict:
+    return _claim(task_id, _actor(user), None)
+
+
+@router.get("/decisions", tags=["audit log"], summary="The audit log of human decisions")
+def list_decisions(
+    session: SessionDep,
+    _: UserDep,
+    order_id: str | None = None,
+    task_id: str | None = None,
+    user: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict:
+    query = select(DecisionRecord)
+    if order_id:
+        query = query.where(DecisionRecord.order_id == order_id)
+    if task_id:
+        query = query.where(DecisionRecord.task_id == task_id)
+    if user:
+        query = query.where(DecisionRecord.user == user)
+    rows = session.exec(query.order_by(DecisionRecord.at.desc(), DecisionRecord.id.desc()).offset(offset).limit(limit)).all()
+    return {"decisions": [decision_view(r) for r in rows], "limit": limit, "offset": offset}

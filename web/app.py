@@ -1,0 +1,81 @@
+"""The FastAPI application: the JSON API, the pages, the designer, health and metrics."""
+
+from __future__ import annotations
+
+import gc
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
+from temporalio.client import Client
+
+import designer
+from designer import api as definitions
+from designer import pages as designer_pages
+from oms import metrics
+from oms.db import get_engine
+from oms.settings import get_settings
+from services.orders.intake import restart_inputs
+from services.orders.outbox import WorkflowStarter
+from web import errors, pages
+from web.api import (
+    analytics,
+    auth,
+    channels,
+    fulfilment,
+    inventory,
+    orders,
+    returns,
+    tasks,
+)
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    settings = get_settings()
+    app.state.temporal = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    async with WorkflowStarter(app.state.temporal, restart_inputs) as starter:
+        app.state.starter = starter
+        metrics.WAITING_STARTS.set_function(lambda: starter.waiting)
+        # What start-up loaded (modules, compiled definitions, the ORM) lives as long as the
+        # process: kept out of the garbage collector's scans, which then stay short under load.
+        gc.collect()
+        gc.freeze()
+        yield
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="OMS", description="Order management whose pipeline is data.", lifespan=lifespan)
+    errors.install(app)
+    for module in (auth, orders, channels, tasks, definitions, inventory, fulfilment, analytics, returns):
+        app.include_router(module.router)
+    app.include_router(pages.router)
+    app.include_router(designer_pages.router)
+    app.mount("/static/editor", StaticFiles(directory=designer.STATIC_DIR / "editor"), name="editor")
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict:
+        with get_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+        await app.state.temporal.service_client.check_health()
+        return {"status": "ok"}
+
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+    def prometheus_metrics() -> Response:
+        """Prometheus text format: intake, orders by status, open tasks by age, ..."""
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index(request: Request):
+        settings = get_settings()
+        return TEMPLATES.TemplateResponse(request, "index.html", {"temporal_ui": settings.temporal_ui_url})
+
+    return app

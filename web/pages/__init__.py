@@ -1,0 +1,28 @@
+"""HTML pages for people: sign-in, inbox, orders, entry, stock, waves, returns, the dashboard.
+
+``router`` holds every page route; ``STATIC_DIR`` is the folder the app
+serves under /static (hand-written CSS, nothing from the internet).
+"""
+
+from pathlib import Path
+
+from fastapi import APIRouter
+
+from web.pages import (
+    dashboard,
+    entry,
+    fulfilment,
+    inbox,
+    orders,
+    returns,
+    signin,
+    stock,
+    waves,
+)
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+router = APIRouter(include_in_schema=False)
+# entry before orders: /orders/new is a page of its own, not the order "new".
+for _module in (signin, inbox, entry, orders, stock, fulfilment, dashboard, waves, returns):
+    router.include_router(_module.router)

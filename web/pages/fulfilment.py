@@ -1,0 +1,46 @@
+"""Printable pages for people signed in to the web app: labels, packing slips, pick lists."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from oms.models import Order, Wave
+from web import printing
+from web.deps import SessionDep
+from web.pages.rendering import PageRoute
+from web.pages.security import PageRefused, SignedIn
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+def _print(make, *args) -> HTMLResponse:
+    try:
+        return HTMLResponse(make(*args))
+    except printing.PrintRefused as exc:
+        raise PageRefused(exc.status_code, str(exc)) from exc
+
+
+def _order(session, order_id: str) -> Order:
+    order = session.get(Order, order_id)
+    if order is None:
+        raise PageRefused(404, f"There is no order {order_id!r}.")
+    return order
+
+
+@router.get("/orders/{order_id}/label")
+def label_page(order_id: str, session: SessionDep, user: SignedIn):
+    return _print(printing.labels, session, _order(session, order_id))
+
+
+@router.get("/orders/{order_id}/packing-slip")
+def packing_slip_page(order_id: str, session: SessionDep, user: SignedIn):
+    return _print(printing.packing_slip, session, _order(session, order_id))
+
+
+@router.get("/waves/{wave_id}/pick-list")
+def pick_list_page(wave_id: str, session: SessionDep, user: SignedIn):
+    wave = session.get(Wave, wave_id)
+    if wave is None:
+        raise PageRefused(404, f"There is no wave {wave_id!r}.")
+    return _print(printing.pick_list, session, wave)

@@ -1,0 +1,200 @@
+"""The operator inbox: open tasks with filters and pages; claim, decide, bulk approve."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Annotated
+from urllib.parse import urlencode
+
+import anyio
+from fastapi import APIRouter, Form, Request
+from sqlalchemy import func
+from sqlmodel import Session, select
+from starlette.datastructures import QueryParams
+
+from oms.db import get_read_engine
+from oms.models import Order, Task
+from services.orders import decisions
+from web.api.tasks import task_query
+from web.deps import CurrentUser, SessionDep, TemporalDep
+from web.pages.flash import Flash, Result
+from web.pages.rendering import PageRoute, redirect, render
+from web.pages.security import Acting, SignedIn
+from workflows.contracts import DecisionAccepted
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+PAGE_SIZE = 50
+CLAIMED = {"any": "anyone or nobody", "me": "me", "none": "nobody"}
+ROLES = ("operator", "admin")
+MAX_COMMENT = 2000
+MAX_BULK = 200
+BULK_CONCURRENCY = 8
+PAST = {"approve": "approved", "reject": "rejected"}
+
+
+def _int(value: str | None, minimum: int) -> int | None:
+    try:
+        number = int((value or "").strip())
+    except ValueError:
+        return None
+    return number if number >= minimum else None
+
+
+@dataclass(frozen=True)
+class InboxFilters:
+    """What the inbox shows, as it appears in the URL (unknown or bad values are dropped)."""
+
+    reason: str = ""
+    channel: str = ""
+    older_than: int | None = None
+    claimed: str = "any"
+    role: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_query(cls, params: QueryParams) -> "InboxFilters":
+        claimed = params.get("claimed", "any")
+        role = params.get("role", "")
+        return cls(
+            reason=params.get("reason", "").strip()[:200],
+            channel=params.get("channel", "").strip()[:50],
+            older_than=_int(params.get("older_than"), 1),
+            claimed=claimed if claimed in CLAIMED else "any",
+            role=role if role in ROLES else "",
+            page=_int(params.get("page"), 1) or 1,
+        )
+
+    def url(self, **changes) -> str:
+        """/inbox with these filters (and ``changes``), leaving out the defaults."""
+        filters = replace(self, **changes)
+        params = {"reason": filters.reason, "channel": filters.channel, "older_than": filters.older_than or "",
+                  "claimed": "" if filters.claimed == "any" else filters.claimed, "role": filters.role,
+                  "page": "" if filters.page == 1 else filters.page}
+        query = urlencode({k: v for k, v in params.items() if v != ""})
+        return f"/inbox?{query}" if query else "/inbox"
+
+
+@router.get("/inbox")
+def inbox(request: Request, session: SessionDep, user: SignedIn):
+    filters = InboxFilters.from_query(request.query_params)
+    query = task_query(user, "open", filters.role or None, filters.reason or None, filters.channel or None,
+                       filters.older_than, filters.claimed)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    filters = replace(filters, page=min(filters.page, pages))
+    rows = session.exec(
+        query.order_by(Task.created_at, Task.id).offset((filters.page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+    ).all()
+    # The select's options: the channels orders came from (an index-only scan of orders.channel).
+    channels = session.exec(select(Order.channel).distinct().order_by(Order.channel)).all()
+    return render(request, "pages/inbox.html", {
+        "rows": rows, "total": total, "pages": pages, "filters": filters, "here": filters.url(),
+        "channels": channels, "claimed_options": CLAIMED, "roles": ROLES,
+    })
+
+
+def _tasks(task_ids: list[str]) -> dict[str, Task]:
+    with Session(get_read_engine()) as session:
+        return {t.id: t for t in session.exec(select(Task).where(Task.id.in_(task_ids))).all()}
+
+
+async def _load(task_ids: list[str]) -> dict[str, Task]:
+    return await anyio.to_thread.run_sync(_tasks, task_ids)
+
+
+def _on(task: Task | None) -> str:
+    return f"the task on order {task.order_id}" if task else "this task"
+
+
+def _actor(user: CurrentUser) -> decisions.Actor:
+    return decisions.Actor(user.username, user.role)
+
+
+@router.post("/inbox/tasks/{task_id}/claim")
+def claim(task_id: str, user: Acting, back: Annotated[str, Form()] = "/inbox"):
+    return _claim(task_id, user, user.username, back)
+
+
+@router.post("/inbox/tasks/{task_id}/unclaim")
+def unclaim(task_id: str, user: Acting, back: Annotated[str, Form()] = "/inbox"):
+    return _claim(task_id, user, None, back)
+
+
+def _claim(task_id: str, user: CurrentUser, assignee: str | None, back: str):
+    try:
+        task = decisions.claim(task_id, _actor(user), assignee)
+    except decisions.TaskRefused as exc:
+        verb = "claim" if assignee else "release"
+        return redirect(back, Flash().error(f"Could not {verb} {_on(_tasks([task_id]).get(task_id))}: {exc.message}"))
+    done = "You claimed" if assignee else "You released"
+    return redirect(back, Flash().ok(f"{done} {_on(task)}."))
+
+
+@router.post("/inbox/tasks/{task_id}/decision")
+async def decide(
+    task_id: str,
+    client: TemporalDep,
+    user: Acting,
+    decision: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "/inbox",
+):
+    task = (await _load([task_id])).get(task_id)
+    decision, comment = decision.strip(), comment.strip()
+    if not decision:
+        return redirect(back, Flash().error(f"Choose a decision for {_on(task)}; nothing was decided."))
+    if len(comment) > MAX_COMMENT:
+        too_long = f"The comment is longer than {MAX_COMMENT} characters; nothing was decided."
+        return redirect(back, Flash().error(too_long))
+    try:
+        accepted = await decisions.decide(client, task_id, _actor(user), decision, comment)
+    except decisions.TaskRefused as exc:
+        return redirect(back, Flash().error(f"Could not {decision} {_on(task)}: {exc.message}"))
+    where = f"Order {task.order_id}" if task else f"Task {task_id}"
+    return redirect(back, Flash().ok(f"{where}: {_outcome(task, accepted)}."))
+
+
+def _outcome(task: Task | None, accepted: DecisionAccepted) -> str:
+    done = PAST.get(accepted.decision, f"decided {accepted.decision!r}")
+    if task is not None and accepted.next_step == task.step:
+        return f"{done} once; a second person must approve too"
+    return done
+
+
+@router.post("/inbox/decisions")
+async def approve_selected(
+    client: TemporalDep,
+    user: Acting,
+    task_ids: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+    back: Annotated[str, Form()] = "/inbox",
+):
+    task_ids = list(dict.fromkeys(task_ids))[:MAX_BULK]
+    if not task_ids:
+        return redirect(back, Flash().error("Select at least one task to approve; nothing was decided."))
+    tasks = await _load(task_ids)
+    results: list[Result | None] = [None] * len(task_ids)
+    limiter = anyio.Semaphore(BULK_CONCURRENCY)
+
+    async def approve(index: int, task_id: str) -> None:
+        task = tasks.get(task_id)
+        order_id = task.order_id if task else ""
+        async with limiter:
+            try:
+                accepted = await decisions.decide(client, task_id, _actor(user), "approve", "")
+                results[index] = Result(order_id, task_id, True, _outcome(task, accepted))
+            except decisions.TaskRefused as exc:
+                results[index] = Result(order_id, task_id, False, exc.message)
+
+    async with anyio.create_task_group() as group:
+        for index, task_id in enumerate(task_ids):
+            group.start_soon(approve, index, task_id)
+    done = [r for r in results if r is not None]
+    approved = sum(r.ok for r in done)
+    notices = Flash(results=done)
+    if approved:
+        notices.ok(f"Approved {approved} of {len(done)} selected tasks.")
+    if approved < len(done):
+        notices.error(f"{len(done) - approved} of {len(done)} selected tasks were refused; see below.")
+    return redirect(back, notices)

@@ -1,0 +1,71 @@
+"""Sign in and out of the pages: GET/POST /login, POST /logout."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+
+from oms.auth import authenticate, issue_token
+from web.deps import PageUserDep, SessionDep
+from web.pages import flash
+from web.pages.rendering import PageRoute, redirect, render
+from web.pages.security import (
+    CSRF_FIELD,
+    CSRF_REFUSED,
+    LOGIN_COOKIE,
+    FormUser,
+    PageRefused,
+    end_session,
+    login_nonce,
+    login_token,
+    safe_next,
+    set_login_nonce,
+    start_session,
+    tokens_match,
+)
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+def _login_form(request: Request, next_: str, username: str = "", error: str = "", status_code: int = 200):
+    nonce = login_nonce(request)
+    response = render(request, "pages/login.html", {
+        "next": safe_next(next_), "username": username, "error": error, "login_token": login_token(nonce),
+    }, status_code=status_code)
+    set_login_nonce(request, response, nonce)
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request, user: PageUserDep, next: str = "/inbox"):
+    if user is not None:
+        return redirect(next)
+    return _login_form(request, next)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: SessionDep,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/inbox",
+    token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+):
+    nonce = request.cookies.get(LOGIN_COOKIE)
+    if not nonce or not tokens_match(login_token(nonce), token):
+        raise PageRefused(403, CSRF_REFUSED)
+    user = authenticate(session, username.strip(), password)
+    if user is None:
+        return _login_form(request, next, username, "Wrong username or password.", status_code=401)
+    response = redirect(next)
+    start_session(request, response, issue_token(user))
+    return response
+
+
+@router.post("/logout")
+def logout(_: FormUser):
+    response = redirect("/login", flash.Flash().ok("You are signed out."))
+    end_session(response)
+    return response

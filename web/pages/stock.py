@@ -1,0 +1,186 @@
+"""The stock page: balances per SKU and warehouse, lots, alerts, movement history; receive, adjust, transfer.
+
+Works without JavaScript: plain forms with a CSRF token, a redirect back and
+a notice. Operators and admins change stock; every signed-in role reads.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from urllib.parse import quote
+
+import anyio
+from fastapi import APIRouter, Form, Request
+from sqlalchemy import func
+from sqlmodel import select
+
+from oms.db import session_scope
+from oms.models import ChannelReservation, DefinitionVersion, Sku, Stock, Warehouse
+from services.stock import ledger as stock_ledger
+from services.stock.alerts import alerts, replenishment
+from services.stock.backorders import backorders, wake
+from services.stock.ledger import Movement, StockRefused
+from web.api.inventory import stock_rows
+from web.deps import CurrentUser, SessionDep, TemporalDep
+from web.pages.flash import Flash
+from web.pages.rendering import PageRoute, redirect, render
+from web.pages.security import ACTING_ROLES, FormUser, PageRefused, SignedIn
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+HISTORY = 100
+
+
+def _stock_manager(user: FormUser) -> CurrentUser:
+    if user.role not in ACTING_ROLES:
+        raise PageRefused(403, f"Role {user.role!r} can look at stock but not change it; that needs operator or admin.")
+    return user
+
+
+@router.get("/stock")
+def overview(request: Request, session: SessionDep, user: SignedIn, q: str = "", check: str = ""):
+    q = q.strip()[:64]
+    ledger = stock_ledger.reconcile(session) if check else None
+    totals = select(Stock.sku, func.sum(Stock.on_hand), func.sum(Stock.reserved)).group_by(Stock.sku)
+    sums = {sku: (int(h or 0), int(r or 0)) for sku, h, r in session.exec(totals).all()}
+    query = select(Sku).order_by(Sku.sku)
+    if q:
+        query = query.where(Sku.sku.contains(q.upper()) | Sku.name.contains(q))
+    open_alerts = alerts(session, "open")
+    alerted = {a["sku"] for a in open_alerts}
+    waiting = backorders(session, "open")
+    rows = []
+    for item in session.exec(query).all():
+        on_hand, reserved = sums.get(item.sku, (0, 0))
+        rows.append({"sku": item, "on_hand": on_hand, "reserved": reserved, "available": on_hand - reserved,
+                     "alert": item.sku in alerted, "backorders": sum(1 for b in waiting if b["sku"] == item.sku)})
+    return render(request, "pages/stock.html", {
+        "nav": "stock", "rows": rows, "q": q, "alerts": open_alerts, "backorders": waiting, "ledger": ledger,
+    })
+
+
+@router.get("/stock/{sku}")
+def sku_page(sku: str, request: Request, session: SessionDep, user: SignedIn):
+    item = session.get(Sku, sku)
+    if item is None:
+        raise PageRefused(404, f"There is no SKU {sku!r}.")
+    warehouses = session.exec(select(Warehouse).order_by(Warehouse.code)).all()
+    channels = session.exec(select(DefinitionVersion.name).where(DefinitionVersion.kind == "channel")
+                            .distinct().order_by(DefinitionVersion.name)).all()
+    reserves = session.exec(select(ChannelReservation).where(ChannelReservation.sku == sku, ChannelReservation.qty > 0)
+                            .order_by(ChannelReservation.warehouse, ChannelReservation.channel)).all()
+    return render(request, "pages/stock_sku.html", {
+        "channels": channels, "reserves": reserves,
+        "nav": "stock", "item": item, "rows": stock_rows(session, sku), "warehouses": warehouses,
+        "movements": stock_ledger.movements(session, sku=sku, limit=HISTORY),
+        "alerts": alerts(session, None, sku)[:10], "suggestion": replenishment(session, [sku])[0],
+        "backorders": backorders(session, "open", sku), "here": f"/stock/{quote(sku)}", "today": date.today().isoformat(),
+    })
+
+
+def _int(value: str, field: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise StockRefused(422, field, f"{field.replace('_', ' ')} must be a whole number, not {value.strip()!r}") from None
+
+
+def _date(value: str, field: str) -> date | None:
+    if not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise StockRefused(422, field, f"{field.replace('_', ' ')} must be a date like 2027-03-31") from None
+
+
+def _write(work) -> object:
+    with session_scope() as session:
+        return work(session)
+
+
+def _done(back: str, text: str, woken: list[str]) -> object:
+    if woken:
+        text += f" Woke {len(woken)} backordered order{'s' if len(woken) != 1 else ''}."
+    return redirect(back, Flash().ok(text), default="/stock")
+
+
+def _refused(back: str, what: str, exc: StockRefused):
+    return redirect(back, Flash().error(f"{what}: {exc.message}. Nothing was changed."), default="/stock")
+
+
+@router.post("/stock/{sku}/receive")
+async def receive(
+    sku: str, user: FormUser, client: TemporalDep,
+    warehouse: Annotated[str, Form()] = "", qty: Annotated[str, Form()] = "", lot: Annotated[str, Form()] = "",
+    expires_on: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
+):
+    _stock_manager(user)
+    back = f"/stock/{quote(sku)}"
+    try:
+        move = Movement(warehouse, sku, _int(qty, "qty"), reason.strip()[:200] or "goods received",
+                        lot.strip() or None, _date(expires_on, "expires_on"), user.username)
+        row = await anyio.to_thread.run_sync(_write, lambda s: stock_ledger.receive(s, move))
+    except StockRefused as exc:
+        return _refused(back, "Could not receive", exc)
+    woken = await wake(client, sku, warehouse, move.qty)
+    lot_text = f" (lot {row['lot']})" if row["lot"] else ""
+    return _done(back, f"Received {row['qty']} x {sku} into {warehouse}{lot_text}.", woken)
+
+
+@router.post("/stock/{sku}/adjust")
+async def adjust(
+    sku: str, user: FormUser, client: TemporalDep,
+    warehouse: Annotated[str, Form()] = "", qty: Annotated[str, Form()] = "", lot: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+):
+    _stock_manager(user)
+    back = f"/stock/{quote(sku)}"
+    try:
+        if not reason.strip():
+            raise StockRefused(422, "reason", "give a reason for the adjustment")
+        move = Movement(warehouse, sku, _int(qty, "qty"), reason.strip()[:200], lot.strip() or None, None, user.username)
+        row = await anyio.to_thread.run_sync(_write, lambda s: stock_ledger.adjust(s, move))
+    except StockRefused as exc:
+        return _refused(back, "Could not adjust", exc)
+    woken = await wake(client, sku, warehouse, move.qty) if move.qty > 0 else []
+    return _done(back, f"Adjusted {sku} in {warehouse} by {row['qty']:+d}.", woken)
+
+
+@router.post("/stock/{sku}/transfer")
+async def transfer(
+    sku: str, user: FormUser, client: TemporalDep,
+    from_warehouse: Annotated[str, Form()] = "", to_warehouse: Annotated[str, Form()] = "",
+    qty: Annotated[str, Form()] = "", lot: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
+):
+    _stock_manager(user)
+    back = f"/stock/{quote(sku)}"
+    try:
+        amount = _int(qty, "qty")
+        await anyio.to_thread.run_sync(_write, lambda s: stock_ledger.transfer(
+            s, from_warehouse, to_warehouse, sku, amount, reason.strip()[:200] or "transfer", lot.strip() or None,
+            user.username))
+    except StockRefused as exc:
+        return _refused(back, "Could not transfer", exc)
+    woken = await wake(client, sku, to_warehouse, amount)
+    return _done(back, f"Transferred {amount} x {sku} from {from_warehouse} to {to_warehouse}.", woken)
+
+
+@router.post("/stock/{sku}/channel-reserve")
+def channel_reserve(
+    sku: str, user: FormUser,
+    channel: Annotated[str, Form()] = "", warehouse: Annotated[str, Form()] = "", qty: Annotated[str, Form()] = "",
+):
+    _stock_manager(user)
+    back = f"/stock/{quote(sku)}"
+    try:
+        if not channel.strip():
+            raise StockRefused(422, "channel", "choose a channel")
+        amount = _int(qty, "qty")
+        _write(lambda s: stock_ledger.set_channel_reserve(s, channel.strip(), warehouse, sku, amount))
+    except StockRefused as exc:
+        return _refused(back, "Could not keep stock for the channel", exc)
+    if amount == 0:
+        return _done(back, f"No {sku} is kept for {channel} in {warehouse} any more.", [])
+    return _done(back, f"{amount} x {sku} in {warehouse} are kept for channel {channel}.", [])

@@ -1,0 +1,120 @@
+"""Waves for warehouse staff: batch the orders ready to pick, print the pick list, confirm by scan."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Form, Request
+from sqlmodel import Session, select
+
+from oms.db import session_scope
+from oms.models import Task, Warehouse, Wave
+from services.fulfilment.picking import (
+    READY_TO_PICK,
+    WaveRefused,
+    create_wave,
+    ready_to_pick,
+    wave_view,
+)
+from services.orders import decisions
+from web.deps import SessionDep, TemporalDep
+from web.pages.flash import Flash
+from web.pages.rendering import PageRoute, redirect, render
+from web.pages.security import Acting, PageRefused, SignedIn
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+_SCAN = re.compile(r"^(?P<sku>[A-Za-z0-9][A-Za-z0-9._\-/]*)(?:\s*[x×*]?\s*(?P<qty>\d+))?$")
+
+
+class ScanError(ValueError):
+    pass
+
+
+def parse_scans(text: str) -> list[dict]:
+    """One scan a line, as a scanner types it: ``SKU`` (one piece) or ``SKU x3``."""
+    scans = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        match = _SCAN.match(line)
+        if not match:
+            raise ScanError(f"line {number}: {line!r} is not a scan; write the SKU, or the SKU and a quantity (MUG-LOGO x2)")
+        qty = int(match["qty"] or 1)
+        if qty < 1:
+            raise ScanError(f"line {number}: the quantity must be at least 1")
+        scans.append({"sku": match["sku"], "qty": qty})
+    return scans
+
+
+@router.get("/waves")
+def waves_page(request: Request, session: SessionDep, user: SignedIn):
+    warehouses = session.exec(select(Warehouse).order_by(Warehouse.code)).all()
+    ready = {w.code: len(ready_to_pick(session, w.code, 1000)) for w in warehouses}
+    waves = session.exec(select(Wave).order_by(Wave.created_at.desc()).limit(50)).all()
+    return render(request, "pages/waves.html", {
+        "nav": "waves", "warehouses": warehouses, "ready": ready, "waves": [wave_view(session, w) for w in waves],
+    })
+
+
+@router.post("/waves")
+def new_wave(user: Acting, warehouse: Annotated[str, Form()] = "", max_orders: Annotated[str, Form()] = "50"):
+    try:
+        limit = int(max_orders)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 500:
+        return redirect("/waves", Flash().error("Orders per wave must be a whole number from 1 to 500; no wave was made."))
+    with session_scope() as session:
+        if session.get(Warehouse, warehouse) is None:
+            return redirect("/waves", Flash().error(f"Choose a warehouse; {warehouse!r} is not one. No wave was made."))
+        try:
+            wave = create_wave(session, warehouse, limit, user.username)
+        except WaveRefused as exc:
+            return redirect("/waves", Flash().error(f"{str(exc)[0].upper()}{str(exc)[1:]}; no wave was made."))
+        wave_id, count = wave.id, len(wave.orders)
+    return redirect(f"/waves/{wave_id}", Flash().ok(f"Wave {wave_id} made with {count} order{'s' if count != 1 else ''}."))
+
+
+def _open_tasks(session: Session, order_ids: list[str]) -> dict[str, Task]:
+    if not order_ids:
+        return {}
+    rows = session.exec(select(Task).where(Task.order_id.in_(order_ids), Task.status == "open")).all()
+    return {t.order_id: t for t in rows}
+
+
+@router.get("/waves/{wave_id}")
+def wave_page(wave_id: str, request: Request, session: SessionDep, user: SignedIn):
+    wave = session.get(Wave, wave_id)
+    if wave is None:
+        raise PageRefused(404, f"There is no wave {wave_id!r}.")
+    view = wave_view(session, wave)
+    return render(request, "pages/wave.html", {
+        "nav": "waves", "wave": view, "tasks": _open_tasks(session, wave.orders), "ready": READY_TO_PICK,
+    })
+
+
+def _task(task_id: str) -> Task | None:
+    with session_scope() as session:
+        return session.get(Task, task_id)
+
+
+@router.post("/waves/{wave_id}/tasks/{task_id}/scan")
+async def scan(wave_id: str, task_id: str, client: TemporalDep, user: Acting,
+               decision: Annotated[str, Form()] = "", scans: Annotated[str, Form()] = ""):
+    back = f"/waves/{wave_id}"
+    task = await anyio.to_thread.run_sync(_task, task_id)
+    on = f"order {task.order_id}" if task else f"task {task_id}"
+    try:
+        scanned = parse_scans(scans)
+    except ScanError as exc:
+        return redirect(back, Flash().error(f"Nothing was confirmed for {on}: {exc}."))
+    try:
+        await decisions.decide(client, task_id, decisions.Actor(user.username, user.role), decision.strip(), "", scanned)
+    except decisions.TaskRefused as exc:
+        return redirect(back, Flash().error(f"Nothing was confirmed for {on}: {exc.message}."))
+    items = ", ".join(f"{s['qty']} x {s['sku']}" for s in scanned)
+    return redirect(back, Flash().ok(f"{task.title if task else 'Task'} of {on} confirmed: {items}."))

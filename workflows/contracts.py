@@ -1,0 +1,310 @@
+"""Dataclasses passed between workflows and activities (one in, one out).
+
+Fields may be added with defaults; never removed or renamed, so that running
+workflows keep replaying.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+
+@dataclass
+class DefinitionRef:
+    kind: str
+    name: str
+    version: int
+    sha256: str
+
+
+@dataclass
+class OrderInput:
+    """What an order workflow starts with: the order and the pinned definitions."""
+
+    order_id: str
+    order: dict[str, Any]
+    flow: DefinitionRef
+    flow_text: str
+    rules: dict[str, DefinitionRef] = field(default_factory=dict)
+    # Seconds a status push to the channel is retried; 0: the channel takes none.
+    status_push_seconds: float = 0
+
+
+@dataclass
+class OrderResult:
+    order_id: str
+    status: str
+    path: list[str]
+
+
+@dataclass
+class StepInput:
+    """Input of every activity an `activity` step calls."""
+
+    order_id: str
+    step: str
+    seq: int
+    status: Optional[str] = None
+    params: dict[str, Any] = field(default_factory=dict)
+    event: Optional[dict[str, Any]] = None
+
+
+@dataclass
+class StepResult:
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AuditInput:
+    order_id: str
+    step: str
+    seq: int
+    rules: DefinitionRef
+    status: Optional[str] = None
+
+
+@dataclass
+class FiredRuleRecord:
+    rule: str
+    action: str
+    reason: str
+    tag: Optional[str] = None
+
+
+@dataclass
+class AuditOutcome:
+    action: str
+    fired: list[FiredRuleRecord]
+    facts: dict[str, Any]
+    rules: DefinitionRef
+
+
+@dataclass
+class TaskInput:
+    order_id: str
+    workflow_id: str
+    step: str
+    seq: int
+    title: str
+    role: str
+    decisions: list[str]
+    due_seconds: float
+    reason: str = ""
+    status: Optional[str] = None
+    needs_approvals: int = 1
+
+
+@dataclass
+class TaskClose:
+    task_id: str
+    order_id: str
+    seq: int
+    outcome: str  # a decision, or "timeout"
+    decided_by: Optional[str] = None
+    comment: str = ""
+    role: str = ""
+    # An event that closed the task without a decision (e.g. cancel_requested).
+    event: str = ""
+    # What goes on the timeline with the decision, e.g. the scans of a pick.
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TaskEscalation:
+    task_id: str
+    order_id: str
+    seq: int
+    role: str
+    due_seconds: float
+
+
+@dataclass
+class TaskApproval:
+    """A first approval of a four-eyes task: recorded, the task stays open."""
+
+    task_id: str
+    order_id: str
+    seq: int
+    user: str
+    role: str
+    comment: str = ""
+
+
+@dataclass
+class Progress:
+    """A timeline line and, optionally, the order's new status."""
+
+    order_id: str
+    seq: int
+    type: str
+    step: Optional[str] = None
+    message: str = ""
+    status: Optional[str] = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Decision:
+    """A person's decision on a task, sent as a Temporal Update."""
+
+    task_id: str
+    decision: str
+    user: str
+    role: str
+    comment: str = ""
+    # Pick, check and pack: what the person scanned, [{sku, qty}].
+    scans: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class DecisionAccepted:
+    task_id: str
+    decision: str
+    next_step: str
+
+
+@dataclass
+class ExternalEvent:
+    """An external event (payment, carrier, customer) sent as a signal."""
+
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StatusPush:
+    """An order status sent to the channel's callback URL as a signed webhook."""
+
+    order_id: str
+    status: str
+    seq: int
+
+
+# ---- the return workflow ----------------------------------------------------------------------
+
+# What a quality check finds, per returned item.
+QC_RESULTS = ("resellable", "damaged", "missing")
+# The decision of a return flow's approval step that must carry a QC result for every line.
+QC_DECISION = "inspected"
+
+
+@dataclass
+class ReturnInput:
+    """What a return workflow starts with: the return, its order and the pinned definitions."""
+
+    return_id: str
+    order_id: str
+    request: dict[str, Any]  # kind, reason, lines [{line, sku, qty, price, category}], value, replacement_sku
+    order: dict[str, Any]  # the returned order's document
+    flow: DefinitionRef
+    flow_text: str
+    rules: dict[str, DefinitionRef] = field(default_factory=dict)
+
+
+@dataclass
+class ReturnResult:
+    return_id: str
+    status: str
+    path: list[str]
+
+
+@dataclass
+class ReturnStepInput:
+    """Input of every activity a return flow's `activity` step calls."""
+
+    return_id: str
+    step: str
+    seq: int
+    status: Optional[str] = None
+    params: dict[str, Any] = field(default_factory=dict)
+    event: Optional[dict[str, Any]] = None
+    # The quality check, once done: [{line, result, qty, reason}]
+    qc: list[dict[str, Any]] = field(default_factory=list)
+    # Tags the policy audit set, e.g. refund_shipping.
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReturnAuditInput:
+    return_id: str
+    step: str
+    seq: int
+    rules: DefinitionRef
+    status: Optional[str] = None
+
+
+@dataclass
+class ReturnAuditOutcome:
+    action: str
+    fired: list[dict[str, Any]]
+    tags: list[str]
+    facts: dict[str, Any]
+
+
+@dataclass
+class ReturnTaskInput:
+    return_id: str
+    order_id: str
+    workflow_id: str
+    step: str
+    seq: int
+    title: str
+    role: str
+    decisions: list[str]
+    due_seconds: float
+    reason: str = ""
+    status: Optional[str] = None
+
+
+@dataclass
+class ReturnTaskClose:
+    task_id: str
+    return_id: str
+    seq: int
+    outcome: str  # a decision, or "timeout"
+    decided_by: Optional[str] = None
+    comment: str = ""
+    role: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ReturnTaskEscalation:
+    task_id: str
+    return_id: str
+    seq: int
+    role: str
+    due_seconds: float
+
+
+@dataclass
+class ReturnProgress:
+    """A line on the return's timeline and, optionally, its new status."""
+
+    return_id: str
+    seq: int
+    type: str
+    step: Optional[str] = None
+    message: str = ""
+    status: Optional[str] = None
+    data: dict[str, Any] = field(default_factory=dict)
+    final: bool = False
+
+
+@dataclass
+class ReturnDecision:
+    """A person's decision on a return's task, sent as the Update ``decide``.
+
+    The fields of ``workflows.contracts.Decision`` plus ``qc``, so the inbox's
+    ordinary decisions (approve, reject) reach a return's review task too.
+    """
+
+    task_id: str
+    decision: str
+    user: str
+    role: str
+    comment: str = ""
+    scans: list[dict[str, Any]] = field(default_factory=list)
+    # Quality check: [{line, result: resellable | damaged | missing, qty, reason}]
+    qc: list[dict[str, Any]] = field(default_factory=list)
