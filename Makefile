@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench validate clean
+.PHONY: run lint test bench validate clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +14,15 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/oms up
 
+# Style, formatting, types (mypy checks the `files` pyproject.toml names) and the layout's import contracts.
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
 # The browser tests (tests/pages) drive Debian's Chromium; the script installs it once.
-test: $(BIN)/.installed
+test: $(BIN)/.installed lint
 	scripts/install-chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -23,7 +30,7 @@ validate: $(BIN)/.installed
 	$(BIN)/oms validate definitions/
 
 bench: $(BIN)/.installed
-	$(BIN)/python bench/flow_overhead.py
+	$(BIN)/python -m bench.flow_overhead
 
 clean:
-	rm -rf $(VENV) data *.egg-info
+	rm -rf $(VENV) data *.egg-info .mypy_cache .ruff_cache .import_linter_cache

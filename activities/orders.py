@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.failures import typed_failures
-from services.orders import address, audit, payments, status_push, timeline
+from services.orders import address, audit, payments, status_push, tasks, timeline
 from workflows.contracts import (
     AuditInput,
     AuditOutcome,
@@ -31,28 +31,28 @@ def record_progress(progress: Progress) -> None:
 def open_task(inp: TaskInput) -> str:
     """Put a human task in the inbox; returns its id (stable across retries)."""
     with typed_failures():
-        return timeline.open_task(inp)
+        return tasks.open_task(inp)
 
 
 @activity.defn(name="close_task")
 def close_task(inp: TaskClose) -> None:
     """Record a task's decision, or its expiry, on the task and the timeline."""
     with typed_failures():
-        return timeline.close_task(inp)
+        return tasks.close_task(inp)
 
 
 @activity.defn(name="escalate_task")
 def escalate_task(inp: TaskEscalation) -> None:
     """Hand an undecided task to the escalation role, with a new due time."""
     with typed_failures():
-        return timeline.escalate_task(inp)
+        return tasks.escalate_task(inp)
 
 
 @activity.defn(name="record_approval")
 def record_approval(inp: TaskApproval) -> None:
     """Record the first of two approvals (four-eyes); the task stays open for the second."""
     with typed_failures():
-        return timeline.record_approval(inp)
+        return tasks.record_approval(inp)
 
 
 @activity.defn(name="audit_order")

@@ -26,7 +26,10 @@ def record_return_progress(progress: ReturnProgress) -> None:
 
 @activity.defn(name="await_return_stored")
 def await_return_stored(return_id: str) -> bool:
-    """True once the return's row is committed (the request commits right after starting the workflow); retried by the workflow until its deadline, after which the workflow ends without acting."""
+    """True once the return's row is committed (the request commits right after starting the workflow).
+
+    Retried by the workflow until its deadline, after which the workflow ends without acting.
+    """
     with typed_failures():
         return steps.await_return_stored(return_id)
 
@@ -61,7 +64,10 @@ def escalate_return_task(inp: ReturnTaskEscalation) -> None:
 
 @activity.defn(name="issue_return_label")
 def issue_return_label(inp: ReturnStepInput) -> dict:
-    """A return label from the carrier adapter (params.carrier, params.adapter; to params.warehouse or the warehouse the order shipped from)."""
+    """A return label from the carrier adapter (params.carrier, params.adapter).
+
+    Addressed to params.warehouse or the warehouse the order shipped from.
+    """
     with typed_failures():
         return steps.issue_return_label(inp)
 
@@ -96,13 +102,19 @@ async def place_exchange(inp: ReturnStepInput) -> dict:
 
 @activity.defn(name="restock_return")
 def restock_return(inp: ReturnStepInput) -> dict:
-    """Resellable items back to stock (a `return` ledger movement tied to the return, to params.warehouse or the warehouse they left from); damaged ones written off with their reason."""
+    """Resellable items back to stock; damaged ones written off with their reason.
+
+    Restocking is a `return` ledger movement tied to the return, to params.warehouse or the warehouse they left from.
+    """
     with typed_failures():
         return steps.restock_return(inp)
 
 
 @activity.defn(name="refund_return")
 def refund_return(inp: ReturnStepInput) -> dict:
-    """Refund the goods that came back through the payment adapter, never more than the order paid; shipping only when the policy tagged refund_shipping."""
+    """Refund the goods that came back through the payment adapter, never more than the order paid.
+
+    Shipping is refunded only when the policy tagged refund_shipping.
+    """
     with typed_failures():
         return steps.refund_return(inp)

@@ -1,149 +1,96 @@
 """What-if over recorded orders (target: 10,000 orders in under 3 s).
 
-Records N orders in a fresh SQLite database as the audit activity leaves
-them (document, facts, action, fired rules and the rule-set version), using
-the realistic traffic and facts of bench/rules_throughput.py, then runs a
-draft of the shipped ``order_audit`` (one rule added) over the last N orders
-exactly as ``POST /api/definitions/whatif`` does: read the orders with their
-recorded facts, evaluate the draft and the live version on each, compare.
+Records N orders as the audit leaves them (bench.traffic.audit_contexts: the product's intake
+and facts code), then runs a draft ``order_audit`` with one rule added over them, as POST
+/api/definitions/whatif does; also the worst case, when no recorded outcome can be reused and
+both rule sets evaluate every order.
 
-    .venv/bin/python bench/designer_whatif.py                 # 10000 orders, 5 rounds
-    .venv/bin/python bench/designer_whatif.py --orders 20000 --rounds 3
+    .venv/bin/python -m bench.designer_whatif                 # 10000 orders, 5 rounds
+    .venv/bin/python -m bench.designer_whatif --orders 20000 --rounds 3
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
-import sys
 import time
-import uuid
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from dataclasses import asdict
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import harness
+from bench.traffic import audit_contexts
 
-from bench.designer_common import ROOT, api_client, prepare_database  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results" / "designer_whatif.json"
-EXTRA_RULE = (
-    "rules:\n  - id: big_marketplace_order\n    when: \"order.channel == 'marketplace' and order.total > 800\"\n"
-    "    action: review\n    reason: \"marketplace order of {{ order.total }}\"\n"
-)
+EXTRA_RULE = """rules:
+  - id: big_marketplace_order
+    when: "order.channel == 'marketplace' and order.total > 800"
+    action: review
+    reason: "marketplace order of {{ order.total }}"
+"""
 
 
-def record_orders(count: int, seed: int) -> None:
-    from dataclasses import asdict
-
-    from sqlmodel import Session
-
-    from bench.rules_throughput import build_contexts
+def record_orders(count: int, seed: int) -> str:
+    """``count`` audited orders as the audit activity records them; returns the live rule set's text."""
     from engine.definitions import compile_text
     from engine.rules import evaluate_rules
-    from oms.db import get_engine
-    from oms.models import Order
+    from oms.db import session_scope
     from services.definitions.publishing import latest
 
-    contexts, _, _ = build_contexts(count, seed)
-    with Session(get_engine()) as session:
+    with session_scope() as session:
         live = latest(session, "rules", "order_audit")
-        rule_set = compile_text(live.body)
-        ref = {"kind": "rules", "name": "order_audit", "version": live.version, "sha256": live.sha256}
-        start = datetime.now(timezone.utc) - timedelta(seconds=count)
-        for index, ctx in enumerate(contexts):
-            decision = evaluate_rules(rule_set, ctx)
-            document = {**ctx["order"], "id": f"ord_bench_{index}"}
-            session.add(Order(
-                id=document["id"], channel=str(document.get("channel") or "web"),
-                external_id=f"B-{index}-{uuid.uuid4().hex[:6]}", workflow_id=f"wf-bench-{index}",
-                status="shipped" if decision.action == "approve" else "on_hold", flow_name="order", flow_version=1,
-                address_key=f"addr-{index}", total=float(document.get("total") or 0), document=document,
-                audit={"action": decision.action, "fired": [asdict(f) for f in decision.fired],
-                       "tags": list(decision.tags), "facts": ctx["facts"], "rules": ref},
-                created_at=start + timedelta(seconds=index),
-            ))
-        session.commit()
+        rule_set, ref = compile_text(live.body), {"name": "order_audit", "version": live.version, "sha256": live.sha256}
+        for order, context in audit_contexts(session, count, seed):
+            decision = evaluate_rules(rule_set, context)
+            fired, tags = [asdict(f) for f in decision.fired], list(decision.tags)
+            order.audit = {"action": decision.action, "fired": fired, "tags": tags, "facts": context["facts"]}
+            order.audit["rules"] = {"kind": "rules", **ref}
+        return live.body
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--orders", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--database-url", default=None, help="an empty database (default: a new SQLite file)")
-    args = parser.parse_args(argv)
+def main() -> int:
+    args = harness.arguments(__doc__, orders=10_000, rounds=5, seed=7)
+    with harness.app_database():
+        from sqlmodel import Session
 
-    url = prepare_database(args.database_url)
-    started = time.perf_counter()
-    record_orders(args.orders, args.seed)
-    print(f"Recorded {args.orders} audited orders in {time.perf_counter() - started:.1f} s "
-          f"({url.split(':', 1)[0]}).")
+        from engine.definitions import compile_text, load
+        from engine.whatif import rules_whatif
+        from oms.bootstrap import prepare
+        from oms.db import get_read_engine
+        from services.definitions.whatif import recorded_orders, run_rules_whatif
 
-    from sqlmodel import Session
-
-    from engine.definitions import compile_text, load
-    from oms.db import get_read_engine
-    from services.definitions.publishing import latest
-    from services.definitions.whatif import recorded_orders, run_rules_whatif
-
-    with Session(get_read_engine()) as session:
-        draft_text = latest(session, "rules", "order_audit").body.replace("rules:\n", EXTRA_RULE, 1)
-    draft = compile_text(draft_text)
-    client = api_client()
-    rounds = {"load": [], "whatif": [], "api": [], "api_cpu": []}
-    report = None
-    for _ in range(args.rounds):
-        with Session(get_read_engine()) as session:
-            t0 = time.perf_counter()
-            recorded_orders(session, args.orders, "order_audit")
-            t1 = time.perf_counter()
-            report = run_rules_whatif(session, draft, args.orders, load(draft_text).raw)
-            t2 = time.perf_counter()
-        cpu = time.process_time()
-        response = client.post("/api/definitions/whatif", json={"text": draft_text, "last": args.orders})
-        t3 = time.perf_counter()
-        rounds["api_cpu"].append(time.process_time() - cpu)
-        assert response.status_code == 200, response.text[:300]
-        assert response.json()["considered"] == args.orders
-        rounds["load"].append(t1 - t0)
-        rounds["whatif"].append(t2 - t1)
-        rounds["api"].append(t3 - t2)
-    # Worst case: no recorded outcome reusable (orders audited by another version, or the `first` hit
-    # policy): every order evaluated by both rule sets in full.
-    from engine.whatif import rules_whatif
-
-    with Session(get_read_engine()) as session:
-        orders = recorded_orders(session, args.orders, "order_audit")
-        live = compile_text(latest(session, "rules", "order_audit").body)
-    cpu, wall = time.process_time(), time.perf_counter()
-    full = rules_whatif(draft, live, orders, "live")
-    full_wall, full_cpu = time.perf_counter() - wall, time.process_time() - cpu
-    assert len(full.now_held) == len(report.now_held)
-    results = {
-        "full_evaluation_s": round(full_wall, 3), "full_evaluation_cpu_s": round(full_cpu, 3),
-        "orders": args.orders, "rounds": args.rounds, "target_s": 3.0,
-        **{f"{key}_median_s": round(statistics.median(values), 3) for key, values in rounds.items()},
-        **{f"{key}_max_s": round(max(values), 3) for key, values in rounds.items()},
-        "now_held": len(report.now_held), "no_longer_held": len(report.no_longer_held),
-        "summary": report.summary(),
+        prepare(seed=True)
+        started = time.perf_counter()
+        live_text = record_orders(args.orders, args.seed)
+        print(f"recorded {args.orders} audited orders in {time.perf_counter() - started:.1f} s", flush=True)
+        draft_text = live_text.replace("rules:\n", EXTRA_RULE, 1)
+        draft, client, rounds = compile_text(draft_text), harness.api_client(), []
+        for _ in range(args.rounds):
+            with Session(get_read_engine()) as session:
+                t0 = time.perf_counter()
+                orders = recorded_orders(session, args.orders, "order_audit")
+                t1 = time.perf_counter()
+                whatif = run_rules_whatif(session, draft, args.orders, load(draft_text).raw)
+                t2, cpu = time.perf_counter(), time.process_time()
+            response = client.post("/api/definitions/whatif", json={"text": draft_text, "last": args.orders})
+            assert response.status_code == 200 and response.json()["considered"] == len(orders), response.text[:300]
+            rounds.append((t1 - t0, t2 - t1, time.perf_counter() - t2, time.process_time() - cpu))
+        # Worst case: no recorded outcome reusable (another version audited them): both rule sets evaluate all.
+        cpu, wall = time.process_time(), time.perf_counter()
+        full = rules_whatif(draft, compile_text(live_text), orders, "live")
+        full_wall, full_cpu = time.perf_counter() - wall, time.process_time() - cpu
+        assert len(full.now_held) == len(whatif.now_held)
+    read, evaluated, api, api_cpu = ([round(r[i], 3) for r in rounds] for i in range(4))
+    figures = {
+        "read orders with their facts (s)": {"median": statistics.median(read), "max": max(read)},
+        "read + evaluate draft and live (s)": {"median": statistics.median(evaluated), "max": max(evaluated)},
+        "POST /api/definitions/whatif (s)": {"median": statistics.median(api), "max": max(api)},
+        "  its CPU (s)": {"median": statistics.median(api_cpu)},
+        "without reuse, both evaluated (s)": {"wall": round(full_wall, 3), "CPU": round(full_cpu, 3)},
+        "outcome": whatif.summary(),
+        "load average": os.getloadavg(),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"What-if of a draft order_audit over the last {args.orders} recorded orders, {args.rounds} rounds:")
-    print(f"  read orders with their facts      median {results['load_median_s']:.3f} s")
-    print(f"  read + evaluate draft and live    median {results['whatif_median_s']:.3f} s   max {results['whatif_max_s']:.3f} s")
-    print(f"  POST /api/definitions/whatif      median {results['api_median_s']:.3f} s   max {results['api_max_s']:.3f} s"
-          f"   CPU {results['api_cpu_median_s']:.3f} s")
-    print(f"  without reuse, both evaluated     {full_wall:.3f} s   CPU {full_cpu:.3f} s (orders read beforehand)")
-    print(f"  {report.summary()}")
-    verdict = "met" if results["api_median_s"] < 3 else "NOT met"
-    print(f"Target: under 3 s for {args.orders} orders (median of the API): {verdict}.")
-    print(f"Load average while measuring: {', '.join(f'{x:.1f}' for x in os.getloadavg())} (2 cores: above 2 means waiting)")
-    print(f"Written to {RESULTS.relative_to(ROOT)}")
-    return 0
+    verdict = (f"under 3 s for {args.orders} orders (median of the API)", statistics.median(api) < 3)
+    title = f"designer_whatif: a draft order_audit over the last {args.orders} recorded orders, {args.rounds} rounds"
+    return harness.report(title, figures, [verdict])
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    harness.run(main)

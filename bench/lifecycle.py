@@ -1,135 +1,58 @@
-"""The full standard lifecycle on the embedded default, next to the machine's ceiling.
+"""The standard lifecycle end to end on the embedded stack, and the machine's ceiling beside it.
 
-Starts the embedded stack (Temporal dev server, `oms web`, `oms worker`,
-SQLite), then for ``--orders`` prepaid web orders, ``--concurrency`` at a
-time: intake (``POST /api/orders``), audit, reservation and shipment by the
-shipped flow, then the carrier's tracking events ``out_for_delivery`` and
-``delivered`` (``POST /api/orders/{id}/events``) as soon as the order is
-shipped, until it is completed. It prints completed orders per second and
-the p50 / p99 time from intake to shipment and to completion.
+``--orders`` prepaid web orders, ``--concurrency`` at a time: intake, audit, reservation and
+shipment by the shipped flow, then the carrier's ``out_for_delivery`` and ``delivered`` events,
+until completed: orders per second, p50/p99 to shipment and to completion. Then, on the same dev
+server, a bare workflow with as many no-op activities and local activities as one order's
+history, from a worker in this process: the ceiling of this machine for that shape.
 
-In the same run and on the same dev server it measures the ceiling: a bare
-Temporal workflow that runs as many no-op activities (regular and local, in
-the same numbers) as one order's history shows, from a worker in this
-process, at the same concurrency.
-
-    .venv/bin/python bench/lifecycle.py                       # 500 orders, 50 at a time
-    .venv/bin/python bench/lifecycle.py --orders 200 --concurrency 20
+    .venv/bin/python -m bench.lifecycle                       # 500 orders, 50 at a time
+    .venv/bin/python -m bench.lifecycle --orders 300 --concurrency 50
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import sqlite3
-import sys
 import time
 import uuid
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from temporalio import activity, workflow
 
-import httpx  # noqa: E402
-from temporalio import activity, workflow  # noqa: E402
-from temporalio.api.enums.v1 import EventType  # noqa: E402
-from temporalio.client import Client  # noqa: E402
-from temporalio.worker import Worker  # noqa: E402
+from bench import harness
 
-from bench.demo_traffic import EmbeddedStack, login  # noqa: E402
-from bench.flow_overhead import percentile  # noqa: E402
-
+PATIENCE = 600  # seconds an order may take to reach the next status
 SKUS = [("MUG-LOGO", 9.5), ("TSHIRT-BLK-M", 19.9), ("BACKPACK-20L", 59.0), ("HEADPHONES-NC", 249.0)]
 
 
 def payload(n: int, tag: str) -> dict:
-    sku, price = SKUS[n % len(SKUS)]
-    return {
-        "channel": "web", "external_id": f"LC-{tag}-{n}",
-        "customer": {"name": "Bench Buyer", "email": f"buyer{n}@example.com"},
-        "shipping_address": {"street": f"Hauptstr. {n}", "city": "Berlin", "postal_code": "10115", "country": "DE"},
-        "lines": [{"sku": sku, "qty": 1 + n % 2, "price": price}],
-        "payment": {"method": "card", "status": "paid"},
-        "client_ip": f"2001:db8::{n // 65536:x}:{n % 65536:x}",
-    }
+    """A prepaid web order; a street and an IP of its own keep the velocity rules out of it."""
+    address = {"street": f"Hauptstr. {n}", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+    customer = {"name": "Bench Buyer", "email": f"buyer{n}@example.com"}
+    order = {"channel": "web", "external_id": f"LC-{tag}-{n}", "customer": customer, "shipping_address": address}
+    lines = [{"sku": SKUS[n % 4][0], "qty": 1 + n % 2, "price": SKUS[n % 4][1]}]
+    return order | {"lines": lines, "payment": {"method": "card", "status": "paid"}, "client_ip": f"2001:db8::{n:x}"}
 
 
-class ReadModel:
-    """The stack's SQLite read model, read-only: status and timeline times per order."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def _query(self, sql: str, args: tuple) -> list[tuple]:
-        with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30) as db:
-            return db.execute(sql, args).fetchall()
-
-    async def status(self, order_id: str) -> str | None:
-        rows = await asyncio.to_thread(self._query, "SELECT status FROM orders WHERE id = ?", (order_id,))
-        return rows[0][0] if rows else None
-
-    async def first_at(self, order_id: str, event_type: str) -> datetime | None:
-        rows = await asyncio.to_thread(
-            self._query, "SELECT MIN(at) FROM order_events WHERE order_id = ? AND type = ?", (order_id, event_type))
-        return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
-
-
-async def wait_status(model: ReadModel, order_id: str, wanted: set[str], timeout: float = 600) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = await model.status(order_id)
-        if status in wanted:
-            return status
+async def reached(stack: harness.BenchStack, order_id: str, status: str) -> None:
+    """Poll the read model (read-only SQLite) until the order has ``status``."""
+    deadline, sql = time.monotonic() + PATIENCE, "SELECT status FROM orders WHERE id = ?"
+    while (rows := await asyncio.to_thread(harness.read_only, stack.db_file, sql, (order_id,))) != [(status,)]:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"order {order_id} stuck in {status!r}")
+            raise TimeoutError(f"order {order_id} stuck in {rows}")
         await asyncio.sleep(0.2)
 
 
-async def one_order(client: httpx.AsyncClient, model: ReadModel, n: int, tag: str) -> dict:
+async def one_order(client, stack: harness.BenchStack, n: int, tag: str) -> dict:
     began = time.time()
-    response = await client.post("/api/orders", json=payload(n, tag))
-    response.raise_for_status()
-    order_id = response.json()["id"]
-    await wait_status(model, order_id, {"shipped"})
+    order_id = (await client.post("/api/orders", json=payload(n, tag))).raise_for_status().json()["id"]
+    await reached(stack, order_id, "shipped")
     for event in ("out_for_delivery", "delivered"):
-        answer = await client.post(f"/api/orders/{order_id}/events", json={"type": event, "data": {}})
-        answer.raise_for_status()
-    await wait_status(model, order_id, {"completed"})
-    ended = time.time()
-    shipped = await model.first_at(order_id, "shipped")
-    return {"id": order_id, "began": began, "ended": ended,
-            "to_shipment_s": (shipped.timestamp() if shipped else ended) - began, "to_completion_s": ended - began}
-
-
-async def run_orders(stack: EmbeddedStack, count: int, concurrency: int) -> tuple[list[dict], float]:
-    model = ReadModel(stack.workdir / "oms.db")
-    tag = uuid.uuid4().hex[:6]
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=120) as client:
-        client.headers["Authorization"] = f"Bearer {await login(client, EmbeddedStack.PASSWORD)}"
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for n in range(count):
-            queue.put_nowait(n)
-        results: list[dict] = []
-
-        async def lane() -> None:
-            while not queue.empty():
-                results.append(await one_order(client, model, queue.get_nowait(), tag))
-
-        began = time.perf_counter()
-        await asyncio.gather(*(lane() for _ in range(concurrency)))
-        return results, time.perf_counter() - began
-
-
-async def activity_counts(stack: EmbeddedStack, workflow_id: str) -> tuple[int, int]:
-    """(regular activities, local activities) in one completed order's history."""
-    client = await Client.connect(stack.env["OMS_TEMPORAL_ADDRESS"])
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
-    regular = sum(1 for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
-    local = sum(1 for e in history.events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED)
-    return regular, local
+        (await client.post(f"/api/orders/{order_id}/events", json={"type": event, "data": {}})).raise_for_status()
+    await reached(stack, order_id, "completed")
+    ended, sql = time.time(), "SELECT MIN(at) FROM order_events WHERE order_id = ? AND type = 'shipped'"
+    shipped = datetime.fromisoformat(harness.read_only(stack.db_file, sql, (order_id,))[0][0])
+    return {"id": order_id, "to_shipment": shipped.replace(tzinfo=UTC).timestamp() - began, "to_end": ended - began}
 
 
 @activity.defn(name="bare_step")
@@ -149,75 +72,51 @@ class BareLifecycle:
         return regular + local
 
 
-async def run_bare(address: str, count: int, concurrency: int, counts: tuple[int, int]) -> float:
-    client = await Client.connect(address)
-    queue_name = f"bare-{uuid.uuid4().hex[:6]}"
-    async with Worker(client, task_queue=queue_name, workflows=[BareLifecycle], activities=[bare_step],
-                      max_concurrent_activities=64):
-        slots = asyncio.Semaphore(concurrency)
+async def measure(stack: harness.BenchStack, args) -> dict:
+    import httpx
+    from temporalio.api.enums.v1 import EventType as E
+    from temporalio.client import Client
+    from temporalio.worker import Worker
 
-        async def one(n: int) -> None:
-            async with slots:
-                await client.execute_workflow(BareLifecycle.run, list(counts), id=f"{queue_name}-{n}",
-                                              task_queue=queue_name)
-
+    tag = uuid.uuid4().hex[:6]
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=120) as client:
+        client.headers.update(await harness.login(client))
         began = time.perf_counter()
-        await asyncio.gather(*(one(n) for n in range(count)))
-        return time.perf_counter() - began
-
-
-def _ms(values: list[float], q: float) -> float:
-    return round(percentile(values, q * 100) * 1000, 1)
-
-
-async def measure(stack: EmbeddedStack, args: argparse.Namespace) -> dict:
-    results, seconds = await run_orders(stack, args.orders, args.concurrency)
-    model = ReadModel(stack.workdir / "oms.db")
-    workflow_id = (await asyncio.to_thread(model._query, "SELECT workflow_id FROM orders WHERE id = ?",
-                                           (results[0]["id"],)))[0][0]
-    regular, local = await activity_counts(stack, workflow_id)
-    bare_seconds = await run_bare(stack.env["OMS_TEMPORAL_ADDRESS"], args.orders, args.concurrency, (regular, local))
-    shipment = [r["to_shipment_s"] for r in results]
-    completion = [r["to_completion_s"] for r in results]
+        orders = (one_order(client, stack, n, tag) for n in range(args.orders))
+        results = await harness.gather_limited(args.concurrency, orders)
+        seconds = time.perf_counter() - began
+    # The ceiling: as many activities and local activities as one order's history, nothing else.
+    temporal = await Client.connect(stack.temporal_address)
+    sql = "SELECT workflow_id FROM orders WHERE id = ?"
+    handle = temporal.get_workflow_handle(harness.read_only(stack.db_file, sql, (results[0]["id"],))[0][0])
+    kinds = [e.event_type for e in (await handle.fetch_history()).events]
+    counts = [kinds.count(E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED), kinds.count(E.EVENT_TYPE_MARKER_RECORDED)]
+    queue = f"bare-{tag}"
+    async with Worker(temporal, task_queue=queue, workflows=[BareLifecycle], activities=[bare_step]):
+        began = time.perf_counter()
+        runs = (
+            temporal.execute_workflow("BareLifecycle", counts, id=f"{queue}-{n}", task_queue=queue)
+            for n in range(args.orders)
+        )
+        await harness.gather_limited(args.concurrency, runs)
+        bare_seconds = time.perf_counter() - began
     return {
-        "orders": len(results), "concurrency": args.concurrency, "seconds": round(seconds, 1),
-        "completed_per_s": round(len(results) / seconds, 2),
-        "intake_to_shipment_ms": {"p50": _ms(shipment, 0.5), "p99": _ms(shipment, 0.99)},
-        "intake_to_completion_ms": {"p50": _ms(completion, 0.5), "p99": _ms(completion, 0.99)},
-        "activities_per_order": {"regular": regular, "local": local},
-        "bare_workflows_per_s": round(args.orders / bare_seconds, 2),
+        "completed orders per second": round(len(results) / seconds, 2),
+        "seconds": round(seconds, 1),
+        "intake to shipment (ms)": harness.spread([r["to_shipment"] for r in results], 1000),
+        "intake to completion (ms)": harness.spread([r["to_end"] for r in results], 1000),
+        "bare workflow: activities, local activities": counts,
+        "bare workflows per second (the ceiling)": round(args.orders / bare_seconds, 2),
     }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=500)
-    parser.add_argument("--concurrency", type=int, default=50)
-    args = parser.parse_args()
-
-    stack = EmbeddedStack()
-    stack.start()
-    try:
-        report = asyncio.run(measure(stack, args))
-    finally:
-        stack.stop()
-    print("-" * 100)
-    print(f"lifecycle: {report['orders']} prepaid web orders, {report['concurrency']} at a time, embedded stack "
-          f"(SQLite, Temporal dev server): intake, audit, reservation, shipment, out_for_delivery, delivered")
-    print(f"completed orders/s          {report['completed_per_s']}  ({report['orders']} in {report['seconds']} s)")
-    print(f"intake to shipment (ms)     p50 {report['intake_to_shipment_ms']['p50']}  "
-          f"p99 {report['intake_to_shipment_ms']['p99']}")
-    print(f"intake to completion (ms)   p50 {report['intake_to_completion_ms']['p50']}  "
-          f"p99 {report['intake_to_completion_ms']['p99']}")
-    counts = report["activities_per_order"]
-    print(f"ceiling: bare workflow with {counts['regular']} activities and {counts['local']} local activities "
-          f"(as one order's history): {report['bare_workflows_per_s']} workflows/s in the same run")
-    out = ROOT / "bench" / "results" / "lifecycle.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"results written to {out}")
-    return 0
+    args = harness.arguments(__doc__, orders=500, concurrency=50)
+    with harness.BenchStack() as stack:
+        figures = asyncio.run(measure(stack, args))
+    title = f"lifecycle: {args.orders} prepaid web orders, {args.concurrency} at a time, embedded stack"
+    return harness.report(title, figures)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run(main)

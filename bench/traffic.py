@@ -1,29 +1,90 @@
-"""Seeded, realistic order traffic for the benchmarks, in the shape POST /api/orders takes.
+"""Seeded, realistic order traffic in the shape POST /api/orders takes.
 
-Two profiles share one generator:
-
-- ``mixed`` (bench/rules_throughput.py): everything an OMS sees over days: a
-  realistic channel and country mix, a few unserved countries and incomplete
-  addresses, log-normal totals with a long tail, B2B accounts with credit
-  limits, a few hot IPs, coupons that are valid, expired or unknown.
-- ``ordinary`` (bench/demo_traffic.py): what honest customers send in one busy
-  hour: served countries only, complete addresses, small amounts with a
-  realistic tail, repeat customers at their usual address, a realistic number
-  of IPs. ``fraud_orders`` adds suspicious orders on top.
-
-Every figure that shapes the traffic is a named constant below, so a reader
-can see (and a reviewer can challenge) what "realistic" was taken to mean.
+Two profiles share one generator. ``ordinary`` (bench.demo_traffic, bench.intake_load):
+what honest customers send in one busy hour: served countries only, small amounts
+with a realistic tail, repeat customers at their usual address, a realistic
+number of IPs; ``fraud_orders`` adds suspicious ones. ``mixed``
+(bench.rules_throughput, bench.designer_whatif): what an OMS sees over days: also
+unserved countries, incomplete addresses, B2B accounts with credit limits, hot
+IPs, expired and unknown coupons. Every figure that shapes the traffic is a
+named constant, so that a reader can challenge what "realistic" was taken to mean.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+
+SEEDED_ACCOUNTS = {"ACME": 20000.0, "GLOBEX": 5000.0}  # B2B accounts of oms.seed: id -> credit limit
+CHANNEL_MIX = {"web": 0.55, "marketplace": 0.25, "store": 0.10, "phone": 0.10}  # the shipped channels
+STORE_PICKUP_SHARE = 0.6  # store sales the customer takes away; the rest is shipped home
+STORE_ANONYMOUS_SHARE = 0.6  # pickups without the customer's name
+RETURNING_POOL = {"ordinary": 2000, "mixed": 5000}  # customers known from before the run
+# Served by the shipped regions (definitions/regions/delivery.yaml), and not.
+SERVED_MIX = {"DE": 0.38, "FR": 0.20, "NL": 0.12, "US": 0.20, "BE": 0.04, "AT": 0.04, "GB": 0.02}
+UNSERVED = ("CH", "PL", "ES", "NO", "BR", "IT")
+
+
+def _table(text: str) -> dict[str, list[list[str]]]:
+    """Lines ``KEY: a/b; c/d`` as ``{KEY: [[a, b], [c, d]]}``."""
+    lines = (line.split(":", 1) for line in text.strip().splitlines())
+    return {key: [item.strip().split("/") for item in items.split(";")] for key, items in lines}
+
+
+CITIES = {  # city/postal code[/region]
+    country: [(*row, None)[:3] for row in rows]
+    for country, rows in _table("""
+DE: Berlin/10115; Berlin/10243; München/80331; Hamburg/20095; Köln/50667; Frankfurt am Main/60311; Leipzig/04109; \
+Stuttgart/70173; Dresden/01067
+FR: Paris/75001; Paris/75011; Lyon/69001; Marseille/13001; Toulouse/31000; Lille/59000
+NL: Amsterdam/1012 AB; Rotterdam/3011 AA; Utrecht/3511 AA; Den Haag/2511 AA; Eindhoven/5611 AA
+US: New York/10001/NY; Newark/07102/NJ; Chicago/60601/IL; Austin/78701/TX; Seattle/98101/WA; Boston/02108/MA
+BE: Bruxelles/1000; Antwerpen/2000
+AT: Wien/1010; Graz/8010
+GB: London/SW1A 1AA; Manchester/M1 1AE
+CH: Zürich/8001
+PL: Warszawa/00-001
+ES: Madrid/28001
+NO: Oslo/0150
+BR: São Paulo/01000-000/SP
+IT: Milano/20121
+NG: Lagos/100001
+RU: Moskva/101000
+UA: Kyiv/01001
+""").items()
+}
+HELIGOLAND = ("Helgoland", "27498", None)  # DE, excluded by the regions definition
+NAMES = _table("""
+DE: Hauptstraße; Bahnhofstraße; Gartenweg; Schillerstraße; Lindenallee; Goethestraße
+AT: Hauptstraße; Ringstraße; Kirchengasse
+FR: rue de la Paix; avenue Victor Hugo; rue du Moulin; boulevard Voltaire
+BE: rue Royale; Meir; avenue Louise
+NL: Kerkstraat; Dorpsstraat; Molenweg; Prinsengracht
+US: Main St; Oak Ave; Maple Dr; 2nd St; Park Ave
+GB: High Street; Station Road; Church Lane
+first: Anna; Lukas; Marie; Paul; Emma; Noah; Léa; Hugo; Sophie; Daan; Julia; Liam; Olivia; James; Mia; Finn; Chloé; \
+Lars; Eva; Tom; Sara; Jan; Nina; Max
+last: Müller; Schmidt; Schneider; Martin; Bernard; Dubois; de Jong; Jansen; Smith; Johnson; Brown; Fischer; Weber; \
+Laurent; Visser; Bakker; Garcia; Wagner; Becker
+""")
+STREETS = {key: [name for name, *_ in rows] for key, rows in NAMES.items() if key.isupper()}  # per country
+FIRST, LAST = ([name for name, *_ in NAMES[key]] for key in ("first", "last"))
+NUMBER_FIRST = {"FR", "BE", "US", "GB"}
+IPV4_FIRST = [31, 46, 62, 77, 80, 84, 85, 87, 88, 89, 91, 93, 94, 95, 109, 151, 176, 178, 185, 212, 213, 217]
+PHONE_PREFIX = {"DE": "+49 ", "FR": "+33 ", "NL": "+31 ", "US": "+1 ", "BE": "+32 ", "AT": "+43 ", "GB": "+44 "}
+# Totals: log-normal around a median (mixed consumer, ordinary consumer, B2B), with a long tail (sigma).
+CONSUMER_MEDIAN, CONSUMER_SIGMA = 80.0, 1.0
+ORDINARY_MEDIAN, ORDINARY_SIGMA = 65.0, 0.85
+B2B_MEDIAN, B2B_SIGMA = 900.0, 1.1
+BIG_TICKET_SHARE = 0.02  # a laptop, chair or monitor bought on its own
+MIXED_ACCOUNTS = 3000  # B2B accounts with a credit limit in the mixed profile
+WELCOME10 = ("WELCOME10", 50.0, 0.10)  # (code, minimum spend, discount) as in definitions/promotions/coupons.yaml
 
 
 @dataclass(frozen=True)
@@ -34,82 +95,11 @@ class Item:
 
 def store_defaults() -> tuple[dict[str, str], str]:
     """The store's own address and anonymous customer name, as the store channel's mapping fills them in."""
-    address = {"street": "Rosenthaler Str. 1", "city": "Berlin", "postal_code": "10119", "country": "DE"}
-    name = "Store customer"
-    try:
-        from ruamel.yaml import YAML
+    from ruamel.yaml import YAML
 
-        raw = YAML(typ="safe", pure=True).load((ROOT / "definitions" / "channels" / "store.yaml").read_text("utf-8"))
-        mapping = raw["mapping"]
-        address = {k: str(v["default"]) for k, v in mapping["shipping_address"].items() if "default" in v} or address
-        name = mapping["customer"]["name"].get("default", name)
-    except (OSError, KeyError, TypeError, AttributeError):
-        pass
-    return address, name
-
-
-def catalog() -> list[Item]:
-    """The SKUs `oms.seed` creates (intake refuses unknown SKUs)."""
-    from oms.seed import SKUS
-
-    return [Item(s.sku, float(s.price)) for s in SKUS]
-
-
-# Seeded B2B accounts (oms.seed.CUSTOMERS): id -> credit limit.
-SEEDED_ACCOUNTS = {"ACME": 20000.0, "GLOBEX": 5000.0}
-
-# The shipped channels (definitions/channels/): `store` is the POS of one store.
-CHANNEL_MIX = {"web": 0.55, "marketplace": 0.25, "store": 0.10, "phone": 0.10}
-STORE_PICKUP_SHARE = 0.6      # store sales the customer takes away; the rest is shipped home
-STORE_ANONYMOUS_SHARE = 0.6   # pickups without the customer's name
-RETURNING_POOL = {"ordinary": 2000, "mixed": 5000}  # customers known from before the run
-# Served by the shipped regions (definitions/regions/delivery.yaml) ...
-SERVED_MIX = {"DE": 0.38, "FR": 0.20, "NL": 0.12, "US": 0.20, "BE": 0.04, "AT": 0.04, "GB": 0.02}
-# ... and not.
-UNSERVED = ("CH", "PL", "ES", "NO", "BR", "IT")
-
-CITIES: dict[str, list[tuple[str, str, str | None]]] = {  # (city, postal code, region)
-    "DE": [("Berlin", "10115", None), ("Berlin", "10243", None), ("München", "80331", None),
-           ("Hamburg", "20095", None), ("Köln", "50667", None), ("Frankfurt am Main", "60311", None),
-           ("Leipzig", "04109", None), ("Stuttgart", "70173", None), ("Dresden", "01067", None)],
-    "FR": [("Paris", "75001", None), ("Paris", "75011", None), ("Lyon", "69001", None),
-           ("Marseille", "13001", None), ("Toulouse", "31000", None), ("Lille", "59000", None)],
-    "NL": [("Amsterdam", "1012 AB", None), ("Rotterdam", "3011 AA", None), ("Utrecht", "3511 AA", None),
-           ("Den Haag", "2511 AA", None), ("Eindhoven", "5611 AA", None)],
-    "US": [("New York", "10001", "NY"), ("Newark", "07102", "NJ"), ("Chicago", "60601", "IL"),
-           ("Austin", "78701", "TX"), ("Seattle", "98101", "WA"), ("Boston", "02108", "MA")],
-    "BE": [("Bruxelles", "1000", None), ("Antwerpen", "2000", None)],
-    "AT": [("Wien", "1010", None), ("Graz", "8010", None)],
-    "GB": [("London", "SW1A 1AA", None), ("Manchester", "M1 1AE", None)],
-    "CH": [("Zürich", "8001", None)], "PL": [("Warszawa", "00-001", None)], "ES": [("Madrid", "28001", None)],
-    "NO": [("Oslo", "0150", None)], "BR": [("São Paulo", "01000-000", "SP")], "IT": [("Milano", "20121", None)],
-    "NG": [("Lagos", "100001", None)], "RU": [("Moskva", "101000", None)], "UA": [("Kyiv", "01001", None)],
-}
-HELIGOLAND = ("Helgoland", "27498", None)  # DE, excluded by the regions definition
-STREETS = {
-    "DE": ["Hauptstraße", "Bahnhofstraße", "Gartenweg", "Schillerstraße", "Lindenallee", "Goethestraße"],
-    "AT": ["Hauptstraße", "Ringstraße", "Kirchengasse"],
-    "FR": ["rue de la Paix", "avenue Victor Hugo", "rue du Moulin", "boulevard Voltaire"],
-    "BE": ["rue Royale", "Meir", "avenue Louise"],
-    "NL": ["Kerkstraat", "Dorpsstraat", "Molenweg", "Prinsengracht"],
-    "US": ["Main St", "Oak Ave", "Maple Dr", "2nd St", "Park Ave"],
-    "GB": ["High Street", "Station Road", "Church Lane"],
-}
-NUMBER_FIRST = {"FR", "BE", "US", "GB"}
-FIRST = ["Anna", "Lukas", "Marie", "Paul", "Emma", "Noah", "Léa", "Hugo", "Sophie", "Daan", "Julia", "Liam",
-         "Olivia", "James", "Mia", "Finn", "Chloé", "Lars", "Eva", "Tom", "Sara", "Jan", "Nina", "Max"]
-LAST = ["Müller", "Schmidt", "Schneider", "Martin", "Bernard", "Dubois", "de Jong", "Jansen", "Smith",
-        "Johnson", "Brown", "Fischer", "Weber", "Laurent", "Visser", "Bakker", "Garcia", "Wagner", "Becker"]
-PHONE_PREFIX = {"DE": "+49 ", "FR": "+33 ", "NL": "+31 ", "US": "+1 ", "BE": "+32 ", "AT": "+43 ", "GB": "+44 "}
-
-# Totals: log-normal around a median, with a long tail (sigma).
-CONSUMER_MEDIAN, CONSUMER_SIGMA = 80.0, 1.0
-ORDINARY_MEDIAN, ORDINARY_SIGMA = 65.0, 0.85
-B2B_MEDIAN, B2B_SIGMA = 900.0, 1.1
-BIG_TICKET_SHARE = 0.02  # a laptop, chair or monitor bought on its own
-
-MIXED_ACCOUNTS = 3000  # B2B accounts with a credit limit in the mixed profile
-WELCOME10 = ("WELCOME10", 50.0, 0.10)  # (code, minimum spend, discount) as in definitions/promotions/coupons.yaml
+    mapping = YAML(typ="safe", pure=True).load((ROOT / "definitions/channels/store.yaml").read_text("utf-8"))["mapping"]
+    address = {k: str(v["default"]) for k, v in mapping["shipping_address"].items() if "default" in v}
+    return address, mapping["customer"]["name"].get("default", "Store customer")
 
 
 @dataclass
@@ -129,60 +119,46 @@ class Customer:
 @dataclass
 class Generated:
     payload: dict[str, Any]
-    kind: str           # "ordinary" or "fraud"
-    pattern: str        # ordinary: channel/segment; fraud: ip_velocity, high_value_new_address, unserved_country
-    customer_key: str
-    notes: dict[str, Any] = field(default_factory=dict)
+    kind: str  # "ordinary" or "fraud"
+    pattern: str  # ordinary: channel/segment; fraud: ip_velocity, high_value_new_address, unserved_country
 
 
 class TrafficGenerator:
     """Orders from a seeded random generator; ``profile`` is ``mixed`` or ``ordinary``.
 
     ``channel_ips``: what ``client_ip`` carries. ``as-mapped`` (default) follows
-    the shipped channel definitions: web orders and marketplace orders carry the
-    buyer's IP (the marketplace mapping reads ``buyer.ipAddress``), store orders
-    none (the store mapping has no client_ip), phone orders none. ``device``
-    adds the IP of the device that placed the order for store (the till) and
-    phone (the call centre's NAT address).
+    the shipped channel definitions: web and marketplace orders carry the
+    buyer's IP, store and phone orders none. ``device`` adds the IP of the till
+    (store) and of the call centre's NAT address (phone).
     """
 
     def __init__(self, seed: int, profile: str = "ordinary", run_tag: str = "", channel_ips: str = "as-mapped") -> None:
-        if profile not in ("mixed", "ordinary"):
-            raise ValueError(f"unknown profile {profile!r}")
-        if channel_ips not in ("as-mapped", "device"):
-            raise ValueError(f"unknown channel_ips {channel_ips!r}")
-        self.rng = random.Random(seed)
-        self.profile = profile
-        self.tag = run_tag
-        self.channel_ips = channel_ips
-        self.items = catalog()
+        if profile not in ("mixed", "ordinary") or channel_ips not in ("as-mapped", "device"):
+            raise ValueError(f"unknown profile {profile!r} or channel_ips {channel_ips!r}")
+        from oms.seed import SKUS  # intake refuses unknown SKUs
+
+        self.rng = rng = random.Random(seed)
+        self.profile, self.tag, self.channel_ips, self._serial = profile, run_tag, channel_ips, 0
+        self.items = [Item(s.sku, float(s.price)) for s in SKUS]
         self.by_sku = {i.sku: i for i in self.items}
-        self.returning: list[Customer] = []
-        self._serial = 0
-        rng = self.rng
         self.store_address, self.store_customer = store_defaults()
-        # The store's two tills and the call centre's two NAT addresses.
-        self.store_ips = [self._ipv4() for _ in range(2)]
+        self.store_ips = [self._ipv4() for _ in range(2)]  # the store's two tills
         self.call_centre_ips = [self._ipv4() for _ in range(2)]
-        # Mobile networks put many shoppers behind one address (carrier-grade NAT).
-        self.cgnat_ips = [self._ipv4() for _ in range(40)]
-        # mixed only: a few addresses that place many orders (bots, resellers, shared proxies)
-        self.hot_ips = [self._ipv4() for _ in range(2)]
+        self.cgnat_ips = [self._ipv4() for _ in range(40)]  # mobile networks: many shoppers behind one address
+        self.hot_ips = [self._ipv4() for _ in range(2)]  # mixed: bots, resellers, shared proxies
+        self.accounts = dict(SEEDED_ACCOUNTS)
         if profile == "mixed":
-            # B2B accounts order a few times a month each, so the open invoices of most stay within their limit.
-            self.accounts = {f"B2B{n:04d}": float(rng.choice([5000, 10000, 20000, 50000])) for n in range(MIXED_ACCOUNTS)}
+            # Accounts order a few times a month each, so the open invoices of most stay within their limit.
+            limits = [5000, 10000, 20000, 50000]
+            self.accounts = {f"B2B{n:04d}": float(rng.choice(limits)) for n in range(MIXED_ACCOUNTS)}
             self.accounts.update(SEEDED_ACCOUNTS)
-        else:
-            self.accounts = dict(SEEDED_ACCOUNTS)
         self.account_ids = list(self.accounts)
         self.account_people: dict[str, list[Customer]] = {}
-        self.returning = [self._new_customer(self._pick(rng, SERVED_MIX)) for _ in range(RETURNING_POOL[profile])]
-
-    # ---- small pieces ----------------------------------------------------------
+        self.returning = [self._new_customer(self._pick(SERVED_MIX)) for _ in range(RETURNING_POOL[profile])]
 
     def _ipv4(self) -> str:
         rng = self.rng
-        first = rng.choice([31, 46, 62, 77, 80, 84, 85, 87, 88, 89, 91, 93, 94, 95, 109, 151, 176, 178, 185, 212, 213, 217])
+        first = rng.choice(IPV4_FIRST)
         return f"{first}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
 
     def _home_ip(self) -> str:
@@ -195,9 +171,8 @@ class TrafficGenerator:
         self._serial += 1
         return f"{prefix}{self.tag}{self._serial:07d}"
 
-    @staticmethod
-    def _pick(rng: random.Random, mix: dict[str, float]) -> str:
-        return rng.choices(list(mix), weights=list(mix.values()))[0]
+    def _pick(self, mix: dict[str, float]) -> str:
+        return self.rng.choices(list(mix), weights=list(mix.values()))[0]
 
     def _address(self, country: str, name: str, heligoland: bool = False, fresh: bool = False) -> dict[str, str]:
         """A street address; ``fresh`` ones (house numbers from 300) never match an ordinary customer's."""
@@ -207,9 +182,7 @@ class TrafficGenerator:
         number = rng.randrange(300, 1000) if fresh else rng.randrange(1, 250)
         street = f"{number} {street_name}" if country in NUMBER_FIRST else f"{street_name} {number}"
         address = {"name": name, "street": street, "city": city, "postal_code": postal, "country": country}
-        if region:
-            address["region"] = region
-        return address
+        return {**address, "region": region} if region else address
 
     def _phone(self, country: str) -> str:
         rng = self.rng
@@ -218,46 +191,40 @@ class TrafficGenerator:
     def _new_customer(self, country: str, heligoland: bool = False, fresh: bool = False) -> Customer:
         rng = self.rng
         first, last = rng.choice(FIRST), rng.choice(LAST)
-        name = f"{first} {last}"
         key = self._next_id("C")
         email = f"{first}.{last}.{key[-5:]}@example.com".lower().replace(" ", "").replace("ü", "ue").replace("é", "e")
         ip = rng.choice(self.cgnat_ips) if rng.random() < 0.15 else self._home_ip()
+        phone = self._phone(country) if rng.random() < 0.6 else None
         return Customer(
-            key=key, name=name, email=email, phone=self._phone(country) if rng.random() < 0.6 else None,
-            country=country, address=self._address(country, name, heligoland, fresh), ip=ip,
-            account=key if rng.random() < 0.5 else None,  # logged-in shoppers have a customer number
-        )
+            key,
+            f"{first} {last}",
+            email,
+            phone,
+            country,
+            self._address(country, f"{first} {last}", heligoland, fresh),
+            ip,
+            account=key if rng.random() < 0.5 else None,
+        )  # logged-in shoppers have a customer number
 
     def _account_person(self, account: str) -> Customer:
-        """A buyer of a B2B account: each account has a few buyers and sites."""
+        """A buyer of a B2B account: each account has a few buyers and sites, on one office network."""
         rng = self.rng
         people = self.account_people.setdefault(account, [])
         if len(people) < 3 and (not people or rng.random() < 0.3):
-            country = "DE" if account in SEEDED_ACCOUNTS or rng.random() < 0.6 else self._pick(rng, SERVED_MIX)
+            country = "DE" if account in SEEDED_ACCOUNTS or rng.random() < 0.6 else self._pick(SERVED_MIX)
             person = self._new_customer(country)
             person.type, person.account, person.tax_id = "b2b", account, f"{country}{rng.randrange(10**8, 10**9)}"
             person.phone = self._phone(country)
             person.address["name"] = f"{account} site {len(people) + 1}, attn. {person.name}"
-            person.ip = people[0].ip if people else self._ipv4()  # one office network
+            person.ip = people[0].ip if people else self._ipv4()
             people.append(person)
             return person
         return rng.choice(people)
 
-    def _target_total(self, b2b: bool) -> float:
-        rng = self.rng
-        if b2b:
-            return rng.lognormvariate(math.log(B2B_MEDIAN), B2B_SIGMA)
-        if self.profile == "mixed":
-            return rng.lognormvariate(math.log(CONSUMER_MEDIAN), CONSUMER_SIGMA)
-        return rng.lognormvariate(math.log(ORDINARY_MEDIAN), ORDINARY_SIGMA)
-
     def _lines(self, target: float, b2b: bool) -> list[dict[str, Any]]:
         """Catalog lines whose total comes close to ``target``."""
-        rng = self.rng
-        lines: list[dict[str, Any]] = []
-        remaining = target
-        max_lines = 6 if b2b else 4
-        max_qty = 40 if b2b else 3
+        rng, lines, remaining = self.rng, [], target
+        max_lines, max_qty = (6, 40) if b2b else (4, 3)
         cheapest = min(i.price for i in self.items)
         while len(lines) < max_lines and remaining >= cheapest * 0.7:
             used = {line["sku"] for line in lines}
@@ -273,63 +240,54 @@ class TrafficGenerator:
             lines.append({"sku": item.sku, "qty": 1, "price": item.price})
         return lines
 
-    def _big_ticket(self) -> list[dict[str, Any]]:
-        item = self.by_sku[self.rng.choice(["LAPTOP-14", "CHAIR-OFFICE", "MONITOR-27", "HEADPHONES-NC"])]
-        return [{"sku": item.sku, "qty": 1, "price": item.price}]
-
     @staticmethod
     def total(lines: list[dict[str, Any]]) -> float:
-        return round(sum(float(l["qty"]) * float(l["price"]) for l in lines), 2)
-
-    # ---- one order ---------------------------------------------------------------
+        return round(sum(float(line["qty"]) * float(line["price"]) for line in lines), 2)
 
     def order(self) -> Generated:
         """The next order of this profile."""
-        rng = self.rng
-        mixed = self.profile == "mixed"
-        channel = self._pick(rng, CHANNEL_MIX)
-        notes: dict[str, Any] = {}
-        b2b_share = 0.08 if mixed else 0.03
+        rng, mixed = self.rng, self.profile == "mixed"
+        channel = self._pick(CHANNEL_MIX)
         segment = channel
-        if rng.random() < b2b_share and channel in ("web", "phone"):
+        if rng.random() < (0.08 if mixed else 0.03) and channel in ("web", "phone"):
             # A buyer of a B2B account; on web some business customers have no account and pay by card.
             if rng.random() < (0.15 if mixed else 0.35):
-                customer = self._new_customer(self._pick(rng, SERVED_MIX))
+                customer = self._new_customer(self._pick(SERVED_MIX))
                 customer.type, customer.account = "b2b", None
                 customer.tax_id = f"{customer.country}{rng.randrange(10**8, 10**9)}"
                 segment = "b2b-no-account"
             else:
-                account = rng.choice(self.account_ids) if mixed else rng.choices(
-                    list(SEEDED_ACCOUNTS), weights=[2, 1])[0]
-                customer = self._account_person(account)
-                segment = "b2b-account"
-                notes["credit_limit"] = self.accounts[account]
+                account = rng.choice(self.account_ids) if mixed else rng.choices([*SEEDED_ACCOUNTS], weights=[2, 1])[0]
+                customer, segment = self._account_person(account), "b2b-account"
         elif rng.random() < (0.2 if mixed else 0.25):
-            customer = rng.choice(self.returning)  # same person, same address, same home IP
-            segment = f"{channel}-returning"
+            customer, segment = rng.choice(self.returning), f"{channel}-returning"  # same address, same home IP
         else:
             if channel == "store":
-                country = "DE" if rng.random() < 0.9 else self._pick(rng, SERVED_MIX)
+                country = "DE" if rng.random() < 0.9 else self._pick(SERVED_MIX)
             elif mixed and rng.random() < 0.03:
                 country = rng.choice(UNSERVED)
             else:
-                country = self._pick(rng, SERVED_MIX)
+                country = self._pick(SERVED_MIX)
             customer = self._new_customer(country, heligoland=mixed and country == "DE" and rng.random() < 0.003)
         b2b = customer.type == "b2b"
         pickup = channel == "store" and rng.random() < STORE_PICKUP_SHARE
         if channel == "store":
             segment = "store-pickup" if pickup else "store-ship"
-
         if not b2b and rng.random() < BIG_TICKET_SHARE:
-            lines = self._big_ticket()
-            if rng.random() < 0.3:
-                lines[0]["qty"] = 2
+            item = self.by_sku[rng.choice(["LAPTOP-14", "CHAIR-OFFICE", "MONITOR-27", "HEADPHONES-NC"])]
+            lines = [{"sku": item.sku, "qty": 2 if rng.random() < 0.3 else 1, "price": item.price}]
         else:
-            lines = self._lines(self._target_total(b2b), b2b)
+            median, sigma = (
+                (B2B_MEDIAN, B2B_SIGMA)
+                if b2b
+                else (CONSUMER_MEDIAN, CONSUMER_SIGMA)
+                if mixed
+                else (ORDINARY_MEDIAN, ORDINARY_SIGMA)
+            )
+            lines = self._lines(rng.lognormvariate(math.log(median), sigma), b2b)
         if channel == "marketplace":  # marketplace price lists differ a little from the shop's
             for line in lines:
                 line["price"] = round(line["price"] * rng.choice([0.95, 0.97, 1.0, 1.0, 1.03]), 2)
-
         payment = self._payment(channel, b2b, customer)
         payload: dict[str, Any] = {
             "channel": channel,
@@ -339,10 +297,8 @@ class TrafficGenerator:
             "lines": lines,
             "payment": payment,
         }
-        if pickup:
-            # As the store channel's mapping does: the store's address, and no name for walk-in customers.
-            payload["delivery_method"] = "pickup"
-            payload["shipping_address"] = dict(self.store_address)
+        if pickup:  # as the store channel's mapping does: the store's address, no name for walk-in customers
+            payload.update(delivery_method="pickup", shipping_address=dict(self.store_address))
             if rng.random() < STORE_ANONYMOUS_SHARE:
                 payload["customer"] = {"name": self.store_customer}
         elif channel == "store":
@@ -350,18 +306,14 @@ class TrafficGenerator:
         ip = self._client_ip(channel, customer)
         if mixed and rng.random() < 0.01:
             ip = rng.choice(self.hot_ips)
-            notes["hot_ip"] = True
         if ip:
             payload["client_ip"] = ip
-        coupon = self._coupon(channel, lines)
-        if coupon:
+        if coupon := self._coupon(channel, lines):
             payload["coupon"] = coupon
-            notes["coupon"] = coupon
         if mixed and rng.random() < 0.01:
             part = rng.choice(["street", "postal_code", "city"])
             payload["shipping_address"] = {k: v for k, v in payload["shipping_address"].items() if k != part}
-            notes["missing"] = part
-        return Generated(payload, "ordinary", segment, customer.key, notes)
+        return Generated(payload, "ordinary", segment)
 
     def _customer_block(self, customer: Customer, channel: str) -> dict[str, Any]:
         block: dict[str, Any] = {"name": customer.name}
@@ -392,77 +344,105 @@ class TrafficGenerator:
         return {"method": rng.choice(["card", "card", "paypal"]), "status": "paid"}
 
     def _client_ip(self, channel: str, customer: Customer) -> str | None:
-        rng = self.rng
         if channel == "web":
             return customer.ip
         if channel == "marketplace":  # the buyer's, when the marketplace passes it on
-            return customer.ip if rng.random() < 0.7 else None
+            return customer.ip if self.rng.random() < 0.7 else None
         if self.channel_ips == "as-mapped":
             return None
-        if channel == "store":
-            return rng.choice(self.store_ips)
-        return rng.choice(self.call_centre_ips)  # phone
+        return self.rng.choice(self.store_ips if channel == "store" else self.call_centre_ips)
 
     def _coupon(self, channel: str, lines: list[dict[str, Any]]) -> str | None:
         """Coupons come through the web shop; mixed traffic also has expired and unknown ones."""
-        rng = self.rng
         if channel != "web":
             return None
-        roll = rng.random()
-        if self.profile == "mixed":
-            if roll < 0.03:
-                return "SUMMER25"  # expired at the end of August
-            if roll < 0.06:
-                return rng.choice(["FREESHIP", "BLACKFRIDAY", "WELCOME5", "SAVE20"])
-        if roll < 0.14:
-            code, min_spend, discount = WELCOME10
-            if self.total(lines) < min_spend:
-                return None  # the shop does not accept it below the minimum spend
-            # The shop sends what the customer pays: unit prices after the discount.
-            for line in lines:
-                line["price"] = round(line["price"] * (1 - discount), 2)
-            return code if rng.random() < 0.8 else code.lower()
-        return None
-
-    # ---- suspicious orders ---------------------------------------------------------
-
-    FRAUD_PATTERNS = ("ip_velocity", "high_value_new_address", "unserved_country")
+        roll = self.rng.random()
+        if self.profile == "mixed" and roll < 0.06:
+            return "SUMMER25" if roll < 0.03 else self.rng.choice(["FREESHIP", "BLACKFRIDAY", "WELCOME5", "SAVE20"])
+        code, min_spend, discount = WELCOME10
+        if roll >= 0.14 or self.total(lines) < min_spend:  # the shop refuses it below the minimum spend
+            return None
+        for line in lines:  # the shop sends what the customer pays: unit prices after the discount
+            line["price"] = round(line["price"] * (1 - discount), 2)
+        return code if self.rng.random() < 0.8 else code.lower()
 
     def fraud_orders(self, count: int) -> list[Generated]:
-        """``count`` suspicious orders, the patterns in turn; velocity comes in bursts from one IP."""
-        rng = self.rng
-        out: list[Generated] = []
-        per = {p: count // 3 + (1 if i < count % 3 else 0) for i, p in enumerate(self.FRAUD_PATTERNS)}
-        # Bursts of 6 orders from one address, different names, cards and delivery addresses.
-        remaining = per["ip_velocity"]
-        while remaining > 0:
-            burst = min(6, remaining)
+        """``count`` suspicious orders, the patterns in turn; IP velocity comes in bursts of 6 from one address."""
+        rng, out = self.rng, []
+        per = [count // 3 + (1 if i < count % 3 else 0) for i in range(3)]
+        while per[0] > 0:
             ip = self._ipv4()
-            for _ in range(burst):
-                victim = self._new_customer(self._pick(rng, SERVED_MIX), fresh=True)
+            for _ in range(min(6, per[0])):
+                victim = self._new_customer(self._pick(SERVED_MIX), fresh=True)
                 lines = [{"sku": "HEADPHONES-NC", "qty": rng.randint(1, 3), "price": 249.0}]
                 out.append(self._fraud(victim, lines, ip, "ip_velocity"))
-            remaining -= burst
-        for _ in range(per["high_value_new_address"]):
-            victim = self._new_customer(self._pick(rng, SERVED_MIX), fresh=True)
+            per[0] -= 6
+        for _ in range(per[1]):
+            victim = self._new_customer(self._pick(SERVED_MIX), fresh=True)
             lines = [{"sku": "LAPTOP-14", "qty": rng.randint(4, 7), "price": 1299.0}]
             out.append(self._fraud(victim, lines, self._home_ip(), "high_value_new_address"))
-        for _ in range(per["unserved_country"]):
+        for _ in range(per[2]):
             victim = self._new_customer(rng.choice(["NG", "RU", "UA", "BR"]), fresh=True)
-            lines = [{"sku": rng.choice(["LAPTOP-14", "HEADPHONES-NC", "MONITOR-27"]), "qty": rng.randint(1, 2),
-                      "price": 0.0}]
-            lines[0]["price"] = self.by_sku[lines[0]["sku"]].price
+            sku = rng.choice(["LAPTOP-14", "HEADPHONES-NC", "MONITOR-27"])
+            lines = [{"sku": sku, "qty": rng.randint(1, 2), "price": self.by_sku[sku].price}]
             out.append(self._fraud(victim, lines, self._home_ip(), "unserved_country"))
         return out
 
     def _fraud(self, customer: Customer, lines: list[dict[str, Any]], ip: str, pattern: str) -> Generated:
-        payload = {
-            "channel": "web",
-            "external_id": self._next_id("WEB-"),
-            "customer": {"name": customer.name, "email": customer.email},
-            "shipping_address": dict(customer.address),
-            "lines": lines,
-            "payment": {"method": "card", "status": "paid"},
-            "client_ip": ip,
-        }
-        return Generated(payload, "fraud", pattern, customer.key)
+        return Generated(
+            {
+                "channel": "web",
+                "external_id": self._next_id("WEB-"),
+                "customer": {"name": customer.name, "email": customer.email},
+                "shipping_address": dict(customer.address),
+                "lines": lines,
+                "payment": {"method": "card", "status": "paid"},
+                "client_ip": ip,
+            },
+            "fraud",
+            pattern,
+        )
+
+
+ORDERS_PER_HOUR = 400  # the stream the facts see: one-hour velocity windows, first-time addresses, open invoices
+SERIAL_RETURNERS = 0.03  # customers who send back most of what they buy (70 %; the others 8 %)
+
+
+def audit_contexts(session: Any, count: int, seed: int, profile: str = "mixed") -> Iterator[tuple[Any, dict]]:
+    """``count`` generated orders stored through intake as a stream of ORDERS_PER_HOUR, each with its audit context.
+
+    The context is what the audit activity evaluates, ``{"order": order.document,
+    "facts": services.orders.facts.order_facts(session, order)}``, once the orders
+    before it are stored. Orders intake refuses never reach the audit: skipped.
+    ``session`` needs the shipped definitions and demo data; the generator's B2B
+    accounts are added with their credit limits.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from sqlmodel import select
+
+    from oms.models import Customer
+    from services.orders.facts import order_facts
+    from services.orders.intake import IntakeRejected, prepare
+
+    generator = TrafficGenerator(seed, profile)
+    rng = random.Random(seed ^ 0x5EED)
+    known = set(session.exec(select(Customer.id)).all())
+    accounts = [Customer(id=a, name=a, type="b2b", credit_limit=limit) for a, limit in generator.accounts.items()]
+    session.add_all([customer for customer in accounts if customer.id not in known])
+    returners: dict[str, float] = {}
+    now = datetime(2026, 11, 10, tzinfo=UTC)
+    for _ in range(count):
+        try:
+            order = prepare(session, generator.order().payload, None).order
+        except IntakeRejected:
+            continue
+        now += timedelta(seconds=rng.expovariate(ORDERS_PER_HOUR / 3600))
+        order.created_at = order.updated_at = now
+        session.add(order)
+        session.flush()
+        yield order, {"order": order.document, "facts": order_facts(session, order)}
+        if order.customer_id:  # some customers return most orders: the serial_returner rule's facts
+            share = returners.setdefault(order.customer_id, 0.7 if rng.random() < SERIAL_RETURNERS else 0.08)
+            if rng.random() < share:
+                order.status = "returned"

@@ -6,7 +6,19 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
-from engine.definitions import KINDS, Source, compile_text
+from designer.schemas import (
+    Check,
+    DefinitionHistory,
+    DefinitionList,
+    Draft,
+    JsonSchema,
+    Published,
+    PublishLog,
+    VersionDiff,
+    VersionText,
+    WhatIf,
+)
+from engine.definitions import KINDS, MAX_TEXT_CHARS, Source, compile_text
 from engine.diff import change_counts, diff_lines, unified
 from engine.errors import DefinitionError, InvalidDefinition
 from engine.schemas import schema_for
@@ -30,6 +42,8 @@ from services.definitions.whatif import (
     run_rules_whatif,
     version_use,
 )
+from services.errors import Invalid
+from web.api.params import MAX_ID, Version
 from web.deps import CurrentUser, SessionDep, UserDep, require
 
 router = APIRouter(prefix="/api/definitions", tags=["definitions"])
@@ -39,24 +53,29 @@ COUNTED_KINDS = ("rules", "flow")
 
 
 class DefinitionText(BaseModel):
-    text: str = Field(description="the definition's YAML")
+    text: str = Field(description="the definition's YAML", max_length=MAX_TEXT_CHARS)
     note: str = Field(default="", max_length=500)
 
 
 class WhatIfRequest(BaseModel):
-    text: str = Field(description="the draft rule set or flow (YAML)")
+    text: str = Field(description="the draft rule set or flow (YAML)", max_length=MAX_TEXT_CHARS)
     last: int = Field(default=DEFAULT_LAST, ge=1, le=MAX_LAST, description="how many recorded orders to run it over")
 
 
 class RollbackRequest(BaseModel):
-    version: int = Field(ge=1, description="the version whose text is published again")
+    version: int = Field(ge=1, le=MAX_ID, description="the version whose text is published again")
     note: str = Field(default="", max_length=500)
 
 
 def _version_view(row: DefinitionVersion, body: bool = False) -> dict:
     view = {
-        "kind": row.kind, "name": row.name, "version": row.version, "sha256": row.sha256,
-        "author": row.author, "note": row.note, "created_at": row.created_at.isoformat(),
+        "kind": row.kind,
+        "name": row.name,
+        "version": row.version,
+        "sha256": row.sha256,
+        "author": row.author,
+        "note": row.note,
+        "created_at": row.created_at.isoformat(),
     }
     if body:
         view["text"] = row.body
@@ -68,10 +87,16 @@ def check_view(source: Source) -> dict:
     lines = error_lines(source.text, source.errors)
     test_lines = error_lines(source.text, [_case_path(t) for t in source.tests])
     return {
-        "valid": not source.errors, "kind": source.kind, "name": source.name,
-        "errors": [{"path": e.path, "message": e.message, "line": line} for e, line in zip(source.errors, lines)],
-        "tests": [{"name": t.name, "passed": t.passed, "detail": t.detail, "path": t.path, "line": line}
-                  for t, line in zip(source.tests, test_lines)],
+        "valid": not source.errors,
+        "kind": source.kind,
+        "name": source.name,
+        "errors": [
+            {"path": e.path, "message": e.message, "line": line} for e, line in zip(source.errors, lines, strict=True)
+        ],
+        "tests": [
+            {"name": t.name, "passed": t.passed, "detail": t.detail, "path": t.path, "line": line}
+            for t, line in zip(source.tests, test_lines, strict=True)
+        ],
     }
 
 
@@ -79,21 +104,26 @@ def _case_path(case) -> DefinitionError:
     return DefinitionError(case.path, "")
 
 
-@router.get("")
+@router.get("", response_model=DefinitionList)
 def list_definitions(session: SessionDep, _: UserDep) -> dict:
-    rows = session.exec(select(DefinitionVersion).order_by(DefinitionVersion.kind, DefinitionVersion.name, DefinitionVersion.version)).all()
+    rows = session.exec(
+        select(DefinitionVersion).order_by(DefinitionVersion.kind, DefinitionVersion.name, DefinitionVersion.version)
+    ).all()
     live: dict[tuple[str, str], DefinitionVersion] = {}
     for row in rows:
         live[(row.kind, row.name)] = row
     return {"definitions": [{**_version_view(r), "live_version": r.version} for r in live.values()]}
 
 
-@router.post("/validate")
-def validate_definition(body: DefinitionText, session: SessionDep, _: UserDep) -> dict:
+Editor = Annotated[CurrentUser, Depends(require(*EDITORS))]
+
+
+@router.post("/validate", response_model=Check)
+def validate_definition(body: DefinitionText, session: SessionDep, _: Editor) -> dict:
     return check_view(validate(session, body.text))
 
 
-@router.get("/schemas/{kind}")
+@router.get("/schemas/{kind}", response_model=JsonSchema)
 def kind_schema(kind: str, _: UserDep) -> dict:
     """The JSON Schema of a kind (the editor completes and checks with it)."""
     if kind not in KINDS:
@@ -101,7 +131,7 @@ def kind_schema(kind: str, _: UserDep) -> dict:
     return schema_for(kind)
 
 
-@router.get("/log")
+@router.get("/log", response_model=PublishLog)
 def definitions_log(
     session: SessionDep,
     _: Annotated[CurrentUser, Depends(require("admin"))],
@@ -110,8 +140,12 @@ def definitions_log(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict:
     """Every publish, newest first, with who, when, the note and the diff against the version before."""
-    return {"entries": [{**_version_view(e.row), "previous_version": e.previous, "diff": e.diff}
-                        for e in publish_log(session, limit, kind, name)]}
+    return {
+        "entries": [
+            {**_version_view(e.row), "previous_version": e.previous, "diff": e.diff}
+            for e in publish_log(session, limit, kind, name)
+        ]
+    }
 
 
 def whatif_view(session: Session, text: str, last: int) -> dict:
@@ -120,40 +154,61 @@ def whatif_view(session: Session, text: str, last: int) -> dict:
     if source.errors:
         raise InvalidDefinition(list(source.errors))
     if source.kind not in WHATIF_KINDS:
-        raise HTTPException(422, f"what-if runs rule sets and flows, not {source.kind}")
+        raise Invalid("whatif_kind", f"what-if runs rule sets and flows, not {source.kind}")
     draft = compile_text(text)
     if source.kind == "rules":
         report = run_rules_whatif(session, draft, last, source.raw)
         return {
-            "kind": "rules", "name": source.name, "summary": report.summary(), "baseline": report.baseline,
-            "considered": report.considered, "now_held": len(report.now_held),
-            "no_longer_held": len(report.no_longer_held), "other_changes": len(report.other_changes),
-            "unchanged": report.unchanged, "fired_counts": report.fired_counts,
-            "orders": [{**asdict(c), "change": change}
-                       for change, group in (("now_held", report.now_held), ("no_longer_held", report.no_longer_held),
-                                             ("other", report.other_changes))
-                       for c in group],
+            "kind": "rules",
+            "name": source.name,
+            "summary": report.summary(),
+            "baseline": report.baseline,
+            "considered": report.considered,
+            "now_held": len(report.now_held),
+            "no_longer_held": len(report.no_longer_held),
+            "other_changes": len(report.other_changes),
+            "unchanged": report.unchanged,
+            "fired_counts": report.fired_counts,
+            "orders": [
+                {**asdict(c), "change": change}
+                for change, group in (
+                    ("now_held", report.now_held),
+                    ("no_longer_held", report.no_longer_held),
+                    ("other", report.other_changes),
+                )
+                for c in group
+            ],
         }
     report = run_flow_whatif(session, draft, last)
     return {
-        "kind": "flow", "name": source.name, "summary": report.summary(), "baseline": report.baseline,
-        "considered": report.considered, "changed": len(report.changed), "stops": report.stops,
+        "kind": "flow",
+        "name": source.name,
+        "summary": report.summary(),
+        "baseline": report.baseline,
+        "considered": report.considered,
+        "changed": len(report.changed),
+        "stops": report.stops,
         "orders": [{"order_id": c.order_id, "before": list(c.before), "after": list(c.after)} for c in report.changed],
     }
 
 
-@router.post("/whatif")
-def whatif(body: WhatIfRequest, session: SessionDep, _: UserDep) -> dict:
+@router.post("/whatif", response_model=WhatIf)
+def whatif(body: WhatIfRequest, session: SessionDep, _: Editor) -> dict:
     """What a draft would change over the last recorded orders; no order is touched."""
     return whatif_view(session, body.text, body.last)
 
 
 def _draft_view(draft) -> dict:
-    return {"kind": draft.kind, "name": draft.name, "author": draft.author, "text": draft.body,
-            "updated_at": draft.updated_at.isoformat()}
+    return {
+        "kind": draft.kind,
+        "name": draft.name,
+        "author": draft.author,
+        "text": draft.body,
+        "updated_at": draft.updated_at.isoformat(),
+    }
 
 
-@router.put("/drafts")
+@router.put("/drafts", response_model=Draft)
 def save_definition_draft(body: DefinitionText, user: Annotated[CurrentUser, Depends(require(*EDITORS))]) -> dict:
     """Keep the text as your draft of its definition (it need not be valid); no order ever runs a draft."""
     with session_scope() as session:
@@ -162,9 +217,10 @@ def save_definition_draft(body: DefinitionText, user: Annotated[CurrentUser, Dep
     return view
 
 
-@router.get("/drafts/{kind}/{name}")
-def get_definition_draft(kind: str, name: str, session: SessionDep,
-                         user: Annotated[CurrentUser, Depends(require(*EDITORS))]) -> dict:
+@router.get("/drafts/{kind}/{name}", response_model=Draft)
+def get_definition_draft(
+    kind: str, name: str, session: SessionDep, user: Annotated[CurrentUser, Depends(require(*EDITORS))]
+) -> dict:
     draft = get_draft(session, kind, name, user.username)
     if draft is None:
         raise HTTPException(404, f"you have no draft of {kind} {name!r}")
@@ -172,7 +228,9 @@ def get_definition_draft(kind: str, name: str, session: SessionDep,
 
 
 @router.delete("/drafts/{kind}/{name}", status_code=204)
-def discard_definition_draft(kind: str, name: str, user: Annotated[CurrentUser, Depends(require(*EDITORS))]) -> Response:
+def discard_definition_draft(
+    kind: str, name: str, user: Annotated[CurrentUser, Depends(require(*EDITORS))]
+) -> Response:
     with session_scope() as session:
         if not discard_draft(session, kind, name, user.username):
             raise HTTPException(404, f"you have no draft of {kind} {name!r}")
@@ -184,7 +242,7 @@ def _kind_known(kind: str) -> None:
         raise HTTPException(404, f"unknown kind {kind!r}; kinds are {', '.join(KINDS)}")
 
 
-@router.get("/{kind}/{name}")
+@router.get("/{kind}/{name}", response_model=DefinitionHistory, response_model_exclude_unset=True)
 def get_definition(kind: str, name: str, session: SessionDep, _: UserDep) -> dict:
     _kind_known(kind)
     rows = session.exec(
@@ -205,23 +263,30 @@ def get_definition(kind: str, name: str, session: SessionDep, _: UserDep) -> dic
                 view["running"] = entry.running if entry else 0
         return view
 
-    return {"kind": kind, "name": name, "live": _version_view(rows[0], body=True),
-            "versions": [counted(r) for r in rows]}
+    return {
+        "kind": kind,
+        "name": name,
+        "live": _version_view(rows[0], body=True),
+        "versions": [counted(r) for r in rows],
+    }
 
 
-@router.get("/{kind}/{name}/versions/{version}")
-def get_version(kind: str, name: str, version: int, session: SessionDep, _: UserDep) -> dict:
+@router.get("/{kind}/{name}/versions/{version}", response_model=VersionText)
+def get_version(kind: str, name: str, version: Version, session: SessionDep, _: UserDep) -> dict:
     row = version_of(session, kind, name, version)
     if row is None:
         raise HTTPException(404, f"no {kind} {name!r} version {version}")
     return _version_view(row, body=True)
 
 
-@router.get("/{kind}/{name}/diff")
+@router.get("/{kind}/{name}/diff", response_model=VersionDiff)
 def diff_versions(
-    kind: str, name: str, session: SessionDep, _: UserDep,
-    from_version: Annotated[int, Query(alias="from", ge=1)],
-    to_version: Annotated[int, Query(alias="to", ge=1)],
+    kind: str,
+    name: str,
+    session: SessionDep,
+    _: UserDep,
+    from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_ID)],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=MAX_ID)],
 ) -> dict:
     """The difference between two versions: a unified diff and numbered lines."""
     old, new = version_of(session, kind, name, from_version), version_of(session, kind, name, to_version)
@@ -230,22 +295,43 @@ def diff_versions(
             raise HTTPException(404, f"no {kind} {name!r} version {number}")
     lines = diff_lines(old.body, new.body)
     added, removed = change_counts(lines)
-    return {"kind": kind, "name": name, "from": from_version, "to": to_version, "added": added, "removed": removed,
-            "unified": unified(old.body, new.body, f"v{from_version}", f"v{to_version}"),
-            "lines": [asdict(line) for line in lines]}
+    return {
+        "kind": kind,
+        "name": name,
+        "from": from_version,
+        "to": to_version,
+        "added": added,
+        "removed": removed,
+        "unified": unified(old.body, new.body, f"v{from_version}", f"v{to_version}"),
+        "lines": [asdict(line) for line in lines],
+    }
 
 
 def _refused(exc: InvalidDefinition, text: str) -> JSONResponse:
     lines = error_lines(text, exc.errors)
-    return JSONResponse({"detail": "invalid definition", "valid": False,
-                         "errors": [{"path": e.path, "message": e.message, "line": line}
-                                    for e, line in zip(exc.errors, lines)]}, status_code=422)
+    return JSONResponse(
+        {
+            "detail": "invalid definition",
+            "valid": False,
+            "errors": [
+                {"path": e.path, "message": e.message, "line": line} for e, line in zip(exc.errors, lines, strict=True)
+            ],
+        },
+        status_code=422,
+    )
 
 
-@router.post("/{kind}/{name}/rollback", status_code=201,
-             responses={200: {"description": "that text is already live; nothing published"}})
+@router.post(
+    "/{kind}/{name}/rollback",
+    status_code=201,
+    response_model=Published,
+    responses={200: {"description": "that text is already live; nothing published", "model": Published}},
+)
 def rollback_definition(
-    kind: str, name: str, body: RollbackRequest, response: Response,
+    kind: str,
+    name: str,
+    body: RollbackRequest,
+    response: Response,
     user: Annotated[CurrentUser, Depends(require(*EDITORS))],
 ):
     """Publish an old version's text again, as a new version."""
@@ -262,7 +348,12 @@ def rollback_definition(
     return {**_version_view(published.row), "created": published.created}
 
 
-@router.post("", status_code=201, responses={200: {"description": "identical to the live version; nothing published"}})
+@router.post(
+    "",
+    status_code=201,
+    response_model=Published,
+    responses={200: {"description": "identical to the live version; nothing published", "model": Published}},
+)
 def publish_definition(
     body: DefinitionText,
     response: Response,

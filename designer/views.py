@@ -23,8 +23,8 @@ EDITING_ROLES = ("analyst", "admin")
 NEW_TEMPLATES = {
     "rules": (
         "kind: rules\nname: new_rules\ntitle: New rule set\nhit_policy: collect\ndefault: approve\n\nrules:\n"
-        "  - id: big_order\n    when: \"order.total > 1000\"\n    action: review\n"
-        "    reason: \"order of {{ order.total }}\"\n\ntests:\n  - name: a big order is held\n"
+        '  - id: big_order\n    when: "order.total > 1000"\n    action: review\n'
+        '    reason: "order of {{ order.total }}"\n\ntests:\n  - name: a big order is held\n'
         "    order: {total: 1500}\n    expect: {action: review, fired: [big_order]}\n"
     ),
     "flow": (
@@ -36,7 +36,7 @@ NEW_TEMPLATES = {
 
 
 def can_edit(user: CurrentUser | None) -> bool:
-    return user is not None and user.role in EDITING_ROLES
+    return user is not None and user.has(*EDITING_ROLES)
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,9 @@ def _title(body: str) -> str:
 
 
 def list_rows(session: Session) -> list[ListRow]:
-    rows = session.exec(select(DefinitionVersion).order_by(DefinitionVersion.kind, DefinitionVersion.name,
-                                                           DefinitionVersion.version)).all()
+    rows = session.exec(
+        select(DefinitionVersion).order_by(DefinitionVersion.kind, DefinitionVersion.name, DefinitionVersion.version)
+    ).all()
     live: dict[tuple[str, str], DefinitionVersion] = {}
     counts: dict[tuple[str, str], int] = {}
     for row in rows:
@@ -70,10 +71,18 @@ def list_rows(session: Session) -> list[ListRow]:
         counted = kind in ("flow", "rules")
         on_live = use.get((kind, name, row.version))
         every = sum(u.orders for (k, n, _), u in use.items() if k == kind and n == name)
-        out.append(ListRow(kind, name, _title(row.body), row, counts[(kind, name)],
-                           (on_live.orders if on_live else 0) if counted else None,
-                           (on_live.running if on_live else 0) if kind == "flow" else None,
-                           every if counted else None))
+        out.append(
+            ListRow(
+                kind,
+                name,
+                _title(row.body),
+                row,
+                counts[(kind, name)],
+                (on_live.orders if on_live else 0) if counted else None,
+                (on_live.running if on_live else 0) if kind == "flow" else None,
+                every if counted else None,
+            )
+        )
     return out
 
 
@@ -91,12 +100,24 @@ def fragments(source: Source, view: dict) -> dict:
         "problems_html": TEMPLATES.get_template("pages/definition_problems.html").render(check=view),
         "tests_html": TEMPLATES.get_template("pages/definition_tests.html").render(check=view),
         "diagram_html": TEMPLATES.get_template("pages/definition_diagram.html").render(
-            layout=layout, name=source.name or "") if source.kind == "flow" else None,
+            layout=layout, name=source.name or ""
+        )
+        if source.kind == "flow"
+        else None,
     }
 
 
-def editor_context(request: Request, session: Session, user: CurrentUser, kind: str, name: str | None, text: str,
-                   check: bool = True, note: str = "", last: str | int = DEFAULT_LAST) -> dict:
+def editor_context(
+    request: Request,
+    session: Session,
+    user: CurrentUser,
+    kind: str,
+    name: str | None,
+    text: str,
+    check: bool = True,
+    note: str = "",
+    last: str | int = DEFAULT_LAST,
+) -> dict:
     """Everything the editor page shows for ``text``: its checks, tests, diagram, the live version."""
     source = validate(session, text)
     view = check_view(source) if check else None
@@ -108,8 +129,21 @@ def editor_context(request: Request, session: Session, user: CurrentUser, kind: 
     except (OSError, ValueError):
         schema = ""
     return {
-        "nav": "definitions", "kind": kind, "name": name, "text": text, "check": view, "note": note, "last": last,
-        "live": versions[0] if versions else None, "version_count": len(versions), "can_edit": can_edit(user),
-        "layout": diagram_of(source) if kind == "flow" else None, "schema_json": schema.replace("</", "<\\/"),
-        "whatif": None, "whatif_error": "", "refused": "", "is_new": not versions, "draft": None,
+        "nav": "definitions",
+        "kind": kind,
+        "name": name,
+        "text": text,
+        "check": view,
+        "note": note,
+        "last": last,
+        "live": versions[0] if versions else None,
+        "version_count": len(versions),
+        "can_edit": can_edit(user),
+        "layout": diagram_of(source) if kind == "flow" else None,
+        "schema_json": schema.replace("</", "<\\/"),
+        "whatif": None,
+        "whatif_error": "",
+        "refused": "",
+        "is_new": not versions,
+        "draft": None,
     }

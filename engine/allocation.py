@@ -9,9 +9,10 @@ plan with conditional updates, planning again when it loses a race.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Iterator
+from typing import Any
 
 from engine.errors import DefinitionError, join_path
 from engine.geo import coordinates_of, haversine_km
@@ -66,7 +67,7 @@ def _filter_items(raw: dict) -> Iterator[tuple[int, str, Any]]:
         if isinstance(item, str):
             yield index, item, True
         else:
-            (key, value), = item.items()
+            ((key, value),) = item.items()
             yield index, key, value
 
 
@@ -75,7 +76,7 @@ def _ordering_items(raw: dict) -> Iterator[tuple[int, str, Any]]:
         if isinstance(item, str):
             yield index, item, None
         else:
-            (key, value), = item.items()
+            ((key, value),) = item.items()
             yield index, key, value
 
 
@@ -98,8 +99,9 @@ def parse_allocation(raw: dict) -> Allocation:
         split_allowed=bool(split.get("allowed", False)),
         min_shipment_value=float(split.get("min_shipment_value", 0)),
         max_shipments=int(split.get("max_shipments", 2)),
-        shipping=Shipping(float(shipping.get("base", 0)), float(shipping.get("per_kg", 0)),
-                          float(shipping.get("per_1000_km", 0))),
+        shipping=Shipping(
+            float(shipping.get("base", 0)), float(shipping.get("per_kg", 0)), float(shipping.get("per_1000_km", 0))
+        ),
         when_short=raw.get("when_short", "backorder"),
     )
 
@@ -109,17 +111,23 @@ def check_allocation(raw: dict) -> Iterator[DefinitionError]:
     seen: dict[str, int] = {}
     for index, key, _ in _filter_items(raw):
         if key in seen:
-            yield DefinitionError(join_path("$.filters", index), f"filter {key!r} is given twice (first at $.filters[{seen[key]}])")
+            yield DefinitionError(
+                join_path("$.filters", index), f"filter {key!r} is given twice (first at $.filters[{seen[key]}])"
+            )
         seen[key] = index
     seen = {}
     for index, key, _ in _ordering_items(raw):
         if key in seen:
-            yield DefinitionError(join_path("$.order_by", index), f"ordering {key!r} is given twice (first at $.order_by[{seen[key]}])")
+            yield DefinitionError(
+                join_path("$.order_by", index), f"ordering {key!r} is given twice (first at $.order_by[{seen[key]}])"
+            )
         seen[key] = index
     filters = {key: value for _, key, value in _filter_items(raw)}
     both = sorted(set(filters.get("only_warehouses", ())) & set(filters.get("exclude_warehouses", ())))
     if both:
-        yield DefinitionError("$.filters", f"warehouse{'s' if len(both) > 1 else ''} {', '.join(both)} both only-used and excluded")
+        yield DefinitionError(
+            "$.filters", f"warehouse{'s' if len(both) > 1 else ''} {', '.join(both)} both only-used and excluded"
+        )
     split = raw.get("split", {})
     if not split.get("allowed", False) and any(k in split for k in ("min_shipment_value", "max_shipments")):
         yield DefinitionError("$.split.allowed", "min_shipment_value and max_shipments need 'allowed: true'")
@@ -242,9 +250,12 @@ class _Candidate:
 
 
 def _usable(piece: StockPiece, rules: Allocation, request: Request) -> int:
-    if rules.min_shelf_life_days is not None and piece.expires_on is not None:
-        if (piece.expires_on - request.today).days < rules.min_shelf_life_days:
-            return 0
+    if (
+        rules.min_shelf_life_days is not None
+        and piece.expires_on is not None
+        and (piece.expires_on - request.today).days < rules.min_shelf_life_days
+    ):
+        return 0
     return max(0, piece.available)
 
 
@@ -273,8 +284,13 @@ def _lot_key(rules: Allocation):
     return key
 
 
-def _candidates(rules: Allocation, request: Request, warehouses: list[WarehouseInfo], stock: list[StockPiece],
-                holds: dict[tuple[str, str], int]) -> tuple[list[_Candidate], list[str]]:
+def _candidates(
+    rules: Allocation,
+    request: Request,
+    warehouses: list[WarehouseInfo],
+    stock: list[StockPiece],
+    holds: dict[tuple[str, str], int],
+) -> tuple[list[_Candidate], list[str]]:
     why: list[str] = []
     where = coordinates_of(request.destination.country, request.destination.latitude, request.destination.longitude)
     skus = {line.sku for line in request.lines}
@@ -298,7 +314,8 @@ def _candidates(rules: Allocation, request: Request, warehouses: list[WarehouseI
         usable = _usable(piece, rules, request)
         if usable > 0:
             candidate.pieces.setdefault(piece.sku, []).append(
-                StockPiece(piece.warehouse, piece.sku, usable, piece.lot, piece.received_at, piece.expires_on))
+                StockPiece(piece.warehouse, piece.sku, usable, piece.lot, piece.received_at, piece.expires_on)
+            )
     if rules.channel_reserve:
         for (code, sku), held in sorted(holds.items()):
             candidate = by_code.get(code)
@@ -361,7 +378,9 @@ def _take(candidate: _Candidate, line: Line, qty: int) -> list[Piece]:
     return pieces
 
 
-def _parcels(rules: Allocation, request: Request, pieces: list[Piece], by_code: dict[str, _Candidate]) -> tuple[Parcel, ...]:
+def _parcels(
+    rules: Allocation, request: Request, pieces: list[Piece], by_code: dict[str, _Candidate]
+) -> tuple[Parcel, ...]:
     lines = {line.line_no: line for line in request.lines}
     parcels = []
     for code in dict.fromkeys(p.warehouse for p in pieces):
@@ -375,13 +394,22 @@ def _parcels(rules: Allocation, request: Request, pieces: list[Piece], by_code: 
 
 
 def _ordering_words(rules: Allocation) -> str:
-    words = {"nearest": "nearest", "lowest_cost": "lowest cost", "most_available": "most stock",
-             "prefer": f"preference {'/'.join(rules.prefer)}"}
+    words = {
+        "nearest": "nearest",
+        "lowest_cost": "lowest cost",
+        "most_available": "most stock",
+        "prefer": f"preference {'/'.join(rules.prefer)}",
+    }
     return ", then ".join(words[o] for o in rules.order_by) or "warehouse code"
 
 
-def plan(rules: Allocation, request: Request, warehouses: list[WarehouseInfo], stock: list[StockPiece],
-         holds: dict[tuple[str, str], int] | None = None) -> Plan:
+def plan(
+    rules: Allocation,
+    request: Request,
+    warehouses: list[WarehouseInfo],
+    stock: list[StockPiece],
+    holds: dict[tuple[str, str], int] | None = None,
+) -> Plan:
     """Decide the allocation of every line of ``request``; pure, deterministic.
 
     ``holds`` is the channel-reserved stock of *other* channels per (warehouse, sku).
@@ -390,7 +418,8 @@ def plan(rules: Allocation, request: Request, warehouses: list[WarehouseInfo], s
     ranked = _ranking(rules, request, candidates)
     by_code = {c.info.code: c for c in ranked}
     weight = _order_weight(request.lines)
-    lot_words = f"; lots {rules.lots.upper()}" if any(p.lot for c in ranked for ps in c.pieces.values() for p in ps) else ""
+    any_lots = any(p.lot for c in ranked for ps in c.pieces.values() for p in ps)
+    lot_words = f"; lots {rules.lots.upper()}" if any_lots else ""
 
     whole = [c for c in ranked if all(c.usable(line.sku) >= line.qty for line in request.lines)]
     if whole:
@@ -407,7 +436,7 @@ def plan(rules: Allocation, request: Request, warehouses: list[WarehouseInfo], s
         why.append("no single warehouse can ship the whole order and splitting is not allowed")
         return _short(rules, request, ranked, why)
 
-    pieces: list[Piece] = []
+    pieces = []
     for line in request.lines:
         left = line.qty
         for candidate in ranked:
@@ -419,8 +448,11 @@ def plan(rules: Allocation, request: Request, warehouses: list[WarehouseInfo], s
                 break
     shortages = _shortages(request, pieces)
     if shortages:
-        why.append("not enough stock even when split across " + ", ".join(c.info.code for c in ranked)
-                   if ranked else "no warehouse passes the filters")
+        why.append(
+            "not enough stock even when split across " + ", ".join(c.info.code for c in ranked)
+            if ranked
+            else "no warehouse passes the filters"
+        )
         return _short(rules, request, ranked, why)
     parcels = _parcels(rules, request, pieces, by_code)
     if len(parcels) > rules.max_shipments:
@@ -430,13 +462,15 @@ def plan(rules: Allocation, request: Request, warehouses: list[WarehouseInfo], s
     if small:
         why.extend(
             f"split refused: the shipment from {p.warehouse} would be worth {p.value:.2f}, "
-            f"below the minimum {rules.min_shipment_value:.2f}" for p in small
+            f"below the minimum {rules.min_shipment_value:.2f}"
+            for p in small
         )
         return _short(rules, request, ranked, why)
     why.append(
         "no single warehouse can ship the whole order; split into "
         + " + ".join(f"{p.warehouse} ({p.value:.2f})" for p in parcels)
-        + f" by {_ordering_words(rules)}, each shipment worth at least {rules.min_shipment_value:.2f}" + lot_words
+        + f" by {_ordering_words(rules)}, each shipment worth at least {rules.min_shipment_value:.2f}"
+        + lot_words
     )
     return Plan(tuple(pieces), parcels, tuple(why))
 
@@ -447,7 +481,8 @@ def _shortages(request: Request, pieces: list[Piece]) -> tuple[Shortage, ...]:
         got[piece.line_no] = got.get(piece.line_no, 0) + piece.qty
     return tuple(
         Shortage(line.line_no, line.sku, line.qty - got.get(line.line_no, 0))
-        for line in request.lines if got.get(line.line_no, 0) < line.qty
+        for line in request.lines
+        if got.get(line.line_no, 0) < line.qty
     )
 
 
@@ -459,8 +494,10 @@ def _short(rules: Allocation, request: Request, ranked: list[_Candidate], why: l
         if best < line.qty:
             # What one warehouse lacks: a receipt of this SKU may make the order allocatable.
             shortages.append(Shortage(line.line_no, line.sku, line.qty - best))
-            why.append(f"line {line.line_no}: {line.qty} x {line.sku} wanted, {usable} usable in total, "
-                       f"at most {best} in one warehouse")
+            why.append(
+                f"line {line.line_no}: {line.qty} x {line.sku} wanted, {usable} usable in total, "
+                f"at most {best} in one warehouse"
+            )
     action = "backorder: wait for stock" if rules.when_short == "backorder" else "cancel"
     why.append(f"{action} (when_short: {rules.when_short})")
     return Plan((), (), tuple(why), tuple(shortages), rules.failure)

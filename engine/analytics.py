@@ -15,9 +15,10 @@ value: plenty for "approved to shipped, p90" and independent of volume.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 # Stages of fulfilment, as (from status, to status, label). "received" is the
 # capture itself (the order's creation time).
@@ -47,11 +48,11 @@ def bucket_of(seconds: float) -> int:
     """The bucket of a duration: 0 for up to a second, then one per factor of 1.25."""
     if seconds <= 1:
         return 0
-    return int(math.ceil(math.log(seconds, BUCKET_BASE)))
+    return math.ceil(math.log(seconds, BUCKET_BASE))
 
 
 def bucket_upper(bucket: int) -> float:
-    return BUCKET_BASE ** bucket
+    return BUCKET_BASE**bucket
 
 
 def percentile(histogram: Mapping[int, int], q: float) -> float | None:
@@ -93,8 +94,10 @@ def capture_increments(order: Mapping[str, Any], action: str, fired: Iterable[Ma
 
 def return_increments(lines: Iterable[Mapping[str, Any]], reason: str) -> list[Increment]:
     """Counters of a return request: units and value per SKU and reason."""
-    return [Increment("return", str(line["sku"]), reason, int(line["qty"]), int(line["qty"]) * float(line["price"]))
-            for line in lines]
+    return [
+        Increment("return", str(line["sku"]), reason, int(line["qty"]), int(line["qty"]) * float(line["price"]))
+        for line in lines
+    ]
 
 
 def status_increments(

@@ -22,8 +22,9 @@ same compiler the audit rules use.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from engine.errors import DefinitionError, join_path
 from engine.expressions import (
@@ -115,7 +116,9 @@ def parse_carriers(raw: dict) -> CarrierTable:
         name=raw["name"],
         regions={country: region for region, countries in raw.get("regions", {}).items() for country in countries},
         carriers={c["name"]: Carrier(c["name"], c["adapter"], c.get("title", c["name"])) for c in raw["carriers"]},
-        rows=tuple(CarrierRow(r["carrier"], r.get("service", "standard"), _price(r["price"])) for r in raw["table"]["rows"]),
+        rows=tuple(
+            CarrierRow(r["carrier"], r.get("service", "standard"), _price(r["price"])) for r in raw["table"]["rows"]
+        ),
         inputs=tuple(compile_expression(i) for i in raw["table"]["inputs"]),
         jdm=text,
         _decision=_ENGINE.create_decision(text),
@@ -133,7 +136,8 @@ def check_carriers(raw: dict) -> Iterator[DefinitionError]:
         if carrier["adapter"] not in ADAPTERS:
             yield DefinitionError(
                 join_path(path, "adapter"),
-                f"unknown adapter {carrier['adapter']!r}{suggest(carrier['adapter'], ADAPTERS)}; adapters are {', '.join(ADAPTERS)}",
+                f"unknown adapter {carrier['adapter']!r}{suggest(carrier['adapter'], ADAPTERS)}; "
+                f"adapters are {', '.join(ADAPTERS)}",
             )
     seen: dict[str, str] = {}
     for region, countries in raw.get("regions", {}).items():

@@ -1,13 +1,17 @@
-"""The activities a flow's `activity` steps may call, and how each can fail.
+"""Every activity the worker registers: which flows it serves, whether a step may call it, how it fails.
 
-The worker registers an implementation under each name (see ``activities/``);
-validation uses this catalogue so that an unknown name or failure type is a
-definition error rather than a stuck workflow.
+The worker registers an implementation under each name (``activities/registry.py``;
+a test keeps the two equal). Validation uses this catalogue so that an unknown
+name, an activity of the other kind of flow, or an unknown failure type is a
+definition error rather than a workflow that retries for ever.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# What a flow runs for: an order (the default) or a return. A flow says which with `serves:`.
+FLOW_KINDS = ("order", "return")
 
 
 @dataclass(frozen=True)
@@ -15,6 +19,9 @@ class ActivitySpec:
     name: str
     summary: str
     failures: tuple[str, ...] = ()
+    serves: str = "order"
+    # False for the activities the flow runtime calls itself (timeline, tasks, audit): no step names them.
+    step: bool = True
 
 
 ACTIVITIES: dict[str, ActivitySpec] = {
@@ -48,21 +55,78 @@ ACTIVITIES: dict[str, ActivitySpec] = {
         ActivitySpec("check", "Check the picked items against the order (automatic)."),
         ActivitySpec("pack", "Pack the order's items (automatic)."),
         # The return flow's activities (flows/return.yaml): they act on a return, not an order.
-        ActivitySpec("issue_return_label", "Return: a return label from the carrier adapter (params.carrier; to "
-                     "params.warehouse or the warehouse the order shipped from)."),
-        ActivitySpec("notify_return", "Return: send the customer the notification of params.event "
-                     "(template notify_<event>), e.g. return_label, return_refunded."),
-        ActivitySpec("reserve_exchange", "Return: reserve the replacement of an exchange now, under the exchange "
-                     "order's id (params.allocation).", failures=("out_of_stock",)),
-        ActivitySpec("release_exchange", "Return: give back the replacement held for an exchange that ends."),
-        ActivitySpec("restock_return", "Return: resellable items back to stock (a `return` ledger movement; "
-                     "params.warehouse or where they left from), damaged ones written off with the QC reason."),
-        ActivitySpec("refund_return", "Return: refund the items that came back through the payment adapter, never "
-                     "more than the order paid; the shipping fee when the policy tagged refund_shipping."),
-        ActivitySpec("place_exchange", "Return: the exchange order for the replacement, through the standard "
-                     "intake and order flow; refused by intake: exchange_refused.", failures=("exchange_refused",)),
+        ActivitySpec(
+            "issue_return_label",
+            "Return: a return label from the carrier adapter (params.carrier; to "
+            "params.warehouse or the warehouse the order shipped from).",
+            serves="return",
+        ),
+        ActivitySpec(
+            "notify_return",
+            "Return: send the customer the notification of params.event "
+            "(template notify_<event>), e.g. return_label, return_refunded.",
+            serves="return",
+        ),
+        ActivitySpec(
+            "reserve_exchange",
+            "Return: reserve the replacement of an exchange now, under the exchange order's id (params.allocation).",
+            failures=("out_of_stock",),
+            serves="return",
+        ),
+        ActivitySpec(
+            "release_exchange", "Return: give back the replacement held for an exchange that ends.", serves="return"
+        ),
+        ActivitySpec(
+            "restock_return",
+            "Return: resellable items back to stock (a `return` ledger movement; "
+            "params.warehouse or where they left from), damaged ones written off with the QC reason.",
+            serves="return",
+        ),
+        ActivitySpec(
+            "refund_return",
+            "Return: refund the items that came back through the payment adapter, never "
+            "more than the order paid; the shipping fee when the policy tagged refund_shipping.",
+            serves="return",
+        ),
+        ActivitySpec(
+            "place_exchange",
+            "Return: the exchange order for the replacement, through the standard "
+            "intake and order flow; refused by intake: exchange_refused.",
+            failures=("exchange_refused",),
+            serves="return",
+        ),
+        # What the flow runtime itself calls around the steps.
+        *(
+            ActivitySpec(name, summary, serves="order", step=False)
+            for name, summary in (
+                ("audit_order", "An audit step: facts, the pinned rule set, the outcome on the order."),
+                ("record_progress", "A timeline line and the order's new status."),
+                ("open_task", "An approval step's task in the inbox."),
+                ("close_task", "A task's decision, expiry or closing event."),
+                ("escalate_task", "An undecided task handed to the escalation role."),
+                ("record_approval", "The first approval of a four-eyes task."),
+                ("push_status", "The order's new status to the channel's callback URL."),
+            )
+        ),
+        *(
+            ActivitySpec(name, summary, serves="return", step=False)
+            for name, summary in (
+                ("audit_return", "A return flow's audit step: the return_policy rules."),
+                ("await_return_stored", "Wait until the return's row is committed."),
+                ("record_return_progress", "A line on the return's timeline and its new status."),
+                ("open_return_task", "A return's approval step task in the inbox."),
+                ("close_return_task", "A return task's decision (with QC) or expiry."),
+                ("escalate_return_task", "An undecided return task handed to the escalation role."),
+            )
+        ),
     )
 }
+
+
+def step_activities(serves: str) -> dict[str, ActivitySpec]:
+    """The activities an `activity` step of a flow of this kind may name."""
+    return {name: spec for name, spec in ACTIVITIES.items() if spec.step and spec.serves == serves}
+
 
 # Roles that may be named by approval steps.
 ROLES = ("admin", "analyst", "operator", "channel")

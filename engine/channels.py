@@ -8,8 +8,9 @@ field maps each element of a payload list (``each:`` with ``map:``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from engine.durations import parse_duration
 from engine.errors import DefinitionError, join_path
@@ -92,6 +93,10 @@ def _apply_fields(fields: Mapping[str, Any], payload: Any, prefix: str) -> dict:
     return out
 
 
+# What a channel's integration may tell about its own orders when its definition does not say.
+DEFAULT_CHANNEL_EVENTS = ("cancel_requested",)
+
+
 @dataclass(frozen=True)
 class Channel:
     name: str
@@ -102,6 +107,8 @@ class Channel:
     callback_url: str | None
     callback_expiry_seconds: float
     mapping: Mapping[str, Any] | None
+    # Event types the channel's API keys may send to its orders (never payment_received).
+    events: tuple[str, ...] = DEFAULT_CHANNEL_EVENTS
 
     def to_order(self, payload: Any) -> dict:
         """The canonical order for a native payload; raises MappingError."""
@@ -118,7 +125,9 @@ def _parse_mapper(raw: dict) -> Any:
     if "path" in raw or "const" in raw:
         # YAML reads `{1: cash}` with number keys; payload values are compared as text.
         table = {str(k): v for k, v in raw["table"].items()} if "table" in raw else None
-        return Leaf(raw.get("path"), raw.get("const"), raw.get("divide"), raw.get("multiply"), table, raw.get("default"))
+        return Leaf(
+            raw.get("path"), raw.get("const"), raw.get("divide"), raw.get("multiply"), table, raw.get("default")
+        )
     return {k: _parse_mapper(v) for k, v in raw.items()}
 
 
@@ -132,6 +141,7 @@ def parse_channel(raw: dict) -> Channel:
         callback_url=raw.get("callback_url"),
         callback_expiry_seconds=parse_duration(raw.get("callback_expiry", "24h")),
         mapping=_parse_mapper(raw["mapping"]) if "mapping" in raw else None,
+        events=tuple(raw.get("events", DEFAULT_CHANNEL_EVENTS)),
     )
 
 

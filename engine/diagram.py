@@ -117,7 +117,7 @@ def layout_flow(raw: dict) -> Layout:
     start = raw.get("start") if isinstance(raw, dict) else None
     layer: dict[str, int] = {}
     order: list[str] = []
-    if start in by_id:
+    if isinstance(start, str) and start in by_id:
         layer[start] = 0
         queue = deque([start])
         while queue:
@@ -154,8 +154,15 @@ def layout_flow(raw: dict) -> Layout:
                 nodes[step_id] = Node(step_id, "missing", step_id, "no such step", x, y, missing=True)
                 continue
             title = step.get("title") if step.get("type") == "approval" and step.get("title") else step_id
-            nodes[step_id] = Node(step_id, str(step.get("type", "?")), _short(title), _short(_detail(step)), x, y,
-                                  unreachable=step_id in unreachable)
+            nodes[step_id] = Node(
+                step_id,
+                str(step.get("type", "?")),
+                _short(title),
+                _short(_detail(step)),
+                x,
+                y,
+                unreachable=step_id in unreachable,
+            )
     edges = []
     for step in steps:
         for rel, target in _targets(step):

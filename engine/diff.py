@@ -19,8 +19,13 @@ class DiffLine:
 def unified(old: str, new: str, old_label: str, new_label: str, context: int = 3) -> str:
     """The classic unified diff, as stored in the publish log and shown as text."""
     return "".join(
-        difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                             fromfile=old_label, tofile=new_label, n=context)
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=old_label,
+            tofile=new_label,
+            n=context,
+        )
     ).replace("\n\\ No newline at end of file", "")
 
 
@@ -44,4 +49,4 @@ def diff_lines(old: str, new: str, context: int = 3) -> list[DiffLine]:
 
 def change_counts(lines: list[DiffLine]) -> tuple[int, int]:
     """(added, removed) lines."""
-    return sum(l.kind == "added" for l in lines), sum(l.kind == "removed" for l in lines)
+    return sum(line.kind == "added" for line in lines), sum(line.kind == "removed" for line in lines)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 import zen
 
@@ -32,13 +33,51 @@ def _first_line_message(raw: str) -> str:
 
 
 def compile_error(text: str) -> str | None:
-    """Return why ``text`` is not a valid expression, or None when it compiles."""
+    """Return why ``text`` is not a valid expression (or one too costly to run), or None."""
+    problem = _syntax_error(text)
+    return problem or cost_error(text)
+
+
+def _syntax_error(text: str) -> str | None:
     if not isinstance(text, str) or not text.strip():
         return "expression is empty"
     problem = zen.validate_expression(text)
     if problem is None:
         return None
     return f"{problem.get('type', 'error')}: {problem.get('source', problem)}"
+
+
+# How many values the ranges of one expression may hold together when a function walks them
+# (`map([1..10], # * 2)`): zen materialises a walked range, so `map([0..1e10], #)` would hold the
+# process for minutes and take all its memory. A range only tested (`x in [1..1e9]`) costs nothing.
+MAX_RANGE_VALUES = 10_000
+_RANGE = re.compile(r"[\[(]([^\[\]()]*?)\.\.([^\[\]()]*?)[\])]")
+_NUMBER = re.compile(r"^\s*-?\d+(?:\.\d+)?\s*$")
+_CALL = re.compile(r"[A-Za-z_]\w*\s*\(")
+
+
+def range_values(text: str) -> int | None:
+    """How many range values one evaluation of ``text`` may walk; None when a walked range's bounds are not numbers."""
+    code = _STRING_LITERAL.sub("''", text)
+    ranges = _RANGE.findall(code)
+    if not ranges or not _CALL.search(code):
+        return 0
+    values = 1
+    for low, high in ranges:
+        if not (_NUMBER.match(low) and _NUMBER.match(high)):
+            return None
+        values *= abs(int(float(high)) - int(float(low))) + 1
+    return values
+
+
+def cost_error(text: str) -> str | None:
+    """Why ``text`` could cost unbounded work (a range walked by a function), or None."""
+    values = range_values(text)
+    if values is None:
+        return "a range walked by a function needs numbers written out as its bounds, like [1..10]"
+    if values > MAX_RANGE_VALUES:
+        return f"its ranges hold {values} values; at most {MAX_RANGE_VALUES}"
+    return None
 
 
 _STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
@@ -60,9 +99,12 @@ def condition_error(text: str) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def compile_expression(text: str) -> "Expression":
-    """Compile ``text`` once; the result is cached by its text."""
-    problem = compile_error(text)
+def compile_expression(text: str) -> Expression:
+    """Compile ``text`` once; the result is cached by its text.
+
+    The cost check is validation's (a published or pinned text compiles as it did when published).
+    """
+    problem = _syntax_error(text)
     if problem:
         raise ExpressionError(f"expression {text!r} does not compile ({problem})")
     return Expression(text, zen.compile_expression(text))
@@ -71,7 +113,7 @@ def compile_expression(text: str) -> "Expression":
 class Expression:
     """A compiled zen-engine expression."""
 
-    __slots__ = ("text", "_compiled")
+    __slots__ = ("_compiled", "text")
 
     def __init__(self, text: str, compiled: Any):
         self.text = text

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping
 
-from engine.catalog import ACTIVITIES, AUDIT_ACTIONS, ROLES
+from engine.catalog import ACTIVITIES, AUDIT_ACTIONS, ROLES, step_activities
 from engine.durations import parse_duration
 from engine.errors import DefinitionError, join_path
 from engine.expressions import Expression, compile_expression, condition_error, suggest
@@ -51,7 +51,7 @@ class ApprovalStep(Step):
         """(role, seconds) the task spends with each role before the final timeout."""
         first = ((self.role, self.due_seconds),)
         if self.escalation_role:
-            return first + ((self.escalation_role, self.escalation_seconds),)
+            return (*first, (self.escalation_role, self.escalation_seconds))
         return first
 
     def needs_two_approvals(self, total: float) -> bool:
@@ -83,6 +83,7 @@ class Flow:
     form: str | None
     start: str
     steps: Mapping[str, Step]
+    serves: str = "order"
 
     @property
     def rule_sets(self) -> tuple[str, ...]:
@@ -139,6 +140,7 @@ def parse_flow(raw: dict) -> Flow:
         name=raw["name"],
         title=raw.get("title", raw["name"]),
         form=raw.get("form"),
+        serves=raw.get("serves", "order"),
         start=raw["start"],
         steps={s["id"]: _parse_step(s) for s in raw["steps"]},
     )
@@ -162,18 +164,15 @@ def check_flow(raw: dict) -> Iterator[DefinitionError]:
     ids: dict[str, int] = {}
     for index, step in enumerate(steps):
         if step["id"] in ids:
-            yield DefinitionError(
-                join_path("$.steps", index, "id"), f"duplicate step id {step['id']!r}"
-            )
+            yield DefinitionError(join_path("$.steps", index, "id"), f"duplicate step id {step['id']!r}")
         else:
             ids[step["id"]] = index
     if raw["start"] not in ids:
-        yield DefinitionError(
-            "$.start", f"unknown step {raw['start']!r}{suggest(raw['start'], ids)}"
-        )
-    step_errors = []
+        yield DefinitionError("$.start", f"unknown step {raw['start']!r}{suggest(raw['start'], ids)}")
+    step_errors: list[DefinitionError] = []
+    serves = raw.get("serves", "order")
     for index, step in enumerate(steps):
-        step_errors.extend(_check_step(step, join_path("$.steps", index), ids))
+        step_errors.extend(_check_step(step, join_path("$.steps", index), ids, serves))
     yield from step_errors
     # One mistyped target would make every step after it "unreachable": report
     # reachability only once every target names a real step.
@@ -181,30 +180,36 @@ def check_flow(raw: dict) -> Iterator[DefinitionError]:
         yield from _check_reachable(raw, ids)
 
 
-def _check_step(step: dict, path: str, ids: dict[str, int]) -> Iterator[DefinitionError]:
+def _check_step(step: dict, path: str, ids: dict[str, int], serves: str) -> Iterator[DefinitionError]:
     for rel, target in step_targets(step):
         if target not in ids:
-            yield DefinitionError(
-                join_path(path, *rel), f"unknown step {target!r}{suggest(target, ids)}"
-            )
+            yield DefinitionError(join_path(path, *rel), f"unknown step {target!r}{suggest(target, ids)}")
     kind = step["type"]
     if kind in ("approval", "wait") and "timeout" in step.get("on", {}):
-        yield DefinitionError(
-            join_path(path, "on", "timeout"), "'timeout' is reserved; name where to go in on_timeout"
-        )
+        yield DefinitionError(join_path(path, "on", "timeout"), "'timeout' is reserved; name where to go in on_timeout")
     if kind == "activity":
-        spec = ACTIVITIES.get(step["activity"])
-        if spec is None:
+        known = step_activities(serves)
+        spec = known.get(step["activity"])
+        other = ACTIVITIES.get(step["activity"])
+        if spec is None and other is not None and other.step:
             yield DefinitionError(
                 join_path(path, "activity"),
-                f"unknown activity {step['activity']!r}{suggest(step['activity'], ACTIVITIES)}; "
-                f"known: {', '.join(sorted(ACTIVITIES))}",
+                f"activity {other.name!r} serves {other.serves} flows and this flow serves {serves} flows"
+                + ("" if serves != "order" else " (a return flow says `serves: return`)"),
+            )
+        elif spec is None:
+            yield DefinitionError(
+                join_path(path, "activity"),
+                f"unknown activity {step['activity']!r}{suggest(step['activity'], known)}; "
+                f"known in {serves} flows: {', '.join(sorted(known))}",
             )
         else:
             yield from _check_params(step, path)
             for failure in step.get("on_error", {}):
                 if failure not in spec.failures:
-                    can = f"it can fail with: {', '.join(spec.failures)}" if spec.failures else "it declares no failures"
+                    can = (
+                        f"it can fail with: {', '.join(spec.failures)}" if spec.failures else "it declares no failures"
+                    )
                     yield DefinitionError(
                         join_path(path, "on_error", failure),
                         f"activity {spec.name!r} has no failure {failure!r}; {can}",
@@ -218,11 +223,9 @@ def _check_step(step: dict, path: str, ids: dict[str, int]) -> Iterator[Definiti
                 )
         for outcome in AUDIT_ACTIONS:
             if outcome not in step["on"]:
-                yield DefinitionError(
-                    join_path(path, "on"), f"no step for audit outcome {outcome!r}"
-                )
+                yield DefinitionError(join_path(path, "on"), f"no step for audit outcome {outcome!r}")
     elif kind == "approval":
-        roles = [(("role",), step["role"])]
+        roles: list[tuple[tuple[str, ...], str]] = [(("role",), step["role"])]
         if "escalation" in step:
             roles.append((("escalation", "role"), step["escalation"]["role"]))
         for rel, role in roles:
@@ -258,7 +261,8 @@ def _check_step(step: dict, path: str, ids: dict[str, int]) -> Iterator[Definiti
                     f"expression does not compile: {problem}",
                 )
     for rel, value in (
-        (("due",), step.get("due")), (("timeout",), step.get("timeout")),
+        (("due",), step.get("due")),
+        (("timeout",), step.get("timeout")),
         (("escalation", "due"), step.get("escalation", {}).get("due")),
     ):
         if value is not None:

@@ -8,8 +8,9 @@ and words the broken rule with that field's label.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import ValidationError
 
@@ -46,8 +47,19 @@ EXPECTED = {
 
 # When one field breaks several rules, report the most basic one.
 _RANK = (
-    "type", "required", "additionalProperties", "enum", "format", "pattern",
-    DECIMALS_KEYWORD, "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems",
+    "type",
+    "required",
+    "additionalProperties",
+    "enum",
+    "format",
+    "pattern",
+    DECIMALS_KEYWORD,
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
 )
 
 
@@ -59,13 +71,15 @@ class FieldError:
     message: str
 
 
-def english(text: Mapping[str, str]) -> str:
-    """The English text of a localized label (``en`` is always there after parsing)."""
+def english(text: Mapping[str, str] | None) -> str:
+    """The English text of a localized label (``en`` is always there after parsing); "" for no label."""
+    if text is None:
+        return ""
     return text.get("en") or next(iter(text.values()), "")
 
 
 def field_errors(
-    form: "Form",
+    form: Form,
     schema_errors: Iterable[ValidationError],
     missing_required: Iterable[tuple[str | int, ...]] = (),
 ) -> list[FieldError]:
@@ -88,17 +102,20 @@ def field_errors(
 def _problems(error: ValidationError) -> Iterator[tuple[tuple, str, Any]]:
     """Split a jsonschema error into (path of the field, keyword, keyword value)."""
     path = tuple(error.absolute_path)
-    if error.validator == "required":
+    # The isinstance checks hold for every error a validator yields; they tell the type checker
+    # that the keyword's value, the instance and the schema are set (jsonschema's stubs allow "unset").
+    keyword, value, instance, schema = error.validator, error.validator_value, error.instance, error.schema
+    if keyword == "required" and isinstance(value, list) and isinstance(instance, Mapping):
         # jsonschema puts these on the parent; point at the missing field itself
-        for name in error.validator_value:
-            if name not in error.instance:
-                yield path + (name,), "required", None
-    elif error.validator == "additionalProperties":
-        for name in error.instance:
-            if name not in error.schema.get("properties", {}):
-                yield path + (name,), "additionalProperties", None
+        for name in value:
+            if name not in instance:
+                yield (*path, name), "required", None
+    elif keyword == "additionalProperties" and isinstance(instance, Mapping) and isinstance(schema, Mapping):
+        for name in instance:
+            if name not in schema.get("properties", {}):
+                yield (*path, name), "additionalProperties", None
     else:
-        yield path, str(error.validator), error.validator_value
+        yield path, str(keyword), value
 
 
 @dataclass(frozen=True)
@@ -110,29 +127,38 @@ class _Node:
     prefix: str  # "Line 2: " -- context from enclosing rows and addresses
     subject: str  # "quantity"
     fields: tuple = ()  # what a key below this node names
-    field: "Field | None" = None  # None for the document itself and for table rows
+    field: Field | None = None  # None for the document itself and for table rows
     marks: bool = False  # rows and addresses name themselves before their parts
 
 
-def _describe(form: "Form", keys: tuple, keyword: str, value: Any) -> tuple[FieldError, tuple]:
+def _describe(form: Form, keys: tuple, keyword: str, value: Any) -> tuple[FieldError, tuple]:
     node = _Node("", (), "", english(form.title), form.fields)
     for key in keys:
         context = node.prefix + (f"{node.subject}: " if node.marks else "")
         if isinstance(key, int) and node.field is not None and node.field.type == "table":
             node = _Node(
-                f"{node.path}[{key}]", node.order + ((key, ""),), context,
-                f"{english(node.field.row_label)} {key + 1}", node.field.columns, marks=True,
+                f"{node.path}[{key}]",
+                (*node.order, (key, "")),
+                context,
+                f"{english(node.field.row_label)} {key + 1}",
+                node.field.columns,
+                marks=True,
             )
             continue
         index = next((i for i, f in enumerate(node.fields) if f.id == key), None)
         path = f"{node.path}.{key}" if node.path else str(key)
         if index is None:  # a key the form does not know (only reported inside objects)
-            order = node.order + ((len(node.fields), str(key)),)
+            order = (*node.order, (len(node.fields), str(key)))
             return FieldError(path, f"{node.prefix}{node.subject} has no field {key!r}"), order
         field = node.fields[index]
         node = _Node(
-            path, node.order + ((index, ""),), context, english(field.label),
-            field.fields, field, marks=field.type == "address",
+            path,
+            (*node.order, (index, "")),
+            context,
+            english(field.label),
+            field.fields,
+            field,
+            marks=field.type == "address",
         )
     return FieldError(node.path, f"{node.prefix}{node.subject} {_phrase(node, keyword, value)}"), node.order
 
@@ -163,7 +189,7 @@ def _phrase(node: _Node, keyword: str, value: Any) -> str:
     return "is not valid"
 
 
-def _expected(field: "Field") -> str:
+def _expected(field: Field) -> str:
     if field.type == "select":
         return "must be one of: " + ", ".join(value for value, _ in field.options)
     if field.type == "table":

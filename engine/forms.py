@@ -9,13 +9,13 @@ come back in the form's own words (``engine.form_messages``).
 from __future__ import annotations
 
 import copy
-import math
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from dataclasses import field as attribute
 from datetime import date
 from decimal import Decimal
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError, validators
 
@@ -38,8 +38,14 @@ from engine.form_messages import (
 )
 
 __all__ = [
-    "ADDRESS_FIELDS", "Field", "FieldError", "Form", "FormValidator",
-    "check_form", "form_json_schema", "parse_form",
+    "ADDRESS_FIELDS",
+    "Field",
+    "FieldError",
+    "Form",
+    "FormValidator",
+    "check_form",
+    "form_json_schema",
+    "parse_form",
 ]
 
 
@@ -139,10 +145,17 @@ _TEXT_KEYS = {"default", "min_length", "max_length", "pattern"}
 _NUMBER_KEYS = {"default", "min", "max"}
 # Keys that mean something for each type, beyond the common ones.
 _TYPE_KEYS = {
-    "text": _TEXT_KEYS, "email": _TEXT_KEYS, "phone": _TEXT_KEYS,
-    "number": _NUMBER_KEYS, "integer": _NUMBER_KEYS, "money": _NUMBER_KEYS,
-    "date": {"default"}, "boolean": {"default"}, "select": {"default", "options"},
-    "address": set(), "group": {"fields"},
+    "text": _TEXT_KEYS,
+    "email": _TEXT_KEYS,
+    "phone": _TEXT_KEYS,
+    "number": _NUMBER_KEYS,
+    "integer": _NUMBER_KEYS,
+    "money": _NUMBER_KEYS,
+    "date": {"default"},
+    "boolean": {"default"},
+    "select": {"default", "options"},
+    "address": set(),
+    "group": {"fields"},
     "table": {"columns", "row_label", "min_rows", "max_rows"},
 }
 _RANGES = (("min", "max"), ("min_length", "max_length"), ("min_rows", "max_rows"))
@@ -157,16 +170,17 @@ def _check_fields(fields: list[dict], path: str) -> Iterator[DefinitionError]:
     first_at: dict[str, str] = {}
     for index, raw in enumerate(fields):
         here = join_path(path, index)
-        if raw.get("id") in first_at:
+        field_id = raw["id"]  # form.json requires it
+        if field_id in first_at:
             yield DefinitionError(
-                join_path(here, "id"), f"duplicate field id {raw['id']!r} (first used at {first_at[raw['id']]})"
+                join_path(here, "id"), f"duplicate field id {field_id!r} (first used at {first_at[field_id]})"
             )
-        first_at.setdefault(raw.get("id"), here)
+        first_at.setdefault(field_id, here)
         yield from _check_field(raw, here)
 
 
 def _check_field(raw: dict, path: str) -> Iterator[DefinitionError]:
-    kind = raw.get("type")
+    kind: str = raw["type"]  # form.json requires it
     for key in raw:
         if key not in _COMMON_KEYS and key not in _TYPE_KEYS.get(kind, set()):
             yield DefinitionError(join_path(path, key), f"{key} does not apply to a {kind} field")
@@ -182,18 +196,28 @@ def _check_field(raw: dict, path: str) -> Iterator[DefinitionError]:
         yield DefinitionError(join_path(path, "visible_if"), f"visible_if does not compile ({problem})")
     if kind == "select" and not raw.get("options"):
         yield DefinitionError(path, "a select field needs options")
-    if "default" in raw and "default" in _TYPE_KEYS.get(kind, ()):
-        if problem := _default_problem(kind, raw["default"], raw.get("options", [])):
-            yield DefinitionError(join_path(path, "default"), problem)
+    if (
+        "default" in raw
+        and "default" in _TYPE_KEYS.get(kind, ())
+        and (problem := _default_problem(kind, raw["default"], raw.get("options", [])))
+    ):
+        yield DefinitionError(join_path(path, "default"), problem)
     for key, kinds in (("fields", "group"), ("columns", "table")):
         if kind == kinds and not raw.get(key):
             yield DefinitionError(path, f"a {kind} field needs {key}")
         yield from _check_fields(raw.get(key) or [], join_path(path, key))
 
 
-_PYTHON_TYPES = {
-    "text": str, "email": str, "phone": str, "date": str, "select": str,
-    "number": (int, float), "money": (int, float), "integer": int, "boolean": bool,
+_PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "text": str,
+    "email": str,
+    "phone": str,
+    "date": str,
+    "select": str,
+    "number": (int, float),
+    "money": (int, float),
+    "integer": int,
+    "boolean": bool,
 }
 
 
@@ -203,14 +227,18 @@ def _default_problem(kind: str, value: Any, options: list) -> str | None:
         if value not in values:
             return f"default {value!r} is not one of the options: {', '.join(map(str, values))}"
         return None
-    # bool is an int in Python, but true is no number in a form
-    if not isinstance(value, _PYTHON_TYPES[kind]) or (isinstance(value, bool) and kind != "boolean"):
+    if not _has_type(kind, value):
         return f"default {EXPECTED[kind]}"
     if kind == "date" and not _is_date(value):
         return f"default {EXPECTED['date']}"
     if kind == "money" and not _has_decimals(value, 2):
         return "default must have at most 2 decimals"
     return None
+
+
+def _has_type(kind: str, value: Any) -> bool:
+    # bool is an int in Python, but true is no number in a form
+    return isinstance(value, _PYTHON_TYPES[kind]) and (kind == "boolean" or not isinstance(value, bool))
 
 
 def _is_date(value: str) -> bool:
@@ -221,15 +249,15 @@ def _is_date(value: str) -> bool:
 
 
 def _has_decimals(value: float, places: int) -> bool:
-    if not math.isfinite(value):
-        return False
-    # str() gives the shortest repr, so 19.99 stays 19.99 and 0.1 + 0.2 shows its noise
-    return Decimal(str(value)).as_tuple().exponent >= -places
+    # str() gives the shortest repr, so 19.99 stays 19.99 and 0.1 + 0.2 shows its noise;
+    # NaN and infinity have a letter for an exponent (and no decimals).
+    exponent = Decimal(str(value)).as_tuple().exponent
+    return isinstance(exponent, int) and exponent >= -places
 
 
 # ---- JSON Schema -----------------------------------------------------------
 
-_SCALAR_SCHEMAS = {
+_SCALAR_SCHEMAS: dict[str, dict[str, Any]] = {
     "text": {"type": "string"},
     "email": {"type": "string"},
     "phone": {"type": "string"},
@@ -276,12 +304,14 @@ def _field_schema(field: Field) -> dict:
         return schema | _object_schema(field.fields)
     if field.type == "table":
         schema |= {"type": "array", "items": _object_schema(field.columns)}
-        bounds = {"minItems": field.min_rows, "maxItems": field.max_rows}
+        bounds: dict[str, float | None] = {"minItems": field.min_rows, "maxItems": field.max_rows}
     else:
         schema |= _SCALAR_SCHEMAS[field.type]
         bounds = {
-            "minimum": field.minimum, "maximum": field.maximum,
-            "minLength": field.min_length, "maxLength": field.max_length,
+            "minimum": field.minimum,
+            "maximum": field.maximum,
+            "minLength": field.min_length,
+            "maxLength": field.max_length,
         }
         if field.options:
             schema["enum"] = [value for value, _ in field.options]
@@ -388,7 +418,7 @@ def _drop_hidden(fields: tuple[Field, ...], data: dict, visible: dict[str, bool]
         if field.visible_if and not visible[field.visible_if]:
             out.pop(field.id, None)
             continue
-        here = path + (field.id,)
+        here = (*path, field.id)
         value = out.get(field.id)
         if value is None:
             if field.required and field.visible_if:
@@ -397,7 +427,7 @@ def _drop_hidden(fields: tuple[Field, ...], data: dict, visible: dict[str, bool]
             out[field.id] = _drop_hidden(field.fields, value, visible, here, missing)
         elif isinstance(value, list) and field.type == "table":
             out[field.id] = [
-                _drop_hidden(field.columns, row, visible, here + (i,), missing) if isinstance(row, dict) else row
+                _drop_hidden(field.columns, row, visible, (*here, i), missing) if isinstance(row, dict) else row
                 for i, row in enumerate(value)
             ]
     return out

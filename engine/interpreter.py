@@ -7,8 +7,9 @@ can be unit-tested without a server.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from engine.expressions import ExpressionError
 from engine.flows import (
@@ -52,15 +53,17 @@ def next_step(flow: Flow, step: Step, outcome: str | None, ctx: dict[str, Any] |
             return step.next
         if outcome in step.on_error:
             return step.on_error[outcome]
-        raise FlowError(f"step {step.id!r}: activity {step.activity!r} failed with {outcome!r}, which the flow does not handle")
+        raise FlowError(
+            f"step {step.id!r}: activity {step.activity!r} failed with {outcome!r}, which the flow does not handle"
+        )
     if isinstance(step, SwitchStep):
         return evaluate_switch(step, ctx or {})[0]
     if isinstance(step, (ApprovalStep, WaitStep)) and outcome == TIMEOUT:
         return step.on_timeout
-    if isinstance(step, ApprovalStep) and outcome in step.events:
+    if isinstance(step, ApprovalStep) and outcome is not None and outcome in step.events:
         return step.events[outcome]
     if isinstance(step, (AuditStep, ApprovalStep, WaitStep)):
-        if outcome in step.on:
+        if outcome is not None and outcome in step.on:
             return step.on[outcome]
         raise FlowError(f"step {step.id!r} has no way on for {outcome!r}")
     raise FlowError(f"step {step.id!r} is an end step")
@@ -72,7 +75,7 @@ def evaluate_switch(step: SwitchStep, ctx: dict[str, Any]) -> tuple[str, tuple[s
     A condition that cannot be evaluated counts as false, so the order takes a
     path the analyst declared instead of stopping; the failure is reported.
     """
-    problems = []
+    problems: list[str] = []
     for expression, target in step.cases:
         try:
             if expression.is_true(ctx):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Iterator
+from typing import Any
 
 from engine.errors import DefinitionError, join_path
 
@@ -66,8 +67,13 @@ class Promotions:
         valid = (coupon.valid_from is None or coupon.valid_from <= today) and (
             coupon.valid_until is None or today <= coupon.valid_until
         )
-        return {"code": code, "exists": True, "valid": valid, "min_spend_met": total >= coupon.min_spend,
-                "min_spend": coupon.min_spend}
+        return {
+            "code": code,
+            "exists": True,
+            "valid": valid,
+            "min_spend_met": total >= coupon.min_spend,
+            "min_spend": coupon.min_spend,
+        }
 
 
 def _date(text: str | None) -> date | None:
@@ -78,7 +84,9 @@ def parse_promotions(raw: dict) -> Promotions:
     return Promotions(
         name=raw["name"],
         coupons={
-            c["code"]: Coupon(c["code"], _date(c.get("valid_from")), _date(c.get("valid_until")), float(c.get("min_spend", 0)))
+            c["code"]: Coupon(
+                c["code"], _date(c.get("valid_from")), _date(c.get("valid_until")), float(c.get("min_spend", 0))
+            )
             for c in raw["coupons"]
         },
     )

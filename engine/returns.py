@@ -6,8 +6,9 @@ so the arithmetic that guards money and stock is unit-tested on its own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 QC_RESULTS = ("resellable", "damaged", "missing")
 # Results whose goods came back (a missing item never arrived and is not refunded).
@@ -22,7 +23,9 @@ class Asked:
     qty: int
 
 
-def resolve_lines(order_lines: Sequence[Mapping[str, Any]], asked: Sequence[Mapping[str, Any]]) -> tuple[list[Asked], list[tuple[str, str]]]:
+def resolve_lines(
+    order_lines: Sequence[Mapping[str, Any]], asked: Sequence[Mapping[str, Any]]
+) -> tuple[list[Asked], list[tuple[str, str]]]:
     """The order lines a request names (by ``line`` number or by ``sku``), and (field, message) problems."""
     resolved: list[Asked] = []
     problems: list[tuple[str, str]] = []
@@ -35,14 +38,17 @@ def resolve_lines(order_lines: Sequence[Mapping[str, Any]], asked: Sequence[Mapp
             continue
         if line is not None:
             if not 1 <= int(line) <= len(order_lines):
-                problems.append((f"{field}.line", f"Line {index + 1}: the order has no line {line}; it has {len(order_lines)}"))
+                problems.append(
+                    (f"{field}.line", f"Line {index + 1}: the order has no line {line}; it has {len(order_lines)}")
+                )
                 continue
             if sku and order_lines[int(line) - 1].get("sku") != sku:
-                problems.append((f"{field}.sku", f"Line {index + 1}: order line {line} is {order_lines[int(line) - 1].get('sku')}, not {sku}"))
+                ordered = order_lines[int(line) - 1].get("sku")
+                problems.append((f"{field}.sku", f"Line {index + 1}: order line {line} is {ordered}, not {sku}"))
                 continue
             number = int(line)
         else:
-            matches = [n for n, l in enumerate(order_lines, start=1) if l.get("sku") == sku]
+            matches = [n for n, line in enumerate(order_lines, start=1) if line.get("sku") == sku]
             if not matches:
                 problems.append((f"{field}.sku", f"Line {index + 1}: {sku} is not in the order"))
                 continue
@@ -58,7 +64,9 @@ def resolve_lines(order_lines: Sequence[Mapping[str, Any]], asked: Sequence[Mapp
     return resolved, problems
 
 
-def over_returned(order_lines: Sequence[Mapping[str, Any]], asked: Sequence[Asked], counted: Mapping[int, int]) -> list[tuple[int, str]]:
+def over_returned(
+    order_lines: Sequence[Mapping[str, Any]], asked: Sequence[Asked], counted: Mapping[int, int]
+) -> list[tuple[int, str]]:
     """(order line, message) for each line asked beyond what was delivered minus what is returned already."""
     problems = []
     for item in asked:
@@ -66,8 +74,13 @@ def over_returned(order_lines: Sequence[Mapping[str, Any]], asked: Sequence[Aske
         left = delivered - int(counted.get(item.line, 0))
         if item.qty > left:
             sku = order_lines[item.line - 1].get("sku")
-            problems.append((item.line, f"order line {item.line} ({sku}): {item.qty} asked back, but only {max(left, 0)} "
-                                        f"of {delivered} delivered {'is' if left == 1 else 'are'} left to return"))
+            problems.append(
+                (
+                    item.line,
+                    f"order line {item.line} ({sku}): {item.qty} asked back, but only {max(left, 0)} "
+                    f"of {delivered} delivered {'is' if left == 1 else 'are'} left to return",
+                )
+            )
     return problems
 
 
@@ -92,13 +105,15 @@ def qc_problem(lines: Mapping[int, int], qc: Sequence[Mapping[str, Any]]) -> str
         if result == "damaged" and not str(entry.get("reason") or "").strip():
             return f"result {index}: a damaged item needs a reason"
         found[line] = found.get(line, 0) + qty
-    wrong = [f"line {n}: results for {found.get(n, 0)} of {q}" for n, q in sorted(lines.items()) if found.get(n, 0) != q]
+    wrong = [
+        f"line {n}: results for {found.get(n, 0)} of {q}" for n, q in sorted(lines.items()) if found.get(n, 0) != q
+    ]
     return "; ".join(wrong) if wrong else None
 
 
 def arrived(qc: Sequence[Mapping[str, Any]], lines: Mapping[int, int]) -> dict[int, dict[str, int]]:
     """Per line, the quantity of each QC result (qty defaulting to the whole line)."""
-    counts: dict[int, dict[str, int]] = {n: {r: 0 for r in QC_RESULTS} for n in lines}
+    counts: dict[int, dict[str, int]] = {n: dict.fromkeys(QC_RESULTS, 0) for n in lines}
     for entry in qc:
         counts[entry["line"]][entry["result"]] += int(entry.get("qty", lines[entry["line"]]))
     return counts
@@ -112,8 +127,14 @@ class Refund:
     capped: bool  # less than the goods were worth: the order's payment was used up
 
 
-def refund_for(goods_value: float, paid: float, refunded_before: float, shipping_fee: float,
-               refund_shipping: bool, shipping_refunded_before: float) -> Refund:
+def refund_for(
+    goods_value: float,
+    paid: float,
+    refunded_before: float,
+    shipping_fee: float,
+    refund_shipping: bool,
+    shipping_refunded_before: float,
+) -> Refund:
     """What to refund: the goods' value (plus the shipping fee once, if the rules say so),
     never more than is left of what the order paid."""
     shipping = max(shipping_fee - shipping_refunded_before, 0.0) if refund_shipping else 0.0

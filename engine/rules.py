@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from engine.errors import DefinitionError, join_path
 from engine.expressions import (
@@ -94,9 +95,7 @@ def check_rules(raw: dict) -> Iterator[DefinitionError]:
             continue
         problem = condition_error(rule["when"])
         if problem:
-            yield DefinitionError(
-                join_path(path, "when"), f"expression does not compile: {problem}"
-            )
+            yield DefinitionError(join_path(path, "when"), f"expression does not compile: {problem}")
         problem = template_error(rule["reason"])
         if problem:
             yield DefinitionError(join_path(path, "reason"), problem)
@@ -140,7 +139,7 @@ def _all_conditions(rule_set: RuleSet, context: dict[str, Any]) -> dict[str, boo
     ids = [r.id for r in rule_set.rules if r.when is not None]
     if not isinstance(values, list) or len(values) != len(ids) or not all(isinstance(v, bool) for v in values):
         return {}
-    return dict(zip(ids, values))
+    return dict(zip(ids, values, strict=True))
 
 
 def _fire(rule: Rule, context: dict[str, Any], matched: bool | None = None) -> FiredRule | None:
@@ -150,6 +149,10 @@ def _fire(rule: Rule, context: dict[str, Any], matched: bool | None = None) -> F
             return None
         index, row = match
         return FiredRule(f"{rule.id}[{index}]", row.action, render_template(row.reason, context), row.tag)
-    if not (rule.when.is_true(context) if matched is None else matched):
+    if matched is None:
+        # A rule is either a table or a condition: the loader gives every rule without a table a `when`.
+        assert rule.when is not None
+        matched = rule.when.is_true(context)
+    if not matched:
         return None
     return FiredRule(rule.id, rule.action, render_template(rule.reason, context), rule.tag)

@@ -7,7 +7,7 @@ files to the browser for completion.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import jsonschema_rs
@@ -16,17 +16,17 @@ from jsonschema import Draft202012Validator
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "definitions" / "schemas"
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema_for(kind: str) -> dict:
     return json.loads((SCHEMA_DIR / f"{kind}.json").read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator_for(kind: str) -> Draft202012Validator:
     return Draft202012Validator(schema_for(kind))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(kind: str) -> jsonschema_rs.Validator:
     return jsonschema_rs.validator_for(schema_for(kind))
 

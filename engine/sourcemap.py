@@ -11,7 +11,7 @@ the key belongs.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError

@@ -16,8 +16,9 @@ output node), so the same table opens in any JDM editor.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import zen
 
@@ -28,6 +29,7 @@ from engine.expressions import (
     _first_line_message,
     compile_error,
     compile_expression,
+    cost_error,
     template_error,
 )
 
@@ -82,7 +84,10 @@ def to_jdm(raw: dict, name: str) -> dict:
         "nodes": [
             {"id": "request", "type": "inputNode", "name": "Request", "position": {"x": 0, "y": 0}},
             {
-                "id": "table", "type": "decisionTableNode", "name": name, "position": {"x": 300, "y": 0},
+                "id": "table",
+                "type": "decisionTableNode",
+                "name": name,
+                "position": {"x": 300, "y": 0},
                 "content": {
                     "hitPolicy": "first",
                     "inputs": inputs,
@@ -117,7 +122,7 @@ def unary_error(test: Any) -> str | None:
         zen.compile_unary_expression(_cell(test))
     except RuntimeError as exc:
         return _first_line_message(str(exc))
-    return None
+    return cost_error(_cell(test))
 
 
 def check_table(raw: dict, path: str) -> Iterator[DefinitionError]:
@@ -129,9 +134,7 @@ def check_table(raw: dict, path: str) -> Iterator[DefinitionError]:
     for index, row in enumerate(raw["rows"]):
         row_path = join_path(path, "rows", index)
         if len(row["when"]) != width:
-            yield DefinitionError(
-                join_path(row_path, "when"), f"has {len(row['when'])} tests for {width} inputs"
-            )
+            yield DefinitionError(join_path(row_path, "when"), f"has {len(row['when'])} tests for {width} inputs")
             continue
         for n, test in enumerate(row["when"]):
             problem = unary_error(test)

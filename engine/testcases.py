@@ -21,102 +21,50 @@ tests:
     order: {payment: {status: pending}}
     audit: approve
     events: [payment_received, delivered]
-    expect: {path: [audit, reserve, payment_check, await_payment, record_payment, delivery_method, ship, await_delivery, completed], status: completed}
+    expect:
+      path: [audit, reserve, payment_check, await_payment, record_payment,
+             delivery_method, ship, await_delivery, completed]
+      status: completed
 ```
 
-A failing case is a definition error at ``$.tests[i]``: the definition
-cannot be published while one fails, and every client (CLI, API, editor)
-shows the case and what happened instead.
+Allocation, carriers, channels, forms and templates carry cases too
+(``engine.kind_cases``): stock situation -> plan, parcel -> carrier and price,
+native payload -> canonical order, input -> errors by field, order -> text.
+
+A failing case is a definition error at ``$.tests[i]`` (for the other kinds,
+at the expectation that failed, ``$.tests[i].expect.carrier``): the
+definition cannot be published while one fails, and every client (CLI, API,
+editor) shows the case and what happened instead.
 """
 
 from __future__ import annotations
 
-import copy
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
+from engine.case_support import ORDINARY_FACTS, ORDINARY_ORDER, CaseResult, case_name, example_order, merged
 from engine.errors import DefinitionError, join_path
 from engine.expressions import suggest
-from engine.flows import (
-    ActivityStep,
-    ApprovalStep,
-    AuditStep,
-    EndStep,
-    SwitchStep,
-    WaitStep,
-)
-from engine.interpreter import TIMEOUT, FlowError, context, evaluate_switch, next_step
+from engine.interpreter import TIMEOUT
+from engine.kind_cases import KIND_CASES
 from engine.rules import evaluate_rules
+from engine.simulation import Script, simulate
 
-# An ordinary, prepaid consumer order; a test case's `order` is merged over it.
-ORDINARY_ORDER: dict[str, Any] = {
-    "id": "ord_test",
-    "channel": "web",
-    "external_id": "TEST-1",
-    "customer": {"name": "Ann Example", "email": "ann@example.com", "type": "consumer"},
-    "shipping_address": {"street": "Hauptstr. 1", "city": "Berlin", "postal_code": "10115", "country": "DE"},
-    "lines": [{"sku": "MUG-LOGO", "qty": 2, "price": 9.5}],
-    "payment": {"method": "card", "status": "paid"},
-    "client_ip": "203.0.113.7",
-    "delivery_method": "ship",
-    "coupon": None,
-}
-
-# What the audit activity finds for an ordinary order; a case's `facts` are merged over them.
-ORDINARY_FACTS: dict[str, Any] = {
-    "first_time_address": False,
-    "orders_from_ip_last_hour": 1,
-    "velocity": {"ip": 1, "phone": 1, "address": 1, "window_minutes": 60},
-    "customer": {"known": True, "orders_so_far": 1, "returned_orders": 0, "returns_ratio": 0.0},
-    "credit": {"limit": 0.0, "open_balance": 0.0, "remaining": 0.0},
-    "address": {"complete": True, "missing": [], "serviceable": True, "unserviceable_reason": ""},
-    "stock": {"lines": [], "all_available": True},
-    "coupon": {"code": None, "exists": False, "valid": False, "min_spend_met": False},
-}
-
-MAX_FLOW_STEPS = 500
-
-
-@dataclass(frozen=True)
-class CaseResult:
-    """One case: its index and name, whether it passed, what happened."""
-
-    index: int
-    name: str
-    passed: bool
-    detail: str
-    # rules: the action and rule ids that fired; flow: the path taken.
-    outcome: dict
-
-    @property
-    def path(self) -> str:
-        return join_path("$.tests", self.index)
-
-
-def merged(base: dict, overrides: dict | None) -> dict:
-    """``base`` with ``overrides`` applied key by key, nested mappings merged."""
-    out = copy.deepcopy(base)
-    for key, value in (overrides or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merged(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def example_order(overrides: dict | None) -> dict:
-    """The case's order; ``total`` is computed from the lines unless the case gives it."""
-    order = merged(ORDINARY_ORDER, overrides)
-    if "total" not in (overrides or {}):
-        try:
-            order["total"] = round(sum(float(l["qty"]) * float(l["price"]) for l in order.get("lines") or []), 2)
-        except (KeyError, TypeError, ValueError):
-            order["total"] = 0
-    return order
-
-
-def _case_name(case: dict, index: int) -> str:
-    return str(case.get("name") or f"case {index + 1}")
+__all__ = [
+    "ORDINARY_FACTS",
+    "ORDINARY_ORDER",
+    "CaseResult",
+    "Walk",
+    "case_errors",
+    "check_cases",
+    "example_order",
+    "merged",
+    "run_cases",
+    "run_flow_case",
+    "run_rule_case",
+    "walk_flow",
+]
 
 
 def _fired_matches(expected: str, fired_ids: list[str]) -> bool:
@@ -146,99 +94,105 @@ def run_rule_case(rule_set, case: dict, index: int) -> CaseResult:
     fired_text = ", ".join(fired) or "none"
     detail = (
         f"{'; '.join(problems)} (action {decision.action}, fired: {fired_text})"
-        if problems else f"action {decision.action}, fired: {fired_text}"
+        if problems
+        else f"action {decision.action}, fired: {fired_text}"
     )
-    outcome = {"action": decision.action, "fired": fired, "tags": list(decision.tags),
-               "reasons": [f.reason for f in decision.fired]}
-    return CaseResult(index, _case_name(case, index), not problems, detail, outcome)
+    outcome = {
+        "action": decision.action,
+        "fired": fired,
+        "tags": list(decision.tags),
+        "reasons": [f.reason for f in decision.fired],
+    }
+    return CaseResult(index, case_name(case, index), not problems, detail, outcome)
+
+
+# Activities of audits and human tasks; a case's `activities` lists those of its activity steps.
+TASK_CALLS = frozenset({"audit_order", "audit_return", "open_task", "escalate_task", "close_task", "record_approval"})
 
 
 @dataclass(frozen=True)
 class Walk:
-    """Where a flow takes an example order: the steps in order and the end status."""
+    """Where a flow takes an example order: the steps in order, the end status, the activities called."""
 
     path: tuple[str, ...]
     status: str | None
     ended: bool
     problem: str = ""
+    activities: tuple[str, ...] = ()
 
 
-def walk_flow(flow, order: dict, audit: str = "approve", decisions: dict | None = None,
-              events: list | None = None, failures: dict | None = None, stop_at_waits: bool = False) -> Walk:
-    """Follow ``flow`` for ``order`` with the pure interpreter, no timers and no I/O.
+def walk_flow(
+    flow,
+    order: dict,
+    audit: Any = "approve",
+    decisions: dict | None = None,
+    events: list | None = None,
+    failures: dict | None = None,
+    stop_at_waits: bool = False,
+    results: dict | None = None,
+    extra: dict | None = None,
+) -> Walk:
+    """Follow ``flow`` for ``order`` with the production interpreter and simulated effects.
 
-    Audits give ``audit`` (or ``audit[step]`` when a mapping); approvals take
-    ``decisions[step]`` or time out; waits take the next event they react to
-    from ``events`` or time out; activities succeed unless ``failures[step]``
-    names their failure. With ``stop_at_waits`` the walk stops at the first
-    approval or wait, which is where a recorded order would now be waiting.
+    The script (``engine.simulation``): audits give ``audit`` (or ``audit[step]``);
+    approvals take ``decisions[step]`` (one, or a list: one per waiting period,
+    ``timeout`` for a period that runs out) or close on an event they listen
+    to, else time out; waits take the first event they react to from
+    ``events`` or time out; activities succeed unless ``failures[step]`` names
+    their failure. With ``stop_at_waits`` the walk stops at the first approval
+    or wait with nothing scripted, which is where a recorded order would now be waiting.
     """
-    decisions, failures = decisions or {}, failures or {}
-    pending = [e if isinstance(e, str) else str(e) for e in (events or [])]
-    received: dict[str, dict] = {}
-    audit_result: dict = {}
-    results: dict = {}
-    path: list[str] = []
-    status = None
-    current = flow.start
-    for _ in range(MAX_FLOW_STEPS):
-        step = flow.steps[current]
-        path.append(current)
-        status = step.status or status
-        if isinstance(step, EndStep):
-            return Walk(tuple(path), status, True)
-        if stop_at_waits and isinstance(step, (ApprovalStep, WaitStep)):
-            return Walk(tuple(path), status, False)
-        outcome: str | None = None
-        if isinstance(step, ActivityStep):
-            outcome = failures.get(step.id)
-            results[step.id] = {}
-        elif isinstance(step, AuditStep):
-            outcome = audit.get(step.id, "approve") if isinstance(audit, dict) else audit
-            audit_result = {"action": outcome, "fired": []}
-        elif isinstance(step, ApprovalStep):
-            outcome = decisions.get(step.id, TIMEOUT)
-        elif isinstance(step, WaitStep):
-            outcome = TIMEOUT
-            for position, event in enumerate(pending):
-                if event in step.on:
-                    outcome = pending.pop(position)
-                    received[outcome] = {}
-                    break
-        try:
-            if isinstance(step, SwitchStep):
-                current = evaluate_switch(step, context(order, audit_result, results, received))[0]
-            else:
-                current = next_step(flow, step, outcome)
-        except FlowError as exc:
-            return Walk(tuple(path), status, False, str(exc))
-    return Walk(tuple(path), status, False, f"no end after {MAX_FLOW_STEPS} steps (a loop?)")
+    script = Script(
+        audit=audit,
+        decisions=dict(decisions or {}),
+        events=list(events or []),
+        failures=dict(failures or {}),
+        results=dict(results or {}),
+        stop_at_waits=stop_at_waits,
+    )
+    done = simulate(flow, order, script, extra)
+    return Walk(done.path, done.status, done.ended, done.problem, done.activities)
 
 
 def run_flow_case(flow, case: dict, index: int) -> CaseResult:
     order = example_order(case.get("order"))
-    walk = walk_flow(flow, order, case.get("audit", "approve"), case.get("decisions"), case.get("events"),
-                     case.get("failures"))
+    walk = walk_flow(
+        flow,
+        order,
+        case.get("audit", "approve"),
+        case.get("decisions"),
+        case.get("events"),
+        case.get("failures"),
+        results=case.get("results"),
+        extra={"return": case.get("return") or {}} if flow.serves == "return" else None,
+    )
     expect = case.get("expect") or {}
     problems = [walk.problem] if walk.problem else []
     if "path" in expect and list(walk.path) != list(expect["path"]):
         expected, got = list(expect["path"]), list(walk.path)
-        at = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
-        problems.append(
-            f"expected path {' > '.join(expected)}, got {' > '.join(got)} (they part at step {at + 1})"
+        # The paths may differ in length: they part at the first difference or where the shorter ends.
+        at = next(
+            (i for i, (a, b) in enumerate(zip(expected, got, strict=False)) if a != b), min(len(expected), len(got))
         )
+        problems.append(f"expected path {' > '.join(expected)}, got {' > '.join(got)} (they part at step {at + 1})")
     if "end" in expect and (not walk.path or walk.path[-1] != expect["end"]):
         problems.append(f"expected to end at {expect['end']}, ended at {walk.path[-1] if walk.path else 'nothing'}")
     if "status" in expect and walk.status != expect["status"]:
         problems.append(f"expected status {expect['status']}, got {walk.status}")
+    called = [name for name in walk.activities if name not in TASK_CALLS]
+    if "activities" in expect and called != list(expect["activities"]):
+        problems.append(f"expected activities {', '.join(expect['activities'])}, got {', '.join(called) or 'none'}")
     path_text = " > ".join(walk.path)
     detail = f"{'; '.join(problems)} (path: {path_text})" if problems else f"path: {path_text}"
-    outcome = {"path": list(walk.path), "status": walk.status}
-    return CaseResult(index, _case_name(case, index), not problems, detail, outcome)
+    outcome = {"path": list(walk.path), "status": walk.status, "activities": called}
+    return CaseResult(index, case_name(case, index), not problems, detail, outcome)
 
 
 def check_cases(kind: str, raw: dict) -> Iterator[DefinitionError]:
-    """Cases that name rules, steps or events the definition does not have."""
+    """Cases that name rules, steps, carriers, warehouses... the definition (or the case) does not have."""
+    if kind in KIND_CASES:
+        yield from KIND_CASES[kind].check(raw)
+        return
     for index, case in enumerate(raw.get("tests") or []):
         path = join_path("$.tests", index)
         expect = case.get("expect") or {}
@@ -247,25 +201,36 @@ def check_cases(kind: str, raw: dict) -> Iterator[DefinitionError]:
             for key in ("fired", "not_fired"):
                 for position, rule in enumerate(expect.get(key, [])):
                     if rule not in ids:
-                        yield DefinitionError(join_path(path, "expect", key, position),
-                                              f"unknown rule {rule!r}{suggest(rule, ids)}")
+                        yield DefinitionError(
+                            join_path(path, "expect", key, position), f"unknown rule {rule!r}{suggest(rule, ids)}"
+                        )
         elif kind == "flow":
             steps = {s["id"]: s for s in raw.get("steps", [])}
-            named = [(("expect", "path", p), s) for p, s in enumerate(expect.get("path", []))]
+            named: list[tuple[tuple[str | int, ...], Any]] = [
+                (("expect", "path", p), s) for p, s in enumerate(expect.get("path", []))
+            ]
             named += [(("expect", "end"), expect["end"])] if "end" in expect else []
             named += [(("decisions", s), s) for s in case.get("decisions") or {}]
             named += [(("failures", s), s) for s in case.get("failures") or {}]
             for rel, step_id in named:
                 if step_id not in steps:
                     yield DefinitionError(join_path(path, *rel), f"unknown step {step_id!r}{suggest(step_id, steps)}")
-            for step_id, decision in (case.get("decisions") or {}).items():
+            for step_id, scripted in (case.get("decisions") or {}).items():
                 step = steps.get(step_id)
                 if step is not None and step.get("type") != "approval":
                     yield DefinitionError(join_path(path, "decisions", step_id), f"step {step_id!r} is not an approval")
-                elif step is not None and decision not in step.get("on", {}):
-                    yield DefinitionError(join_path(path, "decisions", step_id),
-                                          f"{decision!r} is not a decision of step {step_id!r}; "
-                                          f"decisions are {', '.join(step.get('on', {}))}")
+                    continue
+                # One decision, or one per waiting period: `timeout` lets a period run out.
+                listed = list(enumerate(scripted)) if isinstance(scripted, list) else [(None, scripted)]
+                for position, decision in listed:
+                    if step is None or decision in step.get("on", {}) or (position is not None and decision == TIMEOUT):
+                        continue
+                    where = (step_id,) if position is None else (step_id, position)
+                    yield DefinitionError(
+                        join_path(path, "decisions", *where),
+                        f"{decision!r} is not a decision of step {step_id!r}; "
+                        f"decisions are {', '.join(step.get('on', {}))}",
+                    )
 
 
 def run_cases(kind: str, model, raw: dict) -> list[CaseResult]:
@@ -275,9 +240,19 @@ def run_cases(kind: str, model, raw: dict) -> list[CaseResult]:
         return [run_rule_case(model, case, i) for i, case in enumerate(cases)]
     if kind == "flow":
         return [run_flow_case(model, case, i) for i, case in enumerate(cases)]
+    if kind in KIND_CASES:
+        return [KIND_CASES[kind].run(model, case, i) for i, case in enumerate(cases)]
     return []
 
 
 def case_errors(results: list[CaseResult]) -> list[DefinitionError]:
-    """A definition error for every failing case, at its path."""
-    return [DefinitionError(r.path, f"test {r.name!r} failed: {r.detail}") for r in results if not r.passed]
+    """A definition error for every failing case: at each failed expectation's path, else at the case's."""
+    errors: list[DefinitionError] = []
+    for r in results:
+        if r.passed:
+            continue
+        if r.problems:
+            errors.extend(DefinitionError(p.path, f"test {r.name!r} failed: {p.message}") for p in r.problems)
+        else:
+            errors.append(DefinitionError(r.path, f"test {r.name!r} failed: {r.detail}"))
+    return errors

@@ -20,7 +20,7 @@ log = logging.getLogger("oms.bootstrap")
 
 
 def prepare(seed: bool) -> dict:
-    """Idempotent: safe on every start of `oms up` and `oms web`."""
+    """Idempotent: safe on every start of `oms up` (``seed``: dev users, demo data) and `oms web`."""
     settings = get_settings()
     before, _ = migrate.upgrade()
     if before == migrate.BASELINE:
@@ -28,8 +28,9 @@ def prepare(seed: bool) -> dict:
         with session_scope() as session:
             analytics.rebuild(session)
     report = {"users": [], "published": [], "seeded": False}
-    with session_scope() as session:
-        if settings.dev_mode:
+    if seed and settings.dev_mode:
+        # Only the embedded dev stack (`oms up`) has dev users; everyone else is added with `oms users add`.
+        with session_scope() as session:
             report["users"] = ensure_dev_users(session)
     with session_scope() as session:
         # Each shipped definition is published once, when first seen (a new version of the

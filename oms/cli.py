@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -13,10 +14,30 @@ from typing import Annotated
 
 import typer
 
+from oms.users_cli import users
+
 app = typer.Typer(
-    help="Order management whose pipeline is data.", no_args_is_help=True, add_completion=False,
+    help="Order management whose pipeline is data.",
+    no_args_is_help=True,
+    add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(users, name="users")
+
+
+def _refuse_insecure(command: str) -> None:
+    """Outside dev mode, no serving with the built-in or a short secret key."""
+    from oms.settings import MIN_SECRET_KEY, get_settings
+
+    problem = get_settings().insecure()
+    if problem:
+        typer.echo(
+            f"oms {command}: refusing to start: {problem}. Set OMS_SECRET_KEY to at least {MIN_SECRET_KEY} random "
+            f"characters (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`); "
+            f"OMS_DEV_MODE=true is for the embedded dev stack only.",
+            err=True,
+        )
+        raise typer.Exit(2)
 
 
 def _logging() -> None:
@@ -47,16 +68,15 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="definition files 
 def worker() -> None:
     """Run a worker: order workflows and activities (scale these horizontally)."""
     _logging()
+    _refuse_insecure("worker")
     from oms.settings import get_settings
     from oms.worker import run_worker
 
     if get_settings().worker_nice:
         # On one machine, taking orders comes first; the work behind them is durable and catches up.
         os.nice(get_settings().worker_nice)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_worker())
-    except KeyboardInterrupt:
-        pass
 
 
 @app.command()
@@ -66,6 +86,7 @@ def web(
 ) -> None:
     """Run the web app and API."""
     _logging()
+    _refuse_insecure("web")
     import uvicorn
 
     from oms.bootstrap import prepare
@@ -74,8 +95,18 @@ def web(
     settings = get_settings()
     prepare(seed=False)
     # Logging stays as oms.logs set it up; requests are counted in /metrics, not logged one by one.
-    uvicorn.run("web.app:create_app", factory=True, host=host or settings.web_host,
-                port=port or settings.web_port, log_config=None, access_log=False)
+    # Behind a TLS proxy: the client's address and scheme from X-Forwarded-For/-Proto, trusted only
+    # from OMS_FORWARDED_ALLOW_IPS (sign-in throttling per address, Secure cookies).
+    uvicorn.run(
+        "web.app:create_app",
+        factory=True,
+        host=host or settings.web_host,
+        port=port or settings.web_port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
 
 
 # `oms up` runs everything on one machine: the worker yields the CPU to intake.
@@ -83,66 +114,70 @@ EMBEDDED_WORKER_NICE = 10
 
 
 @app.command()
-def up() -> None:
-    """The embedded stack: Temporal dev server, worker and web app; Ctrl-C stops all."""
+def up(
+    max_crashes: Annotated[
+        int,
+        typer.Option(
+            envvar="OMS_UP_MAX_CRASHES",
+            min=0,
+            help="restarts allowed per process within --crash-window; one crash more stops everything",
+        ),
+    ] = 5,
+    crash_window: Annotated[
+        float, typer.Option(envvar="OMS_UP_CRASH_WINDOW", min=1, help="seconds over which crashes are counted")
+    ] = 60.0,
+) -> None:
+    """The embedded stack: Temporal dev server, worker and web app; restarts a crashed one; Ctrl-C stops all."""
+    # The embedded stack is the dev stack: dev users, demo data (its children inherit the setting).
+    os.environ.setdefault("OMS_DEV_MODE", "true")
     _logging()
     from oms.bootstrap import prepare
     from oms.settings import get_settings
-    from oms.temporal.dev_server import start_dev_server, wait_for_port
+    from oms.temporal.dev_server import wait_for_port
+    from oms.temporal.stack import EmbeddedStack, RestartPolicy
 
     settings = get_settings()
     data = settings.data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True)
     host, _, port = settings.temporal_address.rpartition(":")
     ui_port = int(settings.temporal_ui_url.rsplit(":", 1)[-1].split("/")[0])
-    typer.echo(f"starting Temporal dev server ({data / 'temporal.db'}) ...")
-    children: list[subprocess.Popen] = [
-        start_dev_server(data / "temporal.db", int(port), ui_port, log_file=data / "temporal.log", ip=host)
-    ]
-    try:
-        report = prepare(seed=True)
-        if report["published"]:
-            typer.echo("published: " + ", ".join(report["published"]))
-        if report["seeded"]:
-            typer.echo("seeded demo warehouses, SKUs, stock and customers")
-        env = {**os.environ, "OMS_DATA_DIR": str(data)}
-        env.setdefault("OMS_WORKER_NICE", str(EMBEDDED_WORKER_NICE))
-        for command in ("worker", "web"):
-            children.append(subprocess.Popen([sys.executable, "-m", "oms.cli", command], env=env))
-        wait_for_port(settings.web_host, settings.web_port, timeout=60, process=children[-1])
-        base = f"http://{settings.web_host}:{settings.web_port}"
-        typer.echo(
-            f"\nOMS is up.\n"
-            f"  web app      {base}\n"
-            f"  API docs     {base}/docs\n"
-            f"  Temporal UI  {settings.temporal_ui_url}\n"
-            f"  dev logins   admin, analyst, operator, channel / password {settings.dev_password!r}"
-            f" (OMS_DEV_PASSWORD)\n"
-            f"  data         {data}\n"
-            f"Press Ctrl-C to stop."
-        )
-        while all(child.poll() is None for child in children):
-            try:
-                children[0].wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                pass
-        stopped = [c for c in children if c.poll() is not None]
-        if all(c.returncode in (0, -signal.SIGINT, 128 + signal.SIGINT) for c in stopped):
-            # Ctrl-C reaches the whole process group: a child may end before we see the signal.
-            raise KeyboardInterrupt
-        typer.echo(f"a process stopped: {[(c.args, c.returncode) for c in stopped]}; stopping the rest", err=True)
-        raise typer.Exit(1)
-    except KeyboardInterrupt:
-        typer.echo("\nstopping ...")
-    finally:
-        for child in reversed(children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT if child is not children[0] else signal.SIGTERM)
-        for child in reversed(children):
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
+    env = {**os.environ, "OMS_DATA_DIR": str(data)}
+    env.setdefault("OMS_WORKER_NICE", str(EMBEDDED_WORKER_NICE))
+    policy = RestartPolicy(max_crashes=max_crashes, window=crash_window)
+
+    def web_listens(process: subprocess.Popen) -> None:
+        wait_for_port(settings.web_host, settings.web_port, timeout=60, process=process)
+
+    # Leaving the block stops every process, also on Ctrl-C, SIGTERM and giving up.
+    with EmbeddedStack(env, restart=policy) as stack:
+        try:
+            typer.echo(f"starting Temporal dev server ({data / 'temporal.db'}) ...")
+            stack.start_temporal(data / "temporal.db", int(port), ui_port, ip=host, log_file=data / "temporal.log")
+            report = prepare(seed=True)
+            if report["published"]:
+                typer.echo("published: " + ", ".join(report["published"]))
+            if report["seeded"]:
+                typer.echo("seeded demo warehouses, SKUs, stock and customers")
+            stack.start("worker")
+            web = stack.start("web", ready=web_listens)
+            web_listens(web.process)
+            base = f"http://{settings.web_host}:{settings.web_port}"
+            typer.echo(
+                f"\nOMS is up.\n"
+                f"  web app      {base}\n"
+                f"  API docs     {base}/docs\n"
+                f"  Temporal UI  {settings.temporal_ui_url}\n"
+                f"  dev logins   admin, analyst, operator, channel / password {settings.dev_password!r}"
+                f" (OMS_DEV_PASSWORD)\n"
+                f"  data         {data}\n"
+                f"Press Ctrl-C to stop."
+            )
+            stack.supervise()
+        except KeyboardInterrupt:
+            typer.echo("\nstopping ...")
+        except RuntimeError as exc:  # GaveUp, or a process that did not start
+            typer.echo(f"oms up: {exc}; stopping everything", err=True)
+            raise typer.Exit(1) from None
 
 
 @app.command()
@@ -169,10 +204,18 @@ def rebuild_analytics() -> None:
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(
-        help="orders: CSV (.csv) or JSON Lines (.jsonl, .ndjson)", exists=True, dir_okay=False, readable=True)],
-    channel: Annotated[str, typer.Option(
-        "--channel", help="the channel the orders come from; its mapping reads native JSON Lines payloads")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="orders: CSV (.csv) or JSON Lines (.jsonl, .ndjson)", exists=True, dir_okay=False, readable=True
+        ),
+    ],
+    channel: Annotated[
+        str,
+        typer.Option(
+            "--channel", help="the channel the orders come from; its mapping reads native JSON Lines payloads"
+        ),
+    ],
     concurrency: Annotated[int, typer.Option(min=1, max=256, help="orders submitted at once")] = 16,
 ) -> None:
     """Import orders from a file, with the same checks as POST /api/orders.
@@ -192,8 +235,9 @@ def import_(
     Temporal failed (run it again to import the rest); 2 on a usage error;
     130 when interrupted.
     """
-    logging.basicConfig(level=os.environ.get("OMS_LOG_LEVEL", "WARNING"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("OMS_LOG_LEVEL", "WARNING"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     from tqdm import tqdm
 
     from services.orders import importer
@@ -216,11 +260,19 @@ def import_(
         # The first Ctrl-C lets the orders in flight finish; a second one is the default abrupt stop.
         loop.add_signal_handler(signal.SIGINT, lambda: (stop.set(), loop.remove_signal_handler(signal.SIGINT)))
         # disable=None: no bar when stderr is not a terminal.
-        with tqdm(total=len(orders.candidates), unit="order", desc=file.name, file=sys.stderr,
-                  disable=None, dynamic_ncols=True) as bar:
+        with tqdm(
+            total=len(orders.candidates),
+            unit="order",
+            desc=file.name,
+            file=sys.stderr,
+            disable=None,
+            dynamic_ncols=True,
+        ) as bar:
+
             def on_done(_: importer.Outcome, summary: importer.Summary) -> None:
-                bar.set_postfix(created=summary.created, present=summary.present, rejected=summary.rejected,
-                                refresh=False)
+                bar.set_postfix(
+                    created=summary.created, present=summary.present, rejected=summary.rejected, refresh=False
+                )
                 bar.update(1)
 
             try:
@@ -245,8 +297,11 @@ def import_(
     left = summary.failed + summary.not_submitted
     if summary.failure is not None:
         nothing = " nothing was imported;" if summary.created + summary.present == 0 else ""
-        raise fail(1, f"stopped by an infrastructure failure: {summary.failure};{nothing} {left} order(s) not "
-                      f"imported (nothing stored for them): run the same command again to import them")
+        raise fail(
+            1,
+            f"stopped by an infrastructure failure: {summary.failure};{nothing} {left} order(s) not "
+            f"imported (nothing stored for them): run the same command again to import them",
+        )
     if summary.interrupted:
         raise fail(130, f"interrupted: {left} order(s) not imported: run the same command again to import them")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -75,7 +75,7 @@ def _begin_immediate(dbapi_connection, patience: float = 60.0) -> None:
                 cursor.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 0.002)
@@ -107,8 +107,10 @@ _SQLITE_WRITER = threading.RLock()
 def session_scope() -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
     engine = get_engine()
-    with (_SQLITE_WRITER if engine.dialect.name == "sqlite" else nullcontext()), \
-            Session(engine, expire_on_commit=False) as session:
+    with (
+        _SQLITE_WRITER if engine.dialect.name == "sqlite" else nullcontext(),
+        Session(engine, expire_on_commit=False) as session,
+    ):
         try:
             yield session
             session.commit()

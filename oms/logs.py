@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -63,10 +63,13 @@ def configure(level: str = "INFO", fmt: str = "auto") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(OrderContext())
     if json_lines:
-        handler.setFormatter(JsonFormatter(
-            JSON_FIELDS, rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            json_ensure_ascii=False,
-        ))
+        handler.setFormatter(
+            JsonFormatter(
+                JSON_FIELDS,
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                json_ensure_ascii=False,
+            )
+        )
     else:
         handler.setFormatter(_Text(TEXT_FORMAT))
     root = logging.getLogger()

@@ -10,8 +10,8 @@ workflow and activity metrics on their own address (``OMS_WORKER_METRICS``).
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 from prometheus_client import (
     CollectorRegistry,
@@ -33,11 +33,14 @@ log = logging.getLogger("oms.metrics")
 REGISTRY = CollectorRegistry()
 
 INTAKE_ORDERS = Counter(
-    "oms_intake_orders", "Orders received by intake, by channel and outcome (created, existing, rejected, busy)",
-    ["channel", "outcome"], registry=REGISTRY,
+    "oms_intake_orders",
+    "Orders received by intake, by channel and outcome (created, existing, rejected, busy)",
+    ["channel", "outcome"],
+    registry=REGISTRY,
 )
 INTAKE_SECONDS = Histogram(
-    "oms_intake_seconds", "Time intake takes to answer an order (validation, storing; not the workflow start)",
+    "oms_intake_seconds",
+    "Time intake takes to answer an order (validation, storing; not the workflow start)",
     registry=REGISTRY,
     buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
@@ -86,12 +89,12 @@ def _orders_by_status(session: Session) -> Iterator[GaugeMetricFamily]:
 def _open_tasks(session: Session) -> Iterator[GaugeMetricFamily]:
     family = GaugeMetricFamily("oms_open_tasks", "Open human tasks by role and age band", labels=["role", "age"])
     oldest = GaugeMetricFamily("oms_open_task_oldest_seconds", "Age of the oldest open task by role", labels=["role"])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     counts: dict[tuple[str, str], int] = {}
     ages: dict[str, float] = {}
     for role, created_at in session.exec(select(Task.role, Task.created_at).where(Task.status == "open")).all():
         if created_at.tzinfo is None:
-            created_at = created_at.replace(tzinfo=timezone.utc)
+            created_at = created_at.replace(tzinfo=UTC)
         age = (now - created_at).total_seconds()
         band = next(name for limit, name in TASK_AGE_BANDS if age < limit)
         counts[(role, band)] = counts.get((role, band), 0) + 1
@@ -108,7 +111,9 @@ _collector = ReadModelCollector()
 REGISTRY.register(_collector)
 
 WAITING_STARTS = Gauge(
-    "oms_intake_waiting_workflow_start", "Accepted orders whose workflow start is not confirmed yet", registry=REGISTRY,
+    "oms_intake_waiting_workflow_start",
+    "Accepted orders whose workflow start is not confirmed yet",
+    registry=REGISTRY,
 )
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -18,14 +18,14 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class DefinitionVersion(SQLModel, table=True):
     __tablename__ = "definition_versions"
     __table_args__ = (UniqueConstraint("kind", "name", "version"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(index=True)
     name: str = Field(index=True)
     version: int
@@ -42,7 +42,7 @@ class DefinitionDraft(SQLModel, table=True):
     __tablename__ = "definition_drafts"
     __table_args__ = (UniqueConstraint("kind", "name", "author"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     kind: str
     name: str
     author: str = Field(index=True)
@@ -57,8 +57,12 @@ class Order(SQLModel, table=True):
         Index("ix_orders_status_created", "status", "created_at"),
         Index("ix_orders_client_ip_created", "client_ip", "created_at"),
         # The intake sweep looks for orders whose workflow start is unconfirmed: few, whatever the table's size.
-        Index("ix_orders_unstarted", "created_at", sqlite_where=text("workflow_started = 0"),
-              postgresql_where=text("NOT workflow_started")),
+        Index(
+            "ix_orders_unstarted",
+            "created_at",
+            sqlite_where=text("workflow_started = 0"),
+            postgresql_where=text("NOT workflow_started"),
+        ),
     )
 
     id: str = Field(primary_key=True)
@@ -70,17 +74,20 @@ class Order(SQLModel, table=True):
     status: str = Field(default="received")
     flow_name: str
     flow_version: int
-    customer_id: Optional[str] = Field(default=None, index=True)
+    customer_id: str | None = Field(default=None, index=True)
     customer_type: str = "consumer"
     address_key: str = Field(index=True)
-    client_ip: Optional[str] = None
-    phone: Optional[str] = Field(default=None, index=True)
+    client_ip: str | None = None
+    phone: str | None = Field(default=None, index=True)
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # When the order first reached each status (status -> ISO time), for cycle times.
     milestones: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     total: float = 0
     document: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    audit: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    audit: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # Every definition the order uses, pinned at intake: [{kind, name, version, sha256}]; empty for
+    # orders taken before pinning (they read the live versions, as they always did).
+    pins: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -106,12 +113,12 @@ class OrderEvent(SQLModel, table=True):
     __tablename__ = "order_events"
     __table_args__ = (UniqueConstraint("order_id", "seq"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     order_id: str = Field(index=True, foreign_key="orders.id")
     seq: int
     type: str
-    step: Optional[str] = None
-    status: Optional[str] = None  # the order's status this line set, if any
+    step: str | None = None
+    status: str | None = None  # the order's status this line set, if any
     message: str = ""
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     at: datetime = Field(default_factory=utcnow)
@@ -134,16 +141,16 @@ class Task(SQLModel, table=True):
     decisions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
     due_at: datetime
-    decision: Optional[str] = None
-    decided_by: Optional[str] = None
+    decision: str | None = None
+    decided_by: str | None = None
     comment: str = ""
-    decided_at: Optional[datetime] = None
+    decided_at: datetime | None = None
     approvals: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     needs_approvals: int = 1
-    claimed_by: Optional[str] = Field(default=None, index=True)
-    escalated_at: Optional[datetime] = None
+    claimed_by: str | None = Field(default=None, index=True)
+    escalated_at: datetime | None = None
     # A task of a return's flow (review, quality check) names the return; order_id is the returned order.
-    return_id: Optional[str] = Field(default=None, index=True)
+    return_id: str | None = Field(default=None, index=True)
 
 
 class DecisionRecord(SQLModel, table=True):
@@ -152,7 +159,7 @@ class DecisionRecord(SQLModel, table=True):
     __tablename__ = "decisions"
     __table_args__ = (UniqueConstraint("order_id", "seq"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     order_id: str = Field(index=True, foreign_key="orders.id")
     task_id: str = Field(index=True)
     seq: int
@@ -223,20 +230,20 @@ class StockMovement(SQLModel, table=True):
         Index("ix_stock_movements_sku_at", "sku", "at"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    order_id: Optional[str] = Field(default=None, index=True)
-    line_no: Optional[int] = None
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: str | None = Field(default=None, index=True)
+    line_no: int | None = None
     operation: str  # receipt | reserve | release | ship | return | adjust | transfer
     warehouse: str
     sku: str
     qty: int  # signed for adjust and transfer (out of this warehouse: negative)
     reason: str = ""
     at: datetime = Field(default_factory=utcnow)
-    lot: Optional[str] = None
+    lot: str | None = None
     part: int = 0
     cycle: int = 0
-    counterpart: Optional[str] = None  # the other warehouse of a transfer
-    user: Optional[str] = None
+    counterpart: str | None = None  # the other warehouse of a transfer
+    user: str | None = None
 
 
 class StockLot(SQLModel, table=True):
@@ -254,7 +261,7 @@ class StockLot(SQLModel, table=True):
     on_hand: int = 0
     reserved: int = 0
     received_at: datetime = Field(default_factory=utcnow)
-    expires_on: Optional[date] = None
+    expires_on: date | None = None
 
 
 class ChannelReservation(SQLModel, table=True):
@@ -274,15 +281,15 @@ class StockAlert(SQLModel, table=True):
 
     __tablename__ = "stock_alerts"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     sku: str = Field(index=True, foreign_key="skus.sku")
-    open_key: Optional[str] = Field(default=None, unique=True)
+    open_key: str | None = Field(default=None, unique=True)
     status: str = "open"  # open | resolved
     available: int
     threshold: int
     message: str = ""
     created_at: datetime = Field(default_factory=utcnow)
-    resolved_at: Optional[datetime] = None
+    resolved_at: datetime | None = None
 
 
 class Backorder(SQLModel, table=True):
@@ -295,7 +302,7 @@ class Backorder(SQLModel, table=True):
     qty: int
     status: str = Field(default="open", index=True)  # open | filled | cancelled
     created_at: datetime = Field(default_factory=utcnow)
-    closed_at: Optional[datetime] = None
+    closed_at: datetime | None = None
 
 
 class Shipment(SQLModel, table=True):
@@ -304,7 +311,7 @@ class Shipment(SQLModel, table=True):
     __tablename__ = "shipments"
     __table_args__ = (UniqueConstraint("order_id", "parcel", name="uq_shipments_order_parcel"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     order_id: str = Field(index=True, foreign_key="orders.id")
     parcel: int = 1
     carrier: str
@@ -322,7 +329,7 @@ class Shipment(SQLModel, table=True):
     lines: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     label: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # Orders of the same customer and address shipped in one box share this key (see activities/shipping.py).
-    consolidation: Optional[str] = Field(default=None, index=True)
+    consolidation: str | None = Field(default=None, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -332,7 +339,7 @@ class TrackingEvent(SQLModel, table=True):
     __tablename__ = "tracking_events"
     __table_args__ = (UniqueConstraint("carrier", "event_id", name="uq_tracking_events_carrier_event"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     shipment_id: int = Field(index=True, foreign_key="shipments.id")
     order_id: str = Field(index=True)
     carrier: str
@@ -376,11 +383,36 @@ class Customer(SQLModel, table=True):
 
 
 class User(SQLModel, table=True):
+    """A person who signs in; roles and scopes are read from here on every request (oms/auth.py)."""
+
     __tablename__ = "users"
 
     username: str = Field(primary_key=True)
     password_hash: str
-    role: str
+    # admin, analyst, operator, channel, or a role an approval step names.
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Data scopes; empty: every channel or warehouse.
+    channels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    warehouses: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    active: bool = True
+    # Raised by sign-out, a password change and disabling: every token issued before stops working.
+    token_version: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ChannelKey(SQLModel, table=True):
+    """An API key bound to one channel; only its sha256 is stored, the key is shown once."""
+
+    __tablename__ = "channel_keys"
+
+    id: str = Field(primary_key=True)  # public: the key's second part, shown in lists
+    channel: str = Field(index=True)
+    key_hash: str = Field(unique=True)
+    label: str = ""
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 class Return(SQLModel, table=True):
@@ -396,7 +428,7 @@ class Return(SQLModel, table=True):
     kind: str  # refund | exchange
     reason: str = Field(index=True)
     comment: str = ""
-    replacement_sku: Optional[str] = None
+    replacement_sku: str | None = None
     photos: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     flow_name: str
     flow_version: int
@@ -404,12 +436,14 @@ class Return(SQLModel, table=True):
     refunded: float = 0
     refunded_shipping: float = 0
     label: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    audit: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
-    exchange_order_id: Optional[str] = None
+    audit: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    exchange_order_id: str | None = None
+    # Every definition the return uses, pinned when it was requested (see Order.pins).
+    pins: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_by: str = ""
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
-    closed_at: Optional[datetime] = None
+    closed_at: datetime | None = None
 
 
 class ReturnLine(SQLModel, table=True):
@@ -437,12 +471,12 @@ class ReturnEvent(SQLModel, table=True):
     __tablename__ = "return_events"
     __table_args__ = (UniqueConstraint("return_id", "seq"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     return_id: str = Field(index=True, foreign_key="returns.id")
     seq: int
     type: str
-    step: Optional[str] = None
-    status: Optional[str] = None
+    step: str | None = None
+    status: str | None = None
     message: str = ""
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     at: datetime = Field(default_factory=utcnow)

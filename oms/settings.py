@@ -7,6 +7,9 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEV_SECRET_KEY = "dev-only-secret-change-me-in-production-0123456789"
+MIN_SECRET_KEY = 32
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OMS_", env_file=".env", extra="ignore")
@@ -19,9 +22,11 @@ class Settings(BaseSettings):
     task_queue: str = "oms-orders"
     web_host: str = "127.0.0.1"
     web_port: int = 8000
-    secret_key: str = "dev-only-secret-change-me-in-production-0123456789"
+    # Signs tokens, cookies and CSRF tokens: outside dev mode, at least MIN_SECRET_KEY random characters.
+    secret_key: str = DEV_SECRET_KEY
     token_minutes: int = 12 * 60
-    dev_mode: bool = True
+    # The embedded dev stack only (`oms up` turns it on): dev users, demo data, predictable webhook secrets.
+    dev_mode: bool = False
     dev_password: str = "oms-dev"
     definitions_dir: Path = Path(__file__).resolve().parent.parent / "definitions"
     worker_threads: int = 32
@@ -36,9 +41,9 @@ class Settings(BaseSettings):
     # ... and as signed webhooks (X-OMS-Signature: sha256=<HMAC of the body>).
     notify_webhook_url: str = ""
     notify_webhook_secret: str = ""
-    # Shared secret of the carrier tracking webhook POST /api/carriers/{name}/events;
-    # dev mode without one: dev-secret-carrier-<name>.
-    carrier_webhook_secret: str = ""
+    # Each carrier's tracking webhook (POST /api/carriers/{name}/events) is signed with its own secret,
+    # OMS_CARRIER_SECRET_<NAME> (read from the environment, not a field here); dev mode without one:
+    # dev-secret-carrier-<name>.
     # CPU priority of `oms worker` (os.nice increment); `oms up` sets 10 so intake comes first.
     worker_nice: int = 0
     # host:port where a worker serves the Temporal SDK's metrics (/metrics); empty: not served.
@@ -49,6 +54,39 @@ class Settings(BaseSettings):
     intake_backlog: int = 20000
     # Orders older than this without a confirmed workflow start are started again.
     intake_sweep_seconds: float = 30.0
+    # ---- the exposed surface (README "Security notes") ----
+    # Outbound webhooks (notifications, channel status pushes) refuse loopback, private, link-local
+    # and metadata addresses unless a comma-separated entry here names the host, the IP or its network
+    # (e.g. "127.0.0.1,10.0.0.0/8,hooks.internal").
+    outbound_allowlist: str = ""
+    # Largest body a signed webhook (channel orders, carrier tracking) may send; refused before the
+    # signature is checked. Any other request: max_request_bytes.
+    webhook_max_bytes: int = 256 * 1024
+    max_request_bytes: int = 2 * 1024 * 1024
+    # Signed webhooks carry X-OMS-Timestamp (Unix seconds), signed with the body; older or newer than
+    # this by more is a replay and refused.
+    webhook_tolerance_seconds: int = 300
+    # Sign-in attempts that fail, per account and per client address, within sign_in_window_seconds.
+    sign_in_attempts_per_account: int = 10
+    sign_in_attempts_per_address: int = 30
+    sign_in_window_seconds: int = 300
+    # Behind a TLS-terminating proxy: trust its X-Forwarded-For/-Proto from these addresses
+    # (comma-separated, "*" for any); cookies are then Secure when the client used https.
+    forwarded_allow_ips: str = "127.0.0.1"
+    # Always mark cookies Secure (a deployment served only over https).
+    secure_cookies: bool = False
+    # When set, GET /metrics needs "Authorization: Bearer <this token>".
+    metrics_token: str = ""
+
+    def insecure(self) -> str | None:
+        """Why this configuration must not serve outside dev mode, or None."""
+        if self.dev_mode:
+            return None
+        if self.secret_key == DEV_SECRET_KEY:
+            return "OMS_SECRET_KEY is the built-in development key"
+        if len(self.secret_key) < MIN_SECRET_KEY:
+            return f"OMS_SECRET_KEY is shorter than {MIN_SECRET_KEY} characters"
+        return None
 
     @property
     def db_url(self) -> str:

@@ -27,6 +27,7 @@ import workflows
 from activities.registry import ALL_ACTIVITIES
 from oms.logs import about_order
 from oms.settings import get_settings
+from oms.temporal.client import connect
 from workflows.order_flow import OrderWorkflow
 from workflows.return_flow import ReturnWorkflow
 
@@ -34,7 +35,7 @@ log = logging.getLogger("oms.worker")
 
 # Deterministic, side-effect-free code the workflows use; importing it once
 # outside the sandbox keeps compiled definitions cached across workflow runs.
-PASSTHROUGH = ("engine", "workflows.contracts", "workflows.contracts", "zen", "ruamel", "jsonschema", "referencing", "rpds")
+PASSTHROUGH = ("engine", "workflows.contracts", "zen", "ruamel", "jsonschema", "referencing", "rpds")
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -47,11 +48,6 @@ def sdk_runtime() -> Runtime | None:
     if not address:
         return None
     return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
-
-
-async def connect(runtime: Runtime | None = None) -> Client:
-    settings = get_settings()
-    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace, runtime=runtime)
 
 
 def compile_workflow_modules() -> None:

@@ -10,14 +10,15 @@ import of old data, or to check the counters). Days are UTC days.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from typing import Any, Iterable, Iterator
+from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import delete, func, insert, text
+from sqlalchemy import Table, delete, func, insert, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.analytics import (
     STAGES,
@@ -47,7 +48,7 @@ READY = ("reserved", "paid")  # an order is ready to ship once it reached both (
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def add(session: Session, items: Iterable[tuple[date, Increment]]) -> None:
@@ -59,9 +60,11 @@ def add(session: Session, items: Iterable[tuple[date, Increment]]) -> None:
         slot[1] += inc.amount
     if not merged:
         return
-    rows = [{"day": d, "metric": m, "k1": k1, "k2": k2, "count": c, "amount": a}
-            for (d, m, k1, k2), (c, a) in sorted(merged.items())]
-    table = DailyMetric.__table__
+    rows = [
+        {"day": d, "metric": m, "k1": k1, "k2": k2, "count": c, "amount": a}
+        for (d, m, k1, k2), (c, a) in sorted(merged.items())
+    ]
+    table: Table = DailyMetric.__table__  # type: ignore[attr-defined]  # SQLAlchemy sets it; SQLModel's types omit it
     dialect = session.get_bind().dialect.name
     statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
     statement = statement.on_conflict_do_update(
@@ -74,11 +77,14 @@ def add(session: Session, items: Iterable[tuple[date, Increment]]) -> None:
 def observe(session: Session, order: Order, event_type: str, status: str | None, data: dict[str, Any]) -> None:
     """Count what this timeline line means for the dashboard (in the caller's transaction)."""
     milestones = dict(order.milestones or {})
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     items: list[tuple[date, Increment]] = []
     if event_type == "audited" and CAPTURED not in milestones:
         captured = _utc(order.created_at).date()
-        items += [(captured, inc) for inc in capture_increments(order.document, str(data.get("action", "")), data.get("fired") or [])]
+        items += [
+            (captured, inc)
+            for inc in capture_increments(order.document, str(data.get("action", "")), data.get("fired") or [])
+        ]
         items.append((captured, Increment("status", "received")))
         milestones[CAPTURED] = now.isoformat()
     if status and status not in milestones:
@@ -102,7 +108,9 @@ def recount(session: Session, batch: int = 5000) -> dict[tuple[date, str, str, s
             break
         events = defaultdict(list)
         for event in session.exec(
-            select(OrderEvent).where(OrderEvent.order_id.in_([o.id for o in orders])).order_by(OrderEvent.order_id, OrderEvent.seq)
+            select(OrderEvent)
+            .where(col(OrderEvent.order_id).in_([o.id for o in orders]))
+            .order_by(col(OrderEvent.order_id), col(OrderEvent.seq))
         ).all():
             events[event.order_id].append(event)
         for order in orders:
@@ -111,10 +119,10 @@ def recount(session: Session, batch: int = 5000) -> dict[tuple[date, str, str, s
                 slot[0] += inc.count
                 slot[1] += inc.amount
         last_id = orders[-1].id
-    for created_at, reason, sku, qty, price in session.exec(
-        select(Return.created_at, Return.reason, ReturnLine.sku, ReturnLine.qty, ReturnLine.price)
-        .join(ReturnLine, ReturnLine.return_id == Return.id)
-    ).all():
+    returned = select(  # type: ignore[call-overload]  # sqlmodel types select() for at most four columns
+        Return.created_at, Return.reason, ReturnLine.sku, ReturnLine.qty, ReturnLine.price
+    ).join(ReturnLine, col(ReturnLine.return_id) == Return.id)
+    for created_at, reason, sku, qty, price in session.exec(returned).all():
         for inc in return_increments([{"sku": sku, "qty": qty, "price": price}], reason):
             slot = totals[(_utc(created_at).date(), inc.metric, inc.k1, inc.k2)]
             slot[0] += inc.count
@@ -128,7 +136,9 @@ def _ready_to_ship(order: Order, milestones: dict[str, str]) -> datetime:
     return max(times) if times else _utc(order.created_at)
 
 
-def _shipments_on_time(session: Session, order: Order, milestones: dict[str, str], shipped: datetime) -> list[Increment]:
+def _shipments_on_time(
+    session: Session, order: Order, milestones: dict[str, str], shipped: datetime
+) -> list[Increment]:
     """Per parcel: shipped on time against its warehouse's cut-off, or late."""
     ready = _ready_to_ship(order, milestones)
     parcels = session.exec(select(Shipment.warehouse).where(Shipment.order_id == order.id)).all()
@@ -145,7 +155,7 @@ def _shipments_on_time(session: Session, order: Order, milestones: dict[str, str
 
 def observe_return(session: Session, reason: str, lines: list[dict[str, Any]]) -> None:
     """Count a return request (in the caller's transaction, the one that stores it)."""
-    add(session, [(datetime.now(timezone.utc).date(), inc) for inc in return_increments(lines, reason)])
+    add(session, [(datetime.now(UTC).date(), inc) for inc in return_increments(lines, reason)])
 
 
 def rebuild(session: Session) -> int:
@@ -159,10 +169,12 @@ def rebuild(session: Session) -> int:
         session.execute(text("LOCK TABLE daily_metrics IN EXCLUSIVE MODE"))
     totals = recount(session)
     session.execute(delete(DailyMetric))
-    rows = [{"day": d, "metric": m, "k1": k1, "k2": k2, "count": c, "amount": a}
-            for (d, m, k1, k2), (c, a) in sorted(totals.items())]
+    rows = [
+        {"day": d, "metric": m, "k1": k1, "k2": k2, "count": c, "amount": a}
+        for (d, m, k1, k2), (c, a) in sorted(totals.items())
+    ]
     for start in range(0, len(rows), 5000):
-        session.execute(insert(DailyMetric), rows[start:start + 5000])
+        session.execute(insert(DailyMetric), rows[start : start + 5000])
     return len(rows)
 
 
@@ -172,7 +184,9 @@ def _replay(session: Session, order: Order, events: list[OrderEvent]) -> Iterato
     milestones: dict[str, str] = {}
     for event in events:
         if event.type == "audited" and CAPTURED not in milestones:
-            for inc in capture_increments(order.document, str(event.data.get("action", "")), event.data.get("fired") or []):
+            for inc in capture_increments(
+                order.document, str(event.data.get("action", "")), event.data.get("fired") or []
+            ):
                 yield created.date(), inc
             yield created.date(), Increment("status", "received")
             milestones[CAPTURED] = _utc(event.at).isoformat()
@@ -200,7 +214,8 @@ class Filters:
 
 def _counters(session: Session, metric: str, filters: Filters, by: tuple = ()) -> list[tuple]:
     c = DailyMetric
-    query = select(*by, func.sum(c.count), func.sum(c.amount)).where(
+    # The ignore: sqlmodel types select() for up to four columns given one by one, not for *by.
+    query = select(*by, func.sum(c.count), func.sum(c.amount)).where(  # type: ignore[call-overload]
         c.metric == metric, c.day >= filters.start, c.day <= filters.end
     )
     if by:
@@ -211,8 +226,10 @@ def _counters(session: Session, metric: str, filters: Filters, by: tuple = ()) -
 def sales(session: Session, filters: Filters) -> dict[str, list[dict]]:
     """Orders and revenue by day, channel and destination country; units and revenue by SKU."""
     c = DailyMetric
-    base = select(c.day, c.k1, c.k2, c.count, c.amount).where(
-        c.metric == "orders", c.day >= filters.start, c.day <= filters.end)
+    # The ignore: sqlmodel types select() for at most four columns.
+    base = select(c.day, c.k1, c.k2, c.count, c.amount).where(  # type: ignore[call-overload]
+        c.metric == "orders", c.day >= filters.start, c.day <= filters.end
+    )
     if filters.channel:
         base = base.where(c.k1 == filters.channel)
     if filters.country:
@@ -227,9 +244,10 @@ def sales(session: Session, filters: Filters) -> dict[str, list[dict]]:
     days = [{"day": d.isoformat(), "orders": n, "revenue": round(a, 2)} for d, (n, a) in sorted(by_day.items())]
     metric, skus_query = _sku_metric(filters)
     skus = session.exec(
-        select(c.k1, func.sum(c.count), func.sum(c.amount)).where(
-            c.metric == metric, c.day >= filters.start, c.day <= filters.end, *skus_query)
-        .group_by(c.k1).order_by(func.sum(c.amount).desc())
+        select(c.k1, func.sum(c.count), func.sum(c.amount))
+        .where(c.metric == metric, c.day >= filters.start, c.day <= filters.end, *skus_query)
+        .group_by(c.k1)
+        .order_by(func.sum(c.amount).desc())
     ).all()
     return {
         "by_day": days,
@@ -247,7 +265,9 @@ def _sku_metric(filters: Filters) -> tuple[str, tuple]:
 
 
 def _ranked(table: dict[str, list], key: str) -> list[dict]:
-    return [{key: k, "orders": n, "revenue": round(a, 2)} for k, (n, a) in sorted(table.items(), key=lambda kv: -kv[1][1])]
+    return [
+        {key: k, "orders": n, "revenue": round(a, 2)} for k, (n, a) in sorted(table.items(), key=lambda kv: -kv[1][1])
+    ]
 
 
 def audit_outcomes(session: Session, filters: Filters, top: int = 10) -> dict[str, Any]:
@@ -259,8 +279,11 @@ def audit_outcomes(session: Session, filters: Filters, top: int = 10) -> dict[st
     outcomes = {action: int(n) for action, n in session.exec(query.group_by(c.k1)).all()}
     total = sum(outcomes.values())
     reasons = session.exec(
-        select(c.k1, c.k2, func.sum(c.count)).where(c.metric == "hold_reason", c.day >= filters.start, c.day <= filters.end)
-        .group_by(c.k1, c.k2).order_by(func.sum(c.count).desc()).limit(top)
+        select(c.k1, c.k2, func.sum(c.count))
+        .where(c.metric == "hold_reason", c.day >= filters.start, c.day <= filters.end)
+        .group_by(c.k1, c.k2)
+        .order_by(func.sum(c.count).desc())
+        .limit(top)
     ).all()
     return {
         "audited": total,
@@ -277,10 +300,13 @@ def funnel(session: Session, filters: Filters) -> list[dict]:
     from engine.analytics import FUNNEL
 
     c = DailyMetric
-    counts = dict(session.exec(
-        select(c.k1, func.sum(c.count)).where(c.metric == "status", c.day >= filters.start, c.day <= filters.end)
-        .group_by(c.k1)
-    ).all())
+    counts = dict(
+        session.exec(
+            select(c.k1, func.sum(c.count))
+            .where(c.metric == "status", c.day >= filters.start, c.day <= filters.end)
+            .group_by(c.k1)
+        ).all()
+    )
     ordered = [s for s in FUNNEL if s in counts] + sorted(s for s in counts if s not in FUNNEL)
     return [{"status": s, "orders": int(counts[s])} for s in ordered]
 
@@ -289,8 +315,9 @@ def cycle_times(session: Session, filters: Filters) -> list[dict]:
     """p50 and p90 per fulfilment stage, in hours, over the stages completed in the period."""
     c = DailyMetric
     rows = session.exec(
-        select(c.k1, c.k2, func.sum(c.count), func.sum(c.amount)).where(
-            c.metric == "stage", c.day >= filters.start, c.day <= filters.end).group_by(c.k1, c.k2)
+        select(c.k1, c.k2, func.sum(c.count), func.sum(c.amount))
+        .where(c.metric == "stage", c.day >= filters.start, c.day <= filters.end)
+        .group_by(c.k1, c.k2)
     ).all()
     histograms: dict[str, dict[int, int]] = defaultdict(dict)
     sums: dict[str, float] = defaultdict(float)
@@ -302,12 +329,15 @@ def cycle_times(session: Session, filters: Filters) -> list[dict]:
         histogram = histograms.get(label, {})
         n = sum(histogram.values())
         p50, p90 = percentile(histogram, 0.5), percentile(histogram, 0.9)
-        result.append({
-            "stage": label, "orders": n,
-            "p50_hours": None if p50 is None else round(p50 / 3600, 2),
-            "p90_hours": None if p90 is None else round(p90 / 3600, 2),
-            "mean_hours": round(sums[label] / n / 3600, 2) if n else None,
-        })
+        result.append(
+            {
+                "stage": label,
+                "orders": n,
+                "p50_hours": None if p50 is None else round(p50 / 3600, 2),
+                "p90_hours": None if p90 is None else round(p90 / 3600, 2),
+                "mean_hours": round(sums[label] / n / 3600, 2) if n else None,
+            }
+        )
     return result
 
 
@@ -315,8 +345,9 @@ def returns(session: Session, filters: Filters, sold: dict[str, int]) -> dict[st
     """Returned units per SKU (with the return rate: returned / sold in the range) and per reason."""
     c = DailyMetric
     rows = session.exec(
-        select(c.k1, c.k2, func.sum(c.count), func.sum(c.amount)).where(
-            c.metric == "return", c.day >= filters.start, c.day <= filters.end).group_by(c.k1, c.k2)
+        select(c.k1, c.k2, func.sum(c.count), func.sum(c.amount))
+        .where(c.metric == "return", c.day >= filters.start, c.day <= filters.end)
+        .group_by(c.k1, c.k2)
     ).all()
     by_sku: dict[str, list] = defaultdict(lambda: [0, 0.0])
     by_reason: dict[str, list] = defaultdict(lambda: [0, 0.0])
@@ -328,12 +359,26 @@ def returns(session: Session, filters: Filters, sold: dict[str, int]) -> dict[st
         pairs.append({"sku": sku, "reason": reason, "units": int(n), "value": round(value, 2)})
     total = sum(n for n, _ in by_reason.values())
     return {
-        "by_sku": sorted(({"sku": sku, "units_returned": n, "value": round(v, 2), "units_sold": int(sold.get(sku, 0)),
-                           "return_rate": round(n / sold[sku], 4) if sold.get(sku) else None}
-                          for sku, (n, v) in by_sku.items()), key=lambda r: (-r["units_returned"], r["sku"])),
-        "by_reason": sorted(({"reason": reason, "units": n, "value": round(v, 2),
-                              "share": round(n / total, 4) if total else None}
-                             for reason, (n, v) in by_reason.items()), key=lambda r: (-r["units"], r["reason"])),
+        "by_sku": sorted(
+            (
+                {
+                    "sku": sku,
+                    "units_returned": n,
+                    "value": round(v, 2),
+                    "units_sold": int(sold.get(sku, 0)),
+                    "return_rate": round(n / sold[sku], 4) if sold.get(sku) else None,
+                }
+                for sku, (n, v) in by_sku.items()
+            ),
+            key=lambda r: (-r["units_returned"], r["sku"]),
+        ),
+        "by_reason": sorted(
+            (
+                {"reason": reason, "units": n, "value": round(v, 2), "share": round(n / total, 4) if total else None}
+                for reason, (n, v) in by_reason.items()
+            ),
+            key=lambda r: (-r["units"], r["reason"]),
+        ),
         "by_sku_and_reason": sorted(pairs, key=lambda r: (-r["units"], r["sku"], r["reason"])),
     }
 
@@ -342,7 +387,8 @@ def on_time_shipments(session: Session, filters: Filters) -> list[dict]:
     """Per warehouse: parcels shipped in the period and the share that left by the cut-off rule."""
     c = DailyMetric
     rows = session.exec(
-        select(c.k1, c.k2, func.sum(c.count)).where(c.metric == "shipment", c.day >= filters.start, c.day <= filters.end)
+        select(c.k1, c.k2, func.sum(c.count))
+        .where(c.metric == "shipment", c.day >= filters.start, c.day <= filters.end)
         .group_by(c.k1, c.k2)
     ).all()
     table: dict[str, dict[str, int]] = defaultdict(dict)
@@ -351,8 +397,14 @@ def on_time_shipments(session: Session, filters: Filters) -> list[dict]:
     result = []
     for warehouse in sorted(table):
         on_time, late = table[warehouse].get("on_time", 0), table[warehouse].get("late", 0)
-        result.append({"warehouse": warehouse, "parcels": on_time + late, "on_time": on_time,
-                       "on_time_rate": round(on_time / (on_time + late), 4) if on_time + late else None})
+        result.append(
+            {
+                "warehouse": warehouse,
+                "parcels": on_time + late,
+                "on_time": on_time,
+                "on_time_rate": round(on_time / (on_time + late), 4) if on_time + late else None,
+            }
+        )
     return result
 
 
@@ -363,8 +415,15 @@ def stock_movers(session: Session, sold: dict[str, int]) -> list[dict]:
     rows = []
     for sku in sorted(set(on_hand) | set(sold)):
         units, stock = int(sold.get(sku) or 0), int(on_hand.get(sku) or 0)
-        rows.append({"sku": sku, "name": names.get(sku, ""), "units_sold": units, "on_hand": stock,
-                     "turnover": round(units / stock, 2) if stock else None})
+        rows.append(
+            {
+                "sku": sku,
+                "name": names.get(sku, ""),
+                "units_sold": units,
+                "on_hand": stock,
+                "turnover": round(units / stock, 2) if stock else None,
+            }
+        )
     rows.sort(key=lambda r: (r["turnover"] if r["turnover"] is not None else float("inf"), r["sku"]))
     return rows
 
@@ -376,16 +435,22 @@ def forecast(session: Session, filters: Filters, top: list[str], weeks_ahead: in
     c = DailyMetric
     metric, extra = _sku_metric(filters)
     rows = session.exec(
-        select(c.k1, c.day, func.sum(c.count)).where(
-            c.metric == metric, c.k1.in_(top), c.day >= filters.start, c.day <= filters.end, *extra)
-        .group_by(c.k1, c.day)
+        select(col(c.k1), col(c.day), func.sum(c.count))
+        .where(c.metric == metric, col(c.k1).in_(top), c.day >= filters.start, c.day <= filters.end, *extra)
+        .group_by(col(c.k1), col(c.day))
     ).all()
     weeks = max(1, ((filters.end - filters.start).days + 1) // 7)
     series: dict[str, list[float]] = {s: [0.0] * weeks for s in top}
     for sku, day, n in rows:
         series[sku][min(weeks - 1, (day - filters.start).days // 7)] += n
-    return [{"sku": s, "weekly_units": [int(v) for v in series[s]],
-             "forecast": [round(v, 1) for v in holt_forecast(series[s], weeks_ahead)]} for s in top]
+    return [
+        {
+            "sku": s,
+            "weekly_units": [int(v) for v in series[s]],
+            "forecast": [round(v, 1) for v in holt_forecast(series[s], weeks_ahead)],
+        }
+        for s in top
+    ]
 
 
 def dashboard(session: Session, filters: Filters) -> dict[str, Any]:
@@ -393,8 +458,12 @@ def dashboard(session: Session, filters: Filters) -> dict[str, Any]:
     sold = sales(session, filters)
     by_units = sorted(sold["by_sku"], key=lambda r: (-r["units"], r["sku"]))
     return {
-        "filters": {"from": filters.start.isoformat(), "to": filters.end.isoformat(),
-                    "channel": filters.channel, "country": filters.country},
+        "filters": {
+            "from": filters.start.isoformat(),
+            "to": filters.end.isoformat(),
+            "channel": filters.channel,
+            "country": filters.country,
+        },
         "sales": sold,
         "audit": audit_outcomes(session, filters),
         "funnel": funnel(session, filters),
@@ -408,8 +477,14 @@ def dashboard(session: Session, filters: Filters) -> dict[str, Any]:
 
 def tables(board: dict[str, Any]) -> dict[str, list[dict]]:
     """Every table of the dashboard by name (each is also a CSV download)."""
-    forecast_rows = [{"sku": f["sku"], "weekly_units": " ".join(map(str, f["weekly_units"])),
-                      "forecast_next_weeks": " ".join(map(str, f["forecast"]))} for f in board["forecast"]]
+    forecast_rows = [
+        {
+            "sku": f["sku"],
+            "weekly_units": " ".join(map(str, f["weekly_units"])),
+            "forecast_next_weeks": " ".join(map(str, f["forecast"])),
+        }
+        for f in board["forecast"]
+    ]
     outcomes = [{"outcome": k, "orders": v} for k, v in sorted(board["audit"]["outcomes"].items())]
     return {
         "sales_by_day": board["sales"]["by_day"],

@@ -14,8 +14,9 @@ from typing import Any
 class DomainError(Exception):
     """Base of every business failure. Subclasses say which kind it is."""
 
-    def __init__(self, code: str, message: str, *, field: str | None = None, details: Any = None,
-                 retryable: bool = False):
+    def __init__(
+        self, code: str, message: str, *, field: str | None = None, details: Any = None, retryable: bool = False
+    ):
         super().__init__(message)
         self.code = code
         self.message = message

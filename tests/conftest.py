@@ -8,9 +8,7 @@ and a real Temporal dev server.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -21,7 +19,8 @@ import httpx
 import psycopg
 import pytest
 
-from oms.temporal.dev_server import free_port, start_dev_server, wait_for_port
+from oms.temporal.dev_server import free_port
+from oms.temporal.stack import EmbeddedStack, prepare_dev_data
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("OMS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -32,13 +31,9 @@ PASSWORD = "test-pass"
 def temporal_address(tmp_path_factory) -> str:
     folder = tmp_path_factory.mktemp("temporal")
     port = free_port()
-    server = start_dev_server(folder / "temporal.db", port, ui_port=None, log_file=folder / "temporal.log")
-    yield f"127.0.0.1:{port}"
-    server.terminate()
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
+    with EmbeddedStack(log_dir=folder, handle_signals=False) as server:
+        server.start_temporal(folder / "temporal.db", port)
+        yield f"127.0.0.1:{port}"
 
 
 @dataclass
@@ -49,29 +44,24 @@ class Stack:
     base_url: str
     env: dict[str, str]
     log_dir: Path
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     _tokens: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Each process in its own group, output in <log_dir>/<command>.log; pytest keeps its signal handling.
+        self.embedded = EmbeddedStack(self.env, log_dir=self.log_dir, cwd=ROOT, handle_signals=False)
+
+    @property
+    def processes(self) -> dict[str, subprocess.Popen]:
+        return {name: child.process for name, child in self.embedded.children.items()}
+
     def start(self, command: str) -> None:
-        log = open(self.log_dir / f"{command}.log", "ab")
-        self.processes[command] = subprocess.Popen(
-            [sys.executable, "-m", "oms.cli", command], cwd=ROOT, env=self.env,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        self.embedded.start(command)
 
     def kill(self, command: str) -> None:
-        process = self.processes.pop(command)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        self.embedded.kill(command)
 
     def stop(self) -> None:
-        for command in list(self.processes):
-            process = self.processes.pop(command)
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        self.embedded.stop_all()
 
     def token(self, role: str) -> str:
         if role not in self._tokens:
@@ -178,25 +168,21 @@ def stack(request, temporal_address, tmp_path_factory, mailbox, notify_hooks) ->
         "OMS_NOTIFY_WEBHOOK_URL": notify_hooks.url,
         "OMS_NOTIFY_WEBHOOK_SECRET": "notify-test-secret",
         "OMS_INTAKE_SWEEP_SECONDS": "1",
+        # Outbound webhooks refuse internal addresses; the suite's own receivers listen on loopback.
+        "OMS_OUTBOUND_ALLOWLIST": "127.0.0.1,localhost",
     }
     stack = Stack(kind, f"http://127.0.0.1:{port}", env, folder)
     # The web app prepares the database (tables, users, shipped definitions)
     # before the worker starts using it.
-    stack.start("web")
-    wait_for_port("127.0.0.1", port, timeout=60, process=stack.processes["web"])
-    _seed(env)
-    stack.start("worker")
+    stack.embedded.start_app("127.0.0.1", port, seed=True)
     yield stack
     stack.stop()
     drop()
 
 
 def _seed(env: dict[str, str]) -> None:
-    subprocess.run(
-        [sys.executable, "-c", "from oms.db import session_scope\nfrom oms.seed import seed_demo\n"
-         "with session_scope() as s: seed_demo(s)"],
-        cwd=ROOT, env=env, check=True,
-    )
+    """As `oms up` does: dev users (with OMS_DEV_PASSWORD) and demo warehouses, SKUs, stock and customers."""
+    prepare_dev_data(env, cwd=ROOT)
 
 
 def unique(prefix: str = "T") -> str:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import gc
+import hmac
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Header, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
-from temporalio.client import Client
 
 import designer
 from designer import api as definitions
@@ -20,7 +21,7 @@ from designer import pages as designer_pages
 from oms import metrics
 from oms.db import get_engine
 from oms.settings import get_settings
-from services.orders.intake import restart_inputs
+from oms.temporal.client import connect
 from services.orders.outbox import WorkflowStarter
 from web import errors, pages
 from web.api import (
@@ -30,18 +31,20 @@ from web.api import (
     fulfilment,
     inventory,
     orders,
+    people,
     returns,
     tasks,
 )
+from web.api.schemas.health import Health
+from web.limits import BodyLimit
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    settings = get_settings()
-    app.state.temporal = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-    async with WorkflowStarter(app.state.temporal, restart_inputs) as starter:
+    app.state.temporal = await connect()
+    async with WorkflowStarter(app.state.temporal) as starter:
         app.state.starter = starter
         metrics.WAITING_STARTS.set_function(lambda: starter.waiting)
         # What start-up loaded (modules, compiled definitions, the ORM) lives as long as the
@@ -54,7 +57,8 @@ async def lifespan(app: FastAPI):
 def create_app() -> FastAPI:
     app = FastAPI(title="OMS", description="Order management whose pipeline is data.", lifespan=lifespan)
     errors.install(app)
-    for module in (auth, orders, channels, tasks, definitions, inventory, fulfilment, analytics, returns):
+    app.add_middleware(BodyLimit)  # every body capped at OMS_MAX_REQUEST_BYTES
+    for module in (auth, orders, channels, tasks, definitions, inventory, fulfilment, analytics, returns, people):
         app.include_router(module.router)
     app.include_router(pages.router)
     app.include_router(designer_pages.router)
@@ -62,15 +66,26 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
 
     @app.get("/healthz", tags=["health"])
-    async def healthz() -> dict:
+    async def healthz() -> Health:
         with get_engine().connect() as connection:
             connection.execute(text("SELECT 1"))
         await app.state.temporal.service_client.check_health()
-        return {"status": "ok"}
+        return Health(status="ok")
 
-    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
-    def prometheus_metrics() -> Response:
-        """Prometheus text format: intake, orders by status, open tasks by age, ..."""
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        response_class=PlainTextResponse,
+        responses={401: {"description": "OMS_METRICS_TOKEN is set and the bearer token is not it"}},
+    )
+    def prometheus_metrics(authorization: Annotated[str | None, Header()] = None) -> Response:
+        """Prometheus text format: intake, orders by status, open tasks by age, ...
+
+        With ``OMS_METRICS_TOKEN`` set, only a scraper sending ``Authorization: Bearer <token>`` gets them.
+        """
+        expected = get_settings().metrics_token
+        if expected and not hmac.compare_digest((authorization or "").encode(), f"Bearer {expected}".encode()):
+            raise HTTPException(401, "metrics need 'Authorization: Bearer <OMS_METRICS_TOKEN>'")
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

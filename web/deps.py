@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Iterator
+from collections.abc import Iterator
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 from temporalio.client import Client
 
-from oms.auth import read_token
+from oms.auth import KEY_PREFIX, Principal, principal
 from oms.db import get_read_engine
 from services.orders.outbox import WorkflowStarter
 
@@ -22,30 +23,36 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
-class CurrentUser:
-    def __init__(self, username: str, role: str):
-        self.username = username
-        self.role = role
+# Who calls: a person (roles, channel and warehouse scopes) or a channel API key, read from the
+# database on every request, so disabling a user or changing roles takes effect at once.
+CurrentUser = Principal
+
+UNAUTHENTICATED = (
+    "not signed in: send 'Authorization: Bearer <token>' from POST /api/auth/token (or a channel API key); "
+    "a token stops working when its user signs out, changes password or is disabled"
+)
+
+
+def _principal(credential: str) -> Principal | None:
+    with Session(get_read_engine()) as session:
+        return principal(session, credential)
 
 
 def current_user(token: Annotated[str | None, Depends(oauth2)]) -> CurrentUser:
-    claims = read_token(token) if token else None
-    if not claims:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "not signed in: send 'Authorization: Bearer <token>' from POST /api/auth/token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return CurrentUser(claims["sub"], claims["role"])
+    caller = _principal(token) if token else None
+    if caller is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, UNAUTHENTICATED, headers={"WWW-Authenticate": "Bearer"})
+    return caller
 
 
 def require(*roles: str):
     """A dependency admitting only ``roles`` (admin is always admitted)."""
 
     def check(user: Annotated[CurrentUser, Depends(current_user)]) -> CurrentUser:
-        if user.role not in roles and user.role != "admin":
+        if not user.has(*roles):
             raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"role {user.role!r} may not do this; needs {' or '.join(roles)}"
+                status.HTTP_403_FORBIDDEN,
+                f"role {'/'.join(user.roles) or 'none'!r} may not do this; needs {' or '.join(roles)}",
             )
         return user
 
@@ -59,12 +66,11 @@ SESSION_COOKIE = "oms_session"
 
 
 def page_user(request: Request) -> CurrentUser | None:
-    """The user signed in to the web pages, or None (no, expired or forged cookie)."""
+    """The user signed in to the web pages, or None (no, expired, revoked or forged cookie)."""
     token = request.cookies.get(SESSION_COOKIE)
-    claims = read_token(token) if token else None
-    if not claims:
+    if not token or token.startswith(KEY_PREFIX):
         return None
-    return CurrentUser(claims["sub"], claims["role"])
+    return _principal(token)
 
 
 def temporal_client(request: Request) -> Client:

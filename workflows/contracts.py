@@ -7,7 +7,15 @@ workflows keep replaying.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
+
+# The repair task a failed flow opens (workflows/flow.py; services/orders/repair.py for a workflow that
+# was terminated): who decides it, what they may decide, its title and (informative) due time. The
+# flow waits for the decision without a timeout: a failed order needs a person.
+REPAIR_ROLE = "operator"
+REPAIR_DECISIONS = ("retry", "cancel", "handled")
+REPAIR_TITLE = "Repair failed flow"
+REPAIR_DUE_SECONDS = 24 * 3600.0
 
 
 @dataclass
@@ -29,6 +37,9 @@ class OrderInput:
     rules: dict[str, DefinitionRef] = field(default_factory=dict)
     # Seconds a status push to the channel is retried; 0: the channel takes none.
     status_push_seconds: float = 0
+    # Every definition the order uses (flow, form, channel, rules, allocation, carriers, templates,
+    # regions, promotions), pinned at intake; empty for orders taken before pinning.
+    pins: list[DefinitionRef] = field(default_factory=list)
 
 
 @dataclass
@@ -45,9 +56,9 @@ class StepInput:
     order_id: str
     step: str
     seq: int
-    status: Optional[str] = None
+    status: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
-    event: Optional[dict[str, Any]] = None
+    event: dict[str, Any] | None = None
 
 
 @dataclass
@@ -61,7 +72,7 @@ class AuditInput:
     step: str
     seq: int
     rules: DefinitionRef
-    status: Optional[str] = None
+    status: str | None = None
 
 
 @dataclass
@@ -69,7 +80,7 @@ class FiredRuleRecord:
     rule: str
     action: str
     reason: str
-    tag: Optional[str] = None
+    tag: str | None = None
 
 
 @dataclass
@@ -91,7 +102,7 @@ class TaskInput:
     decisions: list[str]
     due_seconds: float
     reason: str = ""
-    status: Optional[str] = None
+    status: str | None = None
     needs_approvals: int = 1
 
 
@@ -101,7 +112,7 @@ class TaskClose:
     order_id: str
     seq: int
     outcome: str  # a decision, or "timeout"
-    decided_by: Optional[str] = None
+    decided_by: str | None = None
     comment: str = ""
     role: str = ""
     # An event that closed the task without a decision (e.g. cancel_requested).
@@ -138,9 +149,9 @@ class Progress:
     order_id: str
     seq: int
     type: str
-    step: Optional[str] = None
+    step: str | None = None
     message: str = ""
-    status: Optional[str] = None
+    status: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
 
 
@@ -200,6 +211,8 @@ class ReturnInput:
     flow: DefinitionRef
     flow_text: str
     rules: dict[str, DefinitionRef] = field(default_factory=dict)
+    # Every definition the return uses, pinned when it was requested; empty for older returns.
+    pins: list[DefinitionRef] = field(default_factory=list)
 
 
 @dataclass
@@ -216,9 +229,9 @@ class ReturnStepInput:
     return_id: str
     step: str
     seq: int
-    status: Optional[str] = None
+    status: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
-    event: Optional[dict[str, Any]] = None
+    event: dict[str, Any] | None = None
     # The quality check, once done: [{line, result, qty, reason}]
     qc: list[dict[str, Any]] = field(default_factory=list)
     # Tags the policy audit set, e.g. refund_shipping.
@@ -231,7 +244,7 @@ class ReturnAuditInput:
     step: str
     seq: int
     rules: DefinitionRef
-    status: Optional[str] = None
+    status: str | None = None
 
 
 @dataclass
@@ -254,7 +267,7 @@ class ReturnTaskInput:
     decisions: list[str]
     due_seconds: float
     reason: str = ""
-    status: Optional[str] = None
+    status: str | None = None
 
 
 @dataclass
@@ -263,7 +276,7 @@ class ReturnTaskClose:
     return_id: str
     seq: int
     outcome: str  # a decision, or "timeout"
-    decided_by: Optional[str] = None
+    decided_by: str | None = None
     comment: str = ""
     role: str = ""
     data: dict[str, Any] = field(default_factory=dict)
@@ -285,26 +298,17 @@ class ReturnProgress:
     return_id: str
     seq: int
     type: str
-    step: Optional[str] = None
+    step: str | None = None
     message: str = ""
-    status: Optional[str] = None
+    status: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     final: bool = False
 
 
 @dataclass
-class ReturnDecision:
-    """A person's decision on a return's task, sent as the Update ``decide``.
+class ReturnDecision(Decision):
+    """A person's decision on a return's task, sent as the Update ``decide``: a :class:`Decision` plus
+    the quality check, so the inbox's ordinary decisions (approve, reject) reach a return's review task too."""
 
-    The fields of ``workflows.contracts.Decision`` plus ``qc``, so the inbox's
-    ordinary decisions (approve, reject) reach a return's review task too.
-    """
-
-    task_id: str
-    decision: str
-    user: str
-    role: str
-    comment: str = ""
-    scans: list[dict[str, Any]] = field(default_factory=list)
     # Quality check: [{line, result: resellable | damaged | missing, qty, reason}]
     qc: list[dict[str, Any]] = field(default_factory=list)

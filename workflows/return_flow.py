@@ -1,47 +1,32 @@
-"""The return workflow: runs the `return` flow definition version it was started with.
+"""The return workflow ("ReturnFlow"): the flow workflow extended for returns.
 
-Plumbing only, like ``workflows/order.py``: timers, the ``event`` signal
-(parcel_received, ...), the ``decide`` Update with its validator (review and
-quality check). Where to go next is decided by ``engine.interpreter``; what a
-quality check must contain by ``engine.returns``.
+What returns add to ``workflows/flow.py``: the request (``return``) next to
+the order in expressions, their activity payloads, the wait until the request
+is stored, and the ``decide`` Update whose quality check must cover every
+returned item (``engine.returns``). The steps run in ``engine.runtime``.
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from engine.definitions import compile_text
-    from engine.flows import (
-        ActivityStep,
-        ApprovalStep,
-        AuditStep,
-        EndStep,
-        Flow,
-        Step,
-        SwitchStep,
-        WaitStep,
-    )
-    from engine.interpreter import (
-        TIMEOUT,
-        Event,
-        TaskState,
-        decision_problem,
-        evaluate_switch,
-        first_awaited_event,
-        next_step,
-    )
+    from engine.definitions import parse_published
+    from engine.flows import ActivityStep, ApprovalStep, AuditStep
+    from engine.interpreter import TaskState, decision_problem, next_step
     from engine.returns import qc_problem
+    from engine.runtime import FlowState, TaskOutcome, approval_reason
     from workflows.contracts import (
         QC_DECISION,
+        REPAIR_DECISIONS,
+        REPAIR_DUE_SECONDS,
+        REPAIR_ROLE,
+        REPAIR_TITLE,
         DecisionAccepted,
-        ExternalEvent,
         ReturnAuditInput,
         ReturnAuditOutcome,
         ReturnDecision,
@@ -53,223 +38,248 @@ with workflow.unsafe.imports_passed_through():
         ReturnTaskEscalation,
         ReturnTaskInput,
     )
+    from workflows.flow import (
+        ACTIVITY_TIMEOUT,
+        RETRY,
+        FlowWorkflow,
+    )
 
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
 STORED_WITHIN = timedelta(minutes=5)
-RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30))
 
 
 @workflow.defn(name="ReturnFlow")
-class ReturnWorkflow:
+class ReturnWorkflow(FlowWorkflow):
     def __init__(self) -> None:
-        self._seq = 0
-        self._events: list[Event] = []
-        self._received: dict[str, dict] = {}
-        self._results: dict[str, dict] = {}
-        self._audit: dict[str, Any] = {}
+        super().__init__()
         self._qc: list[dict] = []
-        self._step_id = ""
-        self._path: list[str] = []
-        self._task: dict[str, Any] | None = None
-        self._decision: ReturnDecision | None = None
-        self._decision_recorded = False
-        self._flow: Flow | None = None
-        self._last_event: Event | None = None
 
-    # ---- handlers -------------------------------------------------------
-
-    @workflow.signal(name="event")
-    def on_event(self, event: ExternalEvent) -> None:
-        self._events.append(Event(event.type, dict(event.data)))
-
-    @workflow.query(name="state")
-    def state(self) -> dict[str, Any]:
-        return {"step": self._step_id, "path": list(self._path), "task": self._task}
+    # ---- the decision Update ----------------------------------------------
 
     @workflow.update(name="decide")
     async def decide(self, decision: ReturnDecision) -> DecisionAccepted:
-        step = self._flow.steps[self._task["step"]]
+        if self._repairing(decision.task_id):
+            return await self._decide_repair(decision)
+        flow, task, step = self._open_task(decision.task_id, "return")
         self._decision = decision
-        self._task["state"] = "decided"
-        target = next_step(self._flow, step, decision.decision)
+        task["state"] = "decided"
+        target = next_step(flow, step, decision.decision)
         await workflow.wait_condition(lambda: self._decision_recorded)
         return DecisionAccepted(task_id=decision.task_id, decision=decision.decision, next_step=target)
 
     @decide.validator
     def _validate_decision(self, decision: ReturnDecision) -> None:
-        task = self._task
-        if task is None or task["id"] != decision.task_id:
-            raise ApplicationError("task is not open on this return", type="already_decided")
-        step = self._flow.steps[task["step"]]
-        problem = decision_problem(step, TaskState(task["state"], task["role"]), decision.decision, decision.role,
-                                   decision.comment, decision.user)
+        if self._repairing(decision.task_id):
+            refused = self._repair_problem(decision)
+            if refused:
+                raise ApplicationError(refused[1], type=refused[0])
+            return
+        _, task, step = self._open_task(decision.task_id, "return")
+        problem = decision_problem(
+            step,
+            TaskState(task["state"], task["role"]),
+            decision.decision,
+            decision.role,
+            decision.comment,
+            decision.user,
+        )
         if problem:
             code, message = problem
             raise ApplicationError(message, type=code)
         if decision.decision == QC_DECISION:
-            lines = {int(l["line"]): int(l["qty"]) for l in self._inp.request["lines"]}
-            problem = qc_problem(lines, decision.qc)
-            if problem:
-                raise ApplicationError(problem, type="qc_invalid")
+            lines = {int(line["line"]): int(line["qty"]) for line in self._inp.request["lines"]}
+            mismatch = qc_problem(lines, decision.qc)
+            if mismatch:
+                raise ApplicationError(mismatch, type="qc_invalid")
 
-    # ---- the interpreter loop -------------------------------------------
+    # ---- run ----------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: ReturnInput) -> ReturnResult:
-        self._flow = flow = compile_text(inp.flow_text)
+        self._flow = flow = parse_published(inp.flow_text)
         self._inp = inp
+        self._state = FlowState(order=inp.order, audit={}, extra={"return": inp.request})
         if not await self._stored():
             return ReturnResult(return_id=inp.return_id, status="not_stored", path=[])
-        step: Step = flow.steps[flow.start]
-        while not isinstance(step, EndStep):
-            self._step_id = step.id
-            self._path.append(step.id)
-            outcome = await self._run_step(step)
-            step = flow.steps[next_step(flow, step, outcome, self._context())]
-        self._step_id = step.id
-        self._path.append(step.id)
-        await self._progress("ended", step.id, f"flow {flow.name} v{inp.flow.version} ended: {step.status}",
-                             step.status, final=True)
-        return ReturnResult(return_id=inp.return_id, status=step.status or "", path=self._path)
+        end_id, status = await self.run_repairable(flow)
+        await self._progress(
+            "ended", end_id, f"flow {flow.name} v{inp.flow.version} ended: {status}", status, final=True
+        )
+        return ReturnResult(return_id=inp.return_id, status=status or "", path=self._state.path)
+
+    # ---- repair after a failure (see FlowWorkflow.run_repairable) ---------------
+
+    def task_id(self, seq: int) -> str:
+        return f"{self._inp.return_id}-t{seq}"
+
+    async def open_repair_task(self, seq: int, step_id: str, message: str) -> None:
+        await self._execute(
+            "open_return_task",
+            ReturnTaskInput(
+                return_id=self._inp.return_id,
+                order_id=self._inp.order_id,
+                workflow_id=workflow.info().workflow_id,
+                step=step_id,
+                seq=seq,
+                title=REPAIR_TITLE,
+                role=REPAIR_ROLE,
+                decisions=list(REPAIR_DECISIONS),
+                due_seconds=REPAIR_DUE_SECONDS,
+                reason=message,
+            ),
+            str,
+        )
+
+    async def cancel_after_failure(self) -> None:
+        """Nothing was refunded or restocked yet unless a step did it; a held replacement goes back."""
+        await self._execute(
+            "release_exchange",
+            ReturnStepInput(
+                return_id=self._inp.return_id,
+                step=self._state.step_id,
+                seq=self._next_seq(),
+                params={"reason": "return cancelled after a failure"},
+            ),
+            dict,
+        )
 
     async def _stored(self) -> bool:
         """The request commits just after it starts this workflow; a request that never committed
         (its process died in between) leaves nothing to do."""
         try:
             return await workflow.execute_activity(
-                "await_return_stored", self._inp.return_id, result_type=bool,
-                schedule_to_close_timeout=STORED_WITHIN, start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_interval=timedelta(seconds=5)),
+                "await_return_stored",
+                self._inp.return_id,
+                result_type=bool,
+                schedule_to_close_timeout=STORED_WITHIN,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                # Bounded twice: by STORED_WITHIN and by attempts (about 65 fit in it).
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(milliseconds=100),
+                    maximum_interval=timedelta(seconds=5),
+                    maximum_attempts=100,
+                ),
             )
         except ActivityError:
             return False
 
-    def _context(self) -> dict[str, Any]:
-        """The names a return flow's expressions use: order, return, audit, results, events."""
-        return {"order": self._inp.order, "return": self._inp.request, "audit": self._audit,
-                "results": self._results, "events": self._received}
+    # ---- effects ------------------------------------------------------------
 
-    async def _run_step(self, step: Step) -> str | None:
-        if isinstance(step, ActivityStep):
-            return await self._activity(step)
-        if isinstance(step, AuditStep):
-            return await self._audit_step(step)
-        if isinstance(step, ApprovalStep):
-            return await self._approval(step)
-        if isinstance(step, WaitStep):
-            return await self._wait(step)
-        if isinstance(step, SwitchStep):
-            target, problems = evaluate_switch(step, self._context())
-            if problems or step.status:
-                message = "; ".join(problems) + (f"; went on to {target}" if problems else "")
-                await self._progress("expression_error" if problems else "status", step.id, message, step.status)
-            return None
-        raise ApplicationError(f"unknown step type {type(step).__name__}", non_retryable=True)
-
-    def _next_seq(self) -> int:
-        self._seq += 1
-        return self._seq
-
-    async def _activity(self, step: ActivityStep) -> str | None:
+    async def activity(self, step: ActivityStep, state: FlowState) -> dict:
         inp = ReturnStepInput(
-            return_id=self._inp.return_id, step=step.id, seq=self._next_seq(), status=step.status,
-            params=dict(step.params), event=self._last_event.data if self._last_event else None,
-            qc=list(self._qc), tags=list(self._audit.get("tags", [])),
+            return_id=self._inp.return_id,
+            step=step.id,
+            seq=self._next_seq(),
+            status=step.status,
+            params=dict(step.params),
+            event=state.last_event.data if state.last_event else None,
+            qc=list(self._qc),
+            tags=list((state.audit or {}).get("tags", [])),
         )
-        try:
-            result = await workflow.execute_activity(
-                step.activity, inp, result_type=dict, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
-            )
-        except ActivityError as exc:
-            cause = exc.cause
-            if isinstance(cause, ApplicationError) and cause.type in step.on_error:
-                await self._progress(cause.type, step.id, str(cause.message))
-                return cause.type
-            raise
-        self._results[step.id] = result
-        return None
+        return await self._execute_step(step.activity, inp, dict)
 
-    async def _audit_step(self, step: AuditStep) -> str:
-        outcome: ReturnAuditOutcome = await workflow.execute_activity(
+    async def audit(self, step: AuditStep, state: FlowState) -> dict:
+        outcome: ReturnAuditOutcome = await self._execute(
             "audit_return",
-            ReturnAuditInput(return_id=self._inp.return_id, step=step.id, seq=self._next_seq(),
-                             rules=self._inp.rules[step.rules], status=step.status),
-            result_type=ReturnAuditOutcome, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            ReturnAuditInput(
+                return_id=self._inp.return_id,
+                step=step.id,
+                seq=self._next_seq(),
+                rules=self._inp.rules[step.rules],
+                status=step.status,
+            ),
+            ReturnAuditOutcome,
         )
-        self._audit = {"action": outcome.action, "fired": outcome.fired, "tags": outcome.tags}
-        return outcome.action
+        return {"action": outcome.action, "fired": outcome.fired, "tags": outcome.tags}
 
-    async def _approval(self, step: ApprovalStep) -> str:
-        reason = "; ".join(f["reason"] for f in self._audit.get("fired", []) if f["action"] != "tag")
+    async def open_task(self, step: ApprovalStep, state: FlowState) -> None:
+        reason = approval_reason(step, state)
         if QC_DECISION in step.on:
-            reason = "check " + ", ".join(f"{l['qty']} x {l['sku']}" for l in self._inp.request["lines"])
+            reason = "check " + ", ".join(f"{line['qty']} x {line['sku']}" for line in self._inp.request["lines"])
         seq = self._next_seq()
         # The task is open for decisions from the moment its row can be seen: a decision that
         # arrives while the workflow has not yet heard back from open_return_task is taken.
         self._task = {"id": f"{self._inp.return_id}-t{seq}", "step": step.id, "state": "open", "role": step.role}
         self._decision, self._decision_recorded = None, False
-        task_id: str = await workflow.execute_activity(
+        await self._execute(
             "open_return_task",
-            ReturnTaskInput(return_id=self._inp.return_id, order_id=self._inp.order_id,
-                            workflow_id=workflow.info().workflow_id, step=step.id, seq=seq,
-                            title=step.title, role=step.role, decisions=list(step.on), due_seconds=step.due_seconds,
-                            reason=reason, status=step.status),
-            result_type=str, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            ReturnTaskInput(
+                return_id=self._inp.return_id,
+                order_id=self._inp.order_id,
+                workflow_id=workflow.info().workflow_id,
+                step=step.id,
+                seq=seq,
+                title=step.title,
+                role=step.role,
+                decisions=list(step.on),
+                due_seconds=step.due_seconds,
+                reason=reason,
+                status=step.status,
+            ),
+            str,
         )
-        for index, (role, seconds) in enumerate(step.phases()):
-            if index:
-                self._task["role"] = role
-                await workflow.execute_activity(
-                    "escalate_return_task",
-                    ReturnTaskEscalation(task_id=task_id, return_id=self._inp.return_id, seq=self._next_seq(),
-                                         role=role, due_seconds=seconds),
-                    start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
-                )
-            try:
-                await workflow.wait_condition(lambda: self._decision is not None, timeout=timedelta(seconds=seconds))
-                break
-            except asyncio.TimeoutError:
-                continue
-        decision = self._decision
-        if decision is None:
-            self._task["state"] = "expired"
-        elif decision.decision == QC_DECISION:
+
+    async def escalate_task(self, step: ApprovalStep, role: str, seconds: float) -> None:
+        assert self._task is not None
+        self._task["role"] = role
+        await self._execute(
+            "escalate_return_task",
+            ReturnTaskEscalation(
+                task_id=self._task["id"],
+                return_id=self._inp.return_id,
+                seq=self._next_seq(),
+                role=role,
+                due_seconds=seconds,
+            ),
+        )
+
+    async def close_task(self, step: ApprovalStep | None, outcome: TaskOutcome) -> None:
+        assert self._task is not None
+        self._task_ended(outcome)
+        decision: ReturnDecision | None = self._decision if outcome.decision is not None else None
+        if decision is not None and decision.decision == QC_DECISION:
             self._qc = [dict(entry) for entry in decision.qc]
-        await workflow.execute_activity(
+        await self._execute(
             "close_return_task",
-            ReturnTaskClose(task_id=task_id, return_id=self._inp.return_id, seq=self._next_seq(),
-                            outcome=decision.decision if decision else TIMEOUT,
-                            decided_by=decision.user if decision else None,
-                            comment=decision.comment if decision else "", role=decision.role if decision else "",
-                            data={"qc": decision.qc} if decision and decision.qc else {}),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            ReturnTaskClose(
+                task_id=self._task["id"],
+                return_id=self._inp.return_id,
+                seq=self._next_seq(),
+                outcome=outcome.name,
+                decided_by=decision.user if decision else None,
+                comment=decision.comment if decision else "",
+                role=decision.role if decision else "",
+                data={"qc": decision.qc} if decision and decision.qc else {},
+            ),
         )
         self._decision_recorded = True
         self._task = None
-        return decision.decision if decision else TIMEOUT
 
-    async def _wait(self, step: WaitStep) -> str:
-        if step.status:
-            await self._progress("waiting", step.id, f"waiting for {', '.join(step.on)}", step.status)
-        try:
-            await workflow.wait_condition(
-                lambda: first_awaited_event(step, self._events) is not None,
-                timeout=timedelta(seconds=step.timeout_seconds),
-            )
-        except asyncio.TimeoutError:
-            await self._progress("timed_out", step.id, f"no {' or '.join(step.on)} within the timeout")
-            return TIMEOUT
-        event = self._events.pop(first_awaited_event(step, self._events))
-        self._received[event.type] = event.data
-        self._last_event = event
-        await self._progress("event", step.id, f"event {event.type} received", data={"type": event.type, "data": event.data})
-        return event.type
+    async def record(
+        self, type_: str, step_id: str, message: str, status: str | None = None, data: dict | None = None
+    ) -> None:
+        await self._progress(type_, step_id, message, status, data)
 
-    async def _progress(self, type_: str, step_id: str, message: str, status: str | None = None,
-                        data: dict | None = None, final: bool = False) -> None:
+    async def _progress(
+        self,
+        type_: str,
+        step_id: str,
+        message: str,
+        status: str | None = None,
+        data: dict | None = None,
+        final: bool = False,
+    ) -> None:
         await workflow.execute_local_activity(
             "record_return_progress",
-            ReturnProgress(return_id=self._inp.return_id, seq=self._next_seq(), type=type_, step=step_id,
-                           message=message, status=status, data=data or {}, final=final),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            ReturnProgress(
+                return_id=self._inp.return_id,
+                seq=self._next_seq(),
+                type=type_,
+                step=step_id,
+                message=message,
+                status=status,
+                data=data or {},
+                final=final,
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
         )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -41,21 +43,45 @@ def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Pope
     raise RuntimeError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
 
 
+def dev_server_args(db_file: Path, port: int, ui_port: int | None, ip: str = "127.0.0.1") -> list[str]:
+    """`temporal server start-dev` on a SQLite file in WAL mode (about 2.5x faster than the default)."""
+    args = [temporal_binary(), "server", "start-dev", "--ip", ip, "--port", str(port), "--db-filename", str(db_file)]
+    args += ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal", "--log-level", "error"]
+    return args + (["--ui-port", str(ui_port)] if ui_port else ["--headless"])
+
+
+def spawn_dev_server(
+    db_file: Path,
+    port: int,
+    ui_port: int | None,
+    log_file: Path | None = None,
+    ip: str = "127.0.0.1",
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.Popen:
+    """Start the dev server in its own session (process group); returns at once (see `wait_for_port`)."""
+    db_file.parent.mkdir(parents=True, exist_ok=True)
+    # The child keeps its own copy of the log file.
+    with open(log_file, "ab") if log_file else contextlib.nullcontext(subprocess.DEVNULL) as out:
+        args = dev_server_args(db_file, port, ui_port, ip)
+        return subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=os.environ.copy(),
+            preexec_fn=preexec_fn,
+        )
+
+
 def start_dev_server(
     db_file: Path, port: int, ui_port: int | None, log_file: Path | None = None, ip: str = "127.0.0.1"
 ) -> subprocess.Popen:
     """Start `temporal server start-dev` on a SQLite file (WAL); returns when it listens."""
-    db_file.parent.mkdir(parents=True, exist_ok=True)
-    args = [
-        temporal_binary(), "server", "start-dev",
-        "--ip", ip, "--port", str(port),
-        "--db-filename", str(db_file),
-        "--sqlite-pragma", "journal_mode=wal",
-        "--sqlite-pragma", "synchronous=normal",
-        "--log-level", "error",
-    ]
-    args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
-    out = open(log_file, "ab") if log_file else subprocess.DEVNULL
-    process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy())
-    wait_for_port(ip, port, timeout=60, process=process)
+    process = spawn_dev_server(db_file, port, ui_port, log_file, ip)
+    try:
+        wait_for_port(ip, port, timeout=60, process=process)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
     return process

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from engine.definitions import compile_text
+from engine.definitions import parse_published
 from oms.models import DefinitionVersion
+from services.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class LiveDefinition:
 
     @property
     def model(self) -> Any:
-        return compile_text(self.body)
+        return parse_published(self.body)
 
 
 class LiveDefinitions:
@@ -45,6 +46,14 @@ class LiveDefinitions:
     def get(self, kind: str, name: str) -> LiveDefinition | None:
         return self._rows.get((kind, name))
 
+    def require(self, kind: str, name: str) -> LiveDefinition:
+        """The live version of a definition another one names (a flow's form, its rule sets): publishing
+        checked the reference, and published versions stay; ``NotFound`` if it is not there all the same."""
+        row = self._rows.get((kind, name))
+        if row is None:
+            raise NotFound(f"{kind}_missing", f"no live {kind} {name!r}", retryable=True)
+        return row
+
     def names(self, kind: str) -> list[str]:
         return sorted(name for k, name in self._rows if k == kind)
 
@@ -56,7 +65,7 @@ _snapshots: dict[str, LiveDefinitions] = {}
 def live_definitions(session: Session) -> LiveDefinitions:
     """The live versions as ``session`` sees them, reloaded only after a publish."""
     stamp = session.exec(select(func.max(DefinitionVersion.id))).one()
-    key = str(session.get_bind().url)
+    key = str(session.get_bind().engine.url)
     snapshot = _snapshots.get(key)
     if snapshot is not None and snapshot.stamp == stamp:
         return snapshot
@@ -68,9 +77,9 @@ def live_definitions(session: Session) -> LiveDefinitions:
     query = select(DefinitionVersion).join(
         newest,
         and_(
-            DefinitionVersion.kind == newest.c.kind,
-            DefinitionVersion.name == newest.c.name,
-            DefinitionVersion.version == newest.c.version,
+            col(DefinitionVersion.kind) == newest.c.kind,
+            col(DefinitionVersion.name) == newest.c.name,
+            col(DefinitionVersion.version) == newest.c.version,
         ),
     )
     rows = {

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.definitions import (
     KINDS,
@@ -23,10 +24,21 @@ from engine.definitions import (
 from engine.diff import unified
 from engine.errors import DefinitionError, InvalidDefinition
 from oms.models import DefinitionDraft, DefinitionVersion
+from services.definitions.live import LiveDefinition
 from workflows.contracts import DefinitionRef
 
 # Publish order: a flow names forms and rule sets, so those go first.
-KIND_ORDER = {"form": 0, "regions": 0, "promotions": 0, "allocation": 0, "rules": 1, "flow": 2, "channel": 3, "carriers": 0, "template": 0}
+KIND_ORDER = {
+    "form": 0,
+    "regions": 0,
+    "promotions": 0,
+    "allocation": 0,
+    "rules": 1,
+    "flow": 2,
+    "channel": 3,
+    "carriers": 0,
+    "template": 0,
+}
 
 
 def known_definitions(session: Session) -> set[tuple[str, str]]:
@@ -37,12 +49,12 @@ def latest(session: Session, kind: str, name: str) -> DefinitionVersion | None:
     return session.exec(
         select(DefinitionVersion)
         .where(DefinitionVersion.kind == kind, DefinitionVersion.name == name)
-        .order_by(DefinitionVersion.version.desc())
+        .order_by(col(DefinitionVersion.version).desc())
         .limit(1)
     ).first()
 
 
-def ref(row: DefinitionVersion) -> DefinitionRef:
+def ref(row: DefinitionVersion | LiveDefinition) -> DefinitionRef:
     return DefinitionRef(kind=row.kind, name=row.name, version=row.version, sha256=row.sha256)
 
 
@@ -65,12 +77,14 @@ def publish(session: Session, text: str, author: str, note: str = "") -> Publish
     source = validate(session, text)
     if source.errors:
         raise InvalidDefinition(list(source.errors))
-    current = latest(session, source.kind, source.name)
+    kind, name = source.kind, source.name
+    assert kind is not None and name is not None  # the schema requires both; it found no error
+    current = latest(session, kind, name)
     if current is not None and current.sha256 == source.sha256:
         return Published(current, False)
     row = DefinitionVersion(
-        kind=source.kind,
-        name=source.name,
+        kind=kind,
+        name=name,
         version=(current.version + 1) if current else 1,
         sha256=source.sha256,
         body=text,
@@ -81,7 +95,9 @@ def publish(session: Session, text: str, author: str, note: str = "") -> Publish
     try:
         session.flush()
     except IntegrityError as exc:  # two publishers raced for the same number
-        raise InvalidDefinition([DefinitionError("$", "another version was published at the same time; try again")]) from exc
+        raise InvalidDefinition(
+            [DefinitionError("$", "another version was published at the same time; try again")]
+        ) from exc
     discard_draft(session, row.kind, row.name, author)  # the draft is now the live text
     return Published(row, True)
 
@@ -117,18 +133,24 @@ def validate_files(files: list[Path]) -> list[tuple[Path, DefinitionError]]:
 
 
 def publish_files(
-    session: Session, files: list[Path], author: str, skip: set[tuple[str, str]] = frozenset()
+    session: Session, files: list[Path], author: str, skip: AbstractSet[tuple[str, str]] = frozenset()
 ) -> list[Published]:
-    """Publish shipped definitions in dependency order, except the (kind, name)s in ``skip``; fails whole on any error."""
+    """Publish shipped definitions in dependency order, except the (kind, name)s in ``skip``.
+
+    Fails whole on any error.
+    """
     problems = validate_files(files)
     if problems:
         raise InvalidDefinition([DefinitionError(f"{f}:{e.path}", e.message) for f, e in problems])
     sources = sorted(
         ((validate_text(f.read_text(encoding="utf-8")), f) for f in files),
-        key=lambda pair: (KIND_ORDER.get(pair[0].kind, 9), str(pair[1])),
+        key=lambda pair: (KIND_ORDER.get(pair[0].kind or "", 9), str(pair[1])),
     )
-    return [publish(session, source.text, author, note=f"shipped {file.name}")
-            for source, file in sources if (source.kind, source.name) not in skip]
+    return [
+        publish(session, source.text, author, note=f"shipped {file.name}")
+        for source, file in sources
+        if (source.kind, source.name) not in skip
+    ]
 
 
 def version_counts(session: Session) -> dict[tuple[str, str], int]:
@@ -145,11 +167,13 @@ def version_counts(session: Session) -> dict[tuple[str, str], int]:
 
 def versions_of(session: Session, kind: str, name: str) -> list[DefinitionVersion]:
     """Every version of one definition, newest first."""
-    return list(session.exec(
-        select(DefinitionVersion)
-        .where(DefinitionVersion.kind == kind, DefinitionVersion.name == name)
-        .order_by(DefinitionVersion.version.desc())
-    ).all())
+    return list(
+        session.exec(
+            select(DefinitionVersion)
+            .where(DefinitionVersion.kind == kind, DefinitionVersion.name == name)
+            .order_by(col(DefinitionVersion.version).desc())
+        ).all()
+    )
 
 
 def version_of(session: Session, kind: str, name: str, version: int) -> DefinitionVersion | None:
@@ -192,13 +216,18 @@ def publish_log(session: Session, limit: int = 100, kind: str | None = None, nam
         query = query.where(DefinitionVersion.kind == kind)
     if name:
         query = query.where(DefinitionVersion.name == name)
-    rows = session.exec(query.order_by(DefinitionVersion.created_at.desc(), DefinitionVersion.id.desc()).limit(limit)).all()
+    rows = session.exec(
+        query.order_by(col(DefinitionVersion.created_at).desc(), col(DefinitionVersion.id).desc()).limit(limit)
+    ).all()
     entries = []
     for row in rows:
         previous = version_of(session, row.kind, row.name, row.version - 1) if row.version > 1 else None
-        diff = unified(previous.body if previous else "", row.body,
-                       f"{row.kind}/{row.name} v{previous.version}" if previous else "(nothing)",
-                       f"{row.kind}/{row.name} v{row.version}")
+        diff = unified(
+            previous.body if previous else "",
+            row.body,
+            f"{row.kind}/{row.name} v{previous.version}" if previous else "(nothing)",
+            f"{row.kind}/{row.name} v{row.version}",
+        )
         entries.append(LogEntry(row, previous.version if previous else None, diff))
     return entries
 
@@ -223,6 +252,7 @@ def draft_identity(text: str) -> tuple[str, str]:
         problems.append(DefinitionError("$.name", "a draft needs a name: lower-case letters, digits and _"))
     if problems:
         raise InvalidDefinition(problems)
+    assert isinstance(kind, str) and isinstance(name, str)  # both checked above
     return kind, name
 
 
@@ -231,15 +261,18 @@ def save_draft(session: Session, text: str, author: str) -> DefinitionDraft:
     kind, name = draft_identity(text)
     draft = get_draft(session, kind, name, author) or DefinitionDraft(kind=kind, name=name, author=author, body="")
     draft.body = text
-    draft.updated_at = datetime.now(timezone.utc)
+    draft.updated_at = datetime.now(UTC)
     session.add(draft)
     session.flush()
     return draft
 
 
 def get_draft(session: Session, kind: str, name: str, author: str) -> DefinitionDraft | None:
-    return session.exec(select(DefinitionDraft).where(
-        DefinitionDraft.kind == kind, DefinitionDraft.name == name, DefinitionDraft.author == author)).first()
+    return session.exec(
+        select(DefinitionDraft).where(
+            DefinitionDraft.kind == kind, DefinitionDraft.name == name, DefinitionDraft.author == author
+        )
+    ).first()
 
 
 def discard_draft(session: Session, kind: str, name: str, author: str) -> bool:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from engine.definitions import compile_text, load
+from engine.definitions import compile_text, load, parse_published
 from engine.flows import EndStep, Flow
 from engine.whatif import (
     FlowWhatIf,
@@ -31,47 +31,60 @@ MAX_LAST = 20000
 
 
 def _rules_name():
-    return Order.audit[("rules", "name")].as_string()
+    return col(Order.audit)[("rules", "name")].as_string()
 
 
 def _rules_version():
-    return Order.audit[("rules", "version")].as_integer()
+    return col(Order.audit)[("rules", "version")].as_integer()
 
 
-def recorded_orders(session: Session, last: int, rule_set: str | None = None,
-                    flow: str | None = None) -> list[RecordedOrder]:
+def recorded_orders(
+    session: Session, last: int, rule_set: str | None = None, flow: str | None = None
+) -> list[RecordedOrder]:
     """The ``last`` audited orders, newest first: those audited by ``rule_set``, or run by ``flow``, when given."""
-    query = select(Order.id, Order.document, Order.audit, Order.created_at).where(Order.audit.is_not(None))
+    query = select(Order.id, col(Order.document), Order.audit, Order.created_at).where(col(Order.audit).is_not(None))
     if rule_set:
         query = query.where(_rules_name() == rule_set)
     if flow:
         query = query.where(Order.flow_name == flow)
-    rows = session.exec(query.order_by(Order.created_at.desc(), Order.id.desc()).limit(last)).all()
+    rows = session.exec(query.order_by(col(Order.created_at).desc(), col(Order.id).desc()).limit(last)).all()
     out = []
     for order_id, document, audit, created_at in rows:
         audit = audit or {}
         rules = audit.get("rules") or {}
         fired = audit.get("fired")
-        out.append(RecordedOrder(order_id, document or {}, audit.get("facts") or {}, audit.get("action"),
-                                 created_at.isoformat() if created_at else "",
-                                 tuple(fired) if isinstance(fired, list) else None, rules.get("version")))
+        out.append(
+            RecordedOrder(
+                order_id,
+                document or {},
+                audit.get("facts") or {},
+                audit.get("action"),
+                created_at.isoformat() if created_at else "",
+                tuple(fired) if isinstance(fired, list) else None,
+                rules.get("version"),
+            )
+        )
     return out
 
 
 def run_rules_whatif(session: Session, draft, last: int = DEFAULT_LAST, draft_raw: dict | None = None) -> RulesWhatIf:
     """A draft rule set over the last orders its live version audited, against that live version."""
     live = latest(session, "rules", draft.name)
-    baseline = compile_text(live.body) if live else None
+    baseline = parse_published(live.body) if live else None
     orders = recorded_orders(session, last, draft.name if live else None)
     label = f"live version v{live.version}" if live else "outcome recorded at audit"
-    reuse = plan_reuse(draft_raw, load(live.body).raw, live.version) if live and draft_raw else None
+    reuse = None
+    if live and draft_raw:
+        live_raw = load(live.body).raw
+        assert live_raw is not None  # a published body loads
+        reuse = plan_reuse(draft_raw, live_raw, live.version)
     return rules_whatif(draft, baseline, orders, label, reuse)
 
 
 def run_flow_whatif(session: Session, draft: Flow, last: int = DEFAULT_LAST) -> FlowWhatIf:
     """A draft flow over the last orders that ran its live version, up to the first wait or approval."""
     live = latest(session, "flow", draft.name)
-    baseline = compile_text(live.body) if live else None
+    baseline = parse_published(live.body) if live else None
     orders = recorded_orders(session, last, flow=draft.name)
     return flow_whatif(draft, baseline, orders, f"live version v{live.version}" if live else "nothing live")
 
@@ -102,23 +115,31 @@ def version_use(session: Session) -> dict[tuple[str, str, int], VersionUse]:
     """
     use: dict[tuple[str, str, int], VersionUse] = defaultdict(VersionUse)
     flow_rows = session.exec(
-        select(Order.flow_name, Order.flow_version, Order.status, func.count())
-        .group_by(Order.flow_name, Order.flow_version, Order.status)
+        select(Order.flow_name, Order.flow_version, Order.status, func.count()).group_by(
+            col(Order.flow_name), col(Order.flow_version), col(Order.status)
+        )
     ).all()
     bodies: dict[tuple[str, int], set[str]] = {}
     for name, version, status, count in flow_rows:
         if (name, version) not in bodies:
-            row = session.exec(select(DefinitionVersion.body).where(
-                DefinitionVersion.kind == "flow", DefinitionVersion.name == name,
-                DefinitionVersion.version == version)).first()
+            row = session.exec(
+                select(DefinitionVersion.body).where(
+                    DefinitionVersion.kind == "flow",
+                    DefinitionVersion.name == name,
+                    DefinitionVersion.version == version,
+                )
+            ).first()
             bodies[(name, version)] = _end_statuses(row) if row else set()
         entry = use[("flow", name, version)]
         entry.orders += count
         if status not in bodies[(name, version)]:
             entry.running += count
     # Grouped over a subquery: PostgreSQL does not match a JSON path in GROUP BY with the same path in SELECT.
-    audited = select(_rules_name().label("name"), _rules_version().label("version")).where(
-        Order.audit.is_not(None)).subquery()
+    audited = (
+        select(_rules_name().label("name"), _rules_version().label("version"))
+        .where(col(Order.audit).is_not(None))
+        .subquery()
+    )
     rule_rows = session.exec(
         select(audited.c.name, audited.c.version, func.count()).group_by(audited.c.name, audited.c.version)
     ).all()

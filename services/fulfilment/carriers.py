@@ -14,15 +14,21 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from oms.models import Order, Shipment, TrackingEvent, utcnow
+from services.errors import Conflict, DomainError, Invalid, NotFound
+from services.rows import required
 
 # What a parcel can go through; each is also the order event the flow hears
 # (``delivered`` only once every parcel of the order is delivered).
 TRACKING_TYPES = ("in_transit", "out_for_delivery", "delivered", "exception")
-ORDER_EVENT = {"in_transit": "in_transit", "out_for_delivery": "out_for_delivery",
-               "delivered": "delivered", "exception": "delivery_exception"}
+ORDER_EVENT = {
+    "in_transit": "in_transit",
+    "out_for_delivery": "out_for_delivery",
+    "delivered": "delivered",
+    "exception": "delivery_exception",
+}
 PROGRESS = {"label_created": 0, "in_transit": 1, "out_for_delivery": 2, "delivered": 3, "exception": 1}
 
 
@@ -52,12 +58,20 @@ class CarrierEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-class TrackingRefused(ValueError):
-    """A tracking event that cannot be taken: unknown parcel, unknown type. ``status_code`` for HTTP."""
+class TrackingRefused(DomainError):
+    """A tracking event that cannot be taken; nothing was recorded."""
 
-    def __init__(self, message: str, status_code: int = 422):
-        super().__init__(message)
-        self.status_code = status_code
+
+class TrackingInvalid(TrackingRefused, Invalid):
+    """The event has no tracking number or a type that is not one of TRACKING_TYPES."""
+
+
+class UnknownParcel(TrackingRefused, NotFound):
+    """No parcel of that carrier has the tracking number."""
+
+
+class TrackingConflict(TrackingRefused, Conflict):
+    """The parcel is delivered already, or the same event is being recorded at this moment."""
 
 
 class CarrierAdapter(Protocol):
@@ -76,22 +90,28 @@ class SimulatedCarrier:
         number = "SIM" + digest[:12].upper()
         country = str(request.recipient.get("country") or "")
         postal = str(request.recipient.get("postal_code") or "")
-        return CarrierShipment(number, {
-            "routing_code": f"{country}-{postal[:2]}-{request.sender.get('code', '')}",
-            "barcode": number,
-            "service": request.service,
-        })
+        return CarrierShipment(
+            number,
+            {
+                "routing_code": f"{country}-{postal[:2]}-{request.sender.get('code', '')}",
+                "barcode": number,
+                "service": request.service,
+            },
+        )
 
     def parse_event(self, payload: dict[str, Any]) -> CarrierEvent:
         number = str(payload.get("tracking_number") or "").strip()
         kind = str(payload.get("type") or "").strip()
         if not number:
-            raise TrackingRefused("tracking_number is required")
+            raise TrackingInvalid("tracking_number_required", "tracking_number is required", field="tracking_number")
         if kind not in TRACKING_TYPES:
-            raise TrackingRefused(f"type: {kind!r} is not one of {', '.join(TRACKING_TYPES)}")
+            raise TrackingInvalid(
+                "unknown_tracking_type", f"type: {kind!r} is not one of {', '.join(TRACKING_TYPES)}", field="type"
+            )
         event_id = str(payload.get("event_id") or f"{number}:{kind}:{payload.get('at', '')}")
-        return CarrierEvent(number, kind, event_id, str(payload.get("description") or ""),
-                            dict(payload.get("data") or {}))
+        return CarrierEvent(
+            number, kind, event_id, str(payload.get("description") or ""), dict(payload.get("data") or {})
+        )
 
     def next_type(self, status: str) -> str | None:
         """The event that moves a parcel on from ``status``; None once delivered."""
@@ -144,34 +164,68 @@ def record_tracking(session: Session, carrier: str, event: CarrierEvent) -> Trac
     """Store a tracking event on its parcel (once per event id) and say what the order should hear."""
     shipment = session.exec(select(Shipment).where(Shipment.tracking_number == event.tracking_number)).first()
     if shipment is None:
-        raise TrackingRefused(f"tracking_number: no parcel {event.tracking_number!r}", 404)
+        raise UnknownParcel(
+            "parcel_not_found", f"tracking_number: no parcel {event.tracking_number!r}", field="tracking_number"
+        )
     if shipment.carrier != carrier and shipment.adapter != carrier:
-        raise TrackingRefused(f"parcel {event.tracking_number} is not carried by {carrier!r}", 404)
-    order = session.get(Order, shipment.order_id)
+        raise UnknownParcel(
+            "parcel_of_other_carrier",
+            f"parcel {event.tracking_number} is not carried by {carrier!r}",
+            field="tracking_number",
+        )
+    order = required(session, Order, shipment.order_id)
+    shipment_id = shipment.id
+    assert shipment_id is not None  # read from the table, so it has its key
     existing = session.exec(
         select(TrackingEvent).where(TrackingEvent.carrier == shipment.carrier, TrackingEvent.event_id == event.event_id)
     ).first()
-    base = dict(order_id=order.id, workflow_id=order.workflow_id, shipment_id=shipment.id,
-                tracking_number=shipment.tracking_number, type=event.type)
+
+    def tracked(duplicate: bool, order_event: str | None, data: dict[str, Any]) -> Tracked:
+        return Tracked(
+            order_id=order.id,
+            workflow_id=order.workflow_id,
+            shipment_id=shipment_id,
+            tracking_number=shipment.tracking_number,
+            type=event.type,
+            duplicate=duplicate,
+            order_event=order_event,
+            data=data,
+        )
+
     if existing is not None:
         # A carrier retrying a webhook whose signal did not go out gets it sent again.
-        return Tracked(**base, duplicate=True, order_event=existing.data.get("order_event"), data=existing.data)
-    parcels = session.exec(select(Shipment).where(Shipment.order_id == order.id).order_by(Shipment.parcel)).all()
+        return tracked(True, existing.data.get("order_event"), existing.data)
+    parcels = session.exec(select(Shipment).where(Shipment.order_id == order.id).order_by(col(Shipment.parcel))).all()
     before = [p.status for p in parcels]
     if shipment.status == "delivered":
-        raise TrackingRefused(f"parcel {shipment.tracking_number} is delivered already", 409)
+        raise TrackingConflict("parcel_delivered", f"parcel {shipment.tracking_number} is delivered already")
     shipment.status = event.type
     shipment.updated_at = utcnow()
     session.add(shipment)
     after = [p.status for p in parcels]
     heard = order_event_for(before, after, event.type)
-    data = {**event.data, "tracking_number": shipment.tracking_number, "parcel": shipment.parcel,
-            "carrier": shipment.carrier, "status": event.type, "description": event.description,
-            "order_event": heard}
-    session.add(TrackingEvent(shipment_id=shipment.id, order_id=order.id, carrier=shipment.carrier,
-                              event_id=event.event_id, type=event.type, description=event.description, data=data))
+    data = {
+        **event.data,
+        "tracking_number": shipment.tracking_number,
+        "parcel": shipment.parcel,
+        "carrier": shipment.carrier,
+        "status": event.type,
+        "description": event.description,
+        "order_event": heard,
+    }
+    session.add(
+        TrackingEvent(
+            shipment_id=shipment_id,
+            order_id=order.id,
+            carrier=shipment.carrier,
+            event_id=event.event_id,
+            type=event.type,
+            description=event.description,
+            data=data,
+        )
+    )
     try:
         session.flush()
     except IntegrityError as exc:  # the same event raced in twice: the other request signals
-        raise TrackingRefused(f"event {event.event_id} is being recorded already", 409) from exc
-    return Tracked(**base, duplicate=False, order_event=heard, data=data)
+        raise TrackingConflict("event_in_progress", f"event {event.event_id} is being recorded already") from exc
+    return tracked(False, heard, data)

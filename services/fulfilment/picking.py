@@ -14,9 +14,10 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from oms.models import Order, Sku, Wave, WaveOrder
+from services.errors import Conflict
 from services.orders.steps import run_step
 from services.stock.reservation import open_reservations
 from workflows.contracts import StepInput, StepResult
@@ -35,9 +36,7 @@ def _items_by_warehouse(session: Session, order_id: str) -> dict[str, dict[str, 
 def _stage(stage: str):
     def work(session: Session, order: Order, inp: StepInput) -> tuple[str, dict]:
         items = _items_by_warehouse(session, order.id)
-        summary = "; ".join(
-            f"{', '.join(f'{q} x {s}' for s, q in skus.items())} in {w}" for w, skus in items.items()
-        )
+        summary = "; ".join(f"{', '.join(f'{q} x {s}' for s, q in skus.items())} in {w}" for w, skus in items.items())
         return f"{STAGES[stage]} {summary}" if items else f"nothing to {stage}", {"stage": stage, "items": items}
 
     return work
@@ -61,17 +60,17 @@ def pack(inp: StepInput) -> StepResult:
 # ---- waves -----------------------------------------------------------------------------
 
 
-class WaveRefused(ValueError):
-    def __init__(self, message: str, status_code: int = 422):
-        super().__init__(message)
-        self.status_code = status_code
+class WaveRefused(Conflict):
+    """No wave can be made now: no order of the warehouse is ready to pick."""
 
 
 def ready_to_pick(session: Session, warehouse: str, limit: int) -> list[tuple[Order, dict[str, int]]]:
     """Orders waiting to be picked that hold stock in ``warehouse`` and are in no wave, oldest first."""
     waved = select(WaveOrder.order_id)
     orders = session.exec(
-        select(Order).where(Order.status == READY_TO_PICK, Order.id.not_in(waved)).order_by(Order.created_at, Order.id)
+        select(Order)
+        .where(Order.status == READY_TO_PICK, col(Order.id).not_in(waved))
+        .order_by(col(Order.created_at), col(Order.id))
     ).all()
     ready = []
     for order in orders:
@@ -87,7 +86,7 @@ def create_wave(session: Session, warehouse: str, max_orders: int, user: str) ->
     """A wave of up to ``max_orders`` ready orders of ``warehouse``; refused when none is ready."""
     ready = ready_to_pick(session, warehouse, max_orders)
     if not ready:
-        raise WaveRefused(f"no order in warehouse {warehouse} is ready to pick", 409)
+        raise WaveRefused("nothing_to_pick", f"no order in warehouse {warehouse} is ready to pick")
     names = {s.sku: s.name for s in session.exec(select(Sku)).all()}
     lines: dict[str, dict[str, Any]] = {}
     for order, items in ready:
@@ -95,8 +94,13 @@ def create_wave(session: Session, warehouse: str, max_orders: int, user: str) ->
             line = lines.setdefault(sku, {"sku": sku, "name": names.get(sku, sku), "qty": 0, "orders": []})
             line["qty"] += qty
             line["orders"].append({"order_id": order.id, "external_id": order.external_id, "qty": qty})
-    wave = Wave(id=f"wave_{uuid.uuid4().hex[:10]}", warehouse=warehouse, orders=[o.id for o, _ in ready],
-                lines=sorted(lines.values(), key=lambda l: l["sku"]), created_by=user)
+    wave = Wave(
+        id=f"wave_{uuid.uuid4().hex[:10]}",
+        warehouse=warehouse,
+        orders=[o.id for o, _ in ready],
+        lines=sorted(lines.values(), key=lambda line: line["sku"]),
+        created_by=user,
+    )
     session.add(wave)
     session.flush()
     session.add_all([WaveOrder(order_id=o.id, wave_id=wave.id) for o, _ in ready])
@@ -105,8 +109,17 @@ def create_wave(session: Session, warehouse: str, max_orders: int, user: str) ->
 
 
 def wave_view(session: Session, wave: Wave) -> dict[str, Any]:
-    statuses = dict(session.exec(select(Order.id, Order.status).where(Order.id.in_(wave.orders))).all()) if wave.orders else {}
-    return {"id": wave.id, "warehouse": wave.warehouse, "created_by": wave.created_by,
-            "created_at": wave.created_at.isoformat(),
-            "status": "done" if statuses and all(s != READY_TO_PICK for s in statuses.values()) else "open",
-            "orders": [{"id": o, "status": statuses.get(o)} for o in wave.orders], "lines": wave.lines}
+    statuses = (
+        dict(session.exec(select(Order.id, Order.status).where(col(Order.id).in_(wave.orders))).all())
+        if wave.orders
+        else {}
+    )
+    return {
+        "id": wave.id,
+        "warehouse": wave.warehouse,
+        "created_by": wave.created_by,
+        "created_at": wave.created_at.isoformat(),
+        "status": "done" if statuses and all(s != READY_TO_PICK for s in statuses.values()) else "open",
+        "orders": [{"id": o, "status": statuses.get(o)} for o in wave.orders],
+        "lines": wave.lines,
+    }

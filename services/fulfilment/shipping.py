@@ -18,13 +18,13 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.carriers import NoCarrier
 from engine.durations import parse_duration
 from engine.expressions import ExpressionError, compile_expression
 from oms.models import Order, Shipment, Sku, StockMovement, Warehouse, utcnow
-from services.definitions.pinned import live_model
+from services.definitions.pinned import pinned_model
 from services.errors import StepFailed
 from services.fulfilment.carriers import ParcelRequest, adapter
 from services.orders.steps import run_step
@@ -40,14 +40,15 @@ def _ship_ledger(session: Session, order: Order, moves: list[StockMovement]) -> 
         inventory.ship_reserved(session, order.id, warehouse)
 
 
-def _parcels(order: Order, moves: list[StockMovement], apart: str | None,
-             skus: dict[str, Sku]) -> list[tuple[str, bool, list]]:
+def _parcels(
+    order: Order, moves: list[StockMovement], apart: str | None, skus: dict[str, Sku]
+) -> list[tuple[str, bool, list]]:
     """(warehouse, apart, moves) per parcel, in a stable order; ``apart`` sees line, sku and order."""
     lines = order.document.get("lines", [])
     try:
         rule = compile_expression(apart) if apart else None
     except ExpressionError as exc:  # validation refuses such flows; this guards older published versions
-        raise StepFailed('bad_params', f'params.apart: {exc}') from exc
+        raise StepFailed("bad_params", f"params.apart: {exc}") from exc
     groups: dict[tuple[str, bool], list[StockMovement]] = defaultdict(list)
     for move in moves:
         line = lines[move.line_no - 1] if move.line_no and move.line_no <= len(lines) else {"sku": move.sku}
@@ -55,11 +56,14 @@ def _parcels(order: Order, moves: list[StockMovement], apart: str | None,
         if rule is not None:
             try:
                 sku = skus.get(move.sku)
-                facts = {"sku": move.sku, "name": sku.name, "category": sku.category, "weight_kg": sku.weight_kg} \
-                    if sku else {"sku": move.sku}
+                facts = (
+                    {"sku": move.sku, "name": sku.name, "category": sku.category, "weight_kg": sku.weight_kg}
+                    if sku
+                    else {"sku": move.sku}
+                )
                 separate = rule.is_true({"line": line, "sku": facts, "order": order.document})
             except ExpressionError as exc:
-                raise StepFailed('bad_params', f'params.apart: {exc}') from exc
+                raise StepFailed("bad_params", f"params.apart: {exc}") from exc
         groups[(move.warehouse, separate)].append(move)
     return [(w, a, m) for (w, a), m in sorted(groups.items())]
 
@@ -71,10 +75,16 @@ def _consolidation(session: Session, order: Order, warehouse: str, window: str |
     since = utcnow() - timedelta(seconds=parse_duration(window))
     customer = order.document.get("customer") or {}
     rows = session.exec(
-        select(Shipment, Order).join(Order, Order.id == Shipment.order_id).where(
-            Order.address_key == order.address_key, Order.id != order.id, Shipment.warehouse == warehouse,
-            Shipment.status == "label_created", Shipment.created_at >= since,
-        ).order_by(Shipment.created_at)
+        select(Shipment, Order)
+        .join(Order, col(Order.id) == Shipment.order_id)
+        .where(
+            Order.address_key == order.address_key,
+            Order.id != order.id,
+            Shipment.warehouse == warehouse,
+            Shipment.status == "label_created",
+            Shipment.created_at >= since,
+        )
+        .order_by(col(Shipment.created_at))
     ).all()
     for shipment, other in rows:
         other_customer = other.document.get("customer") or {}
@@ -86,16 +96,16 @@ def _consolidation(session: Session, order: Order, warehouse: str, window: str |
 def _ship(session: Session, order: Order, inp: StepInput) -> tuple[str, dict]:
     moves = inventory.open_reservations(session, order.id)
     if not moves:
-        raise StepFailed('nothing_to_ship', f'order {order.id} holds no reserved stock to ship')
+        raise StepFailed("nothing_to_ship", f"order {order.id} holds no reserved stock to ship")
     params = inp.params
     table = None
     if not params.get("carrier"):
-        table, _ = live_model(session, "carriers", params.get("carriers", CARRIERS))
+        table, _ = pinned_model(session, order.pins, "carriers", params.get("carriers", CARRIERS))
         if table is None:
-            raise StepFailed('no_carrier', f"no carriers definition {params.get('carriers', CARRIERS)!r} is published")
+            raise StepFailed("no_carrier", f"no carriers definition {params.get('carriers', CARRIERS)!r} is published")
     doc = order.document
     address = doc.get("shipping_address") or {}
-    skus = {s.sku: s for s in session.exec(select(Sku).where(Sku.sku.in_({m.sku for m in moves}))).all()}
+    skus = {s.sku: s for s in session.exec(select(Sku).where(col(Sku.sku).in_({m.sku for m in moves}))).all()}
     prices = {i: float(line.get("price") or 0) for i, line in enumerate(doc.get("lines", []), start=1)}
     parcels = _parcels(order, moves, params.get("apart"), skus)
     _ship_ledger(session, order, moves)
@@ -106,34 +116,82 @@ def _ship(session: Session, order: Order, inp: StepInput) -> tuple[str, dict]:
         value = round(sum(prices.get(m.line_no, 0) * m.qty for m in parcel_moves), 2)
         service_level = str(doc.get("service_level") or "standard")
         if table is None:
-            carrier, carrier_adapter, title, service, price, row = params["carrier"], "simulated", params["carrier"], "", 0.0, None
+            carrier, carrier_adapter, title, service, price, row = (
+                params["carrier"],
+                "simulated",
+                params["carrier"],
+                "",
+                0.0,
+                None,
+            )
         else:
             try:
-                choice = table.choose({"weight_kg": weight, "country": address.get("country"), "value": value,
-                                       "service_level": service_level, "warehouse": warehouse_code})
+                choice = table.choose(
+                    {
+                        "weight_kg": weight,
+                        "country": address.get("country"),
+                        "value": value,
+                        "service_level": service_level,
+                        "warehouse": warehouse_code,
+                    }
+                )
             except (NoCarrier, ExpressionError) as exc:
-                raise StepFailed('no_carrier', str(exc)) from exc
+                raise StepFailed("no_carrier", str(exc)) from exc
             carrier, carrier_adapter, title = choice.carrier.name, choice.carrier.adapter, choice.carrier.title
             service, price, row = choice.service, choice.price, choice.row
-        sender = {"code": warehouse_code, "name": warehouse.name if warehouse else warehouse_code,
-                  "country": warehouse.country if warehouse else ""}
-        booking = adapter(carrier_adapter).create_shipment(ParcelRequest(
-            order_id=order.id, parcel=number, carrier=carrier, service=service, weight_kg=weight,
-            sender=sender, recipient=address,
-        ))
-        lines = [{"line": m.line_no, "sku": m.sku, "qty": m.qty, "name": skus[m.sku].name if m.sku in skus else m.sku}
-                 for m in parcel_moves]
+        sender = {
+            "code": warehouse_code,
+            "name": warehouse.name if warehouse else warehouse_code,
+            "country": warehouse.country if warehouse else "",
+        }
+        booking = adapter(carrier_adapter).create_shipment(
+            ParcelRequest(
+                order_id=order.id,
+                parcel=number,
+                carrier=carrier,
+                service=service,
+                weight_kg=weight,
+                sender=sender,
+                recipient=address,
+            )
+        )
+        lines = [
+            {"line": m.line_no, "sku": m.sku, "qty": m.qty, "name": skus[m.sku].name if m.sku in skus else m.sku}
+            for m in parcel_moves
+        ]
         consolidation = _consolidation(session, order, warehouse_code, params.get("merge_window"))
-        session.add(Shipment(
-            order_id=order.id, parcel=number, carrier=carrier, adapter=carrier_adapter,
-            tracking_number=booking.tracking_number, warehouses=[warehouse_code], warehouse=warehouse_code,
-            service=service, service_level=service_level, price=price, weight_kg=weight, lines=lines,
-            label={**booking.label, "carrier_title": title, "sender": sender, "apart": apart},
-            consolidation=consolidation,
-        ))
-        booked.append({"parcel": number, "warehouse": warehouse_code, "carrier": carrier, "service": service,
-                       "price": price, "weight_kg": weight, "tracking_number": booking.tracking_number,
-                       "table_row": row, "apart": apart, "consolidation": consolidation})
+        session.add(
+            Shipment(
+                order_id=order.id,
+                parcel=number,
+                carrier=carrier,
+                adapter=carrier_adapter,
+                tracking_number=booking.tracking_number,
+                warehouses=[warehouse_code],
+                warehouse=warehouse_code,
+                service=service,
+                service_level=service_level,
+                price=price,
+                weight_kg=weight,
+                lines=lines,
+                label={**booking.label, "carrier_title": title, "sender": sender, "apart": apart},
+                consolidation=consolidation,
+            )
+        )
+        booked.append(
+            {
+                "parcel": number,
+                "warehouse": warehouse_code,
+                "carrier": carrier,
+                "service": service,
+                "price": price,
+                "weight_kg": weight,
+                "tracking_number": booking.tracking_number,
+                "table_row": row,
+                "apart": apart,
+                "consolidation": consolidation,
+            }
+        )
     summary = "; ".join(
         f"parcel {b['parcel']} from {b['warehouse']} ({b['weight_kg']} kg) with {b['carrier']}"
         + (f" {b['service']} for {b['price']:.2f}" if b["service"] else "")
@@ -142,8 +200,10 @@ def _ship(session: Session, order: Order, inp: StepInput) -> tuple[str, dict]:
         for b in booked
     )
     return f"shipped in {len(booked)} parcel{'s' if len(booked) > 1 else ''}: {summary}", {
-        "carrier": booked[0]["carrier"], "tracking_number": booked[0]["tracking_number"],
-        "warehouses": list(dict.fromkeys(b["warehouse"] for b in booked)), "shipments": booked,
+        "carrier": booked[0]["carrier"],
+        "tracking_number": booked[0]["tracking_number"],
+        "warehouses": list(dict.fromkeys(b["warehouse"] for b in booked)),
+        "shipments": booked,
     }
 
 

@@ -16,7 +16,7 @@ ADDRESS_PARTS = ("name", "street", "city", "postal_code", "country", "region")
 def _change_address(session: Session, order: Order, inp: StepInput) -> tuple[str, dict]:
     new = (inp.event or {}).get("shipping_address")
     if not isinstance(new, dict):
-        raise StepFailed('bad_event', 'the address_changed event carries no shipping_address')
+        raise StepFailed("bad_event", "the address_changed event carries no shipping_address")
     new = {k: v for k, v in new.items() if k in ADDRESS_PARTS}
     document = dict(order.document)
     previous = document.get("shipping_address") or {}
@@ -26,7 +26,9 @@ def _change_address(session: Session, order: Order, inp: StepInput) -> tuple[str
     session.add(order)
     where = ", ".join(str(new.get(k)) for k in ("street", "postal_code", "city", "country") if new.get(k))
     return f"shipping address changed to {where}", {
-        "previous": previous, "shipping_address": new, "order_update": {"shipping_address": new},
+        "previous": previous,
+        "shipping_address": new,
+        "order_update": {"shipping_address": new},
     }
 
 

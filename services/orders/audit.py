@@ -12,6 +12,7 @@ from oms.models import Order
 from services.definitions.pinned import compiled
 from services.orders.facts import order_facts
 from services.orders.timeline import already_recorded, record
+from services.rows import required
 from workflows.contracts import AuditInput, AuditOutcome, FiredRuleRecord, Progress
 
 
@@ -32,7 +33,7 @@ def audit_order(inp: AuditInput) -> AuditOutcome:
     """
     rule_set = compiled(inp.rules)
     with Session(get_read_engine()) as session:
-        order = session.get(Order, inp.order_id)
+        order = required(session, Order, inp.order_id)
         if order.audit and already_recorded(session, inp.order_id, inp.seq):
             return _stored(order.audit, inp.rules)
         facts = order_facts(session, order)
@@ -40,7 +41,7 @@ def audit_order(inp: AuditInput) -> AuditOutcome:
     decision = evaluate_rules(rule_set, {"order": document, "facts": facts})
     fired = [FiredRuleRecord(f.rule, f.action, f.reason, f.tag) for f in decision.fired]
     with session_scope() as session:
-        order = session.get(Order, inp.order_id)
+        order = required(session, Order, inp.order_id)
         if order.audit and already_recorded(session, inp.order_id, inp.seq):
             return _stored(order.audit, inp.rules)
         order.audit = {

@@ -2,8 +2,8 @@
 
 A change is sent to the order's workflow as an event only when the step the
 order is at takes that event (a wait step's ``on`` or an approval step's
-``events``); otherwise the caller gets a 409 that says why, and nothing is
-sent. Once a parcel has left, neither is possible.
+``events``); otherwise it is refused (``ChangeNotTaken``) with the reason, and
+nothing is sent. Once a parcel has left, neither is possible.
 """
 
 from __future__ import annotations
@@ -13,39 +13,58 @@ from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from engine.definitions import compile_text
+from engine.definitions import parse_published
 from engine.flows import ApprovalStep, WaitStep
 from oms.db import get_read_engine
 from oms.models import DefinitionVersion, Order, Shipment
+from services.errors import Conflict, DomainError, NotFound, Unavailable
 from workflows.contracts import ExternalEvent
 
 
-class ChangeRefused(Exception):
-    def __init__(self, status_code: int, message: str):
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
+class ChangeRefused(DomainError):
+    """A change the order cannot take; nothing was sent to its flow."""
 
 
-def _load(order_id: str) -> tuple[Order, list[Shipment], str | None]:
+class UnknownOrder(ChangeRefused, NotFound):
+    """No order has that id."""
+
+
+class ChangeNotTaken(ChangeRefused, Conflict):
+    """The order has shipped, its flow has ended, or its current step takes no such event."""
+
+
+class ChangeUnavailable(ChangeRefused, Unavailable):
+    """The order's flow could not be asked where it is; trying again can work."""
+
+    def __init__(self, message: str):
+        super().__init__("flow_unavailable", message, retryable=True)
+
+
+def _load(order_id: str) -> tuple[Order, list[Shipment], str]:
     with Session(get_read_engine()) as session:
         order = session.get(Order, order_id)
         if order is None:
-            raise ChangeRefused(404, f"no order {order_id!r}")
+            raise UnknownOrder("order_not_found", f"no order {order_id!r}")
         parcels = list(session.exec(select(Shipment).where(Shipment.order_id == order_id)).all())
-        body = session.exec(select(DefinitionVersion.body).where(
-            DefinitionVersion.kind == "flow", DefinitionVersion.name == order.flow_name,
-            DefinitionVersion.version == order.flow_version)).first()
+        # The version the order started on: published versions are never removed.
+        body = session.exec(
+            select(DefinitionVersion.body).where(
+                DefinitionVersion.kind == "flow",
+                DefinitionVersion.name == order.flow_name,
+                DefinitionVersion.version == order.flow_version,
+            )
+        ).one()
     return order, parcels, body
 
 
 def takes(flow_text: str, step_id: str, event_type: str) -> tuple[bool, list[str]]:
     """Whether step ``step_id`` takes ``event_type``, and every step of the flow that does."""
-    flow = compile_text(flow_text)
+    flow = parse_published(flow_text)
 
     def listens(step) -> bool:
         return (isinstance(step, WaitStep) and event_type in step.on) or (
-            isinstance(step, ApprovalStep) and event_type in step.events)
+            isinstance(step, ApprovalStep) and event_type in step.events
+        )
 
     return listens(flow.steps.get(step_id)), [s.id for s in flow.steps.values() if listens(s)]
 
@@ -55,22 +74,24 @@ async def request_change(client: Client, order_id: str, event_type: str, data: d
     order, parcels, flow_text = await anyio.to_thread.run_sync(_load, order_id)
     if parcels:
         numbers = ", ".join(p.tracking_number for p in parcels)
-        raise ChangeRefused(409, f"order {order_id} has shipped ({numbers}); it can no longer be {what}")
+        raise ChangeNotTaken("order_shipped", f"order {order_id} has shipped ({numbers}); it can no longer be {what}")
     handle = client.get_workflow_handle(order.workflow_id)
     try:
         description = await handle.describe()
         if description.status != WorkflowExecutionStatus.RUNNING:
-            raise ChangeRefused(409, f"order {order_id} is {order.status}; its flow has ended")
+            raise ChangeNotTaken("flow_ended", f"order {order_id} is {order.status}; its flow has ended")
         state = await handle.query("state")
     except RPCError as exc:
-        raise ChangeRefused(503, f"the order's flow is unavailable, try again: {exc.message}") from exc
+        raise ChangeUnavailable(f"the order's flow is unavailable, try again: {exc.message}") from exc
     step = state.get("step", "")
     ok, where = takes(flow_text, step, event_type)
     if not ok:
         at = f" ({', '.join(where)})" if where else ""
-        raise ChangeRefused(
-            409, f"order {order_id} is {order.status} at step {step!r}, which takes no {event_type}; "
-                 f"it can be {what} only while waiting at a step that does{at}")
+        raise ChangeNotTaken(
+            "step_does_not_take",
+            f"order {order_id} is {order.status} at step {step!r}, which takes no {event_type}; "
+            f"it can be {what} only while waiting at a step that does{at}",
+        )
     await handle.signal("event", ExternalEvent(type=event_type, data=data))
     return {"accepted": True, "order_id": order_id, "type": event_type, "step": step}
 

@@ -11,10 +11,10 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from oms.models import Customer, Order, Stock
-from services.definitions.pinned import live_model
+from services.definitions.pinned import pinned_model
 
 ADDRESS_PARTS = ("street", "city", "postal_code", "country")
 CLOSED_STATUSES = ("completed", "cancelled", "rejected")
@@ -28,12 +28,18 @@ def _count(session: Session, *conditions) -> int:
     return session.exec(select(func.count()).select_from(Order).where(*conditions)).one()
 
 
-def address_facts(session: Session, address: dict[str, Any]) -> dict[str, Any]:
+def address_facts(session: Session, address: dict[str, Any], pins: list[dict] | None = None) -> dict[str, Any]:
+    """Whether the address is complete and served, by the delivery regions pinned in ``pins``."""
     missing = [part for part in ADDRESS_PARTS if not str(address.get(part) or "").strip()]
-    regions, version = live_model(session, "regions", REGIONS)
+    regions, version = pinned_model(session, pins or [], "regions", REGIONS)
     serviceable, why = regions.serviceable(address) if regions else (True, "")
-    return {"complete": not missing, "missing": missing, "serviceable": serviceable,
-            "unserviceable_reason": why, "regions_version": version}
+    return {
+        "complete": not missing,
+        "missing": missing,
+        "serviceable": serviceable,
+        "unserviceable_reason": why,
+        "regions_version": version,
+    }
 
 
 def velocity_facts(session: Session, order: Order) -> dict[str, int]:
@@ -52,9 +58,13 @@ def customer_facts(session: Session, order: Order) -> dict[str, Any]:
         return {"known": False, "orders_so_far": 0, "returned_orders": 0, "returns_ratio": 0.0}
     earlier = (Order.customer_id == order.customer_id, Order.id != order.id, Order.created_at <= order.created_at)
     so_far = _count(session, *earlier)
-    returned = _count(session, *earlier, Order.status.in_(RETURNED_STATUSES))
-    return {"known": so_far > 0, "orders_so_far": so_far, "returned_orders": returned,
-            "returns_ratio": round(returned / so_far, 3) if so_far else 0.0}
+    returned = _count(session, *earlier, col(Order.status).in_(RETURNED_STATUSES))
+    return {
+        "known": so_far > 0,
+        "orders_so_far": so_far,
+        "returned_orders": returned,
+        "returns_ratio": round(returned / so_far, 3) if so_far else 0.0,
+    }
 
 
 def credit_facts(session: Session, order: Order) -> dict[str, float]:
@@ -63,7 +73,7 @@ def credit_facts(session: Session, order: Order) -> dict[str, float]:
         return {"limit": 0.0, "open_balance": 0.0, "remaining": 0.0}
     open_balance = session.exec(
         select(func.coalesce(func.sum(Order.total), 0)).where(
-            Order.customer_id == order.customer_id, Order.id != order.id, Order.status.not_in(CLOSED_STATUSES)
+            Order.customer_id == order.customer_id, Order.id != order.id, col(Order.status).not_in(CLOSED_STATUSES)
         )
     ).one()
     limit = float(customer.credit_limit)
@@ -73,19 +83,25 @@ def credit_facts(session: Session, order: Order) -> dict[str, float]:
 def stock_facts(session: Session, lines: list[dict[str, Any]]) -> dict[str, Any]:
     skus = {line["sku"] for line in lines}
     rows = session.exec(
-        select(Stock.sku, func.sum(Stock.on_hand - Stock.reserved)).where(Stock.sku.in_(skus)).group_by(Stock.sku)
+        select(Stock.sku, func.sum(Stock.on_hand - Stock.reserved))
+        .where(col(Stock.sku).in_(skus))
+        .group_by(col(Stock.sku))
     ).all()
     available = {sku: int(qty or 0) for sku, qty in rows}
     per_line = [
-        {"sku": line["sku"], "qty": line["qty"], "available": available.get(line["sku"], 0),
-         "enough": available.get(line["sku"], 0) >= line["qty"]}
+        {
+            "sku": line["sku"],
+            "qty": line["qty"],
+            "available": available.get(line["sku"], 0),
+            "enough": available.get(line["sku"], 0) >= line["qty"],
+        }
         for line in lines
     ]
     return {"lines": per_line, "all_available": all(line["enough"] for line in per_line)}
 
 
 def coupon_facts(session: Session, order: Order) -> dict[str, Any]:
-    promotions, version = live_model(session, "promotions", PROMOTIONS)
+    promotions, version = pinned_model(session, order.pins, "promotions", PROMOTIONS)
     code = order.document.get("coupon")
     if promotions is None:
         return {"code": code, "exists": False, "valid": False, "min_spend_met": False, "promotions_version": None}
@@ -96,15 +112,16 @@ def order_facts(session: Session, order: Order) -> dict[str, Any]:
     """Every fact the audit rules can use, for ``order``."""
     velocity = velocity_facts(session, order)
     customer = customer_facts(session, order)
-    seen_address = _count(session, Order.address_key == order.address_key, Order.id != order.id,
-                          Order.created_at <= order.created_at)
+    seen_address = _count(
+        session, Order.address_key == order.address_key, Order.id != order.id, Order.created_at <= order.created_at
+    )
     return {
         "first_time_address": seen_address == 0,
         "orders_from_ip_last_hour": velocity["ip"],
         "velocity": velocity,
         "customer": customer,
         "credit": credit_facts(session, order),
-        "address": address_facts(session, order.document.get("shipping_address") or {}),
+        "address": address_facts(session, order.document.get("shipping_address") or {}, order.pins),
         "stock": stock_facts(session, order.document.get("lines", [])),
         "coupon": coupon_facts(session, order),
     }

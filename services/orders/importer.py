@@ -25,13 +25,14 @@ import logging
 import math
 import re
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, select
 from temporalio.client import Client
@@ -40,10 +41,11 @@ from temporalio.service import RPCError
 
 from engine.channels import Channel, MappingError
 from engine.forms import FieldError
-from oms import worker
 from oms.db import get_read_engine
 from oms.models import DefinitionVersion
 from oms.settings import get_settings
+from oms.temporal import client as temporal_client
+from services.errors import Invalid, Unavailable
 from services.orders.channels import live_channel
 from services.orders.intake import IntakeRejected, IntakeUnavailable, submit_order
 
@@ -58,12 +60,18 @@ _INFRASTRUCTURE = (IntakeUnavailable, OperationalError, InterfaceError, PoolTime
 _INTEGER = re.compile(r"[+-]?\d+")
 
 
-class ImportRefused(Exception):
+class ImportRefused(Invalid):
     """The file or the channel cannot be imported at all (a usage error)."""
 
+    def __init__(self, message: str):
+        super().__init__("import_refused", message)
 
-class ImportUnavailable(Exception):
+
+class ImportUnavailable(Unavailable):
     """The database or Temporal cannot be reached: nothing was imported."""
+
+    def __init__(self, message: str):
+        super().__init__("import_unavailable", message, retryable=True)
 
 
 class Outcome(Enum):
@@ -159,7 +167,9 @@ def load_channel(name: str) -> Channel:
                     select(DefinitionVersion.name).where(DefinitionVersion.kind == "channel").distinct()
                 ).all()
     except (OperationalError, InterfaceError, ProgrammingError, PoolTimeout) as exc:
-        raise ImportUnavailable(f"cannot read the OMS database {_database_name()}: {exc.orig or exc}") from exc
+        # A pool timeout is no DBAPIError: it has no driver error (``orig``) to tell.
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
+        raise ImportUnavailable(f"cannot read the OMS database {_database_name()}: {cause}") from exc
     if channel is None:
         raise ImportRefused(f"unknown channel {name!r}; channels are: {', '.join(sorted(known))}")
     return channel
@@ -323,14 +333,16 @@ def _read_csv(handle, channel: Channel, path: Path) -> tuple[list[str] | None, l
         record = Record(reader.line_num, cells)
         if not any(cell.strip() for cell in cells):
             continue  # blank rows, as spreadsheets write them at the end
-        extra = [cell for cell in cells[len(names):] if cell.strip()]
+        extra = [cell for cell in cells[len(names) :] if cell.strip()]
         problem = (
             f"line {record.line} has {len(names) + len(extra)} cells but the header has {len(names)} columns "
-            f"(extra: {', '.join(map(repr, extra))})" if extra else None
+            f"(extra: {', '.join(map(repr, extra))})"
+            if extra
+            else None
         )
         flat = {
             name: _number(name, cell.strip())
-            for name, cell in zip(names, cells)
+            for name, cell in zip(names, cells, strict=False)  # a row may have fewer or more cells than the header
             if cell.strip() and name != REASON  # as in _read_jsonl
         }
         orders.line(record, flat, problem)
@@ -394,7 +406,7 @@ async def connect() -> Client:
     quiet = LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
     Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=quiet)), error_if_already_set=False)
     try:
-        return await worker.connect()
+        return await temporal_client.connect()
     except Exception as exc:  # the SDK raises a bare RuntimeError when the server is unreachable
         problem = str(exc)
     # Drop the failed native client now, not at interpreter exit (see import_orders).
@@ -496,8 +508,12 @@ def write_rejected(orders: OrderFile) -> Path | None:
     """``<stem>.rejected.csv|jsonl`` beside the input: the rejected orders' records, each with
     its order's reason, in file order. None (and no file) when nothing was rejected."""
     rows = sorted(
-        ((record, candidate.problem or candidate.reason) for candidate in orders.candidates
-         if candidate.problem is not None or candidate.reason is not None for record in candidate.records),
+        (
+            (record, candidate.problem or candidate.reason)
+            for candidate in orders.candidates
+            if candidate.problem is not None or candidate.reason is not None
+            for record in candidate.records
+        ),
         key=lambda row: row[0].line,
     )
     if not rows:
@@ -513,7 +529,7 @@ def write_rejected(orders: OrderFile) -> Path | None:
     return target
 
 
-def _write_csv(handle, header: list[str], rows: list[tuple[Record, str]]) -> None:
+def _write_csv(handle, header: list[str], rows: list[tuple[Record, str | None]]) -> None:
     names = [name.strip() for name in header]
     at = names.index(REASON) if REASON in names else None
     writer = csv.writer(handle)

@@ -4,45 +4,55 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import anyio
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio.client import Client
 
 from engine.channels import Channel
-from engine.definitions import compile_text
+from engine.definitions import parse_published
 from engine.forms import FieldError, FormValidator
+from engine.lru import Lru
 from oms import metrics
 from oms.db import get_read_engine, session_scope
-from oms.models import DefinitionVersion, Order, Sku
+from oms.models import Order, Sku
 from services.definitions.live import LiveDefinitions, live_definitions
+from services.definitions.pinned import ORDER_DOCUMENTS, pin_set
 from services.definitions.publishing import ref
+from services.errors import Invalid, Unavailable
+from services.orders.facts import PROMOTIONS, REGIONS
 from services.orders.outbox import (
     BacklogFull,
     WorkflowStarter,
     mark_started,
+    rules_of,
     start_workflow,
+    stored_order_input,
 )
-from workflows.contracts import DefinitionRef, OrderInput
+from workflows.contracts import OrderInput
 
-_VALIDATORS: dict[str, FormValidator] = {}
-
-
-class IntakeRejected(ValueError):
-    """The order is invalid; ``errors`` name each bad field."""
-
-    def __init__(self, errors: list[FieldError], status_code: int = 422):
-        self.errors = errors
-        self.status_code = status_code
-        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+_VALIDATORS: Lru[str, FormValidator] = Lru(256)  # by form hash: bounded
 
 
-class IntakeUnavailable(RuntimeError):
-    """The order could not be started; nothing was stored."""
+class IntakeRejected(Invalid):
+    """The order is invalid; ``errors`` (also the ``details``) name each bad field."""
+
+    def __init__(self, errors: list[FieldError]):
+        super().__init__("order_invalid", "invalid order", details=list(errors))
+        self.errors: list[FieldError] = self.details
+
+    def __str__(self) -> str:
+        return "; ".join(f"{e.field}: {e.message}" for e in self.errors)
+
+
+class IntakeUnavailable(Unavailable):
+    """The order could not be started; nothing was stored. Trying again later can work."""
+
+    def __init__(self, message: str):
+        super().__init__("intake_unavailable", message, retryable=True)
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,7 @@ def normalized_phone(phone: str | None) -> str | None:
 def _validator(body: str, sha256: str) -> FormValidator:
     validator = _VALIDATORS.get(sha256)
     if validator is None:
-        validator = _VALIDATORS[sha256] = FormValidator(compile_text(body))
+        validator = _VALIDATORS.put(sha256, FormValidator(parse_published(body)))
     return validator
 
 
@@ -105,33 +115,6 @@ def _existing(session: Session, channel: str, external_id: Any) -> Order | None:
     ).first()
 
 
-def _pinned_rules(live: LiveDefinitions, flow: Any) -> dict[str, DefinitionRef]:
-    return {name: ref(live.get("rules", name)) for name in flow.rule_sets}
-
-
-def _restart_input(session: Session, live: LiveDefinitions, order: Order) -> OrderInput | None:
-    """For an order whose workflow start was never confirmed, the input to start it again.
-
-    An order whose first start never reached Temporal (a crash between the
-    insert and the start) would otherwise wait forever; starting again is safe
-    because an existing workflow is reused.
-    """
-    if order.workflow_started:
-        return None
-    flow_row = session.exec(
-        select(DefinitionVersion).where(
-            DefinitionVersion.kind == "flow", DefinitionVersion.name == order.flow_name,
-            DefinitionVersion.version == order.flow_version,
-        )
-    ).one()
-    origin = live.get("channel", order.channel).model
-    return OrderInput(
-        order_id=order.id, order=order.document, flow=ref(flow_row), flow_text=flow_row.body,
-        rules=_pinned_rules(live, compile_text(flow_row.body)),
-        status_push_seconds=origin.callback_expiry_seconds if origin.callback_url else 0,
-    )
-
-
 def prepare(session: Session, payload: Any, flow_name: str | None) -> Prepared:
     """Validate and build the order row and the workflow input; raises IntakeRejected."""
     if not isinstance(payload, dict):
@@ -143,13 +126,13 @@ def prepare(session: Session, payload: Any, flow_name: str | None) -> Prepared:
     looked_up = payload.get("external_id")
     existing = _existing(session, origin.name, looked_up)
     if existing is not None:
-        return Prepared(None, existing, _restart_input(session, live, existing))
+        return Prepared(None, existing, stored_order_input(session, live, existing))
     flow_name = flow_name or origin.flow
     flow_row = live.get("flow", flow_name)
     if flow_row is None:
         raise IntakeRejected([FieldError("flow", f"unknown flow {flow_name!r}")])
     flow = flow_row.model
-    form_row = live.get("form", flow.form)
+    form_row = live.require("form", flow.form)
     document, errors = _validator(form_row.body, form_row.sha256).validate(payload)
     if errors:
         raise IntakeRejected(errors)
@@ -158,9 +141,9 @@ def prepare(session: Session, payload: Any, flow_name: str | None) -> Prepared:
         # The form normalised the key: look again under the normalised one.
         existing = _existing(session, channel, external_id)
         if existing is not None:
-            return Prepared(None, existing, _restart_input(session, live, existing))
+            return Prepared(None, existing, stored_order_input(session, live, existing))
     skus = {line["sku"] for line in document["lines"]}
-    known = set(session.exec(select(Sku.sku).where(Sku.sku.in_(skus))).all())
+    known = set(session.exec(select(Sku.sku).where(col(Sku.sku).in_(skus))).all())
     unknown = [
         FieldError(f"lines[{i}].sku", f"Line {i + 1}: unknown SKU {line['sku']!r}")
         for i, line in enumerate(document["lines"])
@@ -168,10 +151,21 @@ def prepare(session: Session, payload: Any, flow_name: str | None) -> Prepared:
     ]
     if unknown:
         raise IntakeRejected(unknown)
-    total = round(sum(float(l["qty"]) * float(l["price"]) for l in document["lines"]), 2)
+    total = round(sum(float(line["qty"]) * float(line["price"]) for line in document["lines"]), 2)
     order_id = order_id_for(channel, external_id)
     document = {**document, "id": order_id, "total": total}
-    rules = _pinned_rules(live, flow)
+    # Every definition the order will use, pinned once: the flow's own (form, rules, allocation,
+    # carriers, notification templates) and what the order uses besides (channel, audit facts, prints).
+    pins = pin_set(
+        live,
+        flow,
+        also=[
+            ("channel", origin.name),
+            ("regions", REGIONS),
+            ("promotions", PROMOTIONS),
+            *(("template", name) for name in ORDER_DOCUMENTS),
+        ],
+    )
     customer = document.get("customer") or {}
     order = Order(
         id=order_id,
@@ -187,10 +181,16 @@ def prepare(session: Session, payload: Any, flow_name: str | None) -> Prepared:
         phone=normalized_phone(customer.get("phone")),
         total=total,
         document=document,
+        pins=[asdict(pin) for pin in pins],
     )
     inp = OrderInput(
-        order_id=order_id, order=document, flow=ref(flow_row), flow_text=flow_row.body, rules=rules,
+        order_id=order_id,
+        order=document,
+        flow=ref(flow_row),
+        flow_text=flow_row.body,
+        rules=rules_of(pins),
         status_push_seconds=origin.callback_expiry_seconds if origin.callback_url else 0,
+        pins=pins,
     )
     return Prepared(order, None, inp)
 
@@ -206,13 +206,18 @@ def _store(payload: Any, flow_name: str | None) -> tuple[Order, bool, OrderInput
         prepared = prepare(session, payload, flow_name)
     if prepared.existing is not None:
         return prepared.existing, False, prepared.workflow_input
+    order = prepared.order
+    assert order is not None  # prepare() gives the new order when there is no existing one
     try:
         with session_scope() as session:
-            session.add(prepared.order)
-        return prepared.order, True, prepared.workflow_input
+            session.add(order)
+        return order, True, prepared.workflow_input
     except IntegrityError:
         with Session(get_read_engine(), expire_on_commit=False) as session:
-            return _existing(session, prepared.order.channel, prepared.order.external_id), False, None
+            winner = _existing(session, order.channel, order.external_id)
+        if winner is None:  # not a duplicate after all
+            raise
+        return winner, False, None
 
 
 def _forget(order_id: str) -> None:
@@ -220,19 +225,6 @@ def _forget(order_id: str) -> None:
         order = session.get(Order, order_id)
         if order is not None:
             session.delete(order)
-
-
-def restart_inputs(before: datetime, limit: int = 1000) -> list[tuple[str, str, OrderInput]]:
-    """(order id, workflow id, input) of orders stored before ``before`` whose start was never confirmed."""
-    with Session(get_read_engine(), expire_on_commit=False) as session:
-        live = live_definitions(session)
-        orders = session.exec(
-            select(Order)
-            .where(Order.workflow_started == False, Order.created_at < before)  # noqa: E712
-            .order_by(Order.created_at)
-            .limit(limit)
-        ).all()
-        return [(order.id, order.workflow_id, _restart_input(session, live, order)) for order in orders]
 
 
 async def submit_order(

@@ -12,9 +12,11 @@ from workflows.contracts import StepInput, StepResult
 def _mark_paid(session: Session, order: Order, inp: StepInput) -> tuple[str, dict]:
     event = inp.event or {}
     document = dict(order.document)
-    document["payment"] = {**(document.get("payment") or {}), "status": "paid", **{
-        k: v for k, v in event.items() if k in ("amount", "reference", "method")
-    }}
+    document["payment"] = {
+        **(document.get("payment") or {}),
+        "status": "paid",
+        **{k: v for k, v in event.items() if k in ("amount", "reference", "method")},
+    }
     order.document = document
     session.add(order)
     reference = event.get("reference")

@@ -6,13 +6,14 @@ the line and returns what was recorded instead of acting twice.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from sqlmodel import Session, select
 
 from oms.db import session_scope
 from oms.models import Order, OrderEvent
 from services.orders.timeline import already_recorded, record
+from services.rows import required
 from workflows.contracts import Progress, StepInput, StepResult
 
 Work = Callable[[Session, Order, StepInput], tuple[str, dict]]
@@ -25,7 +26,7 @@ def run_step(inp: StepInput, event_type: str, work: Work) -> StepResult:
                 select(OrderEvent).where(OrderEvent.order_id == inp.order_id, OrderEvent.seq == inp.seq)
             ).one()
             return StepResult(data=row.data)
-        order = session.get(Order, inp.order_id)
+        order = required(session, Order, inp.order_id)
         message, data = work(session, order, inp)
         record(
             session,

@@ -1,4 +1,4 @@
-"""The order read model: timeline, status, human tasks.
+"""The order's timeline and status (its human tasks: ``services.orders.tasks``).
 
 Every write carries the workflow's sequence number; the timeline row
 (order, seq) is written in the same transaction as the change it records, so
@@ -7,27 +7,18 @@ an activity retried after a crash sees its own row and does nothing twice.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlmodel import Session, select
 
 from oms.db import session_scope
-from oms.models import DecisionRecord, Order, OrderEvent, Task, utcnow
+from oms.models import Order, OrderEvent, utcnow
 from services import analytics
-from workflows.contracts import (
-    Progress,
-    TaskApproval,
-    TaskClose,
-    TaskEscalation,
-    TaskInput,
-)
+from services.rows import required
+from workflows.contracts import Progress
 
 
 def already_recorded(session: Session, order_id: str, seq: int) -> bool:
     return (
-        session.exec(
-            select(OrderEvent.id).where(OrderEvent.order_id == order_id, OrderEvent.seq == seq)
-        ).first()
+        session.exec(select(OrderEvent.id).where(OrderEvent.order_id == order_id, OrderEvent.seq == seq)).first()
         is not None
     )
 
@@ -45,7 +36,7 @@ def record(session: Session, progress: Progress) -> None:
             data=progress.data,
         )
     )
-    order = session.get(Order, progress.order_id)
+    order = required(session, Order, progress.order_id)
     if progress.status:
         order.status = progress.status
         order.updated_at = utcnow()
@@ -58,129 +49,3 @@ def record_progress(progress: Progress) -> None:
     with session_scope() as session:
         if not already_recorded(session, progress.order_id, progress.seq):
             record(session, progress)
-
-
-def task_id_for(order_id: str, seq: int) -> str:
-    return f"{order_id}-t{seq}"
-
-
-def open_task(inp: TaskInput) -> str:
-    """Put a human task in the inbox; returns its id (stable across retries)."""
-    task_id = task_id_for(inp.order_id, inp.seq)
-    with session_scope() as session:
-        if already_recorded(session, inp.order_id, inp.seq):
-            return task_id
-        session.add(
-            Task(
-                id=task_id,
-                order_id=inp.order_id,
-                workflow_id=inp.workflow_id,
-                step=inp.step,
-                title=inp.title,
-                role=inp.role,
-                reason=inp.reason,
-                decisions=inp.decisions,
-                due_at=utcnow() + timedelta(seconds=inp.due_seconds),
-                needs_approvals=inp.needs_approvals,
-            )
-        )
-        record(
-            session,
-            Progress(
-                order_id=inp.order_id,
-                seq=inp.seq,
-                type="task_opened",
-                step=inp.step,
-                message=f"{inp.title}: waiting for {inp.role} ({inp.reason})" if inp.reason else f"{inp.title}: waiting for {inp.role}",
-                status=inp.status,
-                data={"task_id": task_id, "role": inp.role, "decisions": inp.decisions},
-            ),
-        )
-    return task_id
-
-
-def close_task(inp: TaskClose) -> None:
-    """Record a task's decision, or its expiry, on the task and the timeline."""
-    with session_scope() as session:
-        if already_recorded(session, inp.order_id, inp.seq):
-            return
-        task = session.get(Task, inp.task_id)
-        if inp.event:
-            _close_by_event(session, task, inp)
-            return
-        expired = inp.outcome == "timeout"
-        task.status = "expired" if expired else "decided"
-        task.decision = None if expired else inp.outcome
-        task.decided_by = inp.decided_by
-        task.comment = inp.comment
-        task.decided_at = utcnow()
-        session.add(task)
-        if not expired:
-            session.add(DecisionRecord(order_id=inp.order_id, task_id=task.id, seq=inp.seq, user=inp.decided_by or "",
-                                       role=inp.role, decision=inp.outcome, comment=inp.comment))
-        message = (
-            f"{task.title}: no decision before the due time"
-            if expired
-            else f"{task.title}: {inp.outcome} by {inp.decided_by}" + (f" ({inp.comment})" if inp.comment else "")
-        )
-        record(
-            session,
-            Progress(
-                order_id=inp.order_id,
-                seq=inp.seq,
-                type="task_expired" if expired else "task_decided",
-                step=task.step,
-                message=message,
-                data={"task_id": task.id, "decision": task.decision, "by": inp.decided_by, "comment": inp.comment,
-                      **inp.data},
-            ),
-        )
-
-
-def _close_by_event(session, task: Task, inp: TaskClose) -> None:
-    """An event the step listens for (e.g. cancel_requested) ended the task: no decision was taken."""
-    task.status = "closed"
-    task.decided_at = utcnow()
-    session.add(task)
-    record(session, Progress(
-        order_id=inp.order_id, seq=inp.seq, type="task_closed", step=task.step,
-        message=f"{task.title}: closed by event {inp.event}",
-        data={"task_id": task.id, "event": inp.event},
-    ))
-
-
-def escalate_task(inp: TaskEscalation) -> None:
-    """Hand an undecided task to the escalation role, with a new due time."""
-    with session_scope() as session:
-        if already_recorded(session, inp.order_id, inp.seq):
-            return
-        task = session.get(Task, inp.task_id)
-        previous = task.role
-        task.role = inp.role
-        task.escalated_at = utcnow()
-        task.due_at = utcnow() + timedelta(seconds=inp.due_seconds)
-        task.claimed_by = None
-        session.add(task)
-        record(session, Progress(
-            order_id=inp.order_id, seq=inp.seq, type="task_escalated", step=task.step,
-            message=f"{task.title}: no decision by {previous} in time; escalated to {inp.role}",
-            data={"task_id": task.id, "from": previous, "to": inp.role},
-        ))
-
-
-def record_approval(inp: TaskApproval) -> None:
-    """Record the first of two approvals (four-eyes); the task stays open for the second."""
-    with session_scope() as session:
-        if already_recorded(session, inp.order_id, inp.seq):
-            return
-        task = session.get(Task, inp.task_id)
-        task.approvals = [*task.approvals, inp.user]
-        task.claimed_by = None
-        session.add(task)
-        session.add(DecisionRecord(order_id=inp.order_id, task_id=task.id, seq=inp.seq, user=inp.user,
-                                   role=inp.role, decision="approve", comment=inp.comment, final=False))
-        record(session, Progress(
-            order_id=inp.order_id, seq=inp.seq, type="task_approved_once", step=task.step,
-            message=f"{task.title}: approved by {inp.user}; a second person must approve",
-            data={"task_id": task.id, "by": inp.user, "comment": inp.comment},
-        ))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from oms.models import DecisionRecord, Order, OrderEvent, Shipment, StockMovement, Task
 from oms.settings import get_settings
@@ -52,20 +52,28 @@ def task_view(task: Task) -> dict[str, Any]:
 
 
 def decision_view(row: DecisionRecord) -> dict[str, Any]:
-    return {"order_id": row.order_id, "task_id": row.task_id, "user": row.user, "role": row.role,
-            "decision": row.decision, "comment": row.comment, "final": row.final, "at": row.at.isoformat()}
+    return {
+        "order_id": row.order_id,
+        "task_id": row.task_id,
+        "user": row.user,
+        "role": row.role,
+        "decision": row.decision,
+        "comment": row.comment,
+        "final": row.final,
+        "at": row.at.isoformat(),
+    }
 
 
 def order_detail(session: Session, order: Order) -> dict[str, Any]:
     doc = order.document
-    events = session.exec(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.seq)).all()
+    events = session.exec(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(col(OrderEvent.seq))).all()
     moves = session.exec(
-        select(StockMovement).where(StockMovement.order_id == order.id).order_by(StockMovement.id)
+        select(StockMovement).where(StockMovement.order_id == order.id).order_by(col(StockMovement.id))
     ).all()
-    parcels = session.exec(select(Shipment).where(Shipment.order_id == order.id).order_by(Shipment.parcel)).all()
-    tasks = session.exec(select(Task).where(Task.order_id == order.id).order_by(Task.created_at)).all()
+    parcels = session.exec(select(Shipment).where(Shipment.order_id == order.id).order_by(col(Shipment.parcel))).all()
+    tasks = session.exec(select(Task).where(Task.order_id == order.id).order_by(col(Task.created_at))).all()
     decisions = session.exec(
-        select(DecisionRecord).where(DecisionRecord.order_id == order.id).order_by(DecisionRecord.seq)
+        select(DecisionRecord).where(DecisionRecord.order_id == order.id).order_by(col(DecisionRecord.seq))
     ).all()
     audit = order.audit
     return {
@@ -83,13 +91,26 @@ def order_detail(session: Session, order: Order) -> dict[str, Any]:
             for m in moves
         ],
         "shipments": [
-            {"id": p.id, "parcel": p.parcel, "carrier": p.carrier, "service": p.service, "price": p.price,
-             "tracking_number": p.tracking_number, "status": p.status, "warehouse": p.warehouse,
-             "warehouses": p.warehouses, "weight_kg": p.weight_kg, "lines": p.lines,
-             "consolidation": p.consolidation, "created_at": p.created_at.isoformat()}
+            {
+                "id": p.id,
+                "parcel": p.parcel,
+                "carrier": p.carrier,
+                "service": p.service,
+                "price": p.price,
+                "tracking_number": p.tracking_number,
+                "status": p.status,
+                "warehouse": p.warehouse,
+                "warehouses": p.warehouses,
+                "weight_kg": p.weight_kg,
+                "lines": p.lines,
+                "consolidation": p.consolidation,
+                "created_at": p.created_at.isoformat(),
+            }
             for p in parcels
         ],
-        "audit": None if audit is None else {
+        "audit": None
+        if audit is None
+        else {
             "action": audit["action"],
             "fired": audit["fired"],
             "tags": audit.get("tags", []),
@@ -98,6 +119,7 @@ def order_detail(session: Session, order: Order) -> dict[str, Any]:
         },
         "tasks": [task_view(t) for t in tasks],
         "decisions": [decision_view(d) for d in decisions],
+        "pins": order.pins,
         "timeline": [
             {"seq": e.seq, "type": e.type, "step": e.step, "message": e.message, "data": e.data, "at": e.at.isoformat()}
             for e in events

@@ -8,10 +8,11 @@ transaction as the change it records, so a retried activity never acts twice.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio.client import Client
 
 from engine.returns import arrived, refund_for
@@ -35,6 +36,7 @@ from services.fulfilment.carriers import ParcelRequest, adapter
 from services.notifications import prepare, send
 from services.orders.intake import order_id_for
 from services.orders.payments import PAYMENT_PROVIDERS
+from services.rows import required
 from services.stock.ledger import Movement, receive
 from services.stock.reservation import Short, release_reserved, reserve_order
 from workflows.contracts import (
@@ -68,10 +70,19 @@ def already_recorded(session: Session, return_id: str, seq: int) -> ReturnEvent 
 
 def record(session: Session, progress: ReturnProgress) -> None:
     """Append a timeline line and set the status, in the caller's transaction."""
-    session.add(ReturnEvent(return_id=progress.return_id, seq=progress.seq, type=progress.type, step=progress.step,
-                            status=progress.status, message=progress.message, data=progress.data))
+    session.add(
+        ReturnEvent(
+            return_id=progress.return_id,
+            seq=progress.seq,
+            type=progress.type,
+            step=progress.step,
+            status=progress.status,
+            message=progress.message,
+            data=progress.data,
+        )
+    )
     if progress.status or progress.final:
-        ret = session.get(Return, progress.return_id)
+        ret = required(session, Return, progress.return_id)
         if progress.status:
             ret.status = progress.status
         ret.updated_at = utcnow()
@@ -96,7 +107,7 @@ def await_return_stored(return_id: str) -> bool:
     retried by the workflow until its deadline, after which the workflow ends without acting."""
     with Session(get_read_engine()) as session:
         if session.get(Return, return_id) is None:
-            raise StepFailed('return_missing', f'return {return_id} is not stored (yet)', retryable=True)
+            raise StepFailed("return_missing", f"return {return_id} is not stored (yet)", retryable=True)
     return True
 
 
@@ -106,15 +117,29 @@ def run_return_step(inp: ReturnStepInput, event_type: str, work: Work) -> dict:
         done = already_recorded(session, inp.return_id, inp.seq)
         if done is not None:
             return done.data
-        ret = session.get(Return, inp.return_id)
+        ret = required(session, Return, inp.return_id)
         message, data = work(session, ret, inp)
-        record(session, ReturnProgress(return_id=inp.return_id, seq=inp.seq, type=event_type, step=inp.step,
-                                       message=message, status=inp.status, data=data))
+        record(
+            session,
+            ReturnProgress(
+                return_id=inp.return_id,
+                seq=inp.seq,
+                type=event_type,
+                step=inp.step,
+                message=message,
+                status=inp.status,
+                data=data,
+            ),
+        )
         return data
 
 
 def _lines(session: Session, return_id: str) -> list[ReturnLine]:
-    return list(session.exec(select(ReturnLine).where(ReturnLine.return_id == return_id).order_by(ReturnLine.line_no)).all())
+    return list(
+        session.exec(
+            select(ReturnLine).where(ReturnLine.return_id == return_id).order_by(col(ReturnLine.line_no))
+        ).all()
+    )
 
 
 # ---- the policy audit --------------------------------------------------------------------
@@ -125,9 +150,9 @@ def delivered_at(order: Order) -> datetime:
     for status in DELIVERED_STATUSES:
         if order.milestones.get(status):
             at = datetime.fromisoformat(order.milestones[status])
-            return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+            return at if at.tzinfo else at.replace(tzinfo=UTC)
     at = order.updated_at
-    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def counted_elsewhere(session: Session, order_id: str, return_id: str | None = None) -> dict[int, int]:
@@ -143,21 +168,27 @@ def counted_elsewhere(session: Session, order_id: str, return_id: str | None = N
 
 def return_facts(session: Session, ret: Return) -> dict[str, Any]:
     """What the return_policy rules see as ``facts``."""
-    order = session.get(Order, ret.order_id)
+    order = required(session, Order, ret.order_id)
     lines = _lines(session, ret.id)
-    skus = {s.sku: s for s in session.exec(select(Sku).where(Sku.sku.in_([l.sku for l in lines]))).all()}
+    skus = {s.sku: s for s in session.exec(select(Sku).where(col(Sku.sku).in_([line.sku for line in lines]))).all()}
     others = counted_elsewhere(session, ret.order_id, ret.id)
     order_lines = order.document.get("lines") or []
     days = (utcnow() - delivered_at(order)).total_seconds() / 86400
-    facts_lines = []
+    facts_lines: list[dict[str, Any]] = []
     for line in lines:
         delivered = int(order_lines[line.line_no - 1].get("qty") or 0)
-        facts_lines.append({
-            "line": line.line_no, "sku": line.sku, "qty": line.qty, "price": line.price,
-            "value": round(line.qty * line.price, 2),
-            "category": skus[line.sku].category if line.sku in skus else "unknown",
-            "delivered": delivered, "left": delivered - others.get(line.line_no, 0),
-        })
+        facts_lines.append(
+            {
+                "line": line.line_no,
+                "sku": line.sku,
+                "qty": line.qty,
+                "price": line.price,
+                "value": round(line.qty * line.price, 2),
+                "category": skus[line.sku].category if line.sku in skus else "unknown",
+                "delivered": delivered,
+                "left": delivered - others.get(line.line_no, 0),
+            }
+        )
     earlier = session.exec(select(Return.id).where(Return.order_id == ret.order_id, Return.id != ret.id)).all()
     return {
         "days_since_delivery": round(days, 2),
@@ -167,40 +198,62 @@ def return_facts(session: Session, ret: Return) -> dict[str, Any]:
         "kind": ret.kind,
         "photos": len(ret.photos),
         "lines": facts_lines,
-        "categories": sorted({l["category"] for l in facts_lines}),
-        "quantity_ok": all(l["qty"] <= l["left"] for l in facts_lines),
+        "categories": sorted({fact["category"] for fact in facts_lines}),
+        "quantity_ok": all(fact["qty"] <= fact["left"] for fact in facts_lines),
         "returns_before": len(earlier),
         "order_total": order.total,
     }
+
+
+def _recorded_outcome(ret: Return) -> ReturnAuditOutcome:
+    """The outcome of an audit already on the timeline (stored in the same transaction as its line)."""
+    if ret.audit is None:
+        raise StepFailed("audit_missing", f"return {ret.id} was audited but its outcome is not stored", retryable=True)
+    audit = ret.audit
+    return ReturnAuditOutcome(**{k: audit[k] for k in ("action", "fired", "tags", "facts")})
 
 
 def audit_return(inp: ReturnAuditInput) -> ReturnAuditOutcome:
     """Apply the pinned return_policy rules to the return and its facts; store the outcome."""
     rule_set = compiled(inp.rules)
     with Session(get_read_engine()) as session:
-        ret = session.get(Return, inp.return_id)
+        ret = required(session, Return, inp.return_id)
         done = already_recorded(session, inp.return_id, inp.seq)
         if done is not None:
-            return ReturnAuditOutcome(**{k: ret.audit[k] for k in ("action", "fired", "tags", "facts")})
+            return _recorded_outcome(ret)
         facts = return_facts(session, ret)
-        order = session.get(Order, ret.order_id).document
+        order = required(session, Order, ret.order_id).document
         request = {"id": ret.id, "kind": ret.kind, "reason": ret.reason, "value": ret.value}
     decision = evaluate_rules(rule_set, {"order": order, "facts": facts, "return": request})
-    fired = [{"rule": f.rule, "action": f.action, "reason": f.reason, "tag": f.tag} for f in decision.fired]
+    fired: list[dict[str, Any]] = [
+        {"rule": f.rule, "action": f.action, "reason": f.reason, "tag": f.tag} for f in decision.fired
+    ]
     outcome = ReturnAuditOutcome(action=decision.action, fired=fired, tags=list(decision.tags), facts=facts)
     with session_scope() as session:
         if already_recorded(session, inp.return_id, inp.seq) is not None:
-            ret = session.get(Return, inp.return_id)
-            return ReturnAuditOutcome(**{k: ret.audit[k] for k in ("action", "fired", "tags", "facts")})
-        ret = session.get(Return, inp.return_id)
-        ret.audit = {"action": outcome.action, "fired": fired, "tags": outcome.tags, "facts": facts,
-                     "rules": {"name": inp.rules.name, "version": inp.rules.version}}
+            return _recorded_outcome(required(session, Return, inp.return_id))
+        ret = required(session, Return, inp.return_id)
+        ret.audit = {
+            "action": outcome.action,
+            "fired": fired,
+            "tags": outcome.tags,
+            "facts": facts,
+            "rules": {"name": inp.rules.name, "version": inp.rules.version},
+        }
         session.add(ret)
         reasons = "; ".join(f["reason"] for f in fired if f["action"] != "tag") or "no rule held it"
-        record(session, ReturnProgress(
-            return_id=inp.return_id, seq=inp.seq, type="audited", step=inp.step, status=inp.status,
-            message=f"policy {inp.rules.name} v{inp.rules.version}: {outcome.action} ({reasons})",
-            data={"action": outcome.action, "fired": fired, "tags": outcome.tags}))
+        record(
+            session,
+            ReturnProgress(
+                return_id=inp.return_id,
+                seq=inp.seq,
+                type="audited",
+                step=inp.step,
+                status=inp.status,
+                message=f"policy {inp.rules.name} v{inp.rules.version}: {outcome.action} ({reasons})",
+                data={"action": outcome.action, "fired": fired, "tags": outcome.tags},
+            ),
+        )
     return outcome
 
 
@@ -213,13 +266,32 @@ def open_return_task(inp: ReturnTaskInput) -> str:
     with session_scope() as session:
         if already_recorded(session, inp.return_id, inp.seq) is not None:
             return task_id
-        session.add(Task(id=task_id, order_id=inp.order_id, return_id=inp.return_id, workflow_id=inp.workflow_id,
-                         step=inp.step, title=inp.title, role=inp.role, reason=inp.reason, decisions=inp.decisions,
-                         due_at=utcnow() + timedelta(seconds=inp.due_seconds)))
-        record(session, ReturnProgress(
-            return_id=inp.return_id, seq=inp.seq, type="task_opened", step=inp.step, status=inp.status,
-            message=f"{inp.title}: waiting for {inp.role}" + (f" ({inp.reason})" if inp.reason else ""),
-            data={"task_id": task_id, "role": inp.role, "decisions": inp.decisions}))
+        session.add(
+            Task(
+                id=task_id,
+                order_id=inp.order_id,
+                return_id=inp.return_id,
+                workflow_id=inp.workflow_id,
+                step=inp.step,
+                title=inp.title,
+                role=inp.role,
+                reason=inp.reason,
+                decisions=inp.decisions,
+                due_at=utcnow() + timedelta(seconds=inp.due_seconds),
+            )
+        )
+        record(
+            session,
+            ReturnProgress(
+                return_id=inp.return_id,
+                seq=inp.seq,
+                type="task_opened",
+                step=inp.step,
+                status=inp.status,
+                message=f"{inp.title}: waiting for {inp.role}" + (f" ({inp.reason})" if inp.reason else ""),
+                data={"task_id": task_id, "role": inp.role, "decisions": inp.decisions},
+            ),
+        )
     return task_id
 
 
@@ -228,56 +300,101 @@ def close_return_task(inp: ReturnTaskClose) -> None:
     with session_scope() as session:
         if already_recorded(session, inp.return_id, inp.seq) is not None:
             return
-        task = session.get(Task, inp.task_id)
+        task = required(session, Task, inp.task_id)
         expired = inp.outcome == "timeout"
         task.status = "expired" if expired else "decided"
         task.decision = None if expired else inp.outcome
         task.decided_by, task.comment, task.decided_at = inp.decided_by, inp.comment, utcnow()
         session.add(task)
-        message = (f"{task.title}: no decision before the due time" if expired else
-                   f"{task.title}: {inp.outcome} by {inp.decided_by}" + (f" ({inp.comment})" if inp.comment else ""))
-        record(session, ReturnProgress(
-            return_id=inp.return_id, seq=inp.seq, type="task_expired" if expired else "task_decided", step=task.step,
-            message=message, data={"task_id": task.id, "decision": task.decision, "by": inp.decided_by,
-                                   "comment": inp.comment, **inp.data}))
+        message = (
+            f"{task.title}: no decision before the due time"
+            if expired
+            else f"{task.title}: {inp.outcome} by {inp.decided_by}" + (f" ({inp.comment})" if inp.comment else "")
+        )
+        record(
+            session,
+            ReturnProgress(
+                return_id=inp.return_id,
+                seq=inp.seq,
+                type="task_expired" if expired else "task_decided",
+                step=task.step,
+                message=message,
+                data={
+                    "task_id": task.id,
+                    "decision": task.decision,
+                    "by": inp.decided_by,
+                    "comment": inp.comment,
+                    **inp.data,
+                },
+            ),
+        )
 
 
 def escalate_return_task(inp: ReturnTaskEscalation) -> None:
     with session_scope() as session:
         if already_recorded(session, inp.return_id, inp.seq) is not None:
             return
-        task = session.get(Task, inp.task_id)
+        task = required(session, Task, inp.task_id)
         previous, task.role, task.claimed_by = task.role, inp.role, None
         task.escalated_at = utcnow()
         task.due_at = utcnow() + timedelta(seconds=inp.due_seconds)
         session.add(task)
-        record(session, ReturnProgress(
-            return_id=inp.return_id, seq=inp.seq, type="task_escalated", step=task.step,
-            message=f"{task.title}: no decision by {previous} in time; escalated to {inp.role}",
-            data={"task_id": task.id, "from": previous, "to": inp.role}))
+        record(
+            session,
+            ReturnProgress(
+                return_id=inp.return_id,
+                seq=inp.seq,
+                type="task_escalated",
+                step=task.step,
+                message=f"{task.title}: no decision by {previous} in time; escalated to {inp.role}",
+                data={"task_id": task.id, "from": previous, "to": inp.role},
+            ),
+        )
 
 
 # ---- label and notifications --------------------------------------------------------------
 
 
+def _weight_kg(session: Session, sku: str) -> float:
+    """The SKU's weight; half a kilo for a SKU no longer in the catalogue."""
+    row = session.get(Sku, sku)
+    return float(row.weight_kg) if row else 0.5
+
+
 def _label(session: Session, ret: Return, inp: ReturnStepInput) -> tuple[str, dict]:
-    order = session.get(Order, ret.order_id)
-    sent_from = session.exec(select(StockMovement.warehouse).where(
-        StockMovement.order_id == order.id, StockMovement.operation == "ship")).first()
+    order = required(session, Order, ret.order_id)
+    sent_from = session.exec(
+        select(StockMovement.warehouse).where(StockMovement.order_id == order.id, StockMovement.operation == "ship")
+    ).first()
     code = str(inp.params.get("warehouse") or sent_from or "")
     warehouse = session.get(Warehouse, code) if code else None
-    weight = sum(float((session.get(Sku, l.sku).weight_kg if session.get(Sku, l.sku) else 0.5)) * l.qty
-                 for l in _lines(session, ret.id))
+    weight = sum(_weight_kg(session, line.sku) * line.qty for line in _lines(session, ret.id))
     carrier = str(inp.params.get("carrier") or "simulated")
-    request = ParcelRequest(order_id=ret.id, parcel=1, carrier=carrier, service="return", weight_kg=round(weight, 3),
-                            sender=dict(order.document.get("shipping_address") or {}),
-                            recipient={"code": code, "name": warehouse.name if warehouse else code,
-                                       "country": warehouse.country if warehouse else ""})
+    request = ParcelRequest(
+        order_id=ret.id,
+        parcel=1,
+        carrier=carrier,
+        service="return",
+        weight_kg=round(weight, 3),
+        sender=dict(order.document.get("shipping_address") or {}),
+        recipient={
+            "code": code,
+            "name": warehouse.name if warehouse else code,
+            "country": warehouse.country if warehouse else "",
+        },
+    )
     shipment = adapter(str(inp.params.get("adapter") or "simulated")).create_shipment(request)
-    ret.label = {"carrier": carrier, "tracking_number": shipment.tracking_number, "warehouse": code,
-                 "weight_kg": round(weight, 3), **shipment.label}
+    ret.label = {
+        "carrier": carrier,
+        "tracking_number": shipment.tracking_number,
+        "warehouse": code,
+        "weight_kg": round(weight, 3),
+        **shipment.label,
+    }
     session.add(ret)
-    return f"return label {shipment.tracking_number} issued ({carrier}, to {code or 'the warehouse'})", {"label": ret.label}
+    return f"return label {shipment.tracking_number} issued ({carrier}, to {code or 'the warehouse'})", {
+        "label": ret.label
+    }
 
 
 def issue_return_label(inp: ReturnStepInput) -> dict:
@@ -292,14 +409,22 @@ def notify_return(inp: ReturnStepInput, attempt: int) -> dict:
         done = already_recorded(session, inp.return_id, inp.seq)
         if done is not None:
             return done.data
-        ret = session.get(Return, inp.return_id)
-        order = session.get(Order, ret.order_id)
-        about = {"return_id": ret.id, "kind": ret.kind, "reason": ret.reason, "status": ret.status,
-                 "refunded": ret.refunded, "exchange_order_id": ret.exchange_order_id,
-                 "tracking_number": ret.label.get("tracking_number"),
-                 "lines": [{"sku": l.sku, "qty": l.qty} for l in _lines(session, ret.id)], **(inp.event or {})}
+        ret = required(session, Return, inp.return_id)
+        order = required(session, Order, ret.order_id)
+        about = {
+            "return_id": ret.id,
+            "kind": ret.kind,
+            "reason": ret.reason,
+            "status": ret.status,
+            "refunded": ret.refunded,
+            "exchange_order_id": ret.exchange_order_id,
+            "tracking_number": ret.label.get("tracking_number"),
+            "lines": [{"sku": line.sku, "qty": line.qty} for line in _lines(session, ret.id)],
+            **(inp.event or {}),
+        }
         step = StepInput(order_id=ret.id, step=inp.step, seq=inp.seq, params=dict(inp.params), event=about)
-        prepared = prepare(session, order, step)
+        # The return's own pins: its flow's templates, not those of the order it returns.
+        prepared = prepare(session, order, step, pins=ret.pins)
     if prepared.message is not None:
         message_id = f"<{inp.return_id}.{inp.seq}@oms>"
         prepared.data["message_id"] = message_id
@@ -310,8 +435,18 @@ def notify_return(inp: ReturnStepInput, attempt: int) -> dict:
         summary, data = prepared.summary, prepared.data
     with session_scope() as session:
         if already_recorded(session, inp.return_id, inp.seq) is None:
-            record(session, ReturnProgress(return_id=inp.return_id, seq=inp.seq, type="notification", step=inp.step,
-                                           message=summary, status=inp.status, data=data))
+            record(
+                session,
+                ReturnProgress(
+                    return_id=inp.return_id,
+                    seq=inp.seq,
+                    type="notification",
+                    step=inp.step,
+                    message=summary,
+                    status=inp.status,
+                    data=data,
+                ),
+            )
     return data
 
 
@@ -327,27 +462,45 @@ def _exchange_document(session: Session, ret: Return, order: Order, quantities: 
     """The exchange order: the replacement for each returned line (``quantities``: what arrived, per line)."""
     channel, external_id = exchange_key(ret, order)
     lines = _lines(session, ret.id)
-    quantities = quantities if quantities is not None else {l.line_no: l.qty for l in lines}
-    document = {k: v for k, v in order.document.items() if k not in ("id", "total", "lines", "payment", "external_id",
-                                                                      "coupon")}
-    items = [{"sku": ret.replacement_sku, "qty": quantities[l.line_no], "price": l.price}
-             for l in lines if quantities[l.line_no] > 0]
-    return {**document, "channel": channel, "external_id": external_id, "lines": items,
-            # Settled by the goods sent back: the order counts as paid at the returned lines' prices.
-            "payment": {"method": (order.document.get("payment") or {}).get("method") or "card", "status": "paid"},
-            "exchange_of": {"return_id": ret.id, "order_id": order.id}}
+    quantities = quantities if quantities is not None else {line.line_no: line.qty for line in lines}
+    document = {
+        k: v for k, v in order.document.items() if k not in ("id", "total", "lines", "payment", "external_id", "coupon")
+    }
+    items = [
+        {"sku": ret.replacement_sku, "qty": quantities[line.line_no], "price": line.price}
+        for line in lines
+        if quantities[line.line_no] > 0
+    ]
+    return {
+        **document,
+        "channel": channel,
+        "external_id": external_id,
+        "lines": items,
+        # Settled by the goods sent back: the order counts as paid at the returned lines' prices.
+        "payment": {"method": (order.document.get("payment") or {}).get("method") or "card", "status": "paid"},
+        "exchange_of": {"return_id": ret.id, "order_id": order.id},
+    }
 
 
 def _reserve_exchange(session: Session, ret: Return, inp: ReturnStepInput) -> tuple[str, dict]:
-    order = session.get(Order, ret.order_id)
+    order = required(session, Order, ret.order_id)
     channel, external_id = exchange_key(ret, order)
     document = _exchange_document(session, ret, order)
     # Reserved under the exchange order's id: when that order runs its flow, its reservation finds this one.
-    holder = Order(id=order_id_for(channel, external_id), channel=channel, external_id=external_id, workflow_id="",
-                   flow_name="", flow_version=0, address_key="", document=document, created_at=utcnow())
+    holder = Order(
+        id=order_id_for(channel, external_id),
+        channel=channel,
+        external_id=external_id,
+        workflow_id="",
+        flow_name="",
+        flow_version=0,
+        address_key="",
+        document=document,
+        pins=ret.pins,
+        created_at=utcnow(),
+    )
     message, data = reserve_order(session, holder, str(inp.params.get("allocation") or "default"))
-    return f"replacement {ret.replacement_sku} held for the exchange: {message}", {
-        **data, "exchange_order": holder.id}
+    return f"replacement {ret.replacement_sku} held for the exchange: {message}", {**data, "exchange_order": holder.id}
 
 
 def reserve_exchange(inp: ReturnStepInput) -> dict:
@@ -355,15 +508,16 @@ def reserve_exchange(inp: ReturnStepInput) -> dict:
     try:
         return run_return_step(inp, "exchange_reserved", _reserve_exchange)
     except Short as short:
-        raise StepFailed('out_of_stock', short.message) from None
+        raise StepFailed("out_of_stock", short.message) from None
 
 
 def _release_exchange(session: Session, ret: Return, inp: ReturnStepInput) -> tuple[str, dict]:
     if ret.kind != "exchange" or ret.exchange_order_id:
         return "no replacement held", {"released": []}
-    order = session.get(Order, ret.order_id)
-    released = release_reserved(session, order_id_for(*exchange_key(ret, order)),
-                                str(inp.params.get("reason") or f"return {ret.id} closed"))
+    order = required(session, Order, ret.order_id)
+    released = release_reserved(
+        session, order_id_for(*exchange_key(ret, order)), str(inp.params.get("reason") or f"return {ret.id} closed")
+    )
     summary = ", ".join(f"{r['qty']} x {r['sku']} to {r['warehouse']}" for r in released)
     return (f"replacement released: {summary}" if released else "no replacement held"), {"released": released}
 
@@ -397,17 +551,20 @@ async def place_exchange(inp: ReturnStepInput, client: Client) -> dict:
             done = already_recorded(session, inp.return_id, inp.seq)
             if done is not None:
                 return done.data, {}
-            ret = session.get(Return, inp.return_id)
-            order = session.get(Order, ret.order_id)
-            asked = {l.line_no: l.qty for l in _lines(session, ret.id)}
+            ret = required(session, Return, inp.return_id)
+            order = required(session, Order, ret.order_id)
+            asked = {line.line_no: line.qty for line in _lines(session, ret.id)}
             quantities = dict(asked)
             if inp.qc:
                 counts = arrived(inp.qc, asked)
                 quantities = {n: counts[n]["resellable"] + counts[n]["damaged"] for n in asked}
             payload = _exchange_document(session, ret, order, quantities)
             if quantities != asked:
-                release_reserved(session, order_id_for(payload["channel"], payload["external_id"]),
-                                 "exchange for fewer items than asked")
+                release_reserved(
+                    session,
+                    order_id_for(payload["channel"], payload["external_id"]),
+                    "exchange for fewer items than asked",
+                )
             return None, payload
 
     done, payload = await anyio.to_thread.run_sync(exchange_payload)
@@ -417,15 +574,24 @@ async def place_exchange(inp: ReturnStepInput, client: Client) -> dict:
         event = {"order_id": None}
         with session_scope() as session:
             if already_recorded(session, inp.return_id, inp.seq) is None:
-                record(session, ReturnProgress(return_id=inp.return_id, seq=inp.seq, type="exchange_skipped",
-                                               step=inp.step, status=inp.status,
-                                               message="nothing arrived: no exchange order", data={}))
+                record(
+                    session,
+                    ReturnProgress(
+                        return_id=inp.return_id,
+                        seq=inp.seq,
+                        type="exchange_skipped",
+                        step=inp.step,
+                        status=inp.status,
+                        message="nothing arrived: no exchange order",
+                        data={},
+                    ),
+                )
         return event
     try:
         accepted = await submit_order(client, payload)
     except IntakeRejected as exc:
         # The order form or the catalogue changed since the request: no retry will help.
-        raise StepFailed('exchange_refused', f'the exchange order was refused: {exc}') from None
+        raise StepFailed("exchange_refused", f"the exchange order was refused: {exc}") from None
     done_inp = ReturnStepInput(**{**inp.__dict__, "event": {"order_id": accepted.order_id}})
     return await anyio.to_thread.run_sync(run_return_step, done_inp, "exchange_placed", _placed)
 
@@ -434,14 +600,20 @@ async def place_exchange(inp: ReturnStepInput, client: Client) -> dict:
 
 
 def _ship_origin(session: Session, order_id: str, line_no: int) -> StockMovement | None:
-    return session.exec(select(StockMovement).where(
-        StockMovement.order_id == order_id, StockMovement.line_no == line_no, StockMovement.operation == "ship",
-    ).order_by(StockMovement.id)).first()
+    return session.exec(
+        select(StockMovement)
+        .where(
+            StockMovement.order_id == order_id,
+            StockMovement.line_no == line_no,
+            StockMovement.operation == "ship",
+        )
+        .order_by(col(StockMovement.id))
+    ).first()
 
 
 def _restock(session: Session, ret: Return, inp: ReturnStepInput) -> tuple[str, dict]:
     lines = _lines(session, ret.id)
-    counts = arrived(inp.qc, {l.line_no: l.qty for l in lines})
+    counts = arrived(inp.qc, {line.line_no: line.qty for line in lines})
     reasons: dict[int, list[str]] = {}
     for entry in inp.qc:
         if entry["result"] == "damaged":
@@ -453,18 +625,29 @@ def _restock(session: Session, ret: Return, inp: ReturnStepInput) -> tuple[str, 
         warehouse = str(inp.params.get("warehouse") or (origin.warehouse if origin else "") or "")
         if count["resellable"]:
             if not warehouse:
-                raise StepFailed('no_warehouse', f'line {line.line_no}: no warehouse to restock {line.sku} to; set params.warehouse')
+                raise StepFailed(
+                    "no_warehouse", f"line {line.line_no}: no warehouse to restock {line.sku} to; set params.warehouse"
+                )
             lot = origin.lot if origin and origin.lot and origin.warehouse == warehouse else None
             expires = None
             if lot:
                 lot_row = session.get(StockLot, (warehouse, line.sku, lot))
                 expires = lot_row.expires_on if lot_row else None
-            row = receive(session, Movement(warehouse, line.sku, count["resellable"], f"return {ret.id}", lot, expires,
-                                            None, ret.id), "return")
+            row = receive(
+                session,
+                Movement(warehouse, line.sku, count["resellable"], f"return {ret.id}", lot, expires, None, ret.id),
+                "return",
+            )
             moved.append({**row, "line": line.line_no})
         if count["damaged"]:
-            written_off.append({"line": line.line_no, "sku": line.sku, "qty": count["damaged"],
-                                "reason": "; ".join(reasons.get(line.line_no, []))})
+            written_off.append(
+                {
+                    "line": line.line_no,
+                    "sku": line.sku,
+                    "qty": count["damaged"],
+                    "reason": "; ".join(reasons.get(line.line_no, [])),
+                }
+            )
         line.results = [e for e in inp.qc if e["line"] == line.line_no]
         line.restocked = count["resellable"]
         line.written_off = count["damaged"]
@@ -475,8 +658,12 @@ def _restock(session: Session, ret: Return, inp: ReturnStepInput) -> tuple[str, 
     missing = sum(c["missing"] for c in counts.values())
     if missing:
         parts.append(f"{missing} missing")
-    return "; ".join(parts) or "nothing to restock", {"restocked": moved, "written_off": written_off,
-                                                      "missing": missing, "qc": inp.qc}
+    return "; ".join(parts) or "nothing to restock", {
+        "restocked": moved,
+        "written_off": written_off,
+        "missing": missing,
+        "qc": inp.qc,
+    }
 
 
 def restock_return(inp: ReturnStepInput) -> dict:
@@ -500,17 +687,25 @@ def _refund(session: Session, ret: Return, inp: ReturnStepInput) -> tuple[str, d
     order = session.exec(select(Order).where(Order.id == ret.order_id).with_for_update()).one()
     lines = _lines(session, ret.id)
     if inp.qc:
-        counts = arrived(inp.qc, {l.line_no: l.qty for l in lines})
-        goods = sum((counts[l.line_no]["resellable"] + counts[l.line_no]["damaged"]) * l.price for l in lines)
+        counts = arrived(inp.qc, {line.line_no: line.qty for line in lines})
+        goods = sum(
+            (counts[line.line_no]["resellable"] + counts[line.line_no]["damaged"]) * line.price for line in lines
+        )
     else:  # refunded without the goods coming back (e.g. damaged on arrival below the policy's value)
-        goods = sum(l.qty * l.price for l in lines)
+        goods = sum(line.qty * line.price for line in lines)
     others = session.exec(select(Return).where(Return.order_id == order.id, Return.id != ret.id)).all()
     payment = dict(order.document.get("payment") or {})
     refunded_before = sum(r.refunded for r in others) + float(payment.get("refunded_amount") or 0)
     shipping_before = sum(r.refunded_shipping for r in others)
     refund_shipping = "refund_shipping" in inp.tags or bool(inp.params.get("shipping"))
-    refund = refund_for(round(goods, 2), paid_amount(order), refunded_before,
-                        float(order.document.get("shipping_fee") or 0), refund_shipping, shipping_before)
+    refund = refund_for(
+        round(goods, 2),
+        paid_amount(order),
+        refunded_before,
+        float(order.document.get("shipping_fee") or 0),
+        refund_shipping,
+        shipping_before,
+    )
     if refund.amount <= 0:
         return "nothing to refund", {"amount": 0.0, "goods": 0.0, "shipping": 0.0, "capped": refund.capped}
     provider = PAYMENT_PROVIDERS[payment.get("provider", "simulated")]
@@ -518,15 +713,21 @@ def _refund(session: Session, ret: Return, inp: ReturnStepInput) -> tuple[str, d
     ret.refunded = refund.amount
     ret.refunded_shipping = refund.shipping
     session.add(ret)
-    message = f"refunded {refund.amount:.2f} (ref {reference})" + (
-        f", shipping {refund.shipping:.2f} included" if refund.shipping else "") + (
-        "; capped at what is left of the payment" if refund.capped else "")
-    return message, {"amount": refund.amount, "goods": refund.goods, "shipping": refund.shipping,
-                     "capped": refund.capped, "reference": reference}
+    message = (
+        f"refunded {refund.amount:.2f} (ref {reference})"
+        + (f", shipping {refund.shipping:.2f} included" if refund.shipping else "")
+        + ("; capped at what is left of the payment" if refund.capped else "")
+    )
+    return message, {
+        "amount": refund.amount,
+        "goods": refund.goods,
+        "shipping": refund.shipping,
+        "capped": refund.capped,
+        "reference": reference,
+    }
 
 
 def refund_return(inp: ReturnStepInput) -> dict:
     """Refund the goods that came back through the payment adapter, never more than the order paid;
     shipping only when the policy tagged refund_shipping."""
     return run_return_step(inp, "refunded", _refund)
-

@@ -8,12 +8,13 @@ open alerts on the stock page (/stock) and in ``GET /api/inventory/alerts``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from oms.models import Sku, Stock, StockAlert, StockMovement, utcnow
 
@@ -23,7 +24,9 @@ COVER_DAYS = 14  # stock a purchase should cover beyond the lead time
 
 def available_by_sku(session: Session, skus: Iterable[str]) -> dict[str, int]:
     rows = session.exec(
-        select(Stock.sku, func.sum(Stock.on_hand - Stock.reserved)).where(Stock.sku.in_(list(skus))).group_by(Stock.sku)
+        select(Stock.sku, func.sum(Stock.on_hand - Stock.reserved))
+        .where(col(Stock.sku).in_(list(skus)))
+        .group_by(col(Stock.sku))
     ).all()
     return {sku: int(qty or 0) for sku, qty in rows}
 
@@ -31,7 +34,9 @@ def available_by_sku(session: Session, skus: Iterable[str]) -> dict[str, int]:
 def check_alerts(session: Session, skus: Iterable[str]) -> None:
     """Open or resolve the low-stock alert of each SKU, in the caller's transaction."""
     skus = sorted(set(skus))
-    items = {s.sku: s for s in session.exec(select(Sku).where(Sku.sku.in_(skus), Sku.low_stock_threshold > 0)).all()}
+    items = {
+        s.sku: s for s in session.exec(select(Sku).where(col(Sku.sku).in_(skus), Sku.low_stock_threshold > 0)).all()
+    }
     if not items:
         return
     available = available_by_sku(session, items)
@@ -39,8 +44,13 @@ def check_alerts(session: Session, skus: Iterable[str]) -> None:
         left = available.get(sku, 0)
         current = session.exec(select(StockAlert).where(StockAlert.open_key == sku)).first()
         if left <= item.low_stock_threshold and current is None:
-            alert = StockAlert(sku=sku, open_key=sku, available=left, threshold=item.low_stock_threshold,
-                               message=f"{sku}: {left} available, at or below the threshold of {item.low_stock_threshold}")
+            alert = StockAlert(
+                sku=sku,
+                open_key=sku,
+                available=left,
+                threshold=item.low_stock_threshold,
+                message=f"{sku}: {left} available, at or below the threshold of {item.low_stock_threshold}",
+            )
             try:
                 with session.begin_nested():
                     session.add(alert)
@@ -57,9 +67,16 @@ def check_alerts(session: Session, skus: Iterable[str]) -> None:
 
 
 def alert_view(alert: StockAlert) -> dict[str, Any]:
-    return {"id": alert.id, "sku": alert.sku, "status": alert.status, "available": alert.available,
-            "threshold": alert.threshold, "message": alert.message, "created_at": alert.created_at.isoformat(),
-            "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None}
+    return {
+        "id": alert.id,
+        "sku": alert.sku,
+        "status": alert.status,
+        "available": alert.available,
+        "threshold": alert.threshold,
+        "message": alert.message,
+        "created_at": alert.created_at.isoformat(),
+        "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
+    }
 
 
 def alerts(session: Session, status: str | None = "open", sku: str | None = None) -> list[dict[str, Any]]:
@@ -68,24 +85,34 @@ def alerts(session: Session, status: str | None = "open", sku: str | None = None
         query = query.where(StockAlert.status == status)
     if sku:
         query = query.where(StockAlert.sku == sku)
-    return [alert_view(a) for a in session.exec(query.order_by(StockAlert.created_at.desc(), StockAlert.id.desc())).all()]
+    return [
+        alert_view(a)
+        for a in session.exec(query.order_by(col(StockAlert.created_at).desc(), col(StockAlert.id).desc())).all()
+    ]
 
 
-def replenishment(session: Session, skus: Iterable[str] | None = None, window_days: int = SALES_WINDOW_DAYS,
-                  cover_days: int = COVER_DAYS) -> list[dict[str, Any]]:
+def replenishment(
+    session: Session,
+    skus: Iterable[str] | None = None,
+    window_days: int = SALES_WINDOW_DAYS,
+    cover_days: int = COVER_DAYS,
+) -> list[dict[str, Any]]:
     """Per SKU: demand over the window (reservations less releases), daily rate, and what to order.
 
     Suggested quantity = daily demand x (lead time + cover days) + threshold - available, never below 0.
     """
     query = select(Sku)
     if skus is not None:
-        query = query.where(Sku.sku.in_(list(skus)))
+        query = query.where(col(Sku.sku).in_(list(skus)))
     items = session.exec(query.order_by(Sku.sku)).all()
     since = utcnow() - timedelta(days=window_days)
     rows = session.exec(
         select(StockMovement.sku, StockMovement.operation, func.sum(StockMovement.qty))
-        .where(StockMovement.at >= since, StockMovement.operation.in_(("reserve", "release")),
-               StockMovement.sku.in_([i.sku for i in items]))
+        .where(
+            StockMovement.at >= since,
+            col(StockMovement.operation).in_(("reserve", "release")),
+            col(StockMovement.sku).in_([i.sku for i in items]),
+        )
         .group_by(StockMovement.sku, StockMovement.operation)
     ).all()
     demand: dict[str, int] = {}
@@ -100,11 +127,22 @@ def replenishment(session: Session, skus: Iterable[str] | None = None, window_da
         left = available.get(item.sku, 0)
         suggested = max(0, math.ceil(need - left))
         days_left = round(left / daily, 1) if daily else None
-        result.append({
-            "sku": item.sku, "available": left, "sold_in_window": sold, "window_days": window_days,
-            "daily_demand": round(daily, 3), "lead_time_days": item.lead_time_days, "cover_days": cover_days,
-            "threshold": item.low_stock_threshold, "days_of_stock": days_left, "suggested_qty": suggested,
-            "why": (f"{sold} reserved in {window_days} d = {daily:.2f}/d; cover {item.lead_time_days} d lead time + "
-                    f"{cover_days} d + threshold {item.low_stock_threshold} = {math.ceil(need)}; available {left}"),
-        })
+        result.append(
+            {
+                "sku": item.sku,
+                "available": left,
+                "sold_in_window": sold,
+                "window_days": window_days,
+                "daily_demand": round(daily, 3),
+                "lead_time_days": item.lead_time_days,
+                "cover_days": cover_days,
+                "threshold": item.low_stock_threshold,
+                "days_of_stock": days_left,
+                "suggested_qty": suggested,
+                "why": (
+                    f"{sold} reserved in {window_days} d = {daily:.2f}/d; cover {item.lead_time_days} d lead time + "
+                    f"{cover_days} d + threshold {item.low_stock_threshold} = {math.ceil(need)}; available {left}"
+                ),
+            }
+        )
     return result

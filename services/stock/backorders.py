@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 import anyio
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -27,8 +27,14 @@ EVENT = "stock_received"
 
 
 def backorder_view(row: Backorder) -> dict[str, Any]:
-    return {"order_id": row.order_id, "sku": row.sku, "qty": row.qty, "status": row.status,
-            "created_at": row.created_at.isoformat(), "closed_at": row.closed_at.isoformat() if row.closed_at else None}
+    return {
+        "order_id": row.order_id,
+        "sku": row.sku,
+        "qty": row.qty,
+        "status": row.status,
+        "created_at": row.created_at.isoformat(),
+        "closed_at": row.closed_at.isoformat() if row.closed_at else None,
+    }
 
 
 def backorders(session: Session, status: str | None = "open", sku: str | None = None) -> list[dict[str, Any]]:
@@ -37,22 +43,28 @@ def backorders(session: Session, status: str | None = "open", sku: str | None = 
         query = query.where(Backorder.status == status)
     if sku:
         query = query.where(Backorder.sku == sku)
-    return [backorder_view(r) for r in session.exec(query.order_by(Backorder.created_at, Backorder.order_id)).all()]
+    return [
+        backorder_view(r)
+        for r in session.exec(query.order_by(col(Backorder.created_at), col(Backorder.order_id))).all()
+    ]
 
 
 def _waiting(sku: str) -> list[tuple[str, str]]:
     with Session(get_read_engine()) as session:
         rows = session.exec(
-            select(Order.id, Order.workflow_id).join(Backorder, Backorder.order_id == Order.id)
-            .where(Backorder.sku == sku, Backorder.status == "open").order_by(Backorder.created_at)
+            select(Order.id, Order.workflow_id)
+            .join(Backorder, col(Backorder.order_id) == Order.id)
+            .where(Backorder.sku == sku, Backorder.status == "open")
+            .order_by(col(Backorder.created_at))
         ).all()
     return [(order_id, workflow_id) for order_id, workflow_id in rows]
 
 
 def _close(order_ids: list[str]) -> None:
     with session_scope() as session:
-        for row in session.exec(select(Backorder).where(Backorder.order_id.in_(order_ids),
-                                                        Backorder.status == "open")).all():
+        for row in session.exec(
+            select(Backorder).where(col(Backorder.order_id).in_(order_ids), Backorder.status == "open")
+        ).all():
             row.status, row.closed_at = "cancelled", utcnow()
             session.add(row)
 

@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio.client import Client
 
 from engine.allocation import (
@@ -27,7 +27,7 @@ from engine.allocation import (
     WarehouseInfo,
     plan,
 )
-from engine.definitions import compile_text
+from engine.definitions import parse_published
 from oms.db import session_scope
 from oms.models import (
     Backorder,
@@ -41,10 +41,12 @@ from oms.models import (
     Warehouse,
     utcnow,
 )
+from services.definitions.pinned import pinned_model
 from services.errors import StepFailed
 from services.orders.steps import run_step
 from services.stock.alerts import check_alerts
 from services.stock.backorders import wake
+from services.stock.ledger import rows_changed
 from workflows.contracts import StepInput, StepResult
 
 log = logging.getLogger("oms.inventory")
@@ -80,8 +82,11 @@ class Short(Exception):
     """The allocation found no way to fill the order; nothing was reserved."""
 
     def __init__(self, order_id: str, result: Plan, message: str, definition: dict[str, Any]):
+        if result.failure is None:
+            raise ValueError(f"order {order_id}: a plan that allocated is not short")
         self.order_id = order_id
         self.plan = result
+        self.failure: str = result.failure
         self.message = message
         self.definition = definition
         super().__init__(message)
@@ -95,28 +100,44 @@ class _LostRace(Exception):
 
 
 def allocation_for(session: Session, name: str, order: Order) -> tuple[Allocation, dict[str, Any]]:
-    """The allocation definition live when the order arrived (else its first version), compiled.
+    """The allocation definition the order pinned at intake, compiled.
 
-    Pinning by the order's arrival keeps a running order on the rules it started
-    with, like its flow, without carrying the text through the workflow.
+    An order taken before pinning (no pins) uses the version live when it arrived (else the first).
     """
+    if order.pins:
+        allocation, version = pinned_model(session, order.pins, "allocation", name)
+        if allocation is None:
+            raise StepFailed("definition_missing", f"the order pinned no allocation definition {name!r}")
+        return allocation, {"name": name, "version": version}
     query = select(DefinitionVersion).where(DefinitionVersion.kind == "allocation", DefinitionVersion.name == name)
-    row = session.exec(
-        query.where(DefinitionVersion.created_at <= order.created_at).order_by(DefinitionVersion.version.desc()).limit(1)
-    ).first() or session.exec(query.order_by(DefinitionVersion.version).limit(1)).first()
+    row = (
+        session.exec(
+            query.where(DefinitionVersion.created_at <= order.created_at)
+            .order_by(col(DefinitionVersion.version).desc())
+            .limit(1)
+        ).first()
+        or session.exec(query.order_by(col(DefinitionVersion.version)).limit(1)).first()
+    )
     if row is None:
-        raise StepFailed('definition_missing', f'no allocation definition {name!r} is published')
-    return compile_text(row.body), {"name": row.name, "version": row.version}
+        raise StepFailed("definition_missing", f"no allocation definition {name!r} is published")
+    return parse_published(row.body), {"name": row.name, "version": row.version}
 
 
 def _request(order: Order, skus: dict[str, Sku]) -> Request:
     address = order.document.get("shipping_address") or {}
     lines = tuple(
-        Line(line_no, line["sku"], int(line["qty"]), float(line.get("price") or 0),
-             skus[line["sku"]].weight_kg if line["sku"] in skus else 0.0)
+        Line(
+            line_no,
+            line["sku"],
+            int(line["qty"]),
+            float(line.get("price") or 0),
+            skus[line["sku"]].weight_kg if line["sku"] in skus else 0.0,
+        )
         for line_no, line in enumerate(order.document["lines"], start=1)
     )
-    destination = Destination(str(address.get("country") or "").upper(), address.get("latitude"), address.get("longitude"))
+    destination = Destination(
+        str(address.get("country") or "").upper(), address.get("latitude"), address.get("longitude")
+    )
     return Request(lines, destination, order.channel, utcnow().date())
 
 
@@ -126,21 +147,23 @@ def snapshot(session: Session, skus: set[str], channel: str) -> tuple[list[Wareh
         WarehouseInfo(w.code, w.country, w.latitude, w.longitude, w.handling_cost, tuple(w.serves), w.region)
         for w in session.exec(select(Warehouse)).all()
     ]
-    items = {s.sku: s for s in session.exec(select(Sku).where(Sku.sku.in_(skus))).all()}
+    items = {s.sku: s for s in session.exec(select(Sku).where(col(Sku.sku).in_(skus))).all()}
     pieces = []
     lot_tracked = [sku for sku, item in items.items() if item.lot_tracked]
     plain = [sku for sku in skus if sku not in lot_tracked]
     if plain:
-        for row in session.exec(select(Stock).where(Stock.sku.in_(plain))).all():
-            pieces.append(StockPiece(row.warehouse, row.sku, row.on_hand - row.reserved))
+        for stock in session.exec(select(Stock).where(col(Stock.sku).in_(plain))).all():
+            pieces.append(StockPiece(stock.warehouse, stock.sku, stock.on_hand - stock.reserved))
     if lot_tracked:
-        for row in session.exec(select(StockLot).where(StockLot.sku.in_(lot_tracked))).all():
-            pieces.append(StockPiece(row.warehouse, row.sku, row.on_hand - row.reserved, row.lot, row.received_at,
-                                     row.expires_on))
+        for lot in session.exec(select(StockLot).where(col(StockLot.sku).in_(lot_tracked))).all():
+            pieces.append(
+                StockPiece(lot.warehouse, lot.sku, lot.on_hand - lot.reserved, lot.lot, lot.received_at, lot.expires_on)
+            )
     holds: dict[tuple[str, str], int] = {}
-    for row in session.exec(select(ChannelReservation).where(ChannelReservation.sku.in_(skus),
-                                                             ChannelReservation.channel != channel)).all():
-        holds[(row.warehouse, row.sku)] = holds.get((row.warehouse, row.sku), 0) + row.qty
+    for hold in session.exec(
+        select(ChannelReservation).where(col(ChannelReservation.sku).in_(skus), ChannelReservation.channel != channel)
+    ).all():
+        holds[(hold.warehouse, hold.sku)] = holds.get((hold.warehouse, hold.sku), 0) + hold.qty
     return warehouses, pieces, holds
 
 
@@ -151,19 +174,35 @@ def _apply(session: Session, order: Order, result: Plan, respect: bool, cycle: i
     parts: dict[int, int] = {}
     applied = []
     for piece in result.pieces:
-        params = {"qty": piece.qty, "warehouse": piece.warehouse, "sku": piece.sku, "channel": order.channel,
-                  "respect": 1 if respect else 0}
-        if session.execute(_RESERVE, params).rowcount != 1:
+        params = {
+            "qty": piece.qty,
+            "warehouse": piece.warehouse,
+            "sku": piece.sku,
+            "channel": order.channel,
+            "respect": 1 if respect else 0,
+        }
+        if rows_changed(session, _RESERVE, params) != 1:
             raise _LostRace()
-        if piece.lot is not None and session.execute(_RESERVE_LOT, {**params, "lot": piece.lot}).rowcount != 1:
+        if piece.lot is not None and rows_changed(session, _RESERVE_LOT, {**params, "lot": piece.lot}) != 1:
             raise _LostRace()
         part = parts[piece.line_no] = parts.get(piece.line_no, -1) + 1
-        session.add(StockMovement(
-            order_id=order.id, line_no=piece.line_no, operation="reserve", warehouse=piece.warehouse, sku=piece.sku,
-            qty=piece.qty, lot=piece.lot, part=part, cycle=cycle, reason="order reservation",
-        ))
-        applied.append({"line": piece.line_no, "sku": piece.sku, "qty": piece.qty, "warehouse": piece.warehouse,
-                        "lot": piece.lot})
+        session.add(
+            StockMovement(
+                order_id=order.id,
+                line_no=piece.line_no,
+                operation="reserve",
+                warehouse=piece.warehouse,
+                sku=piece.sku,
+                qty=piece.qty,
+                lot=piece.lot,
+                part=part,
+                cycle=cycle,
+                reason="order reservation",
+            )
+        )
+        applied.append(
+            {"line": piece.line_no, "sku": piece.sku, "qty": piece.qty, "warehouse": piece.warehouse, "lot": piece.lot}
+        )
     session.flush()
     return applied
 
@@ -177,20 +216,27 @@ def reserve_order(session: Session, order: Order, allocation: str = DEFAULT_ALLO
     if held:
         allocations = [_view(m) for m in held]
         return "stock already reserved", {"allocations": allocations}
-    previous = session.exec(select(StockMovement.cycle).where(
-        StockMovement.order_id == order.id, StockMovement.operation == "reserve").order_by(StockMovement.cycle.desc())).first()
+    previous = session.exec(
+        select(StockMovement.cycle)
+        .where(StockMovement.order_id == order.id, StockMovement.operation == "reserve")
+        .order_by(col(StockMovement.cycle).desc())
+    ).first()
     cycle = 0 if previous is None else previous + 1
     rules, definition = allocation_for(session, allocation, order)
     skus = {line["sku"] for line in order.document["lines"]}
-    items = {s.sku: s for s in session.exec(select(Sku).where(Sku.sku.in_(skus))).all()}
+    items = {s.sku: s for s in session.exec(select(Sku).where(col(Sku.sku).in_(skus))).all()}
     request = _request(order, items)
     for attempt in range(MAX_PLANS):
         warehouses, pieces, holds = snapshot(session, skus, order.channel)
         result = plan(rules, request, warehouses, pieces, holds)
         if not result.allocated:
             missing = "; ".join(f"line {s.line_no}: {s.missing} more {s.sku}" for s in result.shortages)
-            raise Short(order.id, result, f"cannot allocate ({missing or 'split refused'}): " + "; ".join(result.why),
-                        definition)
+            raise Short(
+                order.id,
+                result,
+                f"cannot allocate ({missing or 'split refused'}): " + "; ".join(result.why),
+                definition,
+            )
         try:
             with session.begin_nested():
                 allocations = _apply(session, order, result, rules.channel_reserve, cycle)
@@ -200,14 +246,18 @@ def reserve_order(session: Session, order: Order, allocation: str = DEFAULT_ALLO
         _close_backorders(session, order.id, "filled")
         check_alerts(session, skus)
         summary = ", ".join(
-            f"{a['qty']} x {a['sku']} from {a['warehouse']}" + (f" lot {a['lot']}" if a["lot"] else "") for a in allocations
+            f"{a['qty']} x {a['sku']} from {a['warehouse']}" + (f" lot {a['lot']}" if a["lot"] else "")
+            for a in allocations
         )
         why = "; ".join(result.why)
         return f"reserved {summary} (allocation {definition['name']} v{definition['version']}: {why})", {
-            "allocations": allocations, "allocation": definition, "why": list(result.why),
-            "shipments": [vars(p) for p in result.parcels], "plans": attempt + 1,
+            "allocations": allocations,
+            "allocation": definition,
+            "why": list(result.why),
+            "shipments": [vars(p) for p in result.parcels],
+            "plans": attempt + 1,
         }
-    raise StepFailed('contention', f'stock changed under {MAX_PLANS} plans in a row; trying again', retryable=True)
+    raise StepFailed("contention", f"stock changed under {MAX_PLANS} plans in a row; trying again", retryable=True)
 
 
 def _reserve(session: Session, order: Order, inp: StepInput) -> tuple[str, dict]:
@@ -243,8 +293,9 @@ def _view(move: StockMovement) -> dict[str, Any]:
 
 def open_reservations(session: Session, order_id: str) -> list[StockMovement]:
     """Reservations of the order not yet released or shipped (each with line_no, sku, qty, warehouse, lot)."""
-    moves = session.exec(select(StockMovement).where(StockMovement.order_id == order_id)
-                         .order_by(StockMovement.id)).all()
+    moves = session.exec(
+        select(StockMovement).where(StockMovement.order_id == order_id).order_by(col(StockMovement.id))
+    ).all()
     closed = {(m.line_no, m.cycle, m.part) for m in moves if m.operation in ("release", "ship")}
     return [m for m in moves if m.operation == "reserve" and (m.line_no, m.cycle, m.part) not in closed]
 
@@ -259,10 +310,20 @@ def _close(session: Session, order_id: str, operation: str, reason: str, warehou
         session.execute(statement, params)
         if move.lot is not None:
             session.execute(lot_statement, {**params, "lot": move.lot})
-        session.add(StockMovement(
-            order_id=order_id, line_no=move.line_no, operation=operation, warehouse=move.warehouse, sku=move.sku,
-            qty=move.qty, lot=move.lot, part=move.part, cycle=move.cycle, reason=reason,
-        ))
+        session.add(
+            StockMovement(
+                order_id=order_id,
+                line_no=move.line_no,
+                operation=operation,
+                warehouse=move.warehouse,
+                sku=move.sku,
+                qty=move.qty,
+                lot=move.lot,
+                part=move.part,
+                cycle=move.cycle,
+                reason=reason,
+            )
+        )
         moved.append(_view(move))
     session.flush()
     return moved
@@ -302,8 +363,17 @@ def reserve_stock(inp: StepInput) -> StepResult:
     try:
         return run_step(inp, "stock_reserved", _reserve)
     except Short as short:
-        skus = record_backorders(short.order_id, short.plan) if short.plan.failure == "out_of_stock" else []
-        raise StepFailed(short.plan.failure, short.message, details={'allocation': short.definition, 'why': list(short.plan.why), 'backordered': skus, 'shortages': [vars(s) for s in short.plan.shortages]}) from None
+        skus = record_backorders(short.order_id, short.plan) if short.failure == "out_of_stock" else []
+        raise StepFailed(
+            short.failure,
+            short.message,
+            details={
+                "allocation": short.definition,
+                "why": list(short.plan.why),
+                "backordered": skus,
+                "shortages": [vars(s) for s in short.plan.shortages],
+            },
+        ) from None
 
 
 async def release_stock(inp: StepInput, client: Client) -> StepResult:

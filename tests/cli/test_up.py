@@ -71,7 +71,8 @@ def test_up_stops_on_ctrl_c_and_resumes_waiting_orders(tmp_path):
     for expected in (base, f"{base}/docs", f"http://127.0.0.1:{ui}", "admin, analyst, operator, channel",
                      "published: ", "seeded demo"):
         assert expected in printed, printed
-    token = httpx.post(f"{base}/api/auth/token", data={"username": "channel", "password": "oms-dev"}).json()["access_token"]
+    signed_in = httpx.post(f"{base}/api/auth/token", data={"username": "channel", "password": "oms-dev"})
+    token = signed_in.json()["access_token"]
     unpaid = order_payload(payment={"method": "invoice", "status": "pending"})
     order_id = httpx.post(f"{base}/api/orders", json=unpaid, headers={"Authorization": f"Bearer {token}"}).json()["id"]
     _wait_status(base, token, order_id, "awaiting_payment")

@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITIONS = ROOT / "definitions"
 
@@ -16,7 +14,10 @@ DEFINITIONS = ROOT / "definitions"
 def oms_validate(*paths: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "oms.cli", "validate", *map(str, paths)],
-        cwd=cwd, capture_output=True, text=True, timeout=60,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -48,8 +49,12 @@ def test_shipped_definitions_are_valid():
 
 def test_single_files_are_validated_as_one_set():
     # The flow names the form, the rule set and the allocation; given together, all resolve.
-    result = oms_validate("definitions/flows/order.yaml", "definitions/rules/order_audit.yaml",
-                          "definitions/forms/order.yaml", "definitions/allocation/default.yaml")
+    result = oms_validate(
+        "definitions/flows/order.yaml",
+        "definitions/rules/order_audit.yaml",
+        "definitions/forms/order.yaml",
+        "definitions/allocation/default.yaml",
+    )
     assert (result.returncode, result.stdout) == (0, "4 definition(s) valid\n")
 
 
@@ -65,7 +70,11 @@ def test_a_flow_alone_reports_its_unresolved_references():
 
 def test_every_problem_of_every_file_is_one_line(tmp_path):
     defs = copy_definitions(tmp_path / "definitions")
-    edit(defs / "flows" / "order.yaml", "    status: paid\n    next: delivery_method\n", "    status: paid\n    next: delivery_methd\n")
+    edit(
+        defs / "flows" / "order.yaml",
+        "    status: paid\n    next: delivery_method\n",
+        "    status: paid\n    next: delivery_methd\n",
+    )
     flow_variant(defs, "no_timeout", "    timeout: 3d\n", "")
     flow_variant(defs, "no_start", "start: audit\n", "")
     flow_variant(defs, "wrong_type", "    due: 4h\n", "    due: 12\n")
@@ -124,7 +133,11 @@ def test_a_missing_path_fails_even_beside_valid_ones():
 
 def test_definitions_below_a_folder_named_schemas_are_validated(tmp_path):
     defs = copy_definitions(tmp_path / "schemas" / "definitions")
-    edit(defs / "flows" / "order.yaml", "    status: paid\n    next: delivery_method\n", "    status: paid\n    next: delivery_methd\n")
+    edit(
+        defs / "flows" / "order.yaml",
+        "    status: paid\n    next: delivery_method\n",
+        "    status: paid\n    next: delivery_methd\n",
+    )
     result = oms_validate(defs)
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
@@ -139,3 +152,15 @@ def test_a_file_that_is_not_utf8_is_one_error_line(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stdout.startswith(f"{bad}:$: ")
+
+
+def test_a_failing_stored_case_of_a_carrier_table_is_an_error_line(tmp_path):
+    defs = copy_definitions(tmp_path / "definitions")
+    path = defs / "carriers" / "default.yaml"
+    edit(path, "expect: {carrier: sim_post, service: small_parcel", "expect: {carrier: sim_parcel, service: small_parcel")
+    result = oms_validate(path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"{path}:$.tests[0].expect.carrier: test 'a light parcel in Germany goes by post at the flat price' failed: "
+        "expected 'sim_parcel', got 'sim_post'"
+    ]

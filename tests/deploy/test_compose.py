@@ -46,6 +46,31 @@ def test_app_environment_names_only_real_settings(name):
     assert "${OMS_SECRET_KEY:?" in environment["OMS_SECRET_KEY"], "production needs its own secret"
 
 
+def _published(service: dict) -> list[str]:
+    return [str(p) for p in service.get("ports", [])]
+
+
+def test_temporal_grpc_is_not_published_to_the_world():
+    """Anyone reaching Temporal's gRPC port can start, signal and terminate workflows: no sign-in."""
+    temporal = SERVICES["temporal"]
+    assert _published(temporal) == []
+    assert [str(p) for p in temporal["expose"]] == ["7233"]
+
+
+def test_temporal_ui_is_bound_to_localhost_only():
+    ports = _published(SERVICES["temporal-ui"])
+    assert ports == ["127.0.0.1:8233:8080"]
+    for name, service in SERVICES.items():
+        for port in _published(service):
+            assert name == "web" or port.startswith("127.0.0.1:"), f"{name} publishes {port} to every interface"
+
+
+@pytest.mark.parametrize("name", ["web", "worker"])
+def test_the_deployment_is_not_in_dev_mode(name):
+    environment = SERVICES[name]["environment"]
+    assert "OMS_DEV_MODE" not in environment and "OMS_DEV_PASSWORD" not in environment
+
+
 def test_web_and_workers_share_one_configuration():
     web, worker = SERVICES["web"]["environment"], SERVICES["worker"]["environment"]
     for key in ("OMS_DATABASE_URL", "OMS_TEMPORAL_ADDRESS", "OMS_TEMPORAL_NAMESPACE", "OMS_TASK_QUEUE"):

@@ -18,38 +18,80 @@ CHANNELS_DIR = DEFINITIONS / "channels"
 # The shipped channels, by name; each file is channels/<name>.yaml.
 CHANNEL_NAMES = ("marketplace", "phone", "store", "web")
 # The shipped print and notification templates, by name; each file is templates/<name>.yaml.
-TEMPLATE_NAMES = ("notify_cancelled", "notify_confirmed", "notify_delivered", "notify_shipped", "packing_slip",
-                  "pick_list", "shipping_label", "notify_return_exchanged", "notify_return_expired",
-                  "notify_return_label", "notify_return_refunded", "notify_return_rejected", "notify_return_reminder")
+TEMPLATE_NAMES = (
+    "notify_cancelled",
+    "notify_confirmed",
+    "notify_delivered",
+    "notify_shipped",
+    "packing_slip",
+    "pick_list",
+    "shipping_label",
+    "notify_return_exchanged",
+    "notify_return_expired",
+    "notify_return_label",
+    "notify_return_refunded",
+    "notify_return_rejected",
+    "notify_return_reminder",
+)
 
 # What the shipped set publishes: every reference of the flow resolves against this.
-KNOWN = frozenset({
-    ("flow", "order"), ("rules", "order_audit"), ("form", "order"),
-    ("regions", "delivery"), ("promotions", "coupons"),
-    ("allocation", "default"),
-    ("carriers", "default"),
-    ("flow", "return"), ("rules", "return_policy"), ("form", "return_request"),
-    *(("template", name) for name in TEMPLATE_NAMES),
-    *(("channel", name) for name in CHANNEL_NAMES),
-})
+KNOWN = frozenset(
+    {
+        ("flow", "order"),
+        ("rules", "order_audit"),
+        ("form", "order"),
+        ("regions", "delivery"),
+        ("promotions", "coupons"),
+        ("allocation", "default"),
+        ("carriers", "default"),
+        ("flow", "return"),
+        ("rules", "return_policy"),
+        ("form", "return_request"),
+        *(("template", name) for name in TEMPLATE_NAMES),
+        *(("channel", name) for name in CHANNEL_NAMES),
+    }
+)
 
 # Index of each step in the shipped order flow, as error paths name them ($.steps[N]).
 FLOW_STEP_IDS = (
-    "audit", "manual_review", "reserve", "payment_check", "await_payment", "record_payment",
-    "delivery_method", "notify_confirmed", "hand_over", "ship", "notify_shipped", "shipping_problem",
-    "await_delivery", "out_for_delivery", "delivery_exception", "notify_delivered", "delivery_check",
-    "release_unpaid", "release_cancelled", "cancel_payment", "notify_cancelled", "change_address",
-    "readdress_release", "completed", "rejected", "review_expired", "out_of_stock", "cancelled", "lost",
-    "backorder", "backorder_expired", "backorder_cancelled",
+    "audit",
+    "manual_review",
+    "reserve",
+    "payment_check",
+    "await_payment",
+    "record_payment",
+    "delivery_method",
+    "notify_confirmed",
+    "hand_over",
+    "ship",
+    "notify_shipped",
+    "shipping_problem",
+    "await_delivery",
+    "out_for_delivery",
+    "delivery_exception",
+    "notify_delivered",
+    "delivery_check",
+    "release_unpaid",
+    "release_cancelled",
+    "cancel_payment",
+    "notify_cancelled",
+    "change_address",
+    "readdress_release",
+    "completed",
+    "rejected",
+    "review_expired",
+    "out_of_stock",
+    "cancelled",
+    "lost",
+    "backorder",
+    "backorder_expired",
+    "backorder_cancelled",
 )
 
 
 def shipped_files() -> list[Path]:
     """Every YAML definition under definitions/, the JSON Schemas left out."""
-    return sorted(
-        p for p in DEFINITIONS.rglob("*.y*ml")
-        if "schemas" not in p.relative_to(DEFINITIONS).parts
-    )
+    return sorted(p for p in DEFINITIONS.rglob("*.y*ml") if "schemas" not in p.relative_to(DEFINITIONS).parts)
 
 
 def channel_file(name: str) -> Path:

@@ -35,7 +35,9 @@ def rules(body: str):
 def request(*lines: tuple[str, int, float], country: str = "DE", channel: str = "web") -> Request:
     return Request(
         tuple(Line(i, sku, qty, price, 1.0) for i, (sku, qty, price) in enumerate(lines, start=1)),
-        Destination(country), channel, TODAY,
+        Destination(country),
+        channel,
+        TODAY,
     )
 
 
@@ -53,22 +55,34 @@ def test_haversine_berlin_lyon_is_about_975_km():
 
 
 def test_serves_destination_filters_and_says_why():
-    result = plan(rules("filters: [serves_destination]\norder_by: [nearest]\n"), request(("A", 1, 10), country="US"),
-                  WAREHOUSES, stock(("BER", "A", 5), ("NJ1", "A", 5)))
+    result = plan(
+        rules("filters: [serves_destination]\norder_by: [nearest]\n"),
+        request(("A", 1, 10), country="US"),
+        WAREHOUSES,
+        stock(("BER", "A", 5), ("NJ1", "A", 5)),
+    )
     assert chosen(result) == [(1, "NJ1", None, 1)]
     assert result.why[:2] == ("BER does not serve US", "LYS does not serve US")
 
 
 def test_without_the_filter_the_nearest_warehouse_ships_even_abroad():
-    result = plan(rules("order_by: [nearest]\n"), request(("A", 1, 10), country="US"), WAREHOUSES,
-                  stock(("BER", "A", 5), ("LYS", "A", 5)))
+    result = plan(
+        rules("order_by: [nearest]\n"),
+        request(("A", 1, 10), country="US"),
+        WAREHOUSES,
+        stock(("BER", "A", 5), ("LYS", "A", 5)),
+    )
     assert chosen(result) == [(1, "LYS", None, 1)]
 
 
 @pytest.mark.parametrize("country, expected", [("DE", "BER"), ("FR", "LYS")])
 def test_nearest_first(country, expected):
-    result = plan(rules("filters: [serves_destination]\norder_by: [nearest]\n"), request(("A", 1, 10), country=country),
-                  WAREHOUSES, stock(("BER", "A", 5), ("LYS", "A", 5)))
+    result = plan(
+        rules("filters: [serves_destination]\norder_by: [nearest]\n"),
+        request(("A", 1, 10), country=country),
+        WAREHOUSES,
+        stock(("BER", "A", 5), ("LYS", "A", 5)),
+    )
     assert chosen(result) == [(1, expected, None, 1)]
     assert result.why[-1].startswith(f"{expected} (")
     assert "chosen by nearest among warehouses that can ship the whole order" in result.why[-1]
@@ -79,18 +93,30 @@ def test_lowest_cost_weighs_handling_and_shipping():
     cheap_lyon = WarehouseInfo("LYS", "FR", 45.76, 4.84, handling_cost=0.0, serves=("AT",))
     dear_berlin = WarehouseInfo("BER", "DE", 52.52, 13.40, handling_cost=20.0, serves=("AT",))
     definition = rules("order_by: [lowest_cost]\nshipping: {base: 4, per_kg: 1, per_1000_km: 8}\n")
-    result = plan(definition, request(("A", 2, 10), country="AT"), [cheap_lyon, dear_berlin],
-                  stock(("BER", "A", 5), ("LYS", "A", 5)))
+    result = plan(
+        definition,
+        request(("A", 2, 10), country="AT"),
+        [cheap_lyon, dear_berlin],
+        stock(("BER", "A", 5), ("LYS", "A", 5)),
+    )
     assert chosen(result) == [(1, "LYS", None, 2)]
     assert "LYS (cost " in result.why[-1] and "also possible: BER (cost " in result.why[-1]
-    nearest = plan(rules("order_by: [nearest]\n"), request(("A", 2, 10), country="AT"), [cheap_lyon, dear_berlin],
-                   stock(("BER", "A", 5), ("LYS", "A", 5)))
+    nearest = plan(
+        rules("order_by: [nearest]\n"),
+        request(("A", 2, 10), country="AT"),
+        [cheap_lyon, dear_berlin],
+        stock(("BER", "A", 5), ("LYS", "A", 5)),
+    )
     assert chosen(nearest) == [(1, "BER", None, 2)]
 
 
 def test_prefer_orders_by_the_analysts_list():
-    result = plan(rules("order_by: [{prefer: [LYS, BER]}, nearest]\n"), request(("A", 1, 10)), WAREHOUSES,
-                  stock(("BER", "A", 5), ("LYS", "A", 5)))
+    result = plan(
+        rules("order_by: [{prefer: [LYS, BER]}, nearest]\n"),
+        request(("A", 1, 10)),
+        WAREHOUSES,
+        stock(("BER", "A", 5), ("LYS", "A", 5)),
+    )
     assert chosen(result) == [(1, "LYS", None, 1)]
 
 
@@ -129,20 +155,26 @@ def test_channel_reserve_keeps_other_channels_safety_stock():
     result = plan(definition, request(("A", 3, 10)), [BER], stock(("BER", "A", 5)), holds)
     assert result.failure == "out_of_stock"
     assert "BER: 3 x A kept for other channels" in result.why
-    assert chosen(plan(definition, request(("A", 2, 10)), [BER], stock(("BER", "A", 5)), holds)) == [(1, "BER", None, 2)]
+    enough_left = plan(definition, request(("A", 2, 10)), [BER], stock(("BER", "A", 5)), holds)
+    assert chosen(enough_left) == [(1, "BER", None, 2)]
     ignoring = rules("order_by: [nearest]\n")
     assert chosen(plan(ignoring, request(("A", 3, 10)), [BER], stock(("BER", "A", 5)), holds)) == [(1, "BER", None, 3)]
 
 
-SPLIT = "filters: [serves_destination]\norder_by: [nearest]\nsplit: {allowed: true, min_shipment_value: 20, max_shipments: 2}\n"
+SPLIT = (
+    "filters: [serves_destination]\norder_by: [nearest]\n"
+    "split: {allowed: true, min_shipment_value: 20, max_shipments: 2}\n"
+)
 
 
 def test_split_when_no_warehouse_can_fill_alone():
     result = plan(rules(SPLIT), request(("A", 5, 10)), WAREHOUSES, stock(("BER", "A", 3), ("LYS", "A", 3)))
     assert chosen(result) == [(1, "BER", None, 3), (1, "LYS", None, 2)]
     assert [(p.warehouse, p.value) for p in result.parcels] == [("BER", 30.0), ("LYS", 20.0)]
-    assert result.why[-1] == ("no single warehouse can ship the whole order; split into BER (30.00) + LYS (20.00) "
-                              "by nearest, each shipment worth at least 20.00")
+    assert result.why[-1] == (
+        "no single warehouse can ship the whole order; split into BER (30.00) + LYS (20.00) "
+        "by nearest, each shipment worth at least 20.00"
+    )
 
 
 def test_no_split_while_one_warehouse_can_fill_the_order():
@@ -166,8 +198,9 @@ def test_split_refused_beyond_the_most_shipments():
 
 
 def test_no_split_allowed_means_backorder():
-    result = plan(rules("order_by: [nearest]\n"), request(("A", 5, 10)), WAREHOUSES,
-                  stock(("BER", "A", 3), ("LYS", "A", 3)))
+    result = plan(
+        rules("order_by: [nearest]\n"), request(("A", 5, 10)), WAREHOUSES, stock(("BER", "A", 3), ("LYS", "A", 3))
+    )
     assert result.failure == "out_of_stock"
     assert "no single warehouse can ship the whole order and splitting is not allowed" in result.why
 
@@ -179,14 +212,20 @@ def test_when_short_cancel_fails_as_unallocatable():
 
 
 def test_every_line_is_planned_all_or_nothing():
-    result = plan(rules("order_by: [nearest]\n"), request(("A", 1, 10), ("B", 2, 5)), WAREHOUSES,
-                  stock(("BER", "A", 5), ("BER", "B", 1), ("LYS", "A", 5), ("LYS", "B", 2)))
+    result = plan(
+        rules("order_by: [nearest]\n"),
+        request(("A", 1, 10), ("B", 2, 5)),
+        WAREHOUSES,
+        stock(("BER", "A", 5), ("BER", "B", 1), ("LYS", "A", 5), ("LYS", "B", 2)),
+    )
     assert chosen(result) == [(1, "LYS", None, 1), (2, "LYS", None, 2)]
 
 
 def test_shipped_default_allocation_compiles():
     definition = compile_text(read(DEFINITIONS / "allocation" / "default.yaml"))
-    assert (definition.serves_destination, definition.channel_reserve, definition.min_shelf_life_days) == (True, True, 30)
+    assert definition.serves_destination is True
+    assert definition.channel_reserve is True
+    assert definition.min_shelf_life_days == 30
     assert definition.order_by == ("nearest", "lowest_cost")
     assert (definition.split_allowed, definition.min_shipment_value, definition.when_short) == (True, 20, "backorder")
 
@@ -201,11 +240,15 @@ BROKEN = {
     "filter twice": ("filters: [serves_destination, serves_destination]\norder_by: [nearest]\n", "$.filters[1]"),
     "lowest cost without a shipping estimate": ("order_by: [lowest_cost]\n", "$.order_by"),
     "split options without allowed": ("order_by: [nearest]\nsplit: {min_shipment_value: 20}\n", "$.split.allowed"),
-    "negative minimum": ("order_by: [nearest]\nsplit: {allowed: true, min_shipment_value: -1}\n",
-                         "$.split.min_shipment_value"),
+    "negative minimum": (
+        "order_by: [nearest]\nsplit: {allowed: true, min_shipment_value: -1}\n",
+        "$.split.min_shipment_value",
+    ),
     "unknown when_short": ("order_by: [nearest]\nwhen_short: wait\n", "$.when_short"),
     "warehouse both only and excluded": (
-        "filters: [{only_warehouses: [BER]}, {exclude_warehouses: [BER]}]\norder_by: [nearest]\n", "$.filters"),
+        "filters: [{only_warehouses: [BER]}, {exclude_warehouses: [BER]}]\norder_by: [nearest]\n",
+        "$.filters",
+    ),
 }
 
 
@@ -218,8 +261,11 @@ def test_broken_allocation_is_refused_with_its_path(body, path):
 
 def test_broken_allocation_messages():
     assert errors("order_by: [nearest, nearest]\n") == [
-        ("$.order_by[1]", "ordering 'nearest' is given twice (first at $.order_by[0])")]
+        ("$.order_by[1]", "ordering 'nearest' is given twice (first at $.order_by[0])")
+    ]
     assert errors("order_by: [lowest_cost]\n") == [
-        ("$.order_by", "'lowest_cost' needs a 'shipping' estimate (base, per_kg, per_1000_km)")]
+        ("$.order_by", "'lowest_cost' needs a 'shipping' estimate (base, per_kg, per_1000_km)")
+    ]
     assert errors("order_by: [nearest]\nwhen_short: wait\n") == [
-        ("$.when_short", "'wait' is not one of 'backorder', 'cancel'")]
+        ("$.when_short", "'wait' is not one of 'backorder', 'cancel'")
+    ]

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from engine.analytics import (
     status_increments,
 )
 
-T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("seconds", [0.2, 1, 1.3, 59, 3600, 86400 * 3, 86400 * 40])
@@ -38,8 +38,12 @@ def test_no_durations_no_percentile():
 
 
 def test_capture_counts_the_sale_its_lines_and_the_audit():
-    order = {"channel": "web", "total": 28.5, "shipping_address": {"country": "DE"},
-             "lines": [{"sku": "MUG", "qty": 3, "price": 9.5}]}
+    order = {
+        "channel": "web",
+        "total": 28.5,
+        "shipping_address": {"country": "DE"},
+        "lines": [{"sku": "MUG", "qty": 3, "price": 9.5}],
+    }
     assert capture_increments(order, "approve", []) == [
         Increment("orders", "web", "DE", 1, 28.5),
         Increment("sku", "MUG", "", 3, 28.5),
@@ -82,16 +86,19 @@ def test_holt_follows_a_trend_and_never_forecasts_negative_sales():
     assert holt_forecast([], 2) == [0.0, 0.0] and holt_forecast([5], 2) == [5, 5]
 
 
-@pytest.mark.parametrize("ready, shipped, on_time", [
-    ("2026-11-02T09:00", "2026-11-02T15:00", True),    # ready before the cut-off, out the same day
-    ("2026-11-02T09:00", "2026-11-03T08:00", False),   # ... but only the next morning
-    ("2026-11-02T17:30", "2026-11-03T11:00", True),    # ready after the cut-off: the next day is on time
-    ("2026-11-02T17:30", "2026-11-04T09:00", False),
-])
+@pytest.mark.parametrize(
+    "ready, shipped, on_time",
+    [
+        ("2026-11-02T09:00", "2026-11-02T15:00", True),  # ready before the cut-off, out the same day
+        ("2026-11-02T09:00", "2026-11-03T08:00", False),  # ... but only the next morning
+        ("2026-11-02T17:30", "2026-11-03T11:00", True),  # ready after the cut-off: the next day is on time
+        ("2026-11-02T17:30", "2026-11-04T09:00", False),
+    ],
+)
 def test_on_time_against_the_cut_off(ready, shipped, on_time):
     from engine.analytics import shipped_on_time
 
-    at = lambda text: datetime.fromisoformat(text).replace(tzinfo=timezone.utc)  # noqa: E731
+    at = lambda text: datetime.fromisoformat(text).replace(tzinfo=UTC)  # noqa: E731
     assert shipped_on_time(at(ready), at(shipped), "16:00") is on_time
 
 
@@ -99,4 +106,5 @@ def test_a_return_counts_units_and_value_per_sku_and_reason():
     from engine.analytics import return_increments
 
     assert return_increments([{"sku": "MUG", "qty": 2, "price": 9.5}], "damaged") == [
-        Increment("return", "MUG", "damaged", 2, 19.0)]
+        Increment("return", "MUG", "damaged", 2, 19.0)
+    ]

@@ -16,9 +16,7 @@ def flow_text(approval: str) -> str:
     """A flow whose first step is an approval for `operator`, due in 4h, with the extra keys in ``approval``."""
     return (
         "kind: flow\nname: approvals\nform: order\nstart: review\nsteps:\n"
-        "  - id: review\n    type: approval\n    role: operator\n    due: 4h\n"
-        + approval
-        + "    on_timeout: expired\n"
+        "  - id: review\n    type: approval\n    role: operator\n    due: 4h\n" + approval + "    on_timeout: expired\n"
         "  - {id: done, type: end, status: completed}\n"
         "  - {id: expired, type: end, status: cancelled}\n"
     )
@@ -38,7 +36,11 @@ def errors_of(text: str) -> list[tuple[str, str]]:
 def test_escalation_and_four_eyes_are_parsed():
     step = approval("    escalation: {role: admin, due: 20h}\n    four_eyes_above: 10000\n")
     assert (step.role, step.due_seconds, step.escalation_role, step.escalation_seconds, step.four_eyes_above) == (
-        "operator", 4 * 3600, "admin", 20 * 3600, 10000,
+        "operator",
+        4 * 3600,
+        "admin",
+        20 * 3600,
+        10000,
     )
     assert step.phases() == (("operator", 4 * 3600), ("admin", 20 * 3600))
 
@@ -76,8 +78,12 @@ def test_needs_two_approvals(threshold, total, two):
 BROKEN = {
     "unknown escalation role, with a suggestion": (
         "    escalation: {role: admn, due: 20h}\n" + APPROVE_OR_REJECT,
-        [("$.steps[0].escalation.role",
-          "unknown role 'admn' (did you mean 'admin'?); roles are admin, analyst, operator, channel")],
+        [
+            (
+                "$.steps[0].escalation.role",
+                "unknown role 'admn' (did you mean 'admin'?); roles are admin, analyst, operator, channel",
+            )
+        ],
     ),
     "unknown escalation role, nothing close": (
         "    escalation: {role: boss, due: 20h}\n" + APPROVE_OR_REJECT,
@@ -93,8 +99,12 @@ BROKEN = {
     ),
     "escalation due that is not a duration": (
         "    escalation: {role: admin, due: 1 day}\n" + APPROVE_OR_REJECT,
-        [("$.steps[0].escalation.due",
-          "'1 day' is not a duration; write a number and a unit (ms, s, m, h, d, w), e.g. '30m' or '7d'")],
+        [
+            (
+                "$.steps[0].escalation.due",
+                "'1 day' is not a duration; write a number and a unit (ms, s, m, h, d, w), e.g. '30m' or '7d'",
+            )
+        ],
     ),
     "escalation without due": (
         "    escalation: {role: admin}\n" + APPROVE_OR_REJECT,
@@ -114,9 +124,13 @@ BROKEN = {
     ),
     "every semantic error at once": (
         "    escalation: {role: admn, due: 1h}\n    four_eyes_above: 5\n    on: {accept: done}\n",
-        [("$.steps[0].escalation.role",
-          "unknown role 'admn' (did you mean 'admin'?); roles are admin, analyst, operator, channel"),
-         ("$.steps[0].four_eyes_above", "four-eyes applies to an 'approve' decision, which this step lacks")],
+        [
+            (
+                "$.steps[0].escalation.role",
+                "unknown role 'admn' (did you mean 'admin'?); roles are admin, analyst, operator, channel",
+            ),
+            ("$.steps[0].four_eyes_above", "four-eyes applies to an 'approve' decision, which this step lacks"),
+        ],
     ),
 }
 
@@ -127,8 +141,10 @@ def test_broken_approval_step(extra, expected):
 
 
 def test_a_sound_approval_step_validates():
-    assert errors_of(flow_text("    escalation: {role: admin, due: 20h}\n    four_eyes_above: 0\n"
-                               + APPROVE_OR_REJECT)) == []
+    assert (
+        errors_of(flow_text("    escalation: {role: admin, due: 20h}\n    four_eyes_above: 0\n" + APPROVE_OR_REJECT))
+        == []
+    )
 
 
 # ---- decision_problem with escalation and four-eyes -----------------------------------
@@ -149,27 +165,49 @@ DECISIONS = {
     "operator decides before escalation": (OPEN, "approve", "operator", "ann", None),
     "no role on the task: the step's role decides": (TaskState("open"), "approve", "operator", "ann", None),
     "escalated: operator refused": (
-        ESCALATED, "approve", "operator", "ann", ("forbidden", "only role 'admin' may decide this task"),
+        ESCALATED,
+        "approve",
+        "operator",
+        "ann",
+        ("forbidden", "only role 'admin' may decide this task"),
     ),
     "escalated: analyst refused": (
-        ESCALATED, "approve", "analyst", "al", ("forbidden", "only role 'admin' may decide this task"),
+        ESCALATED,
+        "approve",
+        "analyst",
+        "al",
+        ("forbidden", "only role 'admin' may decide this task"),
     ),
     "escalated: admin decides": (ESCALATED, "approve", "admin", "root", None),
     "escalated and decided": (
-        TaskState("decided", role="admin"), "approve", "admin", "root", ("already_decided", "task is already decided"),
+        TaskState("decided", role="admin"),
+        "approve",
+        "admin",
+        "root",
+        ("already_decided", "task is already decided"),
     ),
     "same person approves twice": (
-        ONE_APPROVAL, "approve", "operator", "ann",
+        ONE_APPROVAL,
+        "approve",
+        "operator",
+        "ann",
         ("same_person", "ann approved already; four-eyes needs a second person"),
     ),
     "another person approves": (ONE_APPROVAL, "approve", "operator", "bob", None),
     "an admin who approved already": (
-        TaskState("open", role="admin", approvals_by=("root",)), "approve", "admin", "root",
+        TaskState("open", role="admin", approvals_by=("root",)),
+        "approve",
+        "admin",
+        "root",
         ("same_person", "root approved already; four-eyes needs a second person"),
     ),
     "the first approver may still reject, with a comment": (ONE_APPROVAL, "reject", "operator", "ann", None),
     "wrong role is refused before same person": (
-        ONE_APPROVAL, "approve", "channel", "ann", ("forbidden", "only role 'operator' may decide this task"),
+        ONE_APPROVAL,
+        "approve",
+        "channel",
+        "ann",
+        ("forbidden", "only role 'operator' may decide this task"),
     ),
 }
 
@@ -182,5 +220,6 @@ def test_decision_problem(step, task, decision, role, user, expected):
 
 def test_same_person_rejecting_still_needs_a_comment(step):
     assert decision_problem(step, ONE_APPROVAL, "reject", "operator", "", "ann") == (
-        "comment_required", "a comment is required to reject",
+        "comment_required",
+        "a comment is required to reject",
     )

@@ -7,7 +7,8 @@ channel definitions are pinned with their exact field / (path, message).
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -107,7 +108,11 @@ CANONICAL_ORDER = {
     "external_id": "W-100234",
     "customer": {"name": "Ann Lee", "email": "ann@example.com", "phone": "+49 30 1234567", "type": "consumer"},
     "shipping_address": {
-        "name": "Ann Lee", "street": "Invalidenstr. 117", "city": "Berlin", "postal_code": "10115", "country": "DE",
+        "name": "Ann Lee",
+        "street": "Invalidenstr. 117",
+        "city": "Berlin",
+        "postal_code": "10115",
+        "country": "DE",
     },
     "lines": [{"sku": "MUG-BLUE", "qty": 2, "price": 12.5}, {"sku": "TEA-EARL-100G", "qty": 1, "price": 6.9}],
     "payment": {"method": "paypal", "status": "paid"},
@@ -156,8 +161,12 @@ MARKETPLACE_PAYLOAD = {
         "loyaltyTier": "GOLD",
     },
     "delivery": {
-        "recipient": "Jana Novak", "addressLine1": "Torstr. 5", "city": "Berlin", "zip": "10119",
-        "countryCode": "DE", "instructions": "leave with neighbour",
+        "recipient": "Jana Novak",
+        "addressLine1": "Torstr. 5",
+        "city": "Berlin",
+        "zip": "10119",
+        "countryCode": "DE",
+        "instructions": "leave with neighbour",
     },
     "items": [
         {"sellerSku": "MUG-BLUE", "quantity": 2, "unitPriceCents": 1999, "title": "Blue mug"},
@@ -171,7 +180,11 @@ MARKETPLACE_ORDER = {
     "external_id": "MP-2024-0001832",
     "customer": {"name": "Jana Novak", "email": "jana.novak@example.com", "phone": "+49 151 2345678"},
     "shipping_address": {
-        "name": "Jana Novak", "street": "Torstr. 5", "city": "Berlin", "postal_code": "10119", "country": "DE",
+        "name": "Jana Novak",
+        "street": "Torstr. 5",
+        "city": "Berlin",
+        "postal_code": "10119",
+        "country": "DE",
     },
     "lines": [{"sku": "MUG-BLUE", "qty": 2, "price": 19.99}, {"sku": "TEA-EARL-100G", "qty": 1, "price": 5}],
     "payment": {"method": "card", "status": "paid"},
@@ -192,25 +205,29 @@ def test_marketplace_maps_its_payload_to_the_canonical_order(form, flow):
     assert list(order) == list(MARKETPLACE_ORDER)  # mapping order, channel last
     cleaned = valid(form, order)
     assert cleaned == {
-        **MARKETPLACE_ORDER, "customer": {**MARKETPLACE_ORDER["customer"], "type": "consumer"},
+        **MARKETPLACE_ORDER,
+        "customer": {**MARKETPLACE_ORDER["customer"], "type": "consumer"},
         "delivery_method": "ship",
     }
     assert route(flow, cleaned) == ["delivery_method", "ship"]
 
 
 def test_marketplace_cents_become_currency():
-    payload = marketplace_payload(items=[
-        {"sellerSku": "A", "quantity": 1, "unitPriceCents": 1},
-        {"sellerSku": "B", "quantity": 3, "unitPriceCents": 0},
-        {"sellerSku": "C", "quantity": 1, "unitPriceCents": 123456},
-        {"sellerSku": "D", "quantity": 1, "unitPriceCents": 1999.0},
-    ])
+    payload = marketplace_payload(
+        items=[
+            {"sellerSku": "A", "quantity": 1, "unitPriceCents": 1},
+            {"sellerSku": "B", "quantity": 3, "unitPriceCents": 0},
+            {"sellerSku": "C", "quantity": 1, "unitPriceCents": 123456},
+            {"sellerSku": "D", "quantity": 1, "unitPriceCents": 1999.0},
+        ]
+    )
     lines = channel(MARKETPLACE).to_order(payload)["lines"]
     assert [line["price"] for line in lines] == [0.01, 0, 1234.56, 19.99]
 
 
 @pytest.mark.parametrize(
-    "state, status", [("PAID", "paid"), ("CAPTURED", "paid"), ("AUTHORIZED", "pending"), ("PENDING", "pending")],
+    "state, status",
+    [("PAID", "paid"), ("CAPTURED", "paid"), ("AUTHORIZED", "pending"), ("PENDING", "pending")],
 )
 def test_marketplace_payment_codes(form, flow, state, status):
     order = channel(MARKETPLACE).to_order(marketplace_payload(paymentState=state))
@@ -255,14 +272,16 @@ def test_marketplace_group_with_nothing_mapped_is_left_out(form):
 
 MISSING_REQUIRED = {
     "buyer name": (
-        lambda p: p["buyer"].pop("fullName"), [FieldError("customer.name", "Customer name is required")],
+        lambda p: p["buyer"].pop("fullName"),
+        [FieldError("customer.name", "Customer name is required")],
     ),
     "order number": (lambda p: p.pop("orderNumber"), [FieldError("external_id", "External order id is required")]),
     "items": (lambda p: p.pop("items"), [FieldError("lines", "Order lines is required")]),
     "no items": (lambda p: p.update(items=[]), [FieldError("lines", "Order lines must have at least 1 line")]),
     "a line's sku": (lambda p: p["items"][1].pop("sellerSku"), [FieldError("lines[1].sku", "Line 2: SKU is required")]),
     "a line's price": (
-        lambda p: p["items"][0].pop("unitPriceCents"), [FieldError("lines[0].price", "Line 1: price is required")],
+        lambda p: p["items"][0].pop("unitPriceCents"),
+        [FieldError("lines[0].price", "Line 1: price is required")],
     ),
     "the city": (
         lambda p: p["delivery"].pop("city"),
@@ -332,7 +351,8 @@ def test_store_takeaway_uses_the_stores_defaults_and_goes_to_hand_over(form, flo
     assert order == STORE_TAKEAWAY_ORDER
     cleaned = valid(form, order)
     assert cleaned == {
-        **STORE_TAKEAWAY_ORDER, "customer": {"name": "Store customer", "type": "consumer"},
+        **STORE_TAKEAWAY_ORDER,
+        "customer": {"name": "Store customer", "type": "consumer"},
     }
     assert route(flow, cleaned) == ["delivery_method", "hand_over"]
 
@@ -360,7 +380,10 @@ def test_store_defaults_fill_only_the_missing_parts(form):
     order = channel(STORE).to_order(payload)
     assert order["customer"] == {"name": "Store customer", "email": "guest@example.com"}
     assert order["shipping_address"] == {
-        "street": "Rosenthaler Str. 1", "city": "Hamburg", "postal_code": "20095", "country": "DE",
+        "street": "Rosenthaler Str. 1",
+        "city": "Hamburg",
+        "postal_code": "20095",
+        "country": "DE",
     }
     valid(form, order)
 
@@ -407,45 +430,56 @@ def test_store_receipt_without_lines_fails_the_form(form):
 def _price_of_line(index: int, value: Any) -> Callable[[dict], None]:
     def edit(payload: dict) -> None:
         payload["items"][index]["unitPriceCents"] = value
+
     return edit
 
 
 MAPPING_ERRORS = {
     "unknown marketplace payment code": (
-        MARKETPLACE, lambda p: p.update(paymentState="REFUNDED"),
+        MARKETPLACE,
+        lambda p: p.update(paymentState="REFUNDED"),
         ("payment.status", "paymentState is 'REFUNDED', not one of PAID, CAPTURED, AUTHORIZED, PENDING"),
     ),
     "payment code in the wrong case": (
-        MARKETPLACE, lambda p: p.update(paymentState="paid"),
+        MARKETPLACE,
+        lambda p: p.update(paymentState="paid"),
         ("payment.status", "paymentState is 'paid', not one of PAID, CAPTURED, AUTHORIZED, PENDING"),
     ),
     "unknown store tender": (
-        STORE, lambda p: p.update(tender="VOUCHER"),
+        STORE,
+        lambda p: p.update(tender="VOUCHER"),
         ("payment.method", "tender is 'VOUCHER', not one of CASH, CARD"),
     ),
     "unknown store fulfilment": (
-        STORE, lambda p: p.update(fulfilment="COURIER"),
+        STORE,
+        lambda p: p.update(fulfilment="COURIER"),
         ("delivery_method", "fulfilment is 'COURIER', not one of TAKEAWAY, SHIP"),
     ),
     "price in cents as text": (
-        MARKETPLACE, _price_of_line(0, "1999"),
+        MARKETPLACE,
+        _price_of_line(0, "1999"),
         ("lines[0].price", "unitPriceCents must be a number to convert, not '1999'"),
     ),
     "price in cents as a boolean, second line": (
-        MARKETPLACE, _price_of_line(1, True),
+        MARKETPLACE,
+        _price_of_line(1, True),
         ("lines[1].price", "unitPriceCents must be a number to convert, not True"),
     ),
     "price in cents as an object": (
-        MARKETPLACE, _price_of_line(0, {"amount": 1999, "currency": "EUR"}),
+        MARKETPLACE,
+        _price_of_line(0, {"amount": 1999, "currency": "EUR"}),
         ("lines[0].price", "unitPriceCents must be a number to convert, not {'amount': 1999, 'currency': 'EUR'}"),
     ),
     "marketplace items is an object": (
-        MARKETPLACE, lambda p: p.update(items={"sellerSku": "MUG-BLUE", "quantity": 1, "unitPriceCents": 1999}),
+        MARKETPLACE,
+        lambda p: p.update(items={"sellerSku": "MUG-BLUE", "quantity": 1, "unitPriceCents": 1999}),
         ("lines", "items must be a list"),
     ),
     "marketplace items is text": (MARKETPLACE, lambda p: p.update(items="MUG-BLUE"), ("lines", "items must be a list")),
     "store receipt lines is a number": (
-        STORE, lambda p: p["receipt"].update(lines=2), ("lines", "receipt.lines must be a list"),
+        STORE,
+        lambda p: p["receipt"].update(lines=2),
+        ("lines", "receipt.lines must be a list"),
     ),
 }
 
@@ -501,6 +535,7 @@ def _set(*path_and_value) -> Callable[[dict], None]:
         for part in path:
             node = node[part]
         node[key] = value
+
     return edit
 
 
@@ -510,101 +545,152 @@ def _leaf(*path: str, **changes) -> Callable[[dict], None]:
         for part in path:
             node = node[part]
         node.update(changes)
+
     return edit
 
 
 # What a channel's top level may hold, as "allowed here" lists it (`type` left out: see the known gaps).
-TOP_LEVEL_KEYS = "callback_expiry, callback_url, flow, kind, mapping, name, secret_env, title, type"
+TOP_LEVEL_KEYS = "callback_expiry, callback_url, events, flow, kind, mapping, name, secret_env, tests, title, type"
 
 BROKEN_CHANNELS = {
     "unknown type": (
-        MARKETPLACE, _set("type", "shop"),
+        MARKETPLACE,
+        _set("type", "shop"),
         [("$.type", "'shop' is not one of 'web_shop', 'marketplace', 'store_pos', 'phone', 'b2b_portal'")],
     ),
     "no type": (WEB, lambda raw: raw.pop("type"), [("$", "'type' is required")]),
     "name that is not a name": (
-        WEB, _set("name", "Web-Shop"),
+        WEB,
+        _set("name", "Web-Shop"),
         [("$.name", "'Web-Shop' is not a valid name: use lower-case letters, digits and _, starting with a letter")],
     ),
     "both path and const on a leaf": (
-        MARKETPLACE, _leaf("payment", "method", path="paymentMethod"),
+        MARKETPLACE,
+        _leaf("payment", "method", path="paymentMethod"),
         [("$.mapping.payment.method", "give either `path` or `const`, not both")],
     ),
     "constant with a code table": (
-        STORE, _leaf("payment", "status", table={"PAID": "paid"}),
+        STORE,
+        _leaf("payment", "status", table={"PAID": "paid"}),
         [("$.mapping.payment.status", "a constant needs no conversion")],
     ),
     "divide by zero": (
-        MARKETPLACE, _leaf("lines", "map", "price", divide=0),
+        MARKETPLACE,
+        _leaf("lines", "map", "price", divide=0),
         [("$.mapping.lines.map.price.divide", "must not be zero")],
     ),
     "multiply by zero": (
-        STORE, _leaf("lines", "map", "price", multiply=0),
+        STORE,
+        _leaf("lines", "map", "price", multiply=0),
         [("$.mapping.lines.map.price.multiply", "must not be zero")],
     ),
     "divide by text": (
-        MARKETPLACE, _leaf("lines", "map", "price", divide="100"),
+        MARKETPLACE,
+        _leaf("lines", "map", "price", divide="100"),
         [("$.mapping.lines.map.price.divide", "must be of type number, not str")],
     ),
     "leaf with an unknown key": (
-        MARKETPLACE, _leaf("lines", "map", "price", round=2),
-        [(
-            "$.mapping.lines.map.price",
-            "unknown key 'round'; allowed here: const, default, divide, multiply, path, table",
-        )],
+        MARKETPLACE,
+        _leaf("lines", "map", "price", round=2),
+        [
+            (
+                "$.mapping.lines.map.price",
+                "unknown key 'round'; allowed here: const, default, divide, multiply, path, table",
+            )
+        ],
     ),
     "code table as a list": (
-        STORE, _leaf("payment", "method", table=["CASH", "CARD"]),
+        STORE,
+        _leaf("payment", "method", table=["CASH", "CARD"]),
         [("$.mapping.payment.method.table", "must be of type object, not list")],
     ),
     "each without map": (
-        MARKETPLACE, lambda raw: raw["mapping"]["lines"].pop("map"), [("$.mapping.lines", "'map' is required")],
+        MARKETPLACE,
+        lambda raw: raw["mapping"]["lines"].pop("map"),
+        [("$.mapping.lines", "'map' is required")],
     ),
     "each with an unknown key": (
-        STORE, _leaf("lines", where="count > 0"),
+        STORE,
+        _leaf("lines", where="count > 0"),
         [("$.mapping.lines", "unknown key 'where'; allowed here: each, map")],
     ),
     "canonical field that is not a name": (
-        MARKETPLACE, lambda raw: raw["mapping"].update(clientIp={"path": "buyer.ipAddress"}),
-        [(
-            "$.mapping",
-            "'clientIp' is not a valid name: use lower-case letters, digits and _, starting with a letter",
-        )],
+        MARKETPLACE,
+        lambda raw: raw["mapping"].update(clientIp={"path": "buyer.ipAddress"}),
+        [
+            (
+                "$.mapping",
+                "'clientIp' is not a valid name: use lower-case letters, digits and _, starting with a letter",
+            )
+        ],
     ),
     "empty mapping": (WEB, _set("mapping", {}), [("$.mapping", "{} should be non-empty")]),
     "secret_env in lower case": (
-        WEB, _set("secret_env", "oms_channel_secret_web"),
-        [("$.secret_env", "'oms_channel_secret_web' is not an environment variable name: use upper-case letters, digits and _")],
+        WEB,
+        _set("secret_env", "oms_channel_secret_web"),
+        [
+            (
+                "$.secret_env",
+                "'oms_channel_secret_web' is not a secret's variable: name an OMS_..._SECRET... environment "
+                "variable, e.g. OMS_CHANNEL_SECRET_WEB",
+            )
+        ],
+    ),
+    "secret_env naming another variable of the process": (
+        WEB,
+        _set("secret_env", "OMS_DATABASE_URL"),
+        [
+            (
+                "$.secret_env",
+                "'OMS_DATABASE_URL' is not a secret's variable: name an OMS_..._SECRET... environment "
+                "variable, e.g. OMS_CHANNEL_SECRET_WEB",
+            )
+        ],
+    ),
+    "payment_received among a channel's events": (
+        MARKETPLACE,
+        _set("events", ["shipped", "payment_received"]),
+        [("$.events[1]", "must not be 'payment_received'")],
     ),
     "the secret itself instead of secret_env": (
-        WEB, _set("secret", "s3cr3t"),
+        WEB,
+        _set("secret", "s3cr3t"),
         [("$", "unknown key 'secret'; allowed here: " + TOP_LEVEL_KEYS)],
     ),
     "callback_url without a scheme": (
-        MARKETPLACE, _set("callback_url", "partner.example.com/oms/status"),
+        MARKETPLACE,
+        _set("callback_url", "partner.example.com/oms/status"),
         [("$.callback_url", "'partner.example.com/oms/status' is not a URL: start it with http:// or https://")],
     ),
     "callback_url over ftp": (
-        MARKETPLACE, _set("callback_url", "ftp://partner.example.com/status"),
+        MARKETPLACE,
+        _set("callback_url", "ftp://partner.example.com/status"),
         [("$.callback_url", "'ftp://partner.example.com/status' is not a URL: start it with http:// or https://")],
     ),
     "callback_expiry that is not a duration": (
-        MARKETPLACE, _set("callback_expiry", "1 day"),
-        [(
-            "$.callback_expiry",
-            "'1 day' is not a duration; write a number and a unit (ms, s, m, h, d, w), e.g. '30m' or '7d'",
-        )],
+        MARKETPLACE,
+        _set("callback_expiry", "1 day"),
+        [
+            (
+                "$.callback_expiry",
+                "'1 day' is not a duration; write a number and a unit (ms, s, m, h, d, w), e.g. '30m' or '7d'",
+            )
+        ],
     ),
     "callback_expiry as a number": (
-        MARKETPLACE, _set("callback_expiry", 3600),
+        MARKETPLACE,
+        _set("callback_expiry", 3600),
         [("$.callback_expiry", "must be of type string, not int")],
     ),
     "unknown flow, with a suggestion": (
-        WEB, _set("flow", "ordr"), [("$.flow", "unknown flow 'ordr' (did you mean 'order'?)")],
+        WEB,
+        _set("flow", "ordr"),
+        [("$.flow", "unknown flow 'ordr' (did you mean 'order'?)")],
     ),
     "unknown flow, nothing close": (STORE, _set("flow", "wholesale"), [("$.flow", "unknown flow 'wholesale'")]),
     "flow that is not a name": (
-        WEB, _set("flow", "Order"),
+        WEB,
+        _set("flow", "Order"),
         [("$.flow", "'Order' is not a valid name: use lower-case letters, digits and _, starting with a letter")],
     ),
 }
@@ -657,7 +743,11 @@ def test_channel_flow_is_not_checked_without_known():
 
 
 def test_numeric_codes_in_a_table():
-    text = edited(STORE, _leaf("payment", "method", table={1: "cash", 2: "card"}))
+    def edit(raw: dict) -> None:
+        _leaf("payment", "method", table={1: "cash", 2: "card"})(raw)
+        raw.pop("tests")  # the stored cases send CASH, which this edit no longer maps
+
+    text = edited(STORE, edit)
     assert errors_of(text) == []
     assert channel(text).to_order(store_payload(tender=1))["payment"] == {"method": "cash", "status": "paid"}
 

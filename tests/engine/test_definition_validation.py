@@ -6,7 +6,7 @@ and in `oms validate`.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -54,12 +54,14 @@ def edited(text: str, edit: Callable[[dict], None]) -> str:
 def set_in_step(step_id: str, key: str, value) -> Callable[[dict], None]:
     def edit(raw: dict) -> None:
         step(raw, step_id)[key] = value
+
     return edit
 
 
 def drop_from_step(step_id: str, key: str) -> Callable[[dict], None]:
     def edit(raw: dict) -> None:
         del step(raw, step_id)[key]
+
     return edit
 
 
@@ -69,16 +71,32 @@ def drop_from_step(step_id: str, key: str) -> Callable[[dict], None]:
 def test_the_shipped_set_is_the_order_definitions_their_channels_and_reference_data():
     names = [str(p.relative_to(DEFINITIONS)) for p in shipped_files()]
     assert names == [
-        "allocation/default.yaml", "carriers/default.yaml",
-        "channels/marketplace.yaml", "channels/phone.yaml", "channels/store.yaml", "channels/web.yaml",
-        "flows/order.yaml", "flows/return.yaml", "forms/order.yaml", "forms/return_request.yaml",
-        "promotions/coupons.yaml", "regions/delivery.yaml",
-        "rules/order_audit.yaml", "rules/return_policy.yaml",
-        "templates/notify_cancelled.yaml", "templates/notify_confirmed.yaml", "templates/notify_delivered.yaml",
-        "templates/notify_return_exchanged.yaml", "templates/notify_return_expired.yaml",
-        "templates/notify_return_label.yaml", "templates/notify_return_refunded.yaml",
-        "templates/notify_return_rejected.yaml", "templates/notify_return_reminder.yaml",
-        "templates/notify_shipped.yaml", "templates/packing_slip.yaml", "templates/pick_list.yaml",
+        "allocation/default.yaml",
+        "carriers/default.yaml",
+        "channels/marketplace.yaml",
+        "channels/phone.yaml",
+        "channels/store.yaml",
+        "channels/web.yaml",
+        "flows/order.yaml",
+        "flows/return.yaml",
+        "forms/order.yaml",
+        "forms/return_request.yaml",
+        "promotions/coupons.yaml",
+        "regions/delivery.yaml",
+        "rules/order_audit.yaml",
+        "rules/return_policy.yaml",
+        "templates/notify_cancelled.yaml",
+        "templates/notify_confirmed.yaml",
+        "templates/notify_delivered.yaml",
+        "templates/notify_return_exchanged.yaml",
+        "templates/notify_return_expired.yaml",
+        "templates/notify_return_label.yaml",
+        "templates/notify_return_refunded.yaml",
+        "templates/notify_return_rejected.yaml",
+        "templates/notify_return_reminder.yaml",
+        "templates/notify_shipped.yaml",
+        "templates/packing_slip.yaml",
+        "templates/pick_list.yaml",
         "templates/shipping_label.yaml",
     ]
 
@@ -96,8 +114,13 @@ def test_shipped_definition_is_valid(path):
 
 @pytest.mark.parametrize(
     "path, model",
-    [(FLOW_FILE, Flow), (RULES_FILE, RuleSet), (FORM_FILE, Form), (REGIONS_FILE, Regions),
-     (PROMOTIONS_FILE, Promotions)],
+    [
+        (FLOW_FILE, Flow),
+        (RULES_FILE, RuleSet),
+        (FORM_FILE, Form),
+        (REGIONS_FILE, Regions),
+        (PROMOTIONS_FILE, Promotions),
+    ],
     ids=["flow", "rules", "form", "regions", "promotions"],
 )
 def test_shipped_definition_compiles_to_its_model(path, model):
@@ -139,6 +162,7 @@ def _add_audit_outcome(raw: dict) -> None:
 def _break_first_case(when: str) -> Callable[[dict], None]:
     def edit(raw: dict) -> None:
         step(raw, "payment_check")["cases"][0]["when"] = when
+
     return edit
 
 
@@ -150,12 +174,14 @@ def _bypass_delivery_method(raw: dict) -> None:
 def _set_top(key: str, value) -> Callable[[dict], None]:
     def edit(raw: dict) -> None:
         raw[key] = value
+
     return edit
 
 
 def _drop_top(key: str) -> Callable[[dict], None]:
     def edit(raw: dict) -> None:
         del raw[key]
+
     return edit
 
 
@@ -182,10 +208,23 @@ BROKEN_FLOWS = {
     ),
     "hand over with an unknown activity": (
         set_in_step("hand_over", "activity", "hand_over"),
-        [(
-            "$.steps[8].activity",
-            "unknown activity 'hand_over'; known: cancel_payment, change_address, check, create_shipment, issue_return_label, mark_paid, notify, notify_return, pack, pick, place_exchange, refund_return, release_exchange, release_stock, reserve_exchange, reserve_stock, restock_return",
-        )],
+        [
+            (
+                "$.steps[8].activity",
+                "unknown activity 'hand_over'; known in order flows: cancel_payment, change_address, check, "
+                "create_shipment, mark_paid, notify, pack, pick, release_stock, reserve_stock",
+            )
+        ],
+    ),
+    "an order flow naming a return activity": (
+        set_in_step("hand_over", "activity", "restock_return"),
+        [
+            (
+                "$.steps[8].activity",
+                "activity 'restock_return' serves return flows and this flow serves order flows "
+                "(a return flow says `serves: return`)",
+            )
+        ],
     ),
     "hand over without next": (
         drop_from_step("hand_over", "next"),
@@ -225,10 +264,12 @@ BROKEN_FLOWS = {
     ),
     "switch when with an unclosed bracket": (
         _break_first_case("(order.payment.status == 'paid'"),
-        [(
-            "$.steps[3].cases[0].when",
-            "expression does not compile: parserError: Unexpected token: None at (31, 31); Expected Bracket.",
-        )],
+        [
+            (
+                "$.steps[3].cases[0].when",
+                "expression does not compile: parserError: Unexpected token: None at (31, 31); Expected Bracket.",
+            )
+        ],
     ),
     "missing start": (_drop_top("start"), [("$", "'start' is required")]),
     "missing steps": (_drop_top("steps"), [("$", "'steps' is required")]),
@@ -248,25 +289,33 @@ BROKEN_FLOWS = {
     ),
     "unknown activity": (
         set_in_step("reserve", "activity", "reserve_stok"),
-        [(
-            "$.steps[2].activity",
-            "unknown activity 'reserve_stok' (did you mean 'reserve_stock'?); "
-            "known: cancel_payment, change_address, check, create_shipment, issue_return_label, mark_paid, notify, notify_return, pack, pick, place_exchange, refund_return, release_exchange, release_stock, reserve_exchange, reserve_stock, restock_return",
-        )],
+        [
+            (
+                "$.steps[2].activity",
+                "unknown activity 'reserve_stok' (did you mean 'reserve_stock'?); "
+                "known in order flows: cancel_payment, change_address, check, create_shipment, mark_paid, "
+                "notify, pack, "
+                "pick, release_stock, reserve_stock",
+            )
+        ],
     ),
     "on_error failure the activity does not declare": (
         _rename_on_error,
-        [(
-            "$.steps[2].on_error.no_stock",
-            "activity 'reserve_stock' has no failure 'no_stock'; it can fail with: out_of_stock, unallocatable",
-        )],
+        [
+            (
+                "$.steps[2].on_error.no_stock",
+                "activity 'reserve_stock' has no failure 'no_stock'; it can fail with: out_of_stock, unallocatable",
+            )
+        ],
     ),
     "on_error on an activity that declares no failures": (
         set_in_step("record_payment", "on_error", {"carrier_down": "lost"}),
-        [(
-            "$.steps[5].on_error.carrier_down",
-            "activity 'mark_paid' has no failure 'carrier_down'; it declares no failures",
-        )],
+        [
+            (
+                "$.steps[5].on_error.carrier_down",
+                "activity 'mark_paid' has no failure 'carrier_down'; it declares no failures",
+            )
+        ],
     ),
     "unreachable step": (
         _add_step({"id": "orphan", "type": "end", "status": "cancelled"}),
@@ -286,10 +335,12 @@ BROKEN_FLOWS = {
     ),
     "unknown role": (
         set_in_step("manual_review", "role", "operater"),
-        [(
-            "$.steps[1].role",
-            "unknown role 'operater' (did you mean 'operator'?); roles are admin, analyst, operator, channel",
-        )],
+        [
+            (
+                "$.steps[1].role",
+                "unknown role 'operater' (did you mean 'operator'?); roles are admin, analyst, operator, channel",
+            )
+        ],
     ),
     "comment required for a decision the step does not have": (
         set_in_step("manual_review", "comment_required", ["rejct"]),
@@ -313,9 +364,7 @@ def test_broken_flow_errors(edit, expected):
 
 def test_unknown_step_key_is_named():
     text = replace_once(FLOW, "    default: await_payment\n", "    default: await_payment\n    otherwise: ship\n")
-    assert errors_of(text) == [
-        ("$.steps[3]", "unknown key 'otherwise'; allowed here: cases, default, status, title")
-    ]
+    assert errors_of(text) == [("$.steps[3]", "unknown key 'otherwise'; allowed here: cases, default, status, title")]
 
 
 def test_no_reachable_end_step():
@@ -368,8 +417,13 @@ NOT_DEFINITIONS = {
     ),
     "duplicate key": (
         replace_once(FLOW, "start: audit\n", "start: audit\nstart: reserve\n"),
-        [("$", 'YAML syntax error at line 8, column 1: found duplicate key "start" with value "reserve" '
-               '(original value: "audit")')],
+        [
+            (
+                "$",
+                'YAML syntax error at line 8, column 1: found duplicate key "start" with value "reserve" '
+                '(original value: "audit")',
+            )
+        ],
     ),
     "unknown kind": (
         replace_once(FLOW, "kind: flow", "kind: flw"),
@@ -400,6 +454,7 @@ def test_not_a_definition(text, expected):
 def _rule(index: int, **changes) -> Callable[[dict], None]:
     def edit(raw: dict) -> None:
         raw["rules"][index].update(changes)
+
     return edit
 
 
@@ -414,19 +469,23 @@ BROKEN_RULES = {
     ),
     "when that does not compile": (
         _rule(1, when="not (facts.address.complete"),
-        [(
-            "$.rules[1].when",
-            "expression does not compile: parserError: Unexpected token: None at (27, 27); Expected Bracket.",
-        )],
+        [
+            (
+                "$.rules[1].when",
+                "expression does not compile: parserError: Unexpected token: None at (27, 27); Expected Bracket.",
+            )
+        ],
     ),
     "empty when": (_rule(1, when="  "), [("$.rules[1].when", "expression does not compile: expression is empty")]),
     "reason with a placeholder that does not compile": (
         _rule(0, reason="amount {{ order.total + }} to a first-time address"),
-        [(
-            "$.rules[0].reason",
-            "placeholder {{ order.total + }} does not compile "
-            "(parserError: Unexpected end of unary expression at (13, 13))",
-        )],
+        [
+            (
+                "$.rules[0].reason",
+                "placeholder {{ order.total + }} does not compile "
+                "(parserError: Unexpected end of unary expression at (13, 13))",
+            )
+        ],
     ),
     "reason with an unclosed placeholder": (
         _rule(0, reason="amount {{ order.total to a first-time address"),
@@ -459,7 +518,9 @@ def test_every_rule_error_is_reported_at_once():
         raw["rules"][4]["reason"] = "{{ facts.orders_from_ip_last_hour"
 
     assert [path for path, _ in errors_of(edited(RULES, edit))] == [
-        "$.rules[1].when", "$.rules[4].reason", "$.rules[12].id",
+        "$.rules[1].when",
+        "$.rules[4].reason",
+        "$.rules[12].id",
     ]
 
 
@@ -473,7 +534,9 @@ def test_assignment_instead_of_comparison_is_refused():
 
 def test_bad_duration_names_the_units():
     text = edited(FLOW, set_in_step("manual_review", "due", "1 day"))
-    assert errors_of(text) == [(
-        "$.steps[1].due",
-        "'1 day' is not a duration; write a number and a unit (ms, s, m, h, d, w), e.g. '30m' or '7d'",
-    )]
+    assert errors_of(text) == [
+        (
+            "$.steps[1].due",
+            "'1 day' is not a duration; write a number and a unit (ms, s, m, h, d, w), e.g. '30m' or '7d'",
+        )
+    ]

@@ -44,12 +44,15 @@ def _with_tests(text: str, cases: str) -> str:
 
 
 def test_rule_cases_that_hold_pass_and_are_reported():
-    text = _with_tests(SMALL, (
-        "  - name: big order\n    order: {lines: [{sku: A, qty: 2, price: 600}]}\n"
-        "    expect: {action: review, fired: [big], not_fired: [risky]}\n"
-        "  - name: table row by table id\n    order: {shipping_address: {country: XX}}\n"
-        "    expect: {action: reject, fired: [risky]}\n"
-    ))
+    text = _with_tests(
+        SMALL,
+        (
+            "  - name: big order\n    order: {lines: [{sku: A, qty: 2, price: 600}]}\n"
+            "    expect: {action: review, fired: [big], not_fired: [risky]}\n"
+            "  - name: table row by table id\n    order: {shipping_address: {country: XX}}\n"
+            "    expect: {action: reject, fired: [risky]}\n"
+        ),
+    )
     source = validate_text(text)
     assert source.errors == ()
     assert [(t.name, t.passed, t.detail) for t in source.tests] == [
@@ -59,13 +62,17 @@ def test_rule_cases_that_hold_pass_and_are_reported():
 
 
 def test_a_failing_rule_case_is_an_error_at_its_path_saying_what_happened():
-    text = _with_tests(SMALL, "  - name: small order held\n    order: {total: 10}\n    expect: {action: review, fired: [big]}\n")
+    text = _with_tests(
+        SMALL, "  - name: small order held\n    order: {total: 10}\n    expect: {action: review, fired: [big]}\n"
+    )
     source = validate_text(text)
-    assert source.errors == (DefinitionError(
-        "$.tests[0]",
-        "test 'small order held' failed: expected action review, got approve; expected big to fire "
-        "(action approve, fired: none)",
-    ),)
+    assert source.errors == (
+        DefinitionError(
+            "$.tests[0]",
+            "test 'small order held' failed: expected action review, got approve; expected big to fire "
+            "(action approve, fired: none)",
+        ),
+    )
     assert error_lines(text, source.errors) == [16]  # the case's "- name:" line
 
 
@@ -133,8 +140,9 @@ def test_flow_cases_pass_and_fail_with_the_parting_step():
 
 
 def test_flow_cases_naming_unknown_steps_or_decisions_are_refused():
-    text = _with_tests(FLOW, "  - name: x\n    decisions: {manual_reviw: approve, reserve: yes_please}\n"
-                             "    expect: {end: complete}\n")
+    text = _with_tests(
+        FLOW, "  - name: x\n    decisions: {manual_reviw: approve, reserve: yes_please}\n    expect: {end: complete}\n"
+    )
     assert [(e.path, e.message) for e in validate_text(text).errors] == [
         ("$.tests[0].expect.end", "unknown step 'complete' (did you mean 'completed'?)"),
         ("$.tests[0].decisions.manual_reviw", "unknown step 'manual_reviw' (did you mean 'manual_review'?)"),
@@ -146,7 +154,7 @@ def test_flow_cases_naming_unknown_steps_or_decisions_are_refused():
 
 
 def test_paths_map_to_their_lines_and_missing_keys_to_their_parent():
-    text = "kind: rules\nname: x\nrules:\n  - id: a\n    when: \"true\"\n    action: review\n"
+    text = 'kind: rules\nname: x\nrules:\n  - id: a\n    when: "true"\n    action: review\n'
     document = compose(text)
     assert path_parts("$.rules[0].when") == ["rules", 0, "when"]
     assert line_of(document, "$.rules[0].when") == 5
@@ -169,8 +177,10 @@ def test_diff_lines_number_both_sides_and_fold_long_unchanged_stretches():
     old = "\n".join(f"line {n}" for n in range(1, 21)) + "\n"
     new = old.replace("line 3\n", "line three\n").replace("line 18\n", "")
     lines = diff_lines(old, new, context=1)
-    assert [(l.kind, l.old_no, l.new_no, l.text) for l in lines if l.kind != "same"] == [
-        ("removed", 3, None, "line 3"), ("added", None, 3, "line three"), ("skip", None, None, "…"),
+    assert [(line.kind, line.old_no, line.new_no, line.text) for line in lines if line.kind != "same"] == [
+        ("removed", 3, None, "line 3"),
+        ("added", None, 3, "line three"),
+        ("skip", None, None, "…"),
         ("removed", 18, None, "line 18"),
     ]
     assert change_counts(lines) == (1, 2)
@@ -187,9 +197,9 @@ def test_every_step_of_a_shipped_flow_is_placed_without_overlaps(path):
     assert {n.id for n in layout.nodes} == {s["id"] for s in raw["steps"]}
     boxes = [(n.x, n.y) for n in layout.nodes]
     for i, (x1, y1) in enumerate(boxes):
-        for x2, y2 in boxes[i + 1:]:
+        for x2, y2 in boxes[i + 1 :]:
             assert abs(x1 - x2) >= NODE_W or abs(y1 - y2) >= NODE_H
-        assert 0 <= x1 and x1 + NODE_W <= layout.width and y1 + NODE_H <= layout.height
+        assert x1 >= 0 and x1 + NODE_W <= layout.width and y1 + NODE_H <= layout.height
     targets = sum(1 for s in raw["steps"] for key in ("next", "default", "on_timeout") if key in s)
     targets += sum(len(s.get("on", {})) + len(s.get("on_error", {})) + len(s.get("cases", [])) for s in raw["steps"])
     assert len(layout.edges) >= targets
@@ -204,8 +214,10 @@ def test_diagram_shows_waits_with_timeouts_and_draws_a_draft_with_a_missing_step
     assert nodes["manual_review"].detail == "operator · due 4h → admin 20h"
     timeouts = {(e.source, e.label) for e in layout.edges if e.kind == "timeout"}
     assert ("await_payment", "timeout 3d") in timeouts
-    draft = {"start": "a", "steps": [{"id": "a", "type": "activity", "activity": "x", "next": "nowhere"},
-                                     {"id": "lonely", "type": "end"}]}
+    draft = {
+        "start": "a",
+        "steps": [{"id": "a", "type": "activity", "activity": "x", "next": "nowhere"}, {"id": "lonely", "type": "end"}],
+    }
     drawn = {n.id: n for n in layout_flow(draft).nodes}
     assert drawn["nowhere"].missing and drawn["lonely"].unreachable
 
@@ -217,14 +229,20 @@ def test_whatif_counts_orders_now_held_and_no_longer_held_against_the_baseline()
     live = compile_text(SMALL)
     draft = compile_text(SMALL.replace("order.total > 1000", "order.total > 500"))
     facts = {}
-    orders = [RecordedOrder(f"o{n}", {"total": total, "channel": "web", "shipping_address": {"country": "DE"}},
-                            facts, "approve") for n, total in enumerate((100, 700, 800, 2000))]
+    orders = [
+        RecordedOrder(
+            f"o{n}", {"total": total, "channel": "web", "shipping_address": {"country": "DE"}}, facts, "approve"
+        )
+        for n, total in enumerate((100, 700, 800, 2000))
+    ]
     report = rules_whatif(draft, live, orders, "live version v1")
     assert [c.order_id for c in report.now_held] == ["o1", "o2"]
     assert report.no_longer_held == [] and report.unchanged == 2 and report.considered == 4
     assert report.now_held[0].fired[0].reason == "order of 700"
     assert report.fired_counts == {"big": 3}
-    assert report.summary() == "2 of 4 orders would now be held, 0 would no longer be (compared with the live version v1)"
+    assert report.summary() == (
+        "2 of 4 orders would now be held, 0 would no longer be (compared with the live version v1)"
+    )
     back = rules_whatif(live, draft, orders)
     assert [c.order_id for c in back.no_longer_held] == ["o1", "o2"]
 
@@ -238,8 +256,17 @@ def _recorded_by(live_text: str, version: int, contexts: list[dict]) -> list[Rec
     out = []
     for n, ctx in enumerate(contexts):
         decision = evaluate_rules(live, ctx)
-        out.append(RecordedOrder(f"o{n}", ctx["order"], ctx["facts"], decision.action, "",
-                                 tuple(asdict(f) for f in decision.fired), version))
+        out.append(
+            RecordedOrder(
+                f"o{n}",
+                ctx["order"],
+                ctx["facts"],
+                decision.action,
+                "",
+                tuple(asdict(f) for f in decision.fired),
+                version,
+            )
+        )
     return out
 
 
@@ -249,14 +276,25 @@ def test_reusing_recorded_outcomes_gives_what_evaluating_everything_gives():
 
     contexts = []
     for n in range(60):
-        order = example_order({"total": 400 * n, "channel": ("web", "marketplace")[n % 2],
-                               "shipping_address": {"country": ("DE", "US", "FR")[n % 3]}})
-        facts = merged(ORDINARY_FACTS, {"first_time_address": n % 4 == 0, "velocity": {"ip": n % 7},
-                                        "stock": {"all_available": n % 5 != 0}})
+        order = example_order(
+            {
+                "total": 400 * n,
+                "channel": ("web", "marketplace")[n % 2],
+                "shipping_address": {"country": ("DE", "US", "FR")[n % 3]},
+            }
+        )
+        facts = merged(
+            ORDINARY_FACTS,
+            {"first_time_address": n % 4 == 0, "velocity": {"ip": n % 7}, "stock": {"all_available": n % 5 != 0}},
+        )
         contexts.append({"order": order, "facts": facts})
-    draft_text = (RULES.replace("order.total > 5000 and", "order.total > 3000 and")  # changed
-                  .replace("rules:\n", "rules:\n  - id: us_orders\n    when: \"order.shipping_address.country == 'US'\"\n"
-                                       "    action: review\n    reason: \"no US\"\n", 1))  # added
+    us_orders = (
+        "  - id: us_orders\n    when: \"order.shipping_address.country == 'US'\"\n"
+        '    action: review\n    reason: "no US"\n'
+    )
+    draft_text = RULES.replace("order.total > 5000 and", "order.total > 3000 and").replace(  # changed
+        "rules:\n", "rules:\n" + us_orders, 1
+    )  # added
     orders = _recorded_by(RULES, 4, contexts)
     draft, live = compile_text(draft_text), compile_text(RULES)
     reuse = plan_reuse(load(draft_text).raw, load(RULES).raw, 4)

@@ -99,7 +99,8 @@ def test_validate_does_not_change_its_input(order_validator):
 
 def test_non_object_document(order_validator):
     assert order_validator.validate(["not", "an", "order"]) == (
-        {}, [FieldError("", "The order must be a JSON object")],
+        {},
+        [FieldError("", "The order must be a JSON object")],
     )
 
 
@@ -118,7 +119,11 @@ def test_order_errors_in_the_forms_words(order_validator):
     order = copy.deepcopy(GOOD_ORDER)
     order["customer"] = {"email": "nope", "extra": 1}
     order["shipping_address"]["country"] = "Germany"
-    order["lines"] = [{"qty": 1, "price": 1}, {"sku": "B", "qty": 0, "price": 1.234}, {"sku": "C", "qty": 1.5, "price": 1}]
+    order["lines"] = [
+        {"qty": 1, "price": 1},
+        {"sku": "B", "qty": 0, "price": 1.234},
+        {"sku": "C", "qty": 1.5, "price": 1},
+    ]
     order["payment"] = {"method": "bitcoin"}
     _, errors = order_validator.validate(order)
     assert errors == [
@@ -176,12 +181,20 @@ ALL_TYPES = {
         {"id": "phone", "type": "phone", "label": "Phone"},
         {"id": "due", "type": "date", "label": "Due date"},
         {"id": "gift", "type": "boolean", "label": "Gift"},
-        {"id": "size", "type": "select", "label": "Size",
-         "options": [{"value": "s", "label": "Small"}, {"value": "m", "label": {"en": "Medium", "zh": "中"}}]},
+        {
+            "id": "size",
+            "type": "select",
+            "label": "Size",
+            "options": [{"value": "s", "label": "Small"}, {"value": "m", "label": {"en": "Medium", "zh": "中"}}],
+        },
         {"id": "address", "type": "address", "label": "Address"},
         {"id": "box", "type": "group", "label": "Box", "fields": [{"id": "note", "type": "text", "label": "Note"}]},
-        {"id": "items", "type": "table", "label": "Items",
-         "columns": [{"id": "n", "type": "integer", "label": "number"}]},
+        {
+            "id": "items",
+            "type": "table",
+            "label": "Items",
+            "columns": [{"id": "n", "type": "integer", "label": "number"}],
+        },
     ],
 }
 
@@ -230,11 +243,19 @@ def test_each_type_refused_with_its_message(sample, field, value, message):
 @pytest.mark.parametrize(
     "field, value",
     [
-        ("code", "AB"), ("weight", 0.5), ("count", 3), ("amount", 19.99), ("amount", 5),
-        ("email", "a.b@example.org"), ("phone", "+1 (555) 010-0000"), ("due", "2024-02-29"),
-        ("gift", False), ("size", "m"),
+        ("code", "AB"),
+        ("weight", 0.5),
+        ("count", 3),
+        ("amount", 19.99),
+        ("amount", 5),
+        ("email", "a.b@example.org"),
+        ("phone", "+1 (555) 010-0000"),
+        ("due", "2024-02-29"),
+        ("gift", False),
+        ("size", "m"),
         ("address", {"street": "1 Rue", "city": "Paris", "postal_code": "75001", "country": "FR", "region": "IDF"}),
-        ("box", {"note": "fragile"}), ("items", [{"n": 1}, {}]),
+        ("box", {"note": "fragile"}),
+        ("items", [{"n": 1}, {}]),
     ],
 )
 def test_each_type_accepts_good_values(sample, field, value):
@@ -266,20 +287,49 @@ CONDITIONAL = {
     "name": "conditional",
     "title": "Sign-up",
     "fields": [
-        {"id": "type", "type": "select", "label": "Customer type", "options": ["consumer", "b2b"], "default": "consumer"},
-        {"id": "tax_id", "type": "text", "label": "Company tax id", "required": True,
-         "visible_if": "type == 'b2b'", "max_length": 5},
-        {"id": "prefs", "type": "group", "label": "Preferences", "fields": [
-            {"id": "news", "type": "boolean", "label": "Newsletter", "default": False},
-            {"id": "lang", "type": "text", "label": "Language"},
-        ]},
-        {"id": "account", "type": "group", "label": "Account", "required": True, "fields": [
-            {"id": "plan", "type": "select", "label": "Plan", "options": ["free", "pro"], "default": "free"},
-        ]},
-        {"id": "rows", "type": "table", "label": "Contacts", "row_label": "Contact", "columns": [
-            {"id": "role", "type": "text", "label": "role", "default": "buyer"},
-            {"id": "vat", "type": "text", "label": "VAT", "required": True, "visible_if": "type == 'b2b'"},
-        ]},
+        {
+            "id": "type",
+            "type": "select",
+            "label": "Customer type",
+            "options": ["consumer", "b2b"],
+            "default": "consumer",
+        },
+        {
+            "id": "tax_id",
+            "type": "text",
+            "label": "Company tax id",
+            "required": True,
+            "visible_if": "type == 'b2b'",
+            "max_length": 5,
+        },
+        {
+            "id": "prefs",
+            "type": "group",
+            "label": "Preferences",
+            "fields": [
+                {"id": "news", "type": "boolean", "label": "Newsletter", "default": False},
+                {"id": "lang", "type": "text", "label": "Language"},
+            ],
+        },
+        {
+            "id": "account",
+            "type": "group",
+            "label": "Account",
+            "required": True,
+            "fields": [
+                {"id": "plan", "type": "select", "label": "Plan", "options": ["free", "pro"], "default": "free"},
+            ],
+        },
+        {
+            "id": "rows",
+            "type": "table",
+            "label": "Contacts",
+            "row_label": "Contact",
+            "columns": [
+                {"id": "role", "type": "text", "label": "role", "default": "buyer"},
+                {"id": "vat", "type": "text", "label": "VAT", "required": True, "visible_if": "type == 'b2b'"},
+            ],
+        },
     ],
 }
 
@@ -333,14 +383,20 @@ def test_schema_leaves_conditional_fields_optional(conditional):
     assert "additionalProperties" not in schema
     assert schema["properties"]["rows"]["items"]["additionalProperties"] is False
     assert schema["properties"]["type"] == {
-        "title": "Customer type", "default": "consumer", "type": "string", "enum": ["consumer", "b2b"],
+        "title": "Customer type",
+        "default": "consumer",
+        "type": "string",
+        "enum": ["consumer", "b2b"],
     }
 
 
 def test_money_schema_uses_a_decimal_check_not_multiple_of():
     schema = form_json_schema(parse_form(ALL_TYPES))
     assert schema["properties"]["amount"] == {
-        "title": "Amount", "type": "number", "x-maxDecimals": 2, "maximum": 1000,
+        "title": "Amount",
+        "type": "number",
+        "x-maxDecimals": 2,
+        "maximum": 1000,
     }
 
 
@@ -354,34 +410,59 @@ def broken_form(**overrides) -> dict:
 @pytest.mark.parametrize(
     "field, path, message",
     [
-        ({"id": "n", "type": "integer", "label": "N", "min": 5, "max": 1},
-         "$.fields[0].min", "min (5) is greater than max (1)"),
-        ({"id": "t", "type": "text", "label": "T", "min_length": 9, "max_length": 3},
-         "$.fields[0].min_length", "min_length (9) is greater than max_length (3)"),
-        ({"id": "s", "type": "select", "label": "S", "options": ["a", "b"], "default": "c"},
-         "$.fields[0].default", "default 'c' is not one of the options: a, b"),
-        ({"id": "s", "type": "select", "label": "S"},
-         "$.fields[0]", "a select field needs options"),
-        ({"id": "n", "type": "integer", "label": "N", "default": "one"},
-         "$.fields[0].default", "default must be a whole number"),
-        ({"id": "n", "type": "number", "label": "N", "default": True},
-         "$.fields[0].default", "default must be a number"),
-        ({"id": "m", "type": "money", "label": "M", "default": 1.005},
-         "$.fields[0].default", "default must have at most 2 decimals"),
-        ({"id": "d", "type": "date", "label": "D", "default": "tomorrow"},
-         "$.fields[0].default", "default must be a date (YYYY-MM-DD)"),
-        ({"id": "b", "type": "boolean", "label": "B", "default": "yes"},
-         "$.fields[0].default", "default must be true or false"),
-        ({"id": "t", "type": "text", "label": "T", "pattern": "([a-z"},
-         "$.fields[0].pattern",
-         "pattern is not a valid regular expression (unterminated character set at position 1)"),
-        ({"id": "t", "type": "text", "label": "T", "visible_if": "customer.type =="},
-         "$.fields[0].visible_if",
-         "visible_if does not compile (parserError: Unexpected end of unary expression at (16, 16))"),
-        ({"id": "t", "type": "text", "label": "T", "min": 1},
-         "$.fields[0].min", "min does not apply to a text field"),
-        ({"id": "g", "type": "group", "label": "G"},
-         "$.fields[0]", "a group field needs fields"),
+        (
+            {"id": "n", "type": "integer", "label": "N", "min": 5, "max": 1},
+            "$.fields[0].min",
+            "min (5) is greater than max (1)",
+        ),
+        (
+            {"id": "t", "type": "text", "label": "T", "min_length": 9, "max_length": 3},
+            "$.fields[0].min_length",
+            "min_length (9) is greater than max_length (3)",
+        ),
+        (
+            {"id": "s", "type": "select", "label": "S", "options": ["a", "b"], "default": "c"},
+            "$.fields[0].default",
+            "default 'c' is not one of the options: a, b",
+        ),
+        ({"id": "s", "type": "select", "label": "S"}, "$.fields[0]", "a select field needs options"),
+        (
+            {"id": "n", "type": "integer", "label": "N", "default": "one"},
+            "$.fields[0].default",
+            "default must be a whole number",
+        ),
+        (
+            {"id": "n", "type": "number", "label": "N", "default": True},
+            "$.fields[0].default",
+            "default must be a number",
+        ),
+        (
+            {"id": "m", "type": "money", "label": "M", "default": 1.005},
+            "$.fields[0].default",
+            "default must have at most 2 decimals",
+        ),
+        (
+            {"id": "d", "type": "date", "label": "D", "default": "tomorrow"},
+            "$.fields[0].default",
+            "default must be a date (YYYY-MM-DD)",
+        ),
+        (
+            {"id": "b", "type": "boolean", "label": "B", "default": "yes"},
+            "$.fields[0].default",
+            "default must be true or false",
+        ),
+        (
+            {"id": "t", "type": "text", "label": "T", "pattern": "([a-z"},
+            "$.fields[0].pattern",
+            "pattern is not a valid regular expression (unterminated character set at position 1)",
+        ),
+        (
+            {"id": "t", "type": "text", "label": "T", "visible_if": "customer.type =="},
+            "$.fields[0].visible_if",
+            "visible_if does not compile (parserError: Unexpected end of unary expression at (16, 16))",
+        ),
+        ({"id": "t", "type": "text", "label": "T", "min": 1}, "$.fields[0].min", "min does not apply to a text field"),
+        ({"id": "g", "type": "group", "label": "G"}, "$.fields[0]", "a group field needs fields"),
     ],
 )
 def test_check_form_errors(field, path, message):
@@ -390,18 +471,32 @@ def test_check_form_errors(field, path, message):
 
 def test_check_form_nested_paths():
     raw = {
-        "kind": "form", "name": "nested", "title": "Nested",
+        "kind": "form",
+        "name": "nested",
+        "title": "Nested",
         "fields": [
             {"id": "a", "type": "text", "label": "A"},
             {"id": "a", "type": "text", "label": "A again"},
-            {"id": "g", "type": "group", "label": "G", "fields": [
-                {"id": "x", "type": "text", "label": "X"},
-                {"id": "x", "type": "number", "label": "X2"},
-            ]},
-            {"id": "t", "type": "table", "label": "T", "min_rows": 4, "max_rows": 2, "columns": [
-                {"id": "sku", "type": "text", "label": "SKU"},
-                {"id": "q", "type": "integer", "label": "q", "min": 3, "max": 2},
-            ]},
+            {
+                "id": "g",
+                "type": "group",
+                "label": "G",
+                "fields": [
+                    {"id": "x", "type": "text", "label": "X"},
+                    {"id": "x", "type": "number", "label": "X2"},
+                ],
+            },
+            {
+                "id": "t",
+                "type": "table",
+                "label": "T",
+                "min_rows": 4,
+                "max_rows": 2,
+                "columns": [
+                    {"id": "sku", "type": "text", "label": "SKU"},
+                    {"id": "q", "type": "integer", "label": "q", "min": 3, "max": 2},
+                ],
+            },
         ],
     }
     assert list(check_form(raw)) == [
@@ -427,8 +522,12 @@ def test_form_json_refuses_a_wrong_field_type_with_its_path(order_raw, definitio
 
 
 def test_form_json_refuses_unknown_keys_and_bad_names(definition_validator):
-    raw = {"kind": "form", "name": "Order", "title": "Order",
-           "fields": [{"id": "a", "type": "text", "label": "A", "colour": "red"}]}
+    raw = {
+        "kind": "form",
+        "name": "Order",
+        "title": "Order",
+        "fields": [{"id": "a", "type": "text", "label": "A", "colour": "red"}],
+    }
     errors = sorted(definition_validator.iter_errors(raw), key=lambda e: e.json_path)
     assert [(e.json_path, e.validator) for e in errors] == [
         ("$.fields[0]", "additionalProperties"),

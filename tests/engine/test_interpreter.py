@@ -81,17 +81,23 @@ def test_next_step(flow, step_id, outcome, expected):
 
 DEAD_ENDS = {
     "activity failure not handled": (
-        "reserve", "warehouse_closed",
+        "reserve",
+        "warehouse_closed",
         "step 'reserve': activity 'reserve_stock' failed with 'warehouse_closed', which the flow does not handle",
     ),
     "activity with no on_error fails": (
-        "ship", "out_of_stock",
+        "ship",
+        "out_of_stock",
         "step 'ship': activity 'create_shipment' failed with 'out_of_stock', which the flow does not handle",
     ),
     "unknown audit action": ("audit", "hold", "step 'audit' has no way on for 'hold'"),
     "audit cannot time out": ("audit", TIMEOUT, "step 'audit' has no way on for 'timeout'"),
     "unknown decision": ("manual_review", "escalate", "step 'manual_review' has no way on for 'escalate'"),
-    "event the wait does not expect": ("await_payment", "delivered", "step 'await_payment' has no way on for 'delivered'"),
+    "event the wait does not expect": (
+        "await_payment",
+        "delivered",
+        "step 'await_payment' has no way on for 'delivered'",
+    ),
     "end step": ("completed", None, "step 'completed' is an end step"),
 }
 
@@ -140,7 +146,10 @@ def test_delivery_method_switch(flow, ctx, expected):
 
 def test_hand_over_creates_a_store_pickup_shipment(flow):
     assert flow.steps["hand_over"] == ActivityStep(
-        id="hand_over", status="handed_over", activity="create_shipment", next="completed",
+        id="hand_over",
+        status="handed_over",
+        activity="create_shipment",
+        next="completed",
         params={"carrier": "store_pickup"},
     )
 
@@ -193,7 +202,10 @@ def test_a_condition_that_is_not_true_or_false_is_an_error_not_a_silent_false():
 
 def test_context_names():
     assert context({"id": 1}, None, {"reserve": {"w": "A"}}, {"paid": {}}) == {
-        "order": {"id": 1}, "audit": {}, "results": {"reserve": {"w": "A"}}, "events": {"paid": {}},
+        "order": {"id": 1},
+        "audit": {},
+        "results": {"reserve": {"w": "A"}},
+        "events": {"paid": {}},
     }
 
 
@@ -225,18 +237,60 @@ def test_first_awaited_event(flow, received, expected):
 OPEN = TaskState("open")
 
 DECISIONS = {
-    "already decided": (TaskState("decided"), "approve", "operator", "", ("already_decided", "task is already decided")),
-    "already expired": (TaskState("expired"), "approve", "operator", "", ("already_decided", "task is already expired")),
-    "decided beats wrong role": (TaskState("decided"), "hold", "channel", "", ("already_decided", "task is already decided")),
+    "already decided": (
+        TaskState("decided"),
+        "approve",
+        "operator",
+        "",
+        ("already_decided", "task is already decided"),
+    ),
+    "already expired": (
+        TaskState("expired"),
+        "approve",
+        "operator",
+        "",
+        ("already_decided", "task is already expired"),
+    ),
+    "decided beats wrong role": (
+        TaskState("decided"),
+        "hold",
+        "channel",
+        "",
+        ("already_decided", "task is already decided"),
+    ),
     "wrong role": (OPEN, "approve", "analyst", "", ("forbidden", "only role 'operator' may decide this task")),
-    "channel may not decide": (OPEN, "approve", "channel", "", ("forbidden", "only role 'operator' may decide this task")),
-    "unknown decision": (OPEN, "hold", "operator", "", ("unknown_decision", "unknown decision 'hold'; choose one of: approve, reject")),
+    "channel may not decide": (
+        OPEN,
+        "approve",
+        "channel",
+        "",
+        ("forbidden", "only role 'operator' may decide this task"),
+    ),
+    "unknown decision": (
+        OPEN,
+        "hold",
+        "operator",
+        "",
+        ("unknown_decision", "unknown decision 'hold'; choose one of: approve, reject"),
+    ),
     "reject without comment": (OPEN, "reject", "operator", "", ("comment_required", "a comment is required to reject")),
-    "reject with a blank comment": (OPEN, "reject", "operator", "  \n", ("comment_required", "a comment is required to reject")),
+    "reject with a blank comment": (
+        OPEN,
+        "reject",
+        "operator",
+        "  \n",
+        ("comment_required", "a comment is required to reject"),
+    ),
     "operator approves": (OPEN, "approve", "operator", "", None),
     "operator rejects with a comment": (OPEN, "reject", "operator", "address is a parcel locker", None),
     "admin may decide": (OPEN, "approve", "admin", "", None),
-    "admin still needs a comment": (OPEN, "reject", "admin", "", ("comment_required", "a comment is required to reject")),
+    "admin still needs a comment": (
+        OPEN,
+        "reject",
+        "admin",
+        "",
+        ("comment_required", "a comment is required to reject"),
+    ),
 }
 
 
@@ -253,7 +307,10 @@ def test_no_comment_needed_where_the_step_requires_none(flow):
 
 
 def walk(
-    flow: Flow, outcomes: dict[str, str], payment_status: str = "pending", delivery_method: str | None = None,
+    flow: Flow,
+    outcomes: dict[str, str],
+    payment_status: str = "pending",
+    delivery_method: str | None = None,
 ) -> list[str]:
     """Step ids from start to an end step; steps not in ``outcomes`` complete with None."""
     ctx = order_ctx(payment_status, delivery_method)
@@ -269,87 +326,238 @@ def walk(
 # Orders without delivery_method (None) take the switch's default: ship.
 PATHS = {
     "happy prepaid": (
-        {"audit": "approve", "await_delivery": "delivered"}, "paid", None,
-        ["audit", "reserve", "payment_check", "delivery_method", "notify_confirmed", "ship", "notify_shipped", "await_delivery", "notify_delivered", "completed"],
+        {"audit": "approve", "await_delivery": "delivered"},
+        "paid",
+        None,
+        [
+            "audit",
+            "reserve",
+            "payment_check",
+            "delivery_method",
+            "notify_confirmed",
+            "ship",
+            "notify_shipped",
+            "await_delivery",
+            "notify_delivered",
+            "completed",
+        ],
         "completed",
     ),
     "prepaid, shipped on request": (
-        {"audit": "approve", "await_delivery": "delivered"}, "paid", "ship",
-        ["audit", "reserve", "payment_check", "delivery_method", "notify_confirmed", "ship", "notify_shipped", "await_delivery", "notify_delivered", "completed"],
+        {"audit": "approve", "await_delivery": "delivered"},
+        "paid",
+        "ship",
+        [
+            "audit",
+            "reserve",
+            "payment_check",
+            "delivery_method",
+            "notify_confirmed",
+            "ship",
+            "notify_shipped",
+            "await_delivery",
+            "notify_delivered",
+            "completed",
+        ],
         "completed",
     ),
     "paid at the store till, picked up": (
-        {"audit": "approve"}, "paid", "pickup",
-        ["audit", "reserve", "payment_check", "delivery_method", "hand_over", "completed"], "completed",
+        {"audit": "approve"},
+        "paid",
+        "pickup",
+        ["audit", "reserve", "payment_check", "delivery_method", "hand_over", "completed"],
+        "completed",
     ),
     "paid after the order, picked up": (
-        {"audit": "approve", "await_payment": "payment_received"}, "pending", "pickup",
-        ["audit", "reserve", "payment_check", "await_payment", "record_payment", "delivery_method", "hand_over",
-         "completed"], "completed",
+        {"audit": "approve", "await_payment": "payment_received"},
+        "pending",
+        "pickup",
+        [
+            "audit",
+            "reserve",
+            "payment_check",
+            "await_payment",
+            "record_payment",
+            "delivery_method",
+            "hand_over",
+            "completed",
+        ],
+        "completed",
     ),
     "held, then approved, picked up": (
-        {"audit": "review", "manual_review": "approve"}, "paid", "pickup",
+        {"audit": "review", "manual_review": "approve"},
+        "paid",
+        "pickup",
         ["audit", "manual_review", "reserve", "payment_check", "delivery_method", "hand_over", "completed"],
         "completed",
     ),
     "pickup, but out of stock: backorder expires": (
-        {"audit": "approve", "reserve": "out_of_stock", "backorder": TIMEOUT}, "paid", "pickup",
-        ["audit", "reserve", "backorder", "backorder_expired", "cancelled"], "cancelled",
+        {"audit": "approve", "reserve": "out_of_stock", "backorder": TIMEOUT},
+        "paid",
+        "pickup",
+        ["audit", "reserve", "backorder", "backorder_expired", "cancelled"],
+        "cancelled",
     ),
     "pickup, unpaid timeout": (
-        {"audit": "approve", "await_payment": TIMEOUT}, "pending", "pickup",
-        ["audit", "reserve", "payment_check", "await_payment", "release_unpaid", "cancel_payment", "notify_cancelled", "cancelled"], "cancelled",
+        {"audit": "approve", "await_payment": TIMEOUT},
+        "pending",
+        "pickup",
+        [
+            "audit",
+            "reserve",
+            "payment_check",
+            "await_payment",
+            "release_unpaid",
+            "cancel_payment",
+            "notify_cancelled",
+            "cancelled",
+        ],
+        "cancelled",
     ),
     "paid after the order": (
-        {"audit": "approve", "await_payment": "payment_received", "await_delivery": "delivered"}, "pending", None,
-        ["audit", "reserve", "payment_check", "await_payment", "record_payment", "delivery_method", "notify_confirmed", "ship", "notify_shipped",
-         "await_delivery", "notify_delivered", "completed"], "completed",
+        {"audit": "approve", "await_payment": "payment_received", "await_delivery": "delivered"},
+        "pending",
+        None,
+        [
+            "audit",
+            "reserve",
+            "payment_check",
+            "await_payment",
+            "record_payment",
+            "delivery_method",
+            "notify_confirmed",
+            "ship",
+            "notify_shipped",
+            "await_delivery",
+            "notify_delivered",
+            "completed",
+        ],
+        "completed",
     ),
     "held, then approved": (
-        {"audit": "review", "manual_review": "approve", "await_delivery": "delivered"}, "paid", None,
-        ["audit", "manual_review", "reserve", "payment_check", "delivery_method", "notify_confirmed", "ship", "notify_shipped", "await_delivery",
-         "notify_delivered", "completed"], "completed",
+        {"audit": "review", "manual_review": "approve", "await_delivery": "delivered"},
+        "paid",
+        None,
+        [
+            "audit",
+            "manual_review",
+            "reserve",
+            "payment_check",
+            "delivery_method",
+            "notify_confirmed",
+            "ship",
+            "notify_shipped",
+            "await_delivery",
+            "notify_delivered",
+            "completed",
+        ],
+        "completed",
     ),
     "held, then rejected": (
-        {"audit": "review", "manual_review": "reject"}, "paid", None,
-        ["audit", "manual_review", "rejected"], "rejected",
+        {"audit": "review", "manual_review": "reject"},
+        "paid",
+        None,
+        ["audit", "manual_review", "rejected"],
+        "rejected",
     ),
     "held, nobody decides": (
-        {"audit": "review", "manual_review": TIMEOUT}, "paid", None,
-        ["audit", "manual_review", "review_expired"], "cancelled",
+        {"audit": "review", "manual_review": TIMEOUT},
+        "paid",
+        None,
+        ["audit", "manual_review", "review_expired"],
+        "cancelled",
     ),
     "rejected by the rules": ({"audit": "reject"}, "paid", None, ["audit", "rejected"], "rejected"),
     "out of stock: backorder cancelled": (
-        {"audit": "approve", "reserve": "out_of_stock", "backorder": "cancel_requested"}, "paid", None,
-        ["audit", "reserve", "backorder", "backorder_cancelled", "cancelled"], "cancelled",
+        {"audit": "approve", "reserve": "out_of_stock", "backorder": "cancel_requested"},
+        "paid",
+        None,
+        ["audit", "reserve", "backorder", "backorder_cancelled", "cancelled"],
+        "cancelled",
     ),
     "cannot be allocated (when_short: cancel)": (
-        {"audit": "approve", "reserve": "unallocatable"}, "paid", None,
-        ["audit", "reserve", "out_of_stock"], "out_of_stock",
+        {"audit": "approve", "reserve": "unallocatable"},
+        "paid",
+        None,
+        ["audit", "reserve", "out_of_stock"],
+        "out_of_stock",
     ),
     "unpaid timeout": (
-        {"audit": "approve", "await_payment": TIMEOUT}, "pending", None,
-        ["audit", "reserve", "payment_check", "await_payment", "release_unpaid", "cancel_payment", "notify_cancelled", "cancelled"], "cancelled",
+        {"audit": "approve", "await_payment": TIMEOUT},
+        "pending",
+        None,
+        [
+            "audit",
+            "reserve",
+            "payment_check",
+            "await_payment",
+            "release_unpaid",
+            "cancel_payment",
+            "notify_cancelled",
+            "cancelled",
+        ],
+        "cancelled",
     ),
     "cancelled while unpaid": (
-        {"audit": "approve", "await_payment": "cancel_requested"}, "pending", None,
-        ["audit", "reserve", "payment_check", "await_payment", "release_cancelled", "cancel_payment", "notify_cancelled", "cancelled"], "cancelled",
+        {"audit": "approve", "await_payment": "cancel_requested"},
+        "pending",
+        None,
+        [
+            "audit",
+            "reserve",
+            "payment_check",
+            "await_payment",
+            "release_cancelled",
+            "cancel_payment",
+            "notify_cancelled",
+            "cancelled",
+        ],
+        "cancelled",
     ),
     "delivery overdue, then delivered": (
-        {"audit": "approve", "await_delivery": TIMEOUT, "delivery_check": "delivered"}, "paid", None,
-        ["audit", "reserve", "payment_check", "delivery_method", "notify_confirmed", "ship", "notify_shipped", "await_delivery", "delivery_check",
-         "notify_delivered", "completed"], "completed",
+        {"audit": "approve", "await_delivery": TIMEOUT, "delivery_check": "delivered"},
+        "paid",
+        None,
+        [
+            "audit",
+            "reserve",
+            "payment_check",
+            "delivery_method",
+            "notify_confirmed",
+            "ship",
+            "notify_shipped",
+            "await_delivery",
+            "delivery_check",
+            "notify_delivered",
+            "completed",
+        ],
+        "completed",
     ),
     "delivery overdue, nobody answers": (
-        {"audit": "approve", "await_delivery": TIMEOUT, "delivery_check": TIMEOUT}, "paid", None,
-        ["audit", "reserve", "payment_check", "delivery_method", "notify_confirmed", "ship", "notify_shipped", "await_delivery", "delivery_check",
-         "lost"], "lost_in_transit",
+        {"audit": "approve", "await_delivery": TIMEOUT, "delivery_check": TIMEOUT},
+        "paid",
+        None,
+        [
+            "audit",
+            "reserve",
+            "payment_check",
+            "delivery_method",
+            "notify_confirmed",
+            "ship",
+            "notify_shipped",
+            "await_delivery",
+            "delivery_check",
+            "lost",
+        ],
+        "lost_in_transit",
     ),
 }
 
 
 @pytest.mark.parametrize(
-    "outcomes, payment, delivery, expected_path, final_status", PATHS.values(), ids=PATHS.keys(),
+    "outcomes, payment, delivery, expected_path, final_status",
+    PATHS.values(),
+    ids=PATHS.keys(),
 )
 def test_walk_shipped_flow(flow, outcomes, payment, delivery, expected_path, final_status):
     path = walk(flow, outcomes, payment, delivery)
@@ -358,5 +566,5 @@ def test_walk_shipped_flow(flow, outcomes, payment, delivery, expected_path, fin
 
 
 def test_walk_without_an_audit_outcome_is_refused(flow):
-    with pytest.raises(FlowError, match="^step 'audit' has no way on for None$"):
+    with pytest.raises(FlowError, match=r"^step 'audit' has no way on for None$"):
         walk(flow, {})

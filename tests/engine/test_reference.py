@@ -26,7 +26,8 @@ def errors_of(text: str) -> list[tuple[str, str]]:
 # test_definition_validation.py::test_shipped_definition_is_valid.
 def test_the_reference_data_is_shipped_and_published():
     assert {str(p.relative_to(DEFINITIONS)) for p in shipped_files()} >= {
-        "regions/delivery.yaml", "promotions/coupons.yaml",
+        "regions/delivery.yaml",
+        "promotions/coupons.yaml",
     }
     assert {("regions", "delivery"), ("promotions", "coupons")} <= KNOWN
 
@@ -60,10 +61,12 @@ SERVICEABLE = {
     "an empty country": (address(""), (False, "no carrier serves an empty country")),
     "an excluded postal code": (address("DE", "27498"), (False, "no carrier serves postal code 27498 in DE")),
     "an excluded postal code written with a space": (
-        address("DE", "27 498"), (False, "no carrier serves postal code 27498 in DE"),
+        address("DE", "27 498"),
+        (False, "no carrier serves postal code 27498 in DE"),
     ),
     "a postal code that starts with the excluded prefix": (
-        address("DE", "274981"), (False, "no carrier serves postal code 274981 in DE"),
+        address("DE", "274981"),
+        (False, "no carrier serves postal code 274981 in DE"),
     ),
     "the postal code next to the excluded one": (address("DE", "27499"), (True, "")),
     "the excluded prefix in another served country": (address("AT", "27498"), (True, "")),
@@ -88,8 +91,10 @@ BROKEN_REGIONS = {
     ),
     "every excluded country that is not served": (
         regions_text("[DE]", "{FR: ['20'], IT: ['00120']}"),
-        [("$.excluded_postal_codes.FR", "FR is not among the served countries"),
-         ("$.excluded_postal_codes.IT", "IT is not among the served countries")],
+        [
+            ("$.excluded_postal_codes.FR", "FR is not among the served countries"),
+            ("$.excluded_postal_codes.IT", "IT is not among the served countries"),
+        ],
     ),
     "lower-case country code": (
         regions_text("[DE, fr]"),
@@ -102,10 +107,12 @@ BROKEN_REGIONS = {
     "a country twice": (regions_text("[DE, DE]"), [("$.countries", "['DE', 'DE'] has non-unique elements")]),
     "no countries": (regions_text("[]"), [("$.countries", "[] should be non-empty")]),
     "an empty postal prefix": (
-        regions_text("[DE]", "{DE: ['']}"), [("$.excluded_postal_codes.DE[0]", "'' should be non-empty")],
+        regions_text("[DE]", "{DE: ['']}"),
+        [("$.excluded_postal_codes.DE[0]", "'' should be non-empty")],
     ),
     "countries missing": (
-        "kind: regions\nname: delivery\n", [("$", "'countries' is required")],
+        "kind: regions\nname: delivery\n",
+        [("$", "'countries' is required")],
     ),
 }
 
@@ -149,7 +156,8 @@ COUPON_FACTS = {
     "expired": (("SUMMER25", 150, date(2026, 9, 1)), facts("SUMMER25", True, False, True, 100.0)),
     "not yet valid": (("SUMMER25", 150, date(2026, 5, 31)), facts("SUMMER25", True, False, True, 100.0)),
     "expired and below the minimum spend": (
-        ("SUMMER25", 10, date(2027, 1, 1)), facts("SUMMER25", True, False, False, 100.0),
+        ("SUMMER25", 10, date(2027, 1, 1)),
+        facts("SUMMER25", True, False, False, 100.0),
     ),
     "unknown code": (("WINTER99", 150, MID_SUMMER), facts("WINTER99", False, False, False)),
     "lower-case code, kept as entered": (("welcome10", 50, MID_SUMMER), facts("welcome10", True, True, True, 50.0)),
@@ -184,7 +192,8 @@ BROKEN_PROMOTIONS = {
         [("$.coupons[0].valid_until", "is before valid_from")],
     ),
     "a one-day coupon is fine": (
-        promotions_text("{code: A10, valid_from: '2026-02-01', valid_until: '2026-02-01'}"), [],
+        promotions_text("{code: A10, valid_from: '2026-02-01', valid_until: '2026-02-01'}"),
+        [],
     ),
     # The path names the coupon, not the field; the message does not say which date.
     "a month that does not exist": (
@@ -208,11 +217,16 @@ BROKEN_PROMOTIONS = {
         [("$.coupons[0].min_spend", "-1 is less than the minimum of 0")],
     ),
     "every error at once": (
-        promotions_text("{code: A10, valid_from: x}", "{code: A10}",
-                        "{code: B10, valid_from: '2026-02-01', valid_until: '2026-01-31'}"),
-        [("$.coupons[0].valid_from", "'x' is not a date; write YYYY-MM-DD"),
-         ("$.coupons[1].code", "duplicate coupon 'A10'"),
-         ("$.coupons[2].valid_until", "is before valid_from")],
+        promotions_text(
+            "{code: A10, valid_from: x}",
+            "{code: A10}",
+            "{code: B10, valid_from: '2026-02-01', valid_until: '2026-01-31'}",
+        ),
+        [
+            ("$.coupons[0].valid_from", "'x' is not a date; write YYYY-MM-DD"),
+            ("$.coupons[1].code", "duplicate coupon 'A10'"),
+            ("$.coupons[2].valid_until", "is before valid_from"),
+        ],
     ),
 }
 

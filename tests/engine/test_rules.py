@@ -60,10 +60,20 @@ def audit_context(
     order = {
         "channel": channel,
         "external_id": "A-1001",
-        "customer": {"name": "Ann Lee", "email": "ann@example.com", "phone": phone, "type": customer_type,
-                     "id": "C-1001"},
-        "shipping_address": {"name": "Ann Lee", "street": "Main St 1", "city": city, "postal_code": postal_code,
-                             "country": country},
+        "customer": {
+            "name": "Ann Lee",
+            "email": "ann@example.com",
+            "phone": phone,
+            "type": customer_type,
+            "id": "C-1001",
+        },
+        "shipping_address": {
+            "name": "Ann Lee",
+            "street": "Main St 1",
+            "city": city,
+            "postal_code": postal_code,
+            "country": country,
+        },
         "lines": [{"sku": "MUG-BLUE", "qty": 1, "price": total}],
         "payment": {"method": "card", "status": "pending"},
         "client_ip": "203.0.113.7",
@@ -90,11 +100,20 @@ def audit_context(
         "first_time_address": first_time_address,
         "orders_from_ip_last_hour": ip_orders,
         "velocity": {"ip": ip_orders, "phone": phone_orders, "address": address_orders, "window_minutes": 60},
-        "customer": {"known": orders_so_far > 0, "orders_so_far": orders_so_far, "returned_orders": returned_orders,
-                     "returns_ratio": returns_ratio},
+        "customer": {
+            "known": orders_so_far > 0,
+            "orders_so_far": orders_so_far,
+            "returned_orders": returned_orders,
+            "returns_ratio": returns_ratio,
+        },
         "credit": credit,
-        "address": {"complete": not missing, "missing": missing, "serviceable": serviceable,
-                    "unserviceable_reason": why, "regions_version": 1},
+        "address": {
+            "complete": not missing,
+            "missing": missing,
+            "serviceable": serviceable,
+            "unserviceable_reason": why,
+            "regions_version": 1,
+        },
         "stock": {"lines": lines, "all_available": all(line["enough"] for line in lines)},
         "coupon": {**PROMOTIONS.check(coupon, total, today), "promotions_version": 1},
     }
@@ -119,9 +138,18 @@ def approved(*tags: FiredRule) -> AuditDecision:
 def test_shipped_rule_set_shape(order_audit):
     assert (order_audit.name, order_audit.hit_policy, order_audit.default) == ("order_audit", "collect", "approve")
     assert [r.id for r in order_audit.rules] == [
-        "high_value_new_address", "incomplete_address", "undeliverable_address", "over_credit", "ip_velocity",
-        "phone_velocity", "address_velocity", "serial_returner", "invalid_coupon", "channel_risk",
-        "backorder_risk", "high_value",
+        "high_value_new_address",
+        "incomplete_address",
+        "undeliverable_address",
+        "over_credit",
+        "ip_velocity",
+        "phone_velocity",
+        "address_velocity",
+        "serial_returner",
+        "invalid_coupon",
+        "channel_risk",
+        "backorder_risk",
+        "high_value",
     ]
     [table] = [r.table for r in order_audit.rules if r.table is not None]
     assert [(row.action, row.tag) for row in table.rows] == [("review", None), ("review", None)]
@@ -133,10 +161,20 @@ def test_an_ordinary_order_is_approved_with_no_rule_fired(order_audit):
 
 def test_the_ordinary_facts_are_what_the_reference_data_says():
     facts = audit_context()["facts"]
-    assert facts["address"] == {"complete": True, "missing": [], "serviceable": True, "unserviceable_reason": "",
-                                "regions_version": 1}
-    assert facts["coupon"] == {"code": None, "exists": False, "valid": False, "min_spend_met": False,
-                               "promotions_version": 1}
+    assert facts["address"] == {
+        "complete": True,
+        "missing": [],
+        "serviceable": True,
+        "unserviceable_reason": "",
+        "regions_version": 1,
+    }
+    assert facts["coupon"] == {
+        "code": None,
+        "exists": False,
+        "valid": False,
+        "min_spend_met": False,
+        "promotions_version": 1,
+    }
 
 
 # ---- each rule: a context that fires it, and ones that just miss it ------------
@@ -151,11 +189,11 @@ FIRES = {
     # incomplete_address
     "no city": (
         dict(city=""),
-        review("incomplete_address", 'shipping address is incomplete: city missing'),
+        review("incomplete_address", "shipping address is incomplete: city missing"),
     ),
     "a blank postal code": (
         dict(postal_code="   "),
-        review("incomplete_address", 'shipping address is incomplete: postal_code missing'),
+        review("incomplete_address", "shipping address is incomplete: postal_code missing"),
     ),
     # undeliverable_address
     "an unserved country": (
@@ -248,7 +286,7 @@ MISSES = {
     "exactly 5000 to a first-time address": (dict(total=5000, first_time_address=True), (high_value("5000"),)),
     "5000.01 to a known address": (dict(total=5000.01, first_time_address=False), (high_value("5000.01"),)),
     # incomplete_address: region and name are not address parts the rule needs
-    "no region, every needed part": (dict(), ()),
+    "no region, every needed part": ({}, ()),
     # undeliverable_address
     "the last served country in the list": (dict(country="CN"), ()),
     "a postal code next to the excluded one": (dict(postal_code="27499"), ()),
@@ -272,10 +310,14 @@ MISSES = {
     "no coupon": (dict(coupon=None), ()),
     "an empty coupon": (dict(coupon=""), ()),
     # channel_risk
-    "marketplace exactly 1500 to a non-EU country": (dict(channel="marketplace", total=1500, country="US"),
-                                                     (high_value("1500"),)),
-    "marketplace 1500.01 to an EU country": (dict(channel="marketplace", total=1500.01, country="AT"),
-                                             (high_value("1500.01"),)),
+    "marketplace exactly 1500 to a non-EU country": (
+        dict(channel="marketplace", total=1500, country="US"),
+        (high_value("1500"),),
+    ),
+    "marketplace 1500.01 to an EU country": (
+        dict(channel="marketplace", total=1500.01, country="AT"),
+        (high_value("1500.01"),),
+    ),
     "web 1500.01 to a non-EU country": (dict(channel="web", total=1500.01, country="US"), (high_value("1500.01"),)),
     "exactly 20000": (dict(total=20000), (high_value("20000"),)),
     # tags
@@ -291,44 +333,57 @@ def test_rule_just_misses(order_audit, changes, tags):
 
 def test_collect_records_every_matching_rule_in_rule_order(order_audit):
     ctx = audit_context(
-        total=8000, first_time_address=True, country="BR", ip_orders=9, channel="marketplace",
-        coupon="WINTER99", available=0,
+        total=8000,
+        first_time_address=True,
+        country="BR",
+        ip_orders=9,
+        channel="marketplace",
+        coupon="WINTER99",
+        available=0,
     )
     decision = evaluate_rules(order_audit, ctx)
-    assert decision == AuditDecision("review", (
-        FiredRule("high_value_new_address", "review", "amount 8000 to a first-time address"),
-        FiredRule("undeliverable_address", "review", "no carrier serves BR"),
-        FiredRule("ip_velocity", "review", "9 orders from 203.0.113.7 within an hour"),
-        FiredRule("invalid_coupon", "review", "coupon WINTER99 is unknown, expired or below its minimum spend"),
-        FiredRule("channel_risk[0]", "review", "marketplace order of 8000 shipped to BR"),
-        BACKORDER,
-        high_value("8000"),
-    ))
+    assert decision == AuditDecision(
+        "review",
+        (
+            FiredRule("high_value_new_address", "review", "amount 8000 to a first-time address"),
+            FiredRule("undeliverable_address", "review", "no carrier serves BR"),
+            FiredRule("ip_velocity", "review", "9 orders from 203.0.113.7 within an hour"),
+            FiredRule("invalid_coupon", "review", "coupon WINTER99 is unknown, expired or below its minimum spend"),
+            FiredRule("channel_risk[0]", "review", "marketplace order of 8000 shipped to BR"),
+            BACKORDER,
+            high_value("8000"),
+        ),
+    )
     assert decision.tags == ("backorder_risk", "high_value")
 
 
 def test_an_incomplete_address_is_not_also_undeliverable(order_audit):
     # An empty country is unserviceable too; only the incomplete address is reported.
     assert evaluate_rules(order_audit, audit_context(country="")) == review(
-        "incomplete_address", 'shipping address is incomplete: country missing'
+        "incomplete_address", "shipping address is incomplete: country missing"
     )
 
 
 def test_a_missing_fact_sends_to_review_naming_the_expression(order_audit):
     ctx = audit_context()
     del ctx["facts"]["address"]
-    assert evaluate_rules(order_audit, ctx) == AuditDecision("review", (
-        FiredRule(
-            "incomplete_address", "review",
-            "rule could not be evaluated: expression 'not facts.address.complete' failed: "
-            "vmError: Opcode Not: Unsupported type",
+    assert evaluate_rules(order_audit, ctx) == AuditDecision(
+        "review",
+        (
+            FiredRule(
+                "incomplete_address",
+                "review",
+                "rule could not be evaluated: expression 'not facts.address.complete' failed: "
+                "vmError: Opcode Not: Unsupported type",
+            ),
+            FiredRule(
+                "undeliverable_address",
+                "review",
+                "rule could not be evaluated: expression 'facts.address.complete and not facts.address.serviceable' "
+                "failed: vmError: Opcode JumpIfFalse: Unsupported type",
+            ),
         ),
-        FiredRule(
-            "undeliverable_address", "review",
-            "rule could not be evaluated: expression 'facts.address.complete and not facts.address.serviceable' "
-            "failed: vmError: Opcode JumpIfFalse: Unsupported type",
-        ),
-    ))
+    )
 
 
 # ---- hit policies on a small rule set with every action -----------------------
@@ -401,23 +456,40 @@ HEAVY = FiredRule("heavy", "tag", "heavy", "heavy")
 
 TAG_CASES = {
     "first: a tag does not stop; the deciding rule does": (
-        "first", "approve", tagged_order(500, blocked=True), AuditDecision("review", (VIP, BIG)),
+        "first",
+        "approve",
+        tagged_order(500, blocked=True),
+        AuditDecision("review", (VIP, BIG)),
     ),
     "first: only tags match, every one is recorded": (
-        "first", "approve", tagged_order(50), AuditDecision("approve", (VIP, LATE_VIP)),
+        "first",
+        "approve",
+        tagged_order(50),
+        AuditDecision("approve", (VIP, LATE_VIP)),
     ),
     "collect: tags and decisions all recorded, strictest wins": (
-        "collect", "approve", tagged_order(500, blocked=True),
+        "collect",
+        "approve",
+        tagged_order(500, blocked=True),
         AuditDecision("reject", (VIP, BIG, BLOCKED, LATE_VIP, HEAVY)),
     ),
     "collect: only tags keep the default approve": (
-        "collect", "approve", tagged_order(50), AuditDecision("approve", (VIP, LATE_VIP)),
+        "collect",
+        "approve",
+        tagged_order(50),
+        AuditDecision("approve", (VIP, LATE_VIP)),
     ),
     "collect: only tags keep the default review": (
-        "collect", "review", tagged_order(50), AuditDecision("review", (VIP, LATE_VIP)),
+        "collect",
+        "review",
+        tagged_order(50),
+        AuditDecision("review", (VIP, LATE_VIP)),
     ),
     "collect: only tags keep the default reject": (
-        "collect", "reject", tagged_order(50), AuditDecision("reject", (VIP, LATE_VIP)),
+        "collect",
+        "reject",
+        tagged_order(50),
+        AuditDecision("reject", (VIP, LATE_VIP)),
     ),
 }
 
@@ -460,18 +532,30 @@ def table_order(channel: str = "web", country: str = "DE", total: float = 50, bl
 
 
 TABLE_CASES = {
-    "first row": (table_order("shop", "BR", 150), AuditDecision("reject", (FiredRule("risk[0]", "reject", "shop over 100: 150"),))),
-    "empty cells match anything": (table_order("web", "BR", 150), AuditDecision("review", (FiredRule("risk[1]", "review", "ships to BR"),))),
-    "a tag row labels without deciding": (
-        table_order("web", "DE", -5), AuditDecision("approve", (FiredRule("risk[2]", "tag", "negative", "refund"),)),
+    "first row": (
+        table_order("shop", "BR", 150),
+        AuditDecision("reject", (FiredRule("risk[0]", "reject", "shop over 100: 150"),)),
     ),
-    "dashes match anything": (table_order("shop", "DE", 100), AuditDecision("approve", (FiredRule("risk[3]", "approve", "shop order"),))),
+    "empty cells match anything": (
+        table_order("web", "BR", 150),
+        AuditDecision("review", (FiredRule("risk[1]", "review", "ships to BR"),)),
+    ),
+    "a tag row labels without deciding": (
+        table_order("web", "DE", -5),
+        AuditDecision("approve", (FiredRule("risk[2]", "tag", "negative", "refund"),)),
+    ),
+    "dashes match anything": (
+        table_order("shop", "DE", 100),
+        AuditDecision("approve", (FiredRule("risk[3]", "approve", "shop order"),)),
+    ),
     "the first matching row wins over a later one": (
-        table_order("shop", "DE", -5), AuditDecision("approve", (FiredRule("risk[2]", "tag", "negative", "refund"),)),
+        table_order("shop", "DE", -5),
+        AuditDecision("approve", (FiredRule("risk[2]", "tag", "negative", "refund"),)),
     ),
     "no matching row fires nothing": (table_order("web", "DE", 50), AuditDecision("approve", ())),
     "no matching row, a later rule still fires": (
-        table_order("web", "DE", 50, blocked=True), AuditDecision("reject", (BLOCKED,)),
+        table_order("web", "DE", 50, blocked=True),
+        AuditDecision("reject", (BLOCKED,)),
     ),
 }
 
@@ -517,7 +601,8 @@ def failing_rule_set(hit_policy: str) -> RuleSet:
 
 
 FAILED = FiredRule(
-    "too_long", "review",
+    "too_long",
+    "review",
     "rule could not be evaluated: expression 'len(order.total) > 3' failed: "
     "vmError: Opcode CallFunction: Function `len` failed: Cannot determine len of type number",
 )
@@ -543,11 +628,17 @@ def test_a_tag_rule_that_fails_sends_to_review():
         "  - {id: long, when: 'len(order.total) > 3', action: tag, tag: long, reason: 'long'}\n"
     )
     decision = evaluate_rules(rule_set_, order(5))
-    assert decision == AuditDecision("review", (FiredRule(
-        "long", "review",
-        "rule could not be evaluated: expression 'len(order.total) > 3' failed: "
-        "vmError: Opcode CallFunction: Function `len` failed: Cannot determine len of type number",
-    ),))
+    assert decision == AuditDecision(
+        "review",
+        (
+            FiredRule(
+                "long",
+                "review",
+                "rule could not be evaluated: expression 'len(order.total) > 3' failed: "
+                "vmError: Opcode CallFunction: Function `len` failed: Cannot determine len of type number",
+            ),
+        ),
+    )
     assert decision.tags == ()
 
 
@@ -556,11 +647,17 @@ def test_a_reason_that_fails_to_render_sends_to_review():
         "kind: rules\nname: failing_reason\nrules:\n"
         "  - {id: big, when: 'order.total > 1', action: approve, reason: 'size {{ len(order.total) }}'}\n"
     )
-    assert evaluate_rules(rule_set_, order(5)) == AuditDecision("review", (FiredRule(
-        "big", "review",
-        "rule could not be evaluated: template 'size {{ len(order.total) }}' failed: "
-        "vmError: Opcode CallFunction: Function `len` failed: Cannot determine len of type number",
-    ),))
+    assert evaluate_rules(rule_set_, order(5)) == AuditDecision(
+        "review",
+        (
+            FiredRule(
+                "big",
+                "review",
+                "rule could not be evaluated: template 'size {{ len(order.total) }}' failed: "
+                "vmError: Opcode CallFunction: Function `len` failed: Cannot determine len of type number",
+            ),
+        ),
+    )
 
 
 # ---- exemptions found by the demo traffic (bench/demo_traffic.py) -------------
@@ -581,8 +678,9 @@ def test_store_pickups_sharing_the_store_address_are_not_velocity():
 def test_a_prepaid_business_order_is_not_held_for_credit():
     unpaid = audit_context(customer_type="b2b", total=500, credit_remaining=0)
     assert [f.rule for f in evaluate_rules(shipped_rules(), unpaid).fired] == ["over_credit"]
-    prepaid = _with(audit_context(customer_type="b2b", total=500, credit_remaining=0),
-                    payment={"method": "card", "status": "paid"})
+    prepaid = _with(
+        audit_context(customer_type="b2b", total=500, credit_remaining=0), payment={"method": "card", "status": "paid"}
+    )
     assert evaluate_rules(shipped_rules(), prepaid).action == "approve"
 
 

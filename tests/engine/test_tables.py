@@ -13,8 +13,11 @@ from engine.tables import DecisionTable, Row, check_table, compile_table, to_jdm
 RISK = {
     "inputs": ["order.channel", "order.shipping_address.country", "order.total"],
     "rows": [
-        {"when": ["'marketplace'", "not in ['DE', 'FR']", "> 1500"], "action": "review",
-         "reason": "marketplace order of {{ order.total }}"},
+        {
+            "when": ["'marketplace'", "not in ['DE', 'FR']", "> 1500"],
+            "action": "review",
+            "reason": "marketplace order of {{ order.total }}",
+        },
         {"when": ["-", "", 20000], "action": "review", "reason": "big"},
         {"when": [" - ", "-", "< 0"], "action": "tag", "tag": "refund", "reason": "negative"},
     ],
@@ -27,7 +30,9 @@ RISK = {
 def test_to_jdm_is_input_table_output():
     jdm = to_jdm(RISK, "order_audit.channel_risk")
     assert [(n["id"], n["type"]) for n in jdm["nodes"]] == [
-        ("request", "inputNode"), ("table", "decisionTableNode"), ("response", "outputNode"),
+        ("request", "inputNode"),
+        ("table", "decisionTableNode"),
+        ("response", "outputNode"),
     ]
     assert [(e["sourceId"], e["targetId"]) for e in jdm["edges"]] == [("request", "table"), ("table", "response")]
     assert jdm["nodes"][1]["name"] == "order_audit.channel_risk"
@@ -89,8 +94,9 @@ def test_first_match(ctx, row):
 
 
 def test_a_boolean_cell_matches_true():
-    table = compile_table({"inputs": ["order.vip"], "rows": [{"when": [True], "action": "tag", "tag": "vip",
-                                                               "reason": "vip"}]}, "vip")
+    table = compile_table(
+        {"inputs": ["order.vip"], "rows": [{"when": [True], "action": "tag", "tag": "vip", "reason": "vip"}]}, "vip"
+    )
     assert table.first_match({"order": {"vip": True}}) == (0, table.rows[0])
     assert table.first_match({"order": {}}) is None
 
@@ -111,8 +117,13 @@ PATH = "$.rules[9].table"
 TABLE_ERRORS = {
     "a cell that does not compile": (
         table_with(row("-", ">> 1")),
-        [(f"{PATH}.rows[0].when[1]",
-          "test '>> 1' does not compile: parserError: Unexpected token: Operator at (1, 2); Expected UnaryOperator.")],
+        [
+            (
+                f"{PATH}.rows[0].when[1]",
+                "test '>> 1' does not compile: parserError: Unexpected token: Operator at (1, 2); "
+                "Expected UnaryOperator.",
+            )
+        ],
     ),
     "a row with too few tests": (
         table_with(row("-"), row("-", "-", "-")),
@@ -120,14 +131,17 @@ TABLE_ERRORS = {
     ),
     "an input that does not compile": (
         table_with(row("-", "-"), inputs=("order.channel", "order.total +")),
-        [(f"{PATH}.inputs[1]",
-          "input does not compile: parserError: Unexpected end of unary expression at (13, 13)")],
+        [(f"{PATH}.inputs[1]", "input does not compile: parserError: Unexpected end of unary expression at (13, 13)")],
     ),
     "a reason placeholder that does not compile": (
         table_with(row("-", "-", reason="big {{ order.total + }}")),
-        [(f"{PATH}.rows[0].reason",
-          "placeholder {{ order.total + }} does not compile "
-          "(parserError: Unexpected end of unary expression at (13, 13))")],
+        [
+            (
+                f"{PATH}.rows[0].reason",
+                "placeholder {{ order.total + }} does not compile "
+                "(parserError: Unexpected end of unary expression at (13, 13))",
+            )
+        ],
     ),
     "an unclosed reason placeholder": (
         table_with(row("-", "-", reason="big {{ order.total")),
@@ -140,8 +154,11 @@ TABLE_ERRORS = {
     "every error of every row at once": (
         table_with(row(">> 1", "-", reason="{{ x"), row("-", "-", action="tag"), row("-")),
         [
-            (f"{PATH}.rows[0].when[0]",
-             "test '>> 1' does not compile: parserError: Unexpected token: Operator at (1, 2); Expected UnaryOperator."),
+            (
+                f"{PATH}.rows[0].when[0]",
+                "test '>> 1' does not compile: parserError: Unexpected token: Operator at (1, 2); "
+                "Expected UnaryOperator.",
+            ),
             (f"{PATH}.rows[0].reason", "unbalanced '{{' and '}}'"),
             (f"{PATH}.rows[1]", "a tag row needs `tag`"),
             (f"{PATH}.rows[2].when", "has 1 tests for 2 inputs"),
@@ -166,8 +183,7 @@ def test_a_sound_table_has_no_errors():
 def rules_text(rule: str) -> str:
     return (
         "kind: rules\nname: tables\nrules:\n"
-        "  - {id: first, when: 'order.total > 1', action: approve, reason: ok}\n"
-        + rule
+        "  - {id: first, when: 'order.total > 1', action: approve, reason: ok}\n" + rule
     )
 
 
@@ -206,8 +222,13 @@ VALIDATION = {
     ),
     "a cell that does not compile, with the rule's path": (
         "  - id: risk\n    table: {inputs: [order.total], rows: [{when: ['>> 1'], action: review, reason: big}]}\n",
-        [("$.rules[1].table.rows[0].when[0]",
-          "test '>> 1' does not compile: parserError: Unexpected token: Operator at (1, 2); Expected UnaryOperator.")],
+        [
+            (
+                "$.rules[1].table.rows[0].when[0]",
+                "test '>> 1' does not compile: parserError: Unexpected token: Operator at (1, 2); "
+                "Expected UnaryOperator.",
+            )
+        ],
     ),
     "a duplicate id on a table rule": (
         "  - id: first\n    table: {inputs: [order.total], rows: [{when: ['> 1'], action: review, reason: big}]}\n",

@@ -43,7 +43,9 @@ def test_dashboard_counts_a_channels_orders_audits_and_stages(stack):
     assert sales["by_day"] == [{"day": today, "orders": 3, "revenue": 19.0 + 19.0 + 5196.0}]
     assert sales["by_channel"] == [{"channel": channel, "orders": 3, "revenue": 5234.0}]
     assert {r["sku"]: (r["units"], r["revenue"]) for r in sales["by_sku"]} == {
-        "LAPTOP-14": (4, 5196.0), "MUG-LOGO": (4, 38.0)}
+        "LAPTOP-14": (4, 5196.0),
+        "MUG-LOGO": (4, 38.0),
+    }
     audit = board["audit"]
     assert audit["outcomes"] == {"approve": 2, "review": 1}
     assert (audit["auto_approval_rate"], audit["hold_rate"]) == (round(2 / 3, 4), round(1 / 3, 4))
@@ -62,8 +64,11 @@ def test_dashboard_counts_a_channels_orders_audits_and_stages(stack):
     with Session(engine) as session:
         recounted = recount(session)
     engine.dispose()
-    mine = {(m, k1, k2): (c, round(a, 2)) for (d, m, k1, k2), (c, a) in recounted.items()
-            if channel in (k1, k2) and d.isoformat() == today}
+    mine = {
+        (m, k1, k2): (c, round(a, 2))
+        for (d, m, k1, k2), (c, a) in recounted.items()
+        if channel in (k1, k2) and d.isoformat() == today
+    }
     # (the day counters also hold every other test's orders: compare this channel's)
     assert mine == {
         ("orders", channel, "DE"): (3, 5234.0),
@@ -80,11 +85,15 @@ def test_every_table_downloads_as_csv(stack):
     stack.wait_status(order_id, "shipped")
     today = date.today().isoformat()
     with stack.client("operator") as client:
-        response = client.get("/api/analytics/sales_by_channel.csv", params={"from": today, "to": today, "channel": channel})
+        response = client.get(
+            "/api/analytics/sales_by_channel.csv", params={"from": today, "to": today, "channel": channel}
+        )
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/csv")
         assert f"sales_by_channel_{today}_{today}.csv" in response.headers["content-disposition"]
-        assert list(csv.DictReader(io.StringIO(response.text))) == [{"channel": channel, "orders": "1", "revenue": "19.0"}]
+        assert list(csv.DictReader(io.StringIO(response.text))) == [
+            {"channel": channel, "orders": "1", "revenue": "19.0"}
+        ]
         missing = client.get("/api/analytics/nothing.csv")
         assert missing.status_code == 404 and "sales_by_day" in missing.json()["detail"]
 
@@ -117,8 +126,14 @@ def test_rebuild_from_the_timelines_gives_the_same_counters(stack):
     stack.wait_status(order_id, "shipped")
     today = date.today().isoformat()
     before = _board(stack, **{"from": today, "to": today, "channel": channel})
-    done = subprocess.run([sys.executable, "-m", "oms.cli", "rebuild-analytics"], cwd=ROOT, env=stack.env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "oms.cli", "rebuild-analytics"],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("day counters rebuilt from the orders' timelines")
     after = _board(stack, **{"from": today, "to": today, "channel": channel})
@@ -131,8 +146,9 @@ def test_returns_are_counted_by_sku_and_reason_with_the_return_rate(stack):
 
     sku = new_sku(stack, {"BER": 10}, price=10.0)
     order = delivered_order(stack, lines=[{"sku": sku, "qty": 3, "price": 10.0}])
-    response = post_return(stack, {"order_id": order["id"], "lines": [{"sku": sku, "qty": 1}],
-                                   "reason": "wrong_size", "kind": "refund"})
+    response = post_return(
+        stack, {"order_id": order["id"], "lines": [{"sku": sku, "qty": 1}], "reason": "wrong_size", "kind": "refund"}
+    )
     assert response.status_code == 201, response.text
     today = date.today().isoformat()
     board = _board(stack, **{"from": today, "to": today})
@@ -146,4 +162,5 @@ def test_returns_are_counted_by_sku_and_reason_with_the_return_rate(stack):
         recounted = recount(session)
     engine.dispose()
     assert {k: v for k, v in recounted.items() if k[1] == "return" and k[2] == sku} == {
-        (date.today(), "return", sku, "wrong_size"): [1, 10.0]}
+        (date.today(), "return", sku, "wrong_size"): [1, 10.0]
+    }

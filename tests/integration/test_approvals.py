@@ -34,7 +34,13 @@ def test_unanswered_review_escalates_to_admin_then_cancels(stack):
     assert refused.status_code == 403
     assert refused.json()["detail"] == "only role 'admin' may decide this task"
     order = stack.wait_status(order_id, "cancelled")
-    assert [e["type"] for e in order["timeline"]] == ["audited", "task_opened", "task_escalated", "task_expired", "ended"]
+    assert [e["type"] for e in order["timeline"]] == [
+        "audited",
+        "task_opened",
+        "task_escalated",
+        "task_expired",
+        "ended",
+    ]
     assert order["decisions"] == []
 
 
@@ -65,9 +71,15 @@ def test_four_eyes_needs_two_different_people(stack, slow_review):
     assert second.status_code == 200, second.text
     order = stack.wait_status(order_id, "shipped")
     assert [(d["user"], d["decision"], d["final"]) for d in order["decisions"]] == [
-        ("operator", "approve", False), ("admin", "approve", True)
+        ("operator", "approve", False),
+        ("admin", "approve", True),
     ]
-    assert [e["type"] for e in order["timeline"]][:4] == ["audited", "task_opened", "task_approved_once", "task_decided"]
+    assert [e["type"] for e in order["timeline"]][:4] == [
+        "audited",
+        "task_opened",
+        "task_approved_once",
+        "task_decided",
+    ]
 
 
 def test_claims_are_personal_and_admins_reassign(stack, slow_review):
@@ -103,7 +115,8 @@ def test_bulk_approve_returns_a_result_per_task(stack, slow_review):
     body = response.json()
     assert body["decided"] == 3
     assert [(r["task_id"], r["ok"], r["status_code"]) for r in body["results"]] == [
-        *[(t, True, 200) for t in tasks], ("nope-t1", False, 404)
+        *[(t, True, 200) for t in tasks],
+        ("nope-t1", False, 404),
     ]
     for order_id in order_ids:
         stack.wait_status(order_id, "shipped")
@@ -123,7 +136,9 @@ def test_audit_log_is_queryable(stack, slow_review):
 
 def test_inbox_filters_and_pages(stack, slow_review):
     channel = "phone"
-    order_ids = [stack.submit(order_payload(lines=HELD, channel=channel), flow=slow_review).json()["id"] for _ in range(3)]
+    order_ids = [
+        stack.submit(order_payload(lines=HELD, channel=channel), flow=slow_review).json()["id"] for _ in range(3)
+    ]
     for order_id in order_ids:
         stack.open_task(order_id)
     with stack.client("operator") as client:
@@ -134,7 +149,14 @@ def test_inbox_filters_and_pages(stack, slow_review):
         assert by_reason["total"] == page["total"]
         none = client.get("/api/tasks", params={"channel": channel, "reason": "no such reason"}).json()
         assert none["total"] == 0
-        bulk = client.post("/api/tasks/decisions", json={
-            "task_ids": [t["id"] for t in client.get("/api/tasks", params={"channel": channel, "limit": 500}).json()["tasks"]],
-            "decision": "reject", "comment": "test clean-up"})
+        bulk = client.post(
+            "/api/tasks/decisions",
+            json={
+                "task_ids": [
+                    t["id"] for t in client.get("/api/tasks", params={"channel": channel, "limit": 500}).json()["tasks"]
+                ],
+                "decision": "reject",
+                "comment": "test clean-up",
+            },
+        )
         assert all(r["ok"] for r in bulk.json()["results"])

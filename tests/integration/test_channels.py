@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from services.orders.channels import SIGNATURE_HEADER, sign
+from services.orders.channels import SIGNATURE_HEADER, signed_headers
 from tests.conftest import ROOT, order_payload, unique
 
 
@@ -18,19 +18,29 @@ def post_native(stack, channel: str, payload: dict, secret: str | None = None, s
     if signature is not None:
         headers[SIGNATURE_HEADER] = signature
     else:
-        headers[SIGNATURE_HEADER] = sign(secret or f"dev-secret-{channel}", body)
+        headers |= signed_headers(secret or f"dev-secret-{channel}", body)
     return httpx.post(f"{stack.base_url}/api/channels/{channel}/orders", content=body, headers=headers, timeout=60)
 
 
 def marketplace_payload(**overrides) -> dict:
     payload = {
         "orderNumber": unique("MP"),
-        "buyer": {"fullName": "Jean Dupont", "contact": {"email": "jean@example.fr", "phone": "+33 1 23 45 67 89"},
-                  "ipAddress": f"2001:db8::{unique('')[1:9]}"},
-        "delivery": {"recipient": "Jean Dupont", "addressLine1": f"{unique('')[1:6]} rue de Rivoli",
-                     "city": "Paris", "zip": "75001", "countryCode": "FR"},
-        "items": [{"sellerSku": "SNEAKER-42", "quantity": 1, "unitPriceCents": 8900},
-                  {"sellerSku": "MUG-LOGO", "quantity": 2, "unitPriceCents": 950}],
+        "buyer": {
+            "fullName": "Jean Dupont",
+            "contact": {"email": "jean@example.fr", "phone": "+33 1 23 45 67 89"},
+            "ipAddress": f"2001:db8::{unique('')[1:9]}",
+        },
+        "delivery": {
+            "recipient": "Jean Dupont",
+            "addressLine1": f"{unique('')[1:6]} rue de Rivoli",
+            "city": "Paris",
+            "zip": "75001",
+            "countryCode": "FR",
+        },
+        "items": [
+            {"sellerSku": "SNEAKER-42", "quantity": 1, "unitPriceCents": 8900},
+            {"sellerSku": "MUG-LOGO", "quantity": 2, "unitPriceCents": 950},
+        ],
         "paymentState": "CAPTURED",
     }
     payload.update(overrides)
@@ -51,7 +61,10 @@ def test_marketplace_payload_is_mapped(stack):
     assert response.status_code == 201, response.text
     order = stack.wait_status(response.json()["id"], "shipped")
     assert order["channel"] == "marketplace" and order["external_id"] == payload["orderNumber"]
-    assert order["lines"] == [{"sku": "SNEAKER-42", "qty": 1, "price": 89.0}, {"sku": "MUG-LOGO", "qty": 2, "price": 9.5}]
+    assert order["lines"] == [
+        {"sku": "SNEAKER-42", "qty": 1, "price": 89.0},
+        {"sku": "MUG-LOGO", "qty": 2, "price": 9.5},
+    ]
     assert order["total"] == 108.0
     assert order["customer"]["email"] == "jean@example.fr"
     assert order["shipping_address"]["country"] == "FR"
@@ -59,8 +72,11 @@ def test_marketplace_payload_is_mapped(stack):
 
 
 def test_store_sale_taken_away_completes_at_the_till(stack):
-    receipt = {"receipt": {"id": unique("R"), "lines": [{"ean_sku": "TSHIRT-BLK-M", "count": 2, "gross": 19.9}]},
-               "tender": "CASH", "fulfilment": "TAKEAWAY"}
+    receipt = {
+        "receipt": {"id": unique("R"), "lines": [{"ean_sku": "TSHIRT-BLK-M", "count": 2, "gross": 19.9}]},
+        "tender": "CASH",
+        "fulfilment": "TAKEAWAY",
+    }
     response = post_native(stack, "store", receipt)
     assert response.status_code == 201, response.text
     order = stack.wait_status(response.json()["id"], "completed")
@@ -70,10 +86,13 @@ def test_store_sale_taken_away_completes_at_the_till(stack):
 
 
 def test_store_sale_can_be_shipped(stack):
-    receipt = {"receipt": {"id": unique("R"), "lines": [{"ean_sku": "MUG-LOGO", "count": 1, "gross": 9.5}]},
-               "tender": "CARD", "fulfilment": "SHIP",
-               "customer": {"name": "Kim Lee", "email": "kim@example.com"},
-               "shipTo": {"street": f"{unique('')[1:5]} Torstr.", "city": "Berlin", "zip": "10119", "country": "DE"}}
+    receipt = {
+        "receipt": {"id": unique("R"), "lines": [{"ean_sku": "MUG-LOGO", "count": 1, "gross": 9.5}]},
+        "tender": "CARD",
+        "fulfilment": "SHIP",
+        "customer": {"name": "Kim Lee", "email": "kim@example.com"},
+        "shipTo": {"street": f"{unique('')[1:5]} Torstr.", "city": "Berlin", "zip": "10119", "country": "DE"},
+    }
     response = post_native(stack, "store", receipt)
     assert response.status_code == 201, response.text
     order = stack.wait_status(response.json()["id"], "shipped")
@@ -109,10 +128,12 @@ def test_fifty_concurrent_identical_webhooks_make_one_order(stack):
 def test_unmappable_payload_names_the_field(stack):
     response = post_native(stack, "marketplace", marketplace_payload(paymentState="REFUNDED"))
     assert response.status_code == 422
-    assert response.json()["errors"] == [{
-        "field": "payment.status",
-        "message": "paymentState is 'REFUNDED', not one of PAID, CAPTURED, AUTHORIZED, PENDING",
-    }]
+    assert response.json()["errors"] == [
+        {
+            "field": "payment.status",
+            "message": "paymentState is 'REFUNDED', not one of PAID, CAPTURED, AUTHORIZED, PENDING",
+        }
+    ]
     cents = marketplace_payload(items=[{"sellerSku": "MUG-LOGO", "quantity": 1, "unitPriceCents": "lots"}])
     response = post_native(stack, "marketplace", cents)
     assert response.status_code == 422
@@ -140,7 +161,7 @@ def test_unknown_channel(stack):
     prefix = "unknown channel 'fax'; channels are: "
     assert error["message"].startswith(prefix)
     # Other tests publish channels of their own; the shipped ones are always listed, in order.
-    named = error["message"][len(prefix):].split(", ")
+    named = error["message"][len(prefix) :].split(", ")
     assert named == sorted(named) and {"marketplace", "phone", "store", "web"} <= set(named)
 
 
@@ -153,7 +174,9 @@ def test_a_new_required_form_field_is_enforced_on_the_next_order(stack):
     try:
         response = stack.submit(order_payload())
         assert response.status_code == 422
-        assert response.json()["errors"] == [{"field": "purchase_order", "message": "Purchase order number is required"}]
+        assert response.json()["errors"] == [
+            {"field": "purchase_order", "message": "Purchase order number is required"}
+        ]
         assert stack.submit(order_payload(purchase_order="PO-1")).status_code == 201
     finally:
         stack.publish(original)

@@ -14,19 +14,23 @@ def _rules(name: str, extra: str = "") -> str:
 def test_validate_reports_schema_errors_with_paths_before_semantic_checks(stack):
     text = _rules("r_schema").replace('when: "not facts.address.complete"', 'when: "not facts.address.complete and"')
     text = text.replace("    action: review\n", "    action: hold\n", 1)
-    with stack.client("operator") as client:
+    with stack.client("analyst") as client:
         response = client.post("/api/definitions/validate", json={"text": text})
     assert response.status_code == 200
     body = response.json()
     assert body["valid"] is False
     assert body["errors"] == [
-        {"path": "$.rules[0].action", "message": "'hold' is not one of 'approve', 'review', 'reject', 'tag'", "line": 20}
+        {
+            "path": "$.rules[0].action",
+            "message": "'hold' is not one of 'approve', 'review', 'reject', 'tag'",
+            "line": 20,
+        }
     ]
 
 
 def test_semantic_errors_follow_schema_errors(stack):
     text = _rules("r_sem").replace('when: "not facts.address.complete"', 'when: "not facts.address.complete and"')
-    with stack.client("operator") as client:
+    with stack.client("analyst") as client:
         body = client.post("/api/definitions/validate", json={"text": text}).json()
     assert body["valid"] is False
     assert [e["path"] for e in body["errors"]] == ["$.rules[1].when"]
@@ -42,9 +46,13 @@ def test_publish_creates_versions_and_refuses_broken_text(stack):
         same = client.post("/api/definitions", json={"text": _rules(name)})
         assert same.status_code == 200
         assert same.json()["version"] == 1 and same.json()["created"] is False
-        broken = client.post("/api/definitions", json={"text": _rules(name).replace("hit_policy: collect", "hit_policy: all")})
+        broken = client.post(
+            "/api/definitions", json={"text": _rules(name).replace("hit_policy: collect", "hit_policy: all")}
+        )
         assert broken.status_code == 422
-        assert broken.json()["errors"] == [{"path": "$.hit_policy", "message": "'all' is not one of 'first', 'collect'", "line": 14}]
+        assert broken.json()["errors"] == [
+            {"path": "$.hit_policy", "message": "'all' is not one of 'first', 'collect'", "line": 14}
+        ]
         second = client.post("/api/definitions", json={"text": _rules(name, "\n# tuned\n")})
         assert second.status_code == 201 and second.json()["version"] == 2
         versions = client.get(f"/api/definitions/rules/{name}").json()
@@ -53,14 +61,21 @@ def test_publish_creates_versions_and_refuses_broken_text(stack):
 
 
 def test_flow_naming_an_unknown_rule_set_cannot_be_published(stack):
-    text = (ROOT / "definitions" / "flows" / "order.yaml").read_text().replace("name: order\n", "name: flow_bad_ref\n").replace(
-        "rules: order_audit", "rules: order_audits"
+    text = (
+        (ROOT / "definitions" / "flows" / "order.yaml")
+        .read_text()
+        .replace("name: order\n", "name: flow_bad_ref\n")
+        .replace("rules: order_audit", "rules: order_audits")
     )
     with stack.client("analyst") as client:
         response = client.post("/api/definitions", json={"text": text})
         assert response.status_code == 422
         assert response.json()["errors"] == [
-            {"path": "$.steps[0].rules", "message": "unknown rules 'order_audits' (did you mean 'order_audit'?)", "line": 13}
+            {
+                "path": "$.steps[0].rules",
+                "message": "unknown rules 'order_audits' (did you mean 'order_audit'?)",
+                "line": 13,
+            }
         ]
         assert client.get("/api/definitions/flow/flow_bad_ref").status_code == 404
 

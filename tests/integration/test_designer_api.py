@@ -15,29 +15,41 @@ def _name(prefix: str) -> str:
 def _small_rules(name: str, limit: int = 1000, tests: str = "") -> str:
     return (
         f"# Small rule set for designer tests.\nkind: rules\nname: {name}\n"
-        f"rules:\n  - id: big\n    when: \"order.total > {limit}\"   # the limit under test\n"
-        f"    action: review\n    reason: \"order of {{{{ order.total }}}}\"\n" + tests
+        f'rules:\n  - id: big\n    when: "order.total > {limit}"   # the limit under test\n'
+        f'    action: review\n    reason: "order of {{{{ order.total }}}}"\n' + tests
     )
 
 
-PASSING_CASE = "tests:\n  - name: big orders are held\n    order: {total: 5000}\n    expect: {action: review, fired: [big]}\n"
+PASSING_CASE = (
+    "tests:\n  - name: big orders are held\n    order: {total: 5000}\n    expect: {action: review, fired: [big]}\n"
+)
 FAILING_CASE = "tests:\n  - name: a 900 order is held\n    order: {total: 900}\n    expect: {action: review}\n"
 
 
 def test_validate_gives_each_error_its_line_and_runs_the_test_cases(stack):
     text = _small_rules("v_lines", tests=PASSING_CASE).replace("action: review", "action: hold", 1)
-    with stack.client("operator") as client:
+    with stack.client("analyst") as client:
         body = client.post("/api/definitions/validate", json={"text": text}).json()
     assert body["valid"] is False
-    assert body["errors"] == [{"path": "$.rules[0].action", "line": 7,
-                               "message": "'hold' is not one of 'approve', 'review', 'reject', 'tag'"}]
+    assert body["errors"] == [
+        {"path": "$.rules[0].action", "line": 7, "message": "'hold' is not one of 'approve', 'review', 'reject', 'tag'"}
+    ]
     assert text.splitlines()[6].strip() == "action: hold"
 
-    with stack.client("operator") as client:
-        body = client.post("/api/definitions/validate", json={"text": _small_rules("v_lines", tests=PASSING_CASE)}).json()
+    with stack.client("analyst") as client:
+        body = client.post(
+            "/api/definitions/validate", json={"text": _small_rules("v_lines", tests=PASSING_CASE)}
+        ).json()
     assert body["valid"] is True
-    assert body["tests"] == [{"name": "big orders are held", "passed": True, "path": "$.tests[0]", "line": 10,
-                              "detail": "action review, fired: big"}]
+    assert body["tests"] == [
+        {
+            "name": "big orders are held",
+            "passed": True,
+            "path": "$.tests[0]",
+            "line": 10,
+            "detail": "action review, fired: big",
+        }
+    ]
 
 
 def test_publish_is_refused_while_a_test_case_fails(stack):
@@ -45,13 +57,19 @@ def test_publish_is_refused_while_a_test_case_fails(stack):
     with stack.client("analyst") as client:
         refused = client.post("/api/definitions", json={"text": _small_rules(name, tests=FAILING_CASE)})
         assert refused.status_code == 422
-        assert refused.json()["errors"] == [{
-            "path": "$.tests[0]", "line": 10,
-            "message": "test 'a 900 order is held' failed: expected action review, got approve (action approve, fired: none)",
-        }]
+        assert refused.json()["errors"] == [
+            {
+                "path": "$.tests[0]",
+                "line": 10,
+                "message": "test 'a 900 order is held' failed: expected action review, got approve "
+                "(action approve, fired: none)",
+            }
+        ]
         assert client.get(f"/api/definitions/rules/{name}").status_code == 404  # nothing written
         # Lowering the limit makes the case pass: now it publishes.
-        published = client.post("/api/definitions", json={"text": _small_rules(name, 500, FAILING_CASE), "note": "limit 500"})
+        published = client.post(
+            "/api/definitions", json={"text": _small_rules(name, 500, FAILING_CASE), "note": "limit 500"}
+        )
         assert published.status_code == 201, published.text
         assert published.json()["version"] == 1
 
@@ -67,7 +85,11 @@ def test_versions_diff_rollback_and_the_publish_log(stack):
 
         diff = client.get(f"/api/definitions/rules/{name}/diff", params={"from": 1, "to": 2}).json()
         assert (diff["added"], diff["removed"]) == (1, 1)
-        changed = [(l["kind"], l["old_no"], l["new_no"], l["text"]) for l in diff["lines"] if l["kind"] != "same"]
+        changed = [
+            (line["kind"], line["old_no"], line["new_no"], line["text"])
+            for line in diff["lines"]
+            if line["kind"] != "same"
+        ]
         assert changed == [
             ("removed", 6, None, '    when: "order.total > 1000"   # the limit under test'),
             ("added", None, 6, '    when: "order.total > 2000"   # the limit under test'),
@@ -88,7 +110,9 @@ def test_versions_diff_rollback_and_the_publish_log(stack):
     with stack.client("admin") as client:
         log = client.get("/api/definitions/log", params={"kind": "rules", "name": name}).json()["entries"]
     assert [(e["version"], e["author"], e["note"], e["previous_version"]) for e in log] == [
-        (3, "analyst", "too lax", 2), (2, "analyst", "raise the limit", 1), (1, "analyst", "first", None),
+        (3, "analyst", "too lax", 2),
+        (2, "analyst", "raise the limit", 1),
+        (1, "analyst", "first", None),
     ]
     assert '+    when: "order.total > 2000"' in log[1]["diff"]
     assert log[0]["diff"].startswith(f"--- rules/{name} v2\n+++ rules/{name} v3\n")
@@ -100,7 +124,9 @@ def test_roles_everybody_reads_only_analysts_and_admins_change(stack):
         with stack.client(role) as client:
             assert client.get("/api/definitions").status_code == 200
             assert client.get("/api/definitions/rules/order_audit").status_code == 200
-            assert client.post("/api/definitions/validate", json={"text": _small_rules(name)}).status_code == 200
+            # Validating and what-if are the editors' tools: they run stored test cases and replay orders.
+            assert client.post("/api/definitions/validate", json={"text": _small_rules(name)}).status_code == 403
+            assert client.post("/api/definitions/whatif", json={"text": _small_rules(name)}).status_code == 403
             refused = client.post("/api/definitions", json={"text": _small_rules(name)})
             assert refused.status_code == 403
             assert refused.json()["detail"] == f"role {role!r} may not do this; needs analyst"
@@ -121,11 +147,15 @@ def test_whatif_shows_orders_a_draft_rule_would_hold_and_touches_none(stack):
     email = f"{unique('wi').lower()}@example.com"
     ids = _audited(stack, 3, customer={"name": "What If", "email": email})
     before = {i: stack.order(i) for i in ids}
-    draft = RULES.replace("rules:\n", (
-        "rules:\n  - id: watched_customer\n"
-        f"    when: \"order.customer.email == '{email}'\"\n"
-        "    action: review\n    reason: \"customer {{ order.customer.email }} is watched\"\n"
-    ), 1)
+    draft = RULES.replace(
+        "rules:\n",
+        (
+            "rules:\n  - id: watched_customer\n"
+            f"    when: \"order.customer.email == '{email}'\"\n"
+            '    action: review\n    reason: "customer {{ order.customer.email }} is watched"\n'
+        ),
+        1,
+    )
     with stack.client("analyst") as client:
         response = client.post("/api/definitions/whatif", json={"text": draft, "last": 200})
     assert response.status_code == 200, response.text
@@ -139,8 +169,11 @@ def test_whatif_shows_orders_a_draft_rule_would_hold_and_touches_none(stack):
     assert body["summary"].startswith(f"{body['now_held']} of {body['considered']} orders would now be held")
     for order_id in ids:  # their recorded audit is untouched (the workflow moves them on meanwhile)
         after = stack.order(order_id)
-        assert (after["audit"], after["flow"], after["tags"]) == (before[order_id]["audit"], before[order_id]["flow"],
-                                                                 before[order_id]["tags"])
+        assert (after["audit"], after["flow"], after["tags"]) == (
+            before[order_id]["audit"],
+            before[order_id]["flow"],
+            before[order_id]["tags"],
+        )
     with stack.client("analyst") as client:
         live = client.get("/api/definitions/rules/order_audit").json()["live"]["text"]
     assert "watched_customer" not in live
@@ -154,7 +187,11 @@ def test_whatif_of_a_flow_shows_the_path_orders_would_take(stack):
     for order_id in ids:
         stack.wait_status(order_id, "shipped")
     # Draft: every approved order goes to a person first.
-    draft = text.replace("      approve: reserve\n      review: manual_review", "      approve: manual_review\n      review: manual_review", 1)
+    draft = text.replace(
+        "      approve: reserve\n      review: manual_review",
+        "      approve: manual_review\n      review: manual_review",
+        1,
+    )
     assert draft != text
     with stack.client("analyst") as client:
         body = client.post("/api/definitions/whatif", json={"text": draft, "last": 50}).json()
@@ -191,15 +228,19 @@ def test_drafts_are_kept_per_analyst_and_never_run(stack):
     with stack.client("analyst") as client:
         broken = client.put("/api/definitions/drafts", json={"text": v1.replace("start: audit", "start: audits")})
         assert broken.status_code == 200, broken.text
-        v2 = v1.replace("  - id: completed\n    type: end\n    status: completed",
-                        "  - id: completed\n    type: end\n    status: delivered")
+        v2 = v1.replace(
+            "  - id: completed\n    type: end\n    status: completed",
+            "  - id: completed\n    type: end\n    status: delivered",
+        )
         saved = client.put("/api/definitions/drafts", json={"text": v2}).json()
         assert (saved["kind"], saved["name"], saved["author"], saved["text"]) == ("flow", name, "analyst", v2)
         assert client.get(f"/api/definitions/drafts/flow/{name}").json()["text"] == v2
         assert client.get(f"/api/definitions/flow/{name}").json()["live"]["text"] == v1
         nameless = client.put("/api/definitions/drafts", json={"text": "kind: flow\ntitle: no name\n"})
         assert nameless.status_code == 422
-        assert nameless.json()["errors"] == [{"path": "$.name", "message": "a draft needs a name: lower-case letters, digits and _"}]
+        assert nameless.json()["errors"] == [
+            {"path": "$.name", "message": "a draft needs a name: lower-case letters, digits and _"}
+        ]
     with stack.client("admin") as client:  # drafts are per person
         assert client.get(f"/api/definitions/drafts/flow/{name}").status_code == 404
     with stack.client("operator") as client:

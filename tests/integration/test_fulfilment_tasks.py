@@ -49,8 +49,12 @@ def decide(stack, task_id: str, decision: str, scans: list[dict]):
 def test_orders_ready_to_pick_form_a_wave_and_are_picked_and_packed_by_scan(stack):
     name = "order_picked_by_people"
     stack.publish(picking_flow(name))
-    first = stack.submit(order_payload(lines=[{"sku": "MUG-LOGO", "qty": 2, "price": 9.5},
-                                              {"sku": "TSHIRT-BLK-M", "qty": 1, "price": 19.9}]), flow=name).json()["id"]
+    first = stack.submit(
+        order_payload(
+            lines=[{"sku": "MUG-LOGO", "qty": 2, "price": 9.5}, {"sku": "TSHIRT-BLK-M", "qty": 1, "price": 19.9}]
+        ),
+        flow=name,
+    ).json()["id"]
     second = stack.submit(order_payload(lines=[{"sku": "MUG-LOGO", "qty": 3, "price": 9.5}]), flow=name).json()["id"]
     tasks = {order_id: stack.open_task(order_id) for order_id in (first, second)}
     assert stack.order(first)["status"] == "ready_to_pick"
@@ -69,7 +73,10 @@ def test_orders_ready_to_pick_form_a_wave_and_are_picked_and_packed_by_scan(stac
         assert f"<h1>Pick list {wave['id']}</h1>" in pick_list.text
         assert f"{first} (2)" in pick_list.text and f"{second} (3)" in pick_list.text
         again = client.post("/api/waves", json={"warehouse": warehouse})
-        assert (again.status_code, again.json()["detail"]) == (409, f"no order in warehouse {warehouse} is ready to pick")
+        assert (again.status_code, again.json()["detail"]) == (
+            409,
+            f"no order in warehouse {warehouse} is ready to pick",
+        )
         assert client.get(f"/api/waves/{wave['id']}").json()["status"] == "open"
 
     # A wrong scan is refused by the workflow's validator and changes nothing.
@@ -77,10 +84,14 @@ def test_orders_ready_to_pick_form_a_wave_and_are_picked_and_packed_by_scan(stac
     assert (short.status_code, short.json()["detail"]) == (422, "MUG-LOGO: scanned 1 of 2")
     stranger = decide(stack, tasks[first]["id"], "done", [{"sku": "LAPTOP-14", "qty": 1}])
     assert (stranger.status_code, stranger.json()["detail"]) == (
-        422, "scan 1: LAPTOP-14 is not in this order; expected 2 x MUG-LOGO, 1 x TSHIRT-BLK-M")
+        422,
+        "scan 1: LAPTOP-14 is not in this order; expected 2 x MUG-LOGO, 1 x TSHIRT-BLK-M",
+    )
     nothing = decide(stack, tasks[first]["id"], "done", [])
     assert (nothing.status_code, nothing.json()["detail"]) == (
-        422, "scan every item: expected 2 x MUG-LOGO, 1 x TSHIRT-BLK-M")
+        422,
+        "scan every item: expected 2 x MUG-LOGO, 1 x TSHIRT-BLK-M",
+    )
     assert stack.order(first)["status"] == "ready_to_pick"
 
     scans = [{"sku": "MUG-LOGO", "qty": 1}, {"sku": "TSHIRT-BLK-M", "qty": 1}, {"sku": "MUG-LOGO", "qty": 1}]
@@ -91,7 +102,13 @@ def test_orders_ready_to_pick_form_a_wave_and_are_picked_and_packed_by_scan(stac
     assert decide(stack, pack_task["id"], "packed", scans).status_code == 200
     order = stack.wait_for(first, lambda o: o["status"] == "shipped" and o["shipments"], timeout=60)
     types = [e["type"] for e in order["timeline"]]
-    assert types[types.index("task_decided"):][:5] == ["task_decided", "checked", "task_opened", "task_decided", "shipped"]
+    assert types[types.index("task_decided") :][:5] == [
+        "task_decided",
+        "checked",
+        "task_opened",
+        "task_decided",
+        "shipped",
+    ]
     decided = next(e for e in order["timeline"] if e["type"] == "task_decided")
     assert decided["data"]["scans"] == scans
 

@@ -29,12 +29,24 @@ from tests.integration.test_channels import marketplace_payload
 
 PRICES = {sku.sku: sku.price for sku in SKUS}
 COLUMNS = [
-    "external_id", "customer.name", "customer.email", "shipping_address.street", "shipping_address.city",
-    "shipping_address.postal_code", "shipping_address.country", "payment.method", "payment.status", "client_ip",
-    "sku", "qty", "price",
+    "external_id",
+    "customer.name",
+    "customer.email",
+    "shipping_address.street",
+    "shipping_address.city",
+    "shipping_address.postal_code",
+    "shipping_address.country",
+    "payment.method",
+    "payment.status",
+    "client_ip",
+    "sku",
+    "qty",
+    "price",
 ]
-DISAGREE = "customer.email: 'ann@example.com' on line {first} but 'other@example.com' on line {second}; " \
-           "the rows of one order must agree"
+DISAGREE = (
+    "customer.email: 'ann@example.com' on line {first} but 'other@example.com' on line {second}; "
+    "the rows of one order must agree"
+)
 # One fault per bad order (cycled): what is broken, and the reason the rejected file gives.
 FAULTS = [
     ("unknown SKU", "lines[1].sku: Line 2: unknown SKU 'NOPE-404'"),
@@ -54,7 +66,11 @@ FAULTS = [
 def oms_import(stack, path: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "oms.cli", "import", str(path), *args],
-        cwd=ROOT, env=env or stack.env, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        env=env or stack.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -70,14 +86,21 @@ def bulk_csv(path: Path, prefix: str, orders: int = 1000, bad: int = 20) -> tupl
     for n in range(orders):
         external_id = f"{prefix}-{n:04d}"
         order = {
-            "external_id": external_id, "customer.name": f"Customer {n}", "customer.email": "ann@example.com",
-            "shipping_address.street": f"Importweg {n}", "shipping_address.city": "Berlin",
-            "shipping_address.postal_code": f"{10115 + n % 80}", "shipping_address.country": "DE",
-            "payment.method": "card", "payment.status": "paid",
+            "external_id": external_id,
+            "customer.name": f"Customer {n}",
+            "customer.email": "ann@example.com",
+            "shipping_address.street": f"Importweg {n}",
+            "shipping_address.city": "Berlin",
+            "shipping_address.postal_code": f"{10115 + n % 80}",
+            "shipping_address.country": "DE",
+            "payment.method": "card",
+            "payment.status": "paid",
             "client_ip": f"2001:db8::{n:x}:{rng.randrange(65536):x}",
         }
-        lines = [{"sku": sku, "qty": str(rng.choice([1, 1, 2])), "price": f"{PRICES[sku]:.2f}"}
-                 for sku in rng.sample(sorted(PRICES), rng.choice([1, 2]))]
+        lines = [
+            {"sku": sku, "qty": str(rng.choice([1, 1, 2])), "price": f"{PRICES[sku]:.2f}"}
+            for sku in rng.sample(sorted(PRICES), rng.choice([1, 2]))
+        ]
         fault = faulty.get(n)
         if fault is not None:
             kind = fault[0]
@@ -93,7 +116,8 @@ def bulk_csv(path: Path, prefix: str, orders: int = 1000, bad: int = 20) -> tupl
                 lines = [lines[0], {**lines[0], "sku": "MUG-LOGO" if lines[0]["sku"] != "MUG-LOGO" else "SNEAKER-42"}]
             else:
                 field, value = {
-                    "no customer name": ("customer.name", ""), "bad email": ("customer.email", "ann.example.com"),
+                    "no customer name": ("customer.name", ""),
+                    "bad email": ("customer.email", "ann.example.com"),
                     "bad country": ("shipping_address.country", "Germany"),
                     "unknown payment status": ("payment.status", "free"),
                 }[kind]
@@ -138,9 +162,19 @@ def workflow_count(stack, task_queue: str, expected: int, timeout: float = 30) -
     deadline = time.monotonic() + timeout
     while True:
         result = subprocess.run(
-            [temporal_binary(), "workflow", "count", "--address", stack.env["OMS_TEMPORAL_ADDRESS"],
-             "--query", f"TaskQueue='{task_queue}'"],
-            capture_output=True, text=True, timeout=30, check=True,
+            [
+                temporal_binary(),
+                "workflow",
+                "count",
+                "--address",
+                stack.env["OMS_TEMPORAL_ADDRESS"],
+                "--query",
+                f"TaskQueue='{task_queue}'",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
         )
         count = int(re.search(r"Total:\s*(\d+)", result.stdout).group(1))
         if count >= expected or time.monotonic() > deadline:
@@ -159,8 +193,10 @@ def test_thousand_orders_csv_then_the_same_file_again(stack, tmp_path):
     first = oms_import(stack, path, "--channel", "phone", env=env)
     assert first.returncode == 0, first.stderr
     rejected_file = tmp_path / "orders.rejected.csv"
-    assert first.stdout.splitlines() == ["created 980, already present 0, rejected 20",
-                                         f"rejected rows with reasons: {rejected_file}"]
+    assert first.stdout.splitlines() == [
+        "created 980, already present 0, rejected 20",
+        f"rejected rows with reasons: {rejected_file}",
+    ]
     print(f"\n[{stack.name}] first import: {first.stderr.strip().splitlines()[-1]}")
 
     with rejected_file.open(newline="", encoding="utf-8") as handle:
@@ -190,8 +226,10 @@ def test_thousand_orders_csv_then_the_same_file_again(stack, tmp_path):
 
     again = oms_import(stack, path, "--channel", "phone", env=env)
     assert again.returncode == 0, again.stderr
-    assert again.stdout.splitlines() == ["created 0, already present 980, rejected 20",
-                                         f"rejected rows with reasons: {rejected_file}"]
+    assert again.stdout.splitlines() == [
+        "created 0, already present 980, rejected 20",
+        f"rejected rows with reasons: {rejected_file}",
+    ]
     print(f"[{stack.name}] second import: {again.stderr.strip().splitlines()[-1]}")
     with rejected_file.open(newline="", encoding="utf-8") as handle:
         assert list(csv.DictReader(handle)) == rejected
@@ -220,8 +258,10 @@ def test_marketplace_native_payloads_as_json_lines(stack, tmp_path):
     result = oms_import(stack, path, "--channel", "marketplace")
     assert result.returncode == 0, result.stderr
     rejected_file = tmp_path / "marketplace.rejected.jsonl"
-    assert result.stdout.splitlines() == ["created 48, already present 0, rejected 2",
-                                          f"rejected rows with reasons: {rejected_file}"]
+    assert result.stdout.splitlines() == [
+        "created 48, already present 0, rejected 2",
+        f"rejected rows with reasons: {rejected_file}",
+    ]
     rejected = [json.loads(line) for line in rejected_file.read_text(encoding="utf-8").splitlines()]
     assert rejected[0]["raw"] == lines[16]
     assert rejected[0]["reason"].startswith("malformed JSON on line 17: ")
@@ -252,14 +292,35 @@ def test_json_lines_odd_records(stack, tmp_path):
     customer = {"name": "Kim Lee", "email": "kim@example.com"}
     address = {"street": f"{uuid.uuid4().hex[:6]} Torstr. 1", "city": "Berlin", "postal_code": "10119", "country": "DE"}
     phone_path = tmp_path / "lines.jsonl"
-    phone_path.write_text("\n".join(json.dumps(r) for r in [
-        {"external_id": f"{prefix}-1", "customer": customer, "shipping_address": address,
-         "payment": {"status": "paid"}, "sku": "MUG-LOGO", "qty": 2, "price": 9.5},
-        {"external_id": f"{prefix}-2", "customer.name": "Bo", "shipping_address": address, "payment.status": "paid",
-         "sku": "MUG-LOGO", "qty": 1, "price": 9.5},
-        {"external_id": f"{prefix}-1", "sku": "HOODIE-GRY-M", "qty": 1, "price": 49},
-        [1, 2],
-    ]) + "\n\n", encoding="utf-8")
+    phone_path.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {
+                    "external_id": f"{prefix}-1",
+                    "customer": customer,
+                    "shipping_address": address,
+                    "payment": {"status": "paid"},
+                    "sku": "MUG-LOGO",
+                    "qty": 2,
+                    "price": 9.5,
+                },
+                {
+                    "external_id": f"{prefix}-2",
+                    "customer.name": "Bo",
+                    "shipping_address": address,
+                    "payment.status": "paid",
+                    "sku": "MUG-LOGO",
+                    "qty": 1,
+                    "price": 9.5,
+                },
+                {"external_id": f"{prefix}-1", "sku": "HOODIE-GRY-M", "qty": 1, "price": 49},
+                [1, 2],
+            ]
+        )
+        + "\n\n",
+        encoding="utf-8",
+    )
     result = oms_import(stack, phone_path, "--channel", "phone", "--concurrency", "2")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "created 2, already present 0, rejected 1"
@@ -267,15 +328,25 @@ def test_json_lines_odd_records(stack, tmp_path):
         {"raw": [1, 2], "reason": "line 4 is not a JSON object"}
     ]
     order = stack.order(order_id_for("phone", f"{prefix}-1"))
-    assert order["lines"] == [{"sku": "MUG-LOGO", "qty": 2, "price": 9.5},
-                              {"sku": "HOODIE-GRY-M", "qty": 1, "price": 49}]
+    assert order["lines"] == [
+        {"sku": "MUG-LOGO", "qty": 2, "price": 9.5},
+        {"sku": "HOODIE-GRY-M", "qty": 1, "price": 49},
+    ]
     assert order["customer"]["name"] == "Kim Lee"
 
     repeated = marketplace_payload()
     market_path = tmp_path / "market.ndjson"
-    market_path.write_text("\n".join(json.dumps(p) for p in [
-        marketplace_payload(paymentState="REFUNDED"), repeated, {**repeated, "paymentState": "PAID"},
-    ]), encoding="utf-8")
+    market_path.write_text(
+        "\n".join(
+            json.dumps(p)
+            for p in [
+                marketplace_payload(paymentState="REFUNDED"),
+                repeated,
+                {**repeated, "paymentState": "PAID"},
+            ]
+        ),
+        encoding="utf-8",
+    )
     result = oms_import(stack, market_path, "--channel", "marketplace")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "created 1, already present 0, rejected 2"
@@ -302,7 +373,7 @@ def test_usage_errors_exit_2(stack, tmp_path):
     prefix = "oms import: unknown channel 'fax'; channels are: "
     assert result.stderr.strip().startswith(prefix), result.stderr
     # Other tests publish channels of their own; the shipped ones are always listed.
-    assert {"marketplace", "phone", "store", "web"} <= set(result.stderr.strip()[len(prefix):].split(", "))
+    assert {"marketplace", "phone", "store", "web"} <= set(result.stderr.strip()[len(prefix) :].split(", "))
 
     no_sku = tmp_path / "no_sku.csv"
     no_sku.write_text("external_id,customer.name\nA-1,Ann\n", encoding="utf-8")
@@ -349,10 +420,20 @@ def test_reading_rows_into_orders(tmp_path):
     )
     orders = read_orders(path, phone)
     assert [c.payload for c in orders.candidates] == [
-        {"external_id": "A-1", "customer": {"name": "Ann"}, "shipping_address": {"country": "DE"}, "channel": "phone",
-         "lines": [{"sku": "MUG-LOGO", "qty": 2, "price": 9.5}, {"sku": "SNEAKER-42", "qty": 1, "price": 89.0}]},
-        {"external_id": "B-1", "customer": {"name": "Bo"}, "shipping_address": {"country": "FR"}, "channel": "phone",
-         "lines": [{"sku": "HOODIE-GRY-M", "qty": 1, "price": 49.0}]},
+        {
+            "external_id": "A-1",
+            "customer": {"name": "Ann"},
+            "shipping_address": {"country": "DE"},
+            "channel": "phone",
+            "lines": [{"sku": "MUG-LOGO", "qty": 2, "price": 9.5}, {"sku": "SNEAKER-42", "qty": 1, "price": 89.0}],
+        },
+        {
+            "external_id": "B-1",
+            "customer": {"name": "Bo"},
+            "shipping_address": {"country": "FR"},
+            "channel": "phone",
+            "lines": [{"sku": "HOODIE-GRY-M", "qty": 1, "price": 49.0}],
+        },
     ]
     assert [[r.line for r in c.records] for c in orders.candidates] == [[2, 4], [3]]
 

@@ -14,7 +14,9 @@ def test_same_order_posted_concurrently_makes_one_order_and_one_workflow(stack):
     token = stack.token("channel")
 
     def post(_):
-        return httpx.post(f"{stack.base_url}/api/orders", json=payload, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        return httpx.post(
+            f"{stack.base_url}/api/orders", json=payload, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        )
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         responses = list(pool.map(post, range(20)))
@@ -25,7 +27,12 @@ def test_same_order_posted_concurrently_makes_one_order_and_one_workflow(stack):
     order = stack.wait_for(ids.pop(), lambda o: o["status"] == "shipped" and len(o["timeline"]) >= 5)
     # One workflow: the timeline is written by it once, step by step (notifications: confirmed, shipped).
     assert [e["type"] for e in order["timeline"]] == [
-        "audited", "stock_reserved", "notification", "shipped", "notification"]
+        "audited",
+        "stock_reserved",
+        "notification",
+        "shipped",
+        "notification",
+    ]
     assert [a["state"] for a in order["allocations"]] == ["reserve", "ship"]
     with stack.client("operator") as client:
         listed = client.get("/api/orders", params={"channel": "web", "limit": 500}).json()["orders"]
@@ -46,15 +53,19 @@ def _errors(response: httpx.Response) -> list[tuple[str, str]]:
 
 def test_malformed_json_is_refused(stack):
     with stack.client("channel") as client:
-        response = client.post("/api/orders", content=b'{"channel": "web",', headers={"content-type": "application/json"})
+        response = client.post(
+            "/api/orders", content=b'{"channel": "web",', headers={"content-type": "application/json"}
+        )
     assert response.status_code == 422
-    (field, message), = _errors(response)
+    ((field, message),) = _errors(response)
     assert field == ""
     assert message.startswith("malformed JSON")
 
 
 def test_wrong_types_name_each_field(stack):
-    payload = order_payload(lines=[{"sku": "MUG-LOGO", "qty": "two", "price": 9.5}, {"sku": "MUG-LOGO", "qty": 0, "price": -1}])
+    payload = order_payload(
+        lines=[{"sku": "MUG-LOGO", "qty": "two", "price": 9.5}, {"sku": "MUG-LOGO", "qty": 0, "price": -1}]
+    )
     payload["customer"] = {"name": "", "email": "not-an-email"}
     response = stack.submit(payload)
     assert response.status_code == 422
@@ -75,7 +86,9 @@ def test_missing_required_fields_are_named(stack):
 
 
 def test_unknown_sku_is_refused_and_nothing_is_stored(stack):
-    payload = order_payload(lines=[{"sku": "MUG-LOGO", "qty": 1, "price": 9.5}, {"sku": "NOPE-1", "qty": 1, "price": 1}])
+    payload = order_payload(
+        lines=[{"sku": "MUG-LOGO", "qty": 1, "price": 9.5}, {"sku": "NOPE-1", "qty": 1, "price": 1}]
+    )
     response = stack.submit(payload)
     assert response.status_code == 422
     assert _errors(response) == [("lines[1].sku", "Line 2: unknown SKU 'NOPE-1'")]
@@ -151,8 +164,14 @@ def _store_without_workflow(stack, payload, hidden_from_sweep: bool = False) -> 
         "print(prepared.order.id)\n"
     )
     mode = "hidden" if hidden_from_sweep else "visible"
-    return subprocess.run([sys.executable, "-c", script, json.dumps(payload), mode], cwd=ROOT, env=stack.env,
-                          check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", script, json.dumps(payload), mode],
+        cwd=ROOT,
+        env=stack.env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 def test_an_order_stored_without_its_workflow_starts_on_the_retry(stack):

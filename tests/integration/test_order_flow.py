@@ -26,7 +26,8 @@ def test_prepaid_order_runs_to_completion(stack):
     assert order["audit"]["rules"]["name"] == "order_audit"
     assert order["flow"] == {"name": "order", "version": 1}
     assert [(a["sku"], a["qty"], a["state"]) for a in order["allocations"]] == [
-        ("MUG-LOGO", 2, "reserve"), ("MUG-LOGO", 2, "ship")
+        ("MUG-LOGO", 2, "reserve"),
+        ("MUG-LOGO", 2, "ship"),
     ]
     assert order["shipments"][0]["tracking_number"].startswith("SIM")
 
@@ -34,7 +35,14 @@ def test_prepaid_order_runs_to_completion(stack):
         assert client.post(f"/api/orders/{order_id}/events", json={"type": "delivered"}).status_code == 202
     order = stack.wait_status(order_id, "completed")
     assert [e["type"] for e in order["timeline"]] == [
-        "audited", "stock_reserved", "notification", "shipped", "notification", "event", "notification", "completed",
+        "audited",
+        "stock_reserved",
+        "notification",
+        "shipped",
+        "notification",
+        "event",
+        "notification",
+        "completed",
     ]
     assert order["temporal_url"].endswith(f"/workflows/{order['workflow_id']}")
 
@@ -47,7 +55,12 @@ def test_held_order_approved_by_operator_continues(stack):
     assert order["status"] == "on_hold"
     assert order["audit"]["action"] == "review"
     assert order["audit"]["fired"] == [
-        {"rule": "high_value_new_address", "action": "review", "reason": "amount 5196 to a first-time address", "tag": None},
+        {
+            "rule": "high_value_new_address",
+            "action": "review",
+            "reason": "amount 5196 to a first-time address",
+            "tag": None,
+        },
         {"rule": "high_value", "action": "tag", "reason": "order of 5196", "tag": "high_value"},
     ]
     assert order["tags"] == ["high_value"]
@@ -61,7 +74,10 @@ def test_held_order_approved_by_operator_continues(stack):
     order = stack.wait_status(order_id, "shipped")
     decided = next(t for t in order["tasks"] if t["id"] == task["id"])
     assert (decided["status"], decided["decision"], decided["decided_by"], decided["comment"]) == (
-        "decided", "approve", "operator", "called"
+        "decided",
+        "approve",
+        "operator",
+        "called",
     )
 
 
@@ -102,14 +118,22 @@ def test_only_operators_decide_tasks(stack, role):
 
 def test_unpaid_order_is_cancelled_and_its_stock_released(stack, fast):
     before = _available(stack, "HOODIE-GRY-M")
-    payload = order_payload(lines=[{"sku": "HOODIE-GRY-M", "qty": 3, "price": 49.0}], payment={"method": "invoice", "status": "pending"})
+    payload = order_payload(
+        lines=[{"sku": "HOODIE-GRY-M", "qty": 3, "price": 49.0}], payment={"method": "invoice", "status": "pending"}
+    )
     order_id = stack.submit(payload, flow=fast).json()["id"]
     stack.wait_status(order_id, "awaiting_payment")
     assert _available(stack, "HOODIE-GRY-M") == before - 3
     order = stack.wait_status(order_id, "cancelled", timeout=30)
     assert [a["state"] for a in order["allocations"]] == ["reserve", "release"]
     assert [e["type"] for e in order["timeline"]] == [
-        "audited", "stock_reserved", "waiting", "timed_out", "stock_released", "payment_cancelled", "notification",
+        "audited",
+        "stock_reserved",
+        "waiting",
+        "timed_out",
+        "stock_released",
+        "payment_cancelled",
+        "notification",
         "ended",
     ]
     assert order["flow"]["name"] == fast
@@ -121,7 +145,9 @@ def test_payment_event_releases_an_unpaid_order_to_shipping(stack, fast):
     order_id = stack.submit(payload, flow="order").json()["id"]
     stack.wait_status(order_id, "awaiting_payment")
     with stack.client("channel") as client:
-        response = client.post(f"/api/orders/{order_id}/events", json={"type": "payment_received", "data": {"reference": "PAY-1"}})
+        response = client.post(
+            f"/api/orders/{order_id}/events", json={"type": "payment_received", "data": {"reference": "PAY-1"}}
+        )
         assert response.status_code == 202
     order = stack.wait_status(order_id, "shipped")
     assert order["payment"]["status"] == "paid"
@@ -133,7 +159,13 @@ def test_unanswered_review_expires_and_cancels(stack, fast):
     order_id = stack.submit(payload, flow=fast).json()["id"]
     order = stack.wait_status(order_id, "cancelled", timeout=30)
     assert [t["status"] for t in order["tasks"]] == ["expired"]
-    assert [e["type"] for e in order["timeline"]] == ["audited", "task_opened", "task_escalated", "task_expired", "ended"]
+    assert [e["type"] for e in order["timeline"]] == [
+        "audited",
+        "task_opened",
+        "task_escalated",
+        "task_expired",
+        "ended",
+    ]
 
 
 def test_event_for_a_finished_order_is_refused(stack, fast):

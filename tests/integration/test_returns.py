@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
-from tests.conftest import order_payload, unique
+from tests.conftest import order_payload
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # ---- helpers (imported by the other test_returns_* modules) -------------------------------------
 
 
-def fast_return_flow(name: str, parcel: str = "7d", late: str = "7d", review_due: str = "2d",
-                     rules: str | None = None) -> str:
+def fast_return_flow(
+    name: str, parcel: str = "7d", late: str = "7d", review_due: str = "2d", rules: str | None = None
+) -> str:
     """The shipped return flow under another name, with test-sized waits (and optionally other rules)."""
     text = (ROOT / "definitions" / "flows" / "return.yaml").read_text(encoding="utf-8")
     replacements = {"name: return\n": f"name: {name}\n", "due: 2d": f"due: {review_due}"}
@@ -57,8 +59,9 @@ def wait_return(stack, return_id: str, predicate: Callable[[dict], bool] | str, 
     ret = get_return(stack, return_id)
     while not check(ret):
         if time.monotonic() > deadline:
-            raise AssertionError(f"return {return_id} stuck in {ret['status']!r}: "
-                                 f"{[(e['type'], e['message']) for e in ret['timeline']]}")
+            raise AssertionError(
+                f"return {return_id} stuck in {ret['status']!r}: {[(e['type'], e['message']) for e in ret['timeline']]}"
+            )
         time.sleep(0.2)
         ret = get_return(stack, return_id)
     return ret
@@ -71,8 +74,9 @@ def return_event(stack, return_id: str, type_: str) -> httpx.Response:
 
 def decide(stack, return_id: str, decision: str, comment: str = "", qc: list | None = None) -> httpx.Response:
     with stack.client("operator") as client:
-        return client.post(f"/api/returns/{return_id}/decision",
-                           json={"decision": decision, "comment": comment, "qc": qc or []})
+        return client.post(
+            f"/api/returns/{return_id}/decision", json={"decision": decision, "comment": comment, "qc": qc or []}
+        )
 
 
 def stock_of(stack, sku: str) -> dict[str, tuple[int, int]]:
@@ -98,9 +102,16 @@ def test_refund_return_goes_back_to_stock_and_refunds_the_line(stack):
     warehouse = next(a["warehouse"] for a in order["allocations"])
     before = stock_of(stack, "MUG-LOGO")[warehouse]
 
-    response = post_return(stack, {"order_id": order["id"], "lines": [{"sku": "MUG-LOGO", "qty": 1}],
-                                   "reason": "wrong_size", "kind": "refund",
-                                   "photos": ["https://example.com/mug.jpg"]})
+    response = post_return(
+        stack,
+        {
+            "order_id": order["id"],
+            "lines": [{"sku": "MUG-LOGO", "qty": 1}],
+            "reason": "wrong_size",
+            "kind": "refund",
+            "photos": ["https://example.com/mug.jpg"],
+        },
+    )
     assert response.status_code == 201, response.text
     return_id = response.json()["id"]
     ret = wait_return(stack, return_id, "awaiting_parcel")
@@ -125,7 +136,8 @@ def test_refund_return_goes_back_to_stock_and_refunds_the_line(stack):
     assert stock_of(stack, "MUG-LOGO")[warehouse] == (before[0] + 1, before[1])
     # Every restock has a ledger movement tied to the return.
     assert [(m["operation"], m["sku"], m["qty"], m["warehouse"]) for m in done["stock_movements"]] == [
-        ("return", "MUG-LOGO", 1, warehouse)]
+        ("return", "MUG-LOGO", 1, warehouse)
+    ]
     with stack.client("operator") as client:
         ledger = client.get("/api/inventory/movements", params={"order_id": return_id}).json()["movements"]
     assert [(m["operation"], m["qty"]) for m in ledger] == [("return", 1)]
@@ -152,23 +164,48 @@ def test_bad_requests_name_the_field_and_store_nothing(stack):
     refused({"order_id": order["id"], "lines": line, "reason": "bored"}, 422, "reason", "must be one of: changed_mind")
     refused({"order_id": "ord_nothere", "lines": line, "reason": "wrong_size"}, 404, "order_id", "no order")
     refused({"order_id": pending, "lines": line, "reason": "wrong_size"}, 409, "order_id", "only a delivered order")
-    refused({"order_id": order["id"], "lines": [{"line": 1, "qty": 3}], "reason": "wrong_size"}, 409,
-            "lines[0].qty", "only 2 of 2 delivered are left")
-    refused({"order_id": order["id"], "lines": [{"line": 4, "qty": 1}], "reason": "wrong_size"}, 422,
-            "lines[0].line", "no line 4")
-    refused({"order_id": order["id"], "lines": [{"sku": "NOPE", "qty": 1}], "reason": "wrong_size"}, 422,
-            "lines[0].sku", "not in the order")
-    refused({"order_id": order["id"], "lines": line, "reason": "wrong_size", "kind": "exchange"}, 422,
-            "replacement_sku", "")
-    refused({"order_id": order["id"], "lines": line, "reason": "wrong_size", "kind": "exchange",
-             "replacement_sku": "NOPE"}, 422, "replacement_sku", "unknown SKU")
-    refused({"order_id": order["id"], "lines": line, "reason": "wrong_size", "photos": ["ftp://x"]}, 422,
-            "photos[0].url", "")
+    refused(
+        {"order_id": order["id"], "lines": [{"line": 1, "qty": 3}], "reason": "wrong_size"},
+        409,
+        "lines[0].qty",
+        "only 2 of 2 delivered are left",
+    )
+    refused(
+        {"order_id": order["id"], "lines": [{"line": 4, "qty": 1}], "reason": "wrong_size"},
+        422,
+        "lines[0].line",
+        "no line 4",
+    )
+    refused(
+        {"order_id": order["id"], "lines": [{"sku": "NOPE", "qty": 1}], "reason": "wrong_size"},
+        422,
+        "lines[0].sku",
+        "not in the order",
+    )
+    refused(
+        {"order_id": order["id"], "lines": line, "reason": "wrong_size", "kind": "exchange"}, 422, "replacement_sku", ""
+    )
+    refused(
+        {"order_id": order["id"], "lines": line, "reason": "wrong_size", "kind": "exchange", "replacement_sku": "NOPE"},
+        422,
+        "replacement_sku",
+        "unknown SKU",
+    )
+    refused(
+        {"order_id": order["id"], "lines": line, "reason": "wrong_size", "photos": ["ftp://x"]},
+        422,
+        "photos[0].url",
+        "",
+    )
     with stack.client("operator") as client:
         assert client.get("/api/returns", params={"order_id": order["id"]}).json()["total"] == 0
     with stack.client("analyst") as client:
-        assert client.post("/api/returns", json={"order_id": order["id"], "lines": line,
-                                                 "reason": "wrong_size"}).status_code == 403
+        assert (
+            client.post(
+                "/api/returns", json={"order_id": order["id"], "lines": line, "reason": "wrong_size"}
+            ).status_code
+            == 403
+        )
 
 
 def test_concurrent_requests_never_return_more_than_delivered(stack):
@@ -182,10 +219,13 @@ def test_concurrent_requests_never_return_more_than_delivered(stack):
 
 
 def test_quality_check_must_cover_every_item_and_damaged_is_written_off(stack):
-    order = delivered_order(stack, lines=[{"sku": "MUG-LOGO", "qty": 3, "price": 9.5},
-                                          {"sku": "TSHIRT-BLK-M", "qty": 1, "price": 19.9}])
-    response = post_return(stack, {"order_id": order["id"], "reason": "changed_mind",
-                                   "lines": [{"line": 1, "qty": 3}, {"line": 2, "qty": 1}]})
+    order = delivered_order(
+        stack, lines=[{"sku": "MUG-LOGO", "qty": 3, "price": 9.5}, {"sku": "TSHIRT-BLK-M", "qty": 1, "price": 19.9}]
+    )
+    response = post_return(
+        stack,
+        {"order_id": order["id"], "reason": "changed_mind", "lines": [{"line": 1, "qty": 3}, {"line": 2, "qty": 1}]},
+    )
     return_id = response.json()["id"]
     wait_return(stack, return_id, "awaiting_parcel")
     assert return_event(stack, return_id, "parcel_received").status_code == 202
@@ -193,7 +233,10 @@ def test_quality_check_must_cover_every_item_and_damaged_is_written_off(stack):
     for qc, text in (
         ([], "needs a result for every line"),
         ([{"line": 1, "result": "resellable"}], "line 2: results for 0 of 1"),
-        ([{"line": 1, "result": "resellable", "qty": 2}, {"line": 2, "result": "resellable"}], "line 1: results for 2 of 3"),
+        (
+            [{"line": 1, "result": "resellable", "qty": 2}, {"line": 2, "result": "resellable"}],
+            "line 1: results for 2 of 3",
+        ),
         ([{"line": 1, "result": "damaged"}, {"line": 2, "result": "resellable"}], "needs a reason"),
         ([{"line": 3, "result": "resellable"}], "line 3 is not in this return"),
     ):
@@ -201,11 +244,15 @@ def test_quality_check_must_cover_every_item_and_damaged_is_written_off(stack):
         assert response.status_code == 422 and text in response.json()["detail"], (qc, response.text)
     assert get_return(stack, return_id)["status"] == "inspecting"
     assert decide(stack, return_id, "approve").status_code == 422  # not a decision of the quality check
-    qc = [{"line": 1, "result": "resellable", "qty": 1}, {"line": 1, "result": "damaged", "qty": 1, "reason": "cracked"},
-          {"line": 1, "result": "missing", "qty": 1}, {"line": 2, "result": "resellable"}]
+    qc = [
+        {"line": 1, "result": "resellable", "qty": 1},
+        {"line": 1, "result": "damaged", "qty": 1, "reason": "cracked"},
+        {"line": 1, "result": "missing", "qty": 1},
+        {"line": 2, "result": "resellable"},
+    ]
     assert decide(stack, return_id, "inspected", qc=qc).status_code == 200
     done = wait_return(stack, return_id, "completed")
-    lines = {l["line"]: l for l in done["lines"]}
+    lines = {line["line"]: line for line in done["lines"]}
     assert (lines[1]["restocked"], lines[1]["written_off"], lines[1]["counted"]) == (1, 1, 2)
     # Refunded: what arrived (resellable and damaged), not the missing one.
     assert done["refunded"] == round(2 * 9.5 + 19.9, 2)
@@ -215,15 +262,20 @@ def test_quality_check_must_cover_every_item_and_damaged_is_written_off(stack):
     # The missing item may be asked back again; the others are returned.
     again = post_return(stack, {"order_id": order["id"], "reason": "changed_mind", "lines": [{"line": 1, "qty": 2}]})
     assert again.status_code == 409
-    assert post_return(stack, {"order_id": order["id"], "reason": "changed_mind",
-                               "lines": [{"line": 1, "qty": 1}]}).status_code == 201
+    assert (
+        post_return(
+            stack, {"order_id": order["id"], "reason": "changed_mind", "lines": [{"line": 1, "qty": 1}]}
+        ).status_code
+        == 201
+    )
 
 
 def test_review_rejected_changes_no_stock_and_no_money(stack):
     order = delivered_order(stack, lines=[{"sku": "MUG-LOGO", "qty": 1, "price": 600}])
     before = stock_of(stack, "MUG-LOGO")
-    return_id = post_return(stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}],
-                                    "reason": "not_as_described"}).json()["id"]
+    return_id = post_return(
+        stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}], "reason": "not_as_described"}
+    ).json()["id"]
     ret = wait_return(stack, return_id, "in_review")
     assert ret["audit"]["action"] == "review" and "500 review limit" in ret["audit"]["fired"][0]["reason"]
     assert decide(stack, return_id, "reject").status_code == 422  # a comment is required
@@ -233,23 +285,32 @@ def test_review_rejected_changes_no_stock_and_no_money(stack):
     assert stock_of(stack, "MUG-LOGO") == before
     assert any(e["data"].get("event") == "return_rejected" for e in done["timeline"])
     # A rejected return holds nothing: the item may be asked back again.
-    assert post_return(stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}],
-                               "reason": "defective"}).status_code == 201
+    assert (
+        post_return(
+            stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}], "reason": "defective"}
+        ).status_code
+        == 201
+    )
 
 
 def test_damaged_on_arrival_below_the_value_is_refunded_at_once(stack):
     order = delivered_order(stack, lines=[{"sku": "MUG-LOGO", "qty": 2, "price": 9.5}], shipping_fee=4.9)
-    return_id = post_return(stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}],
-                                    "reason": "damaged_on_arrival"}).json()["id"]
+    return_id = post_return(
+        stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}], "reason": "damaged_on_arrival"}
+    ).json()["id"]
     done = wait_return(stack, return_id, "completed")
     path = [e["step"] for e in done["timeline"]]
     assert "label" not in path and "inspect" not in path
     assert done["label"] == {} and done["stock_movements"] == []
     # Our fault: the shipping fee is refunded too, once per order.
     assert (done["refunded"], done["refunded_shipping"]) == (14.4, 4.9)
-    second = post_return(stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}],
-                                 "reason": "damaged_on_arrival"}).json()["id"]
-    assert (wait_return(stack, second, "completed")["refunded"], get_return(stack, second)["refunded_shipping"]) == (9.5, 0)
+    second = post_return(
+        stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}], "reason": "damaged_on_arrival"}
+    ).json()["id"]
+    assert (wait_return(stack, second, "completed")["refunded"], get_return(stack, second)["refunded_shipping"]) == (
+        9.5,
+        0,
+    )
     with stack.client("operator") as client:
         returns = client.get("/api/returns", params={"order_id": order["id"]}).json()["returns"]
     assert sum(r["refunded"] for r in returns) <= 2 * 9.5 + 4.9
@@ -258,8 +319,16 @@ def test_damaged_on_arrival_below_the_value_is_refunded_at_once(stack):
 def test_exchange_reserves_on_approval_and_places_an_order_that_can_be_returned(stack):
     order = delivered_order(stack, lines=[{"sku": "TSHIRT-BLK-M", "qty": 1, "price": 19.9}])
     before = stock_of(stack, "TSHIRT-WHT-L")
-    return_id = post_return(stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}], "reason": "wrong_size",
-                                    "kind": "exchange", "replacement_sku": "TSHIRT-WHT-L"}).json()["id"]
+    return_id = post_return(
+        stack,
+        {
+            "order_id": order["id"],
+            "lines": [{"line": 1, "qty": 1}],
+            "reason": "wrong_size",
+            "kind": "exchange",
+            "replacement_sku": "TSHIRT-WHT-L",
+        },
+    ).json()["id"]
     ret = wait_return(stack, return_id, "awaiting_parcel")
     # Held from approval, before the parcel arrives.
     held = stock_of(stack, "TSHIRT-WHT-L")
@@ -292,8 +361,16 @@ def test_an_exchange_without_stock_for_the_replacement_is_refunded(stack):
 
     replacement = new_sku(stack, {"BER": 0})
     order = delivered_order(stack, lines=[{"sku": "MUG-LOGO", "qty": 1, "price": 9.5}])
-    return_id = post_return(stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}], "reason": "wrong_item",
-                                    "kind": "exchange", "replacement_sku": replacement}).json()["id"]
+    return_id = post_return(
+        stack,
+        {
+            "order_id": order["id"],
+            "lines": [{"line": 1, "qty": 1}],
+            "reason": "wrong_item",
+            "kind": "exchange",
+            "replacement_sku": replacement,
+        },
+    ).json()["id"]
     ret = wait_return(stack, return_id, "awaiting_parcel")
     assert any(e["type"] == "out_of_stock" for e in ret["timeline"])
     done = receive_and_inspect(stack, return_id, [{"line": 1, "result": "resellable"}])
@@ -306,8 +383,9 @@ def test_a_category_that_cannot_be_returned_is_rejected_and_nothing_moves(stack)
 
     sku = new_sku(stack, {"BER": 5}, category="hygiene")
     order = delivered_order(stack, lines=[{"sku": sku, "qty": 1, "price": 4}])
-    return_id = post_return(stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}],
-                                    "reason": "changed_mind"}).json()["id"]
+    return_id = post_return(
+        stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}], "reason": "changed_mind"}
+    ).json()["id"]
     done = wait_return(stack, return_id, "rejected")
     assert "cannot be returned" in done["audit"]["fired"][0]["reason"]
     assert done["refunded"] == 0 and done["stock_movements"] == [] and stock_of(stack, sku) == {"BER": (4, 0)}
@@ -326,8 +404,9 @@ def test_concurrent_refunds_of_one_order_never_exceed_what_it_paid(stack):
 
 def test_the_inbox_decides_a_return_held_for_review(stack):
     order = delivered_order(stack, lines=[{"sku": "MUG-LOGO", "qty": 1, "price": 700}])
-    return_id = post_return(stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}],
-                                    "reason": "defective"}).json()["id"]
+    return_id = post_return(
+        stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}], "reason": "defective"}
+    ).json()["id"]
     ret = wait_return(stack, return_id, "in_review")
     task = next(t for t in ret["tasks"] if t["status"] == "open")
     with stack.client("channel") as client:  # only operators decide

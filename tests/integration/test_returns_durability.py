@@ -24,8 +24,12 @@ def _flow_name() -> str:
 
 def test_return_waiting_for_its_parcel_survives_a_worker_kill(stack):
     order = delivered_order(stack, lines=[{"sku": "MUG-LOGO", "qty": 2, "price": 9.5}])
-    ids = [post_return(stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}],
-                               "reason": "changed_mind"}).json()["id"] for _ in range(2)]
+    ids = [
+        post_return(
+            stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}], "reason": "changed_mind"}
+        ).json()["id"]
+        for _ in range(2)
+    ]
     for return_id in ids:
         wait_return(stack, return_id, "awaiting_parcel")
     stack.kill("worker")
@@ -50,8 +54,17 @@ def test_timers_fire_after_a_restart_and_an_expired_return_moves_nothing(stack):
     stack.publish(fast_return_flow(name, parcel="3s", late="3s"))
     order = delivered_order(stack, lines=[{"sku": "TSHIRT-BLK-M", "qty": 1, "price": 19.9}])
     before = stock_of(stack, "TSHIRT-WHT-L")
-    response = post_return(stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}], "reason": "wrong_size",
-                                   "kind": "exchange", "replacement_sku": "TSHIRT-WHT-L"}, flow=name)
+    response = post_return(
+        stack,
+        {
+            "order_id": order["id"],
+            "lines": [{"line": 1, "qty": 1}],
+            "reason": "wrong_size",
+            "kind": "exchange",
+            "replacement_sku": "TSHIRT-WHT-L",
+        },
+        flow=name,
+    )
     return_id = response.json()["id"]
     wait_return(stack, return_id, "awaiting_parcel")
     assert stock_of(stack, "TSHIRT-WHT-L") != before  # the replacement is held
@@ -63,7 +76,7 @@ def test_timers_fire_after_a_restart_and_an_expired_return_moves_nothing(stack):
     assert events == ["return_label", "return_reminder", "return_expired"]
     assert done["refunded"] == 0 and done["stock_movements"] == [] and done["exchange_order_id"] is None
     assert stock_of(stack, "TSHIRT-WHT-L") == before  # the held replacement went back
-    assert [l["counted"] for l in done["lines"]] == [0]
+    assert [line["counted"] for line in done["lines"]] == [0]
     # Too late for the parcel now.
     assert return_event(stack, return_id, "parcel_received").status_code == 409
 
@@ -73,16 +86,20 @@ def test_a_return_started_on_v1_finishes_on_v1_after_v2_is_published(stack):
     v1 = fast_return_flow(name)
     first = stack.publish(v1)
     order = delivered_order(stack, lines=[{"sku": "MUG-LOGO", "qty": 2, "price": 9.5}])
-    old = post_return(stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}], "reason": "changed_mind"},
-                      flow=name).json()["id"]
+    old = post_return(
+        stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}], "reason": "changed_mind"}, flow=name
+    ).json()["id"]
     wait_return(stack, old, "awaiting_parcel")
     # v2: no quality check any more, and another end status.
     v2 = v1.replace("parcel_received: inspect", "parcel_received: restock", 1).replace(
-        "  - id: completed\n    type: end\n    status: completed", "  - id: completed\n    type: end\n    status: closed")
+        "  - id: completed\n    type: end\n    status: completed",
+        "  - id: completed\n    type: end\n    status: closed",
+    )
     second = stack.publish(v2)
     assert second["version"] == first["version"] + 1
-    new = post_return(stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}], "reason": "changed_mind"},
-                      flow=name).json()["id"]
+    new = post_return(
+        stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}], "reason": "changed_mind"}, flow=name
+    ).json()["id"]
 
     done = receive_and_inspect(stack, old, [{"line": 1, "result": "resellable"}])
     assert done["status"] == "completed" and done["flow"]["version"] == first["version"]

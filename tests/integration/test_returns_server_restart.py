@@ -9,7 +9,7 @@ import os
 import subprocess
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -41,12 +41,21 @@ def own_server_stack(request, tmp_path, mailbox, notify_hooks):
     url, drop = _database(request.param, tmp_path)
     web_port = free_port()
     env = {
-        **os.environ, "OMS_DATABASE_URL": url, "OMS_DATA_DIR": str(tmp_path),
-        "OMS_TEMPORAL_ADDRESS": f"127.0.0.1:{port}", "OMS_TASK_QUEUE": f"oms-restart-{uuid.uuid4().hex[:6]}",
-        "OMS_WEB_HOST": "127.0.0.1", "OMS_WEB_PORT": str(web_port), "OMS_DEV_MODE": "true",
-        "OMS_DEV_PASSWORD": PASSWORD, "OMS_LOG_LEVEL": "WARNING", "OMS_SMTP_HOST": "127.0.0.1",
-        "OMS_SMTP_PORT": str(mailbox.port), "OMS_SMTP_FROM": "Shop <orders@shop.test>",
-        "OMS_NOTIFY_WEBHOOK_URL": notify_hooks.url, "OMS_NOTIFY_WEBHOOK_SECRET": "notify-test-secret",
+        **os.environ,
+        "OMS_DATABASE_URL": url,
+        "OMS_DATA_DIR": str(tmp_path),
+        "OMS_TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+        "OMS_TASK_QUEUE": f"oms-restart-{uuid.uuid4().hex[:6]}",
+        "OMS_WEB_HOST": "127.0.0.1",
+        "OMS_WEB_PORT": str(web_port),
+        "OMS_DEV_MODE": "true",
+        "OMS_DEV_PASSWORD": PASSWORD,
+        "OMS_LOG_LEVEL": "WARNING",
+        "OMS_SMTP_HOST": "127.0.0.1",
+        "OMS_SMTP_PORT": str(mailbox.port),
+        "OMS_SMTP_FROM": "Shop <orders@shop.test>",
+        "OMS_NOTIFY_WEBHOOK_URL": notify_hooks.url,
+        "OMS_NOTIFY_WEBHOOK_SECRET": "notify-test-secret",
         "OMS_INTAKE_SWEEP_SECONDS": "1",
     }
     stack = Stack(request.param, f"http://127.0.0.1:{web_port}", env, tmp_path)
@@ -84,15 +93,17 @@ def _event_when_reachable(stack, return_id: str, type_: str, timeout: float = 60
 def test_return_waiting_for_its_parcel_survives_a_temporal_server_restart(own_server_stack):
     stack, restart_server = own_server_stack
     order = delivered_order(stack, lines=[{"sku": "MUG-LOGO", "qty": 2, "price": 9.5}])
-    return_id = post_return(stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}],
-                                    "reason": "changed_mind"}).json()["id"]
+    return_id = post_return(
+        stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}], "reason": "changed_mind"}
+    ).json()["id"]
     wait_return(stack, return_id, "awaiting_parcel")
     stack.kill("worker")
 
     def while_down() -> None:
         # A return asked for while Temporal is away: 503, and nothing is stored.
-        response = post_return(stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}],
-                                       "reason": "changed_mind"})
+        response = post_return(
+            stack, {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}], "reason": "changed_mind"}
+        )
         assert response.status_code == 503, response.text
         with stack.client("operator") as client:
             assert client.get("/api/returns", params={"order_id": order["id"]}).json()["total"] == 1

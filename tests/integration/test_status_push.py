@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from oms.temporal.dev_server import free_port
-from services.orders.channels import SIGNATURE_HEADER, sign
+from services.orders.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from tests.conftest import order_payload, unique
 
 
@@ -37,8 +37,11 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def statuses(self, order_id: str) -> list[str]:
-        return [payload["status"] for _, _, payload in sorted(self.received, key=lambda r: r[2]["seq"])
-                if payload["order_id"] == order_id]
+        return [
+            payload["status"]
+            for _, _, payload in sorted(self.received, key=lambda r: r[2]["seq"])
+            if payload["order_id"] == order_id
+        ]
 
     def close(self):
         self.server.shutdown()
@@ -81,7 +84,7 @@ def test_every_status_change_is_pushed_signed(stack, receiver):
         time.sleep(0.1)
     assert hook.statuses(order_id) == expected
     for headers, body, payload in hook.received:
-        assert headers[SIGNATURE_HEADER] == sign(f"dev-secret-{channel}", body)
+        assert headers[SIGNATURE_HEADER] == sign(f"dev-secret-{channel}", body, int(headers[TIMESTAMP_HEADER]))
         assert payload["channel"] == channel
 
 
@@ -89,9 +92,14 @@ def test_a_channel_that_keeps_failing_is_on_the_timeline_and_the_order_goes_on(s
     hook = receiver(503)
     channel = _channel(stack, hook.port, "5s")
     order_id = stack.submit(order_payload(channel=channel)).json()["id"]
-    order = stack.wait_for(order_id, lambda o: any(
-        e["type"] == "webhook_failed" and e["message"].startswith("status audited not delivered to the channel")
-        for e in o["timeline"]), timeout=60)
+    order = stack.wait_for(
+        order_id,
+        lambda o: any(
+            e["type"] == "webhook_failed" and e["message"].startswith("status audited not delivered to the channel")
+            for e in o["timeline"]
+        ),
+        timeout=60,
+    )
     assert order["status"] != "received"
     assert len(hook.received) >= 2  # retried before giving up
     stack.wait_status(order_id, "shipped")

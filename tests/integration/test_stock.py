@@ -43,7 +43,12 @@ def movements(stack, sku: str) -> list[tuple]:
 
 
 def order(sku: str, qty: int, price: float = 10.0, country: str = "DE", **overrides) -> dict:
-    address = {"street": f"Teststr. {uuid.uuid4().int % 100000}", "city": "X", "postal_code": "10115", "country": country}
+    address = {
+        "street": f"Teststr. {uuid.uuid4().int % 100000}",
+        "city": "X",
+        "postal_code": "10115",
+        "country": country,
+    }
     if country == "FR":
         address.update(city="Lyon", postal_code="69001")
     if country == "US":
@@ -69,37 +74,82 @@ def backorder_flow(stack) -> str:
 def test_receipt_adjustment_transfer_are_ledger_rows_that_reconcile(stack):
     sku = new_sku(stack)
     with stack.client("operator") as client:
-        received = client.post("/api/inventory/receipts", json={"warehouse": "BER", "sku": sku, "qty": 10, "reason": "PO 1"})
+        received = client.post(
+            "/api/inventory/receipts", json={"warehouse": "BER", "sku": sku, "qty": 10, "reason": "PO 1"}
+        )
         assert received.status_code == 201, received.text
-        assert (received.json()["operation"], received.json()["qty"], received.json()["user"]) == ("receipt", 10, "operator")
-        assert client.post("/api/inventory/adjustments",
-                           json={"warehouse": "BER", "sku": sku, "qty": -3, "reason": "broken"}).status_code == 201
-        moved = client.post("/api/inventory/transfers",
-                            json={"from_warehouse": "BER", "to_warehouse": "LYS", "sku": sku, "qty": 2})
+        assert (received.json()["operation"], received.json()["qty"], received.json()["user"]) == (
+            "receipt",
+            10,
+            "operator",
+        )
+        assert (
+            client.post(
+                "/api/inventory/adjustments", json={"warehouse": "BER", "sku": sku, "qty": -3, "reason": "broken"}
+            ).status_code
+            == 201
+        )
+        moved = client.post(
+            "/api/inventory/transfers", json={"from_warehouse": "BER", "to_warehouse": "LYS", "sku": sku, "qty": 2}
+        )
         assert moved.status_code == 201, moved.text
         assert client.post("/api/inventory/returns", json={"warehouse": "LYS", "sku": sku, "qty": 1}).status_code == 201
         assert client.put(f"/api/inventory/NJ1/{sku}", json={"on_hand": 4}).status_code == 200
     assert balances(stack, sku) == {"BER": (5, 0), "LYS": (3, 0), "NJ1": (4, 0)}
     assert movements(stack, sku) == [
-        ("receipt", "BER", 10), ("adjust", "BER", -3), ("transfer", "BER", -2), ("transfer", "LYS", 2),
-        ("return", "LYS", 1), ("adjust", "NJ1", 4),
+        ("receipt", "BER", 10),
+        ("adjust", "BER", -3),
+        ("transfer", "BER", -2),
+        ("transfer", "LYS", 2),
+        ("return", "LYS", 1),
+        ("adjust", "NJ1", 4),
     ]
     assert reconciliation(stack)["differences"] == []
 
 
 BAD_MOVES = {
-    "receipt of nothing": ("/api/inventory/receipts", {"warehouse": "BER", "qty": 0}, 422, "qty", "qty must be at least 1"),
-    "unknown warehouse": ("/api/inventory/receipts", {"warehouse": "XXX", "qty": 1}, 404, "warehouse",
-                          "unknown warehouse 'XXX'"),
-    "adjust below what is reserved": ("/api/inventory/adjustments", {"warehouse": "BER", "qty": -6, "reason": "x"}, 422,
-                                      "qty", "{sku} in BER has too little unreserved stock to take 6"),
-    "transfer more than there is": ("/api/inventory/transfers",
-                                    {"from_warehouse": "BER", "to_warehouse": "LYS", "qty": 9}, 422, "qty",
-                                    "{sku} in BER has too little unreserved stock to take 9"),
-    "transfer to itself": ("/api/inventory/transfers", {"from_warehouse": "BER", "to_warehouse": "BER", "qty": 1}, 422,
-                           "to_warehouse", "a transfer needs two different warehouses"),
-    "lot for an untracked SKU": ("/api/inventory/receipts", {"warehouse": "BER", "qty": 1, "lot": "L1"}, 422, "lot",
-                                 "SKU {sku} is not tracked by lot: leave the lot out"),
+    "receipt of nothing": (
+        "/api/inventory/receipts",
+        {"warehouse": "BER", "qty": 0},
+        422,
+        "qty",
+        "qty must be at least 1",
+    ),
+    "unknown warehouse": (
+        "/api/inventory/receipts",
+        {"warehouse": "XXX", "qty": 1},
+        404,
+        "warehouse",
+        "unknown warehouse 'XXX'",
+    ),
+    "adjust below what is reserved": (
+        "/api/inventory/adjustments",
+        {"warehouse": "BER", "qty": -6, "reason": "x"},
+        422,
+        "qty",
+        "{sku} in BER has too little unreserved stock to take 6",
+    ),
+    "transfer more than there is": (
+        "/api/inventory/transfers",
+        {"from_warehouse": "BER", "to_warehouse": "LYS", "qty": 9},
+        422,
+        "qty",
+        "{sku} in BER has too little unreserved stock to take 9",
+    ),
+    "transfer to itself": (
+        "/api/inventory/transfers",
+        {"from_warehouse": "BER", "to_warehouse": "BER", "qty": 1},
+        422,
+        "to_warehouse",
+        "a transfer needs two different warehouses",
+    ),
+    "lot for an untracked SKU": (
+        "/api/inventory/receipts",
+        {"warehouse": "BER", "qty": 1, "lot": "L1"},
+        422,
+        "lot",
+        "SKU {sku} is not tracked by lot: leave the lot out",
+    ),
 }
 
 
@@ -133,13 +183,16 @@ def test_lot_tracked_stock_needs_lot_and_expiry(stack):
         assert no_lot.json()["errors"] == [{"field": "lot", "message": f"SKU {sku} is tracked by lot: name the lot"}]
         no_date = client.post("/api/inventory/receipts", json={"warehouse": "BER", "sku": sku, "qty": 5, "lot": "L1"})
         assert no_date.json()["errors"][0]["field"] == "expires_on"
-        ok = client.post("/api/inventory/receipts",
-                         json={"warehouse": "BER", "sku": sku, "qty": 5, "lot": "L1", "expires_on": "2099-01-31"})
+        ok = client.post(
+            "/api/inventory/receipts",
+            json={"warehouse": "BER", "sku": sku, "qty": 5, "lot": "L1", "expires_on": "2099-01-31"},
+        )
         assert ok.status_code == 201, ok.text
         rows = client.get("/api/inventory", params={"sku": sku}).json()["stock"]
-    assert [(r["warehouse"], r["on_hand"], [(l["lot"], l["on_hand"], l["expires_on"]) for l in r["lots"]]) for r in rows] == [
-        ("BER", 5, [("L1", 5, "2099-01-31")])
-    ]
+    assert [
+        (r["warehouse"], r["on_hand"], [(lot["lot"], lot["on_hand"], lot["expires_on"]) for lot in r["lots"]])
+        for r in rows
+    ] == [("BER", 5, [("L1", 5, "2099-01-31")])]
 
 
 # ---- allocation on real orders ------------------------------------------------------------
@@ -161,9 +214,15 @@ def test_split_across_warehouses_when_none_can_ship_alone(stack):
     sku = new_sku(stack, {"BER": 3, "LYS": 3}, price=30)
     order_id = stack.submit(order(sku, 5, price=30)).json()["id"]
     detail = stack.wait_for(order_id, lambda o: any(e["type"] == "stock_reserved" for e in o["timeline"]))
-    assert [(a["warehouse"], a["qty"]) for a in detail["allocations"] if a["state"] == "reserve"] == [("BER", 3), ("LYS", 2)]
+    assert [(a["warehouse"], a["qty"]) for a in detail["allocations"] if a["state"] == "reserve"] == [
+        ("BER", 3),
+        ("LYS", 2),
+    ]
     line = next(e for e in detail["timeline"] if e["type"] == "stock_reserved")
-    assert "split into BER (90.00) + LYS (60.00) by nearest, then lowest cost, each shipment worth at least 20.00" in line["message"]
+    assert (
+        "split into BER (90.00) + LYS (60.00) by nearest, then lowest cost, each shipment worth at least 20.00"
+        in line["message"]
+    )
     assert [(s["warehouse"], s["value"]) for s in line["data"]["shipments"]] == [("BER", 90.0), ("LYS", 60.0)]
 
 
@@ -183,8 +242,10 @@ def test_channel_reserved_stock_is_kept_for_its_channel(stack):
         response = client.put(f"/api/inventory/channels/phone/BER/{sku}", json={"qty": 3})
         assert response.status_code == 200, response.text
     web = stack.submit(order(sku, 3)).json()["id"]
-    assert "BER: 3 x " + sku + " kept for other channels" in next(
-        e for e in stack.wait_status(web, "backordered")["timeline"] if e["type"] == "out_of_stock")["message"]
+    assert (
+        "BER: 3 x " + sku + " kept for other channels"
+        in next(e for e in stack.wait_status(web, "backordered")["timeline"] if e["type"] == "out_of_stock")["message"]
+    )
     phone = stack.submit(order(sku, 3, channel="phone")).json()["id"]
     detail = stack.wait_for(phone, lambda o: any(e["type"] == "stock_reserved" for e in o["timeline"]))
     assert [(a["warehouse"], a["qty"]) for a in detail["allocations"] if a["state"] == "reserve"] == [("BER", 3)]
@@ -201,11 +262,21 @@ def test_backorder_then_receipt_then_allocation(stack):
     assert received.status_code == 201
     assert received.json()["woken_orders"] == [order_id]
     detail = stack.wait_for(order_id, lambda o: any(e["type"] == "stock_reserved" for e in o["timeline"]))
-    assert [e["type"] for e in detail["timeline"]][:5] == ["audited", "out_of_stock", "waiting", "event", "stock_reserved"]
+    assert [e["type"] for e in detail["timeline"]][:5] == [
+        "audited",
+        "out_of_stock",
+        "waiting",
+        "event",
+        "stock_reserved",
+    ]
     assert [(a["warehouse"], a["qty"]) for a in detail["allocations"] if a["state"] == "reserve"] == [("BER", 4)]
     with stack.client("operator") as client:
-        assert client.get("/api/inventory/backorders", params={"sku": sku, "status": "filled"}).json()["backorders"][0][
-            "order_id"] == order_id
+        assert (
+            client.get("/api/inventory/backorders", params={"sku": sku, "status": "filled"}).json()["backorders"][0][
+                "order_id"
+            ]
+            == order_id
+        )
 
 
 def test_backorder_without_stock_is_cancelled_after_its_timeout(stack, backorder_flow):
@@ -213,13 +284,23 @@ def test_backorder_without_stock_is_cancelled_after_its_timeout(stack, backorder
     order_id = stack.submit(order(sku, 2), flow=backorder_flow).json()["id"]
     detail = stack.wait_status(order_id, "cancelled", timeout=30)
     assert [e["type"] for e in detail["timeline"]] == [
-        "audited", "out_of_stock", "waiting", "timed_out", "stock_released", "ended"]
+        "audited",
+        "out_of_stock",
+        "waiting",
+        "timed_out",
+        "stock_released",
+        "ended",
+    ]
     with stack.client("operator") as client:
         rows = client.get("/api/inventory/backorders", params={"sku": sku, "status": "all"}).json()["backorders"]
         assert [(r["order_id"], r["status"]) for r in rows] == [(order_id, "cancelled")]
         # A receipt afterwards wakes nobody.
-        assert client.post("/api/inventory/receipts", json={"warehouse": "BER", "sku": sku, "qty": 5}).json()[
-            "woken_orders"] == []
+        assert (
+            client.post("/api/inventory/receipts", json={"warehouse": "BER", "sku": sku, "qty": 5}).json()[
+                "woken_orders"
+            ]
+            == []
+        )
 
 
 # ---- alerts, replenishment, the mixed run ----------------------------------------------------
@@ -235,7 +316,9 @@ def test_low_stock_alert_opens_and_resolves(stack):
         suggestion = client.get("/api/inventory/replenishment", params={"sku": sku}).json()["suggestions"][0]
         # 6 reserved in 30 days = 0.2/day; (10 lead + 14 cover) x 0.2 + 5 threshold = 9.8, less 4 available -> 6
         assert (suggestion["sold_in_window"], suggestion["suggested_qty"]) == (6, 6)
-        assert client.post("/api/inventory/receipts", json={"warehouse": "BER", "sku": sku, "qty": 10}).status_code == 201
+        assert (
+            client.post("/api/inventory/receipts", json={"warehouse": "BER", "sku": sku, "qty": 10}).status_code == 201
+        )
         alerts = client.get("/api/inventory/alerts", params={"sku": sku, "status": "all"}).json()["alerts"]
     assert [(a["status"], a["available"]) for a in alerts] == [("resolved", 14)]
 
@@ -252,8 +335,9 @@ def test_ledger_reconciles_after_orders_cancellations_and_returns(stack):
         stack.wait_for(order_id, lambda o: any(a["state"] == "ship" for a in o["allocations"]), timeout=60)
     stack.wait_status(unpaid, "cancelled", timeout=60)
     with stack.client("operator") as client:
-        returned = client.post("/api/inventory/returns",
-                               json={"warehouse": "BER", "sku": sku, "qty": 1, "order_id": shipped[0]})
+        returned = client.post(
+            "/api/inventory/returns", json={"warehouse": "BER", "sku": sku, "qty": 1, "order_id": shipped[0]}
+        )
         assert returned.status_code == 201
     assert balances(stack, sku) == {"BER": (20 - 6 + 1, 0), "LYS": (5, 0)}
     report = reconciliation(stack)
@@ -283,14 +367,22 @@ def test_lot_tracked_order_takes_the_first_expiring_lot_with_enough_shelf_life(s
     detail = stack.wait_for(order_id, lambda o: any(e["type"] == "stock_reserved" for e in o["timeline"]))
     line = next(e for e in detail["timeline"] if e["type"] == "stock_reserved")
     assert [(a["warehouse"], a["lot"], a["qty"]) for a in line["data"]["allocations"]] == [
-        ("BER", "C2603", 120), ("BER", "C2605", 5)]
+        ("BER", "C2603", 120),
+        ("BER", "C2605", 5),
+    ]
     assert line["message"].endswith("lots FEFO)")
     with stack.client("operator") as client:
         rows = client.get("/api/inventory/movements", params={"order_id": order_id}).json()["movements"]
-        ber = next(r for r in client.get("/api/inventory", params={"sku": "COFFEE-1KG"}).json()["stock"]
-                   if r["warehouse"] == "BER")
+        ber = next(
+            r
+            for r in client.get("/api/inventory", params={"sku": "COFFEE-1KG"}).json()["stock"]
+            if r["warehouse"] == "BER"
+        )
     assert sorted((m["operation"], m["lot"], m["qty"]) for m in rows if m["operation"] == "reserve") == [
-        ("reserve", "C2603", 120), ("reserve", "C2605", 5)]
+        ("reserve", "C2603", 120),
+        ("reserve", "C2605", 5),
+    ]
     # Reserved, or shipped since: either way lot C2601 was not touched.
-    assert {l["lot"]: l["on_hand"] - l["reserved"] for l in ber["lots"]} == {"C2601": 60, "C2603": 0, "C2605": 115}
+    unreserved = {lot["lot"]: lot["on_hand"] - lot["reserved"] for lot in ber["lots"]}
+    assert unreserved == {"C2601": 60, "C2603": 0, "C2605": 115}
     assert reconciliation(stack)["differences"] == []

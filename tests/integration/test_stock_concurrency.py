@@ -31,11 +31,15 @@ def test_200_concurrent_orders_for_50_in_stock_reserve_exactly_50(stack):
         while True:
             moves = client.get("/api/inventory/movements", params={"sku": sku, "limit": 1000}).json()["movements"]
             reserved_by = {m["order_id"] for m in moves if m["operation"] == "reserve"}
-            waiting = {b["order_id"] for b in client.get("/api/inventory/backorders", params={"sku": sku}).json()["backorders"]}
+            waiting = {
+                b["order_id"] for b in client.get("/api/inventory/backorders", params={"sku": sku}).json()["backorders"]
+            }
             if len(reserved_by) + len(waiting) >= ORDERS or time.monotonic() > deadline:
                 break
             time.sleep(1)
-        backordered = {o["id"] for o in client.get("/api/orders", params={"status": "backordered", "limit": 500}).json()["orders"]}
+        backordered = {
+            o["id"] for o in client.get("/api/orders", params={"status": "backordered", "limit": 500}).json()["orders"]
+        }
 
     assert len(reserved_by) == IN_STOCK
     assert sum(m["qty"] for m in moves if m["operation"] == "reserve") == IN_STOCK
@@ -46,18 +50,22 @@ def test_200_concurrent_orders_for_50_in_stock_reserve_exactly_50(stack):
     while not waiting <= backordered and time.monotonic() < deadline:
         time.sleep(1)
         with stack.client("operator") as client:
-            backordered = {o["id"] for o in client.get("/api/orders", params={"status": "backordered", "limit": 500}).json()["orders"]}
+            backordered = {
+                o["id"]
+                for o in client.get("/api/orders", params={"status": "backordered", "limit": 500}).json()["orders"]
+            }
     assert waiting <= backordered
     # Reserved orders go on shipping meanwhile: read the ledger before and after the balance
     # until no shipment fell in between, so both describe the same moment.
     with stack.client("operator") as client:
+
         def shipped_now() -> int:
             moves = client.get("/api/inventory/movements", params={"sku": sku, "limit": 1000}).json()["movements"]
             return sum(m["qty"] for m in moves if m["operation"] == "ship")
 
         for _ in range(50):
             shipped = shipped_now()
-            (on_hand, reserved), = [v for k, v in balances(stack, sku).items() if k == "BER"]
+            ((on_hand, reserved),) = [v for k, v in balances(stack, sku).items() if k == "BER"]
             if shipped_now() == shipped:
                 break
     assert (on_hand + shipped, reserved + shipped) == (IN_STOCK, IN_STOCK)

@@ -14,7 +14,10 @@ def test_waiting_orders_finish_by_v1_while_new_orders_run_v2(stack):
         stack.wait_status(order_id, "shipped")
 
     # v2: delivered orders end as "delivered" instead of "completed".
-    v2 = v1.replace("  - id: completed\n    type: end\n    status: completed", "  - id: completed\n    type: end\n    status: delivered")
+    v2 = v1.replace(
+        "  - id: completed\n    type: end\n    status: completed",
+        "  - id: completed\n    type: end\n    status: delivered",
+    )
     assert v2 != v1
     assert stack.publish(v2)["version"] == 2
     fresh = stack.submit(order_payload(), flow=name).json()["id"]

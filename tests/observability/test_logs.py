@@ -24,8 +24,11 @@ def test_json_lines_name_the_order_and_its_workflow(capsys, restore_logging):
 
     about, other = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert {k: about[k] for k in ("level", "logger", "message", "order_id", "workflow_id")} == {
-        "level": "INFO", "logger": "oms.test", "message": "reserved 2 lines",
-        "order_id": "ord_123", "workflow_id": "order-web-X-123",
+        "level": "INFO",
+        "logger": "oms.test",
+        "message": "reserved 2 lines",
+        "order_id": "ord_123",
+        "workflow_id": "order-web-X-123",
     }
     assert "time" in about
     assert (other["message"], other["order_id"], other["workflow_id"]) == ("not about an order", None, None)
@@ -34,7 +37,9 @@ def test_json_lines_name_the_order_and_its_workflow(capsys, restore_logging):
 def test_temporal_loggers_lend_their_workflow_id(capsys, restore_logging):
     configure("INFO", "json")
     logging.getLogger("temporalio.activity").info(
-        "activity failed", extra={"temporal_activity": {"workflow_id": "order-web-Y", "activity_type": "reserve_stock"}})
+        "activity failed",
+        extra={"temporal_activity": {"workflow_id": "order-web-Y", "activity_type": "reserve_stock"}},
+    )
     line = json.loads(capsys.readouterr().err)
     assert line["workflow_id"] == "order-web-Y"
     assert line["temporal_activity"]["activity_type"] == "reserve_stock"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -11,8 +11,15 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from tests.conftest import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium; Playwright's own download does not work here
-CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless=new",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +36,9 @@ def signed_in_at(browser, stack) -> Callable[..., Page]:
     contexts = []
 
     def open_page(role: str, path: str, javascript: bool = True) -> Page:
-        context = browser.new_context(base_url=stack.base_url, java_script_enabled=javascript,
-                                      viewport={"width": 1280, "height": 900})
+        context = browser.new_context(
+            base_url=stack.base_url, java_script_enabled=javascript, viewport={"width": 1280, "height": 900}
+        )
         context.set_default_timeout(30_000)
         contexts.append(context)
         page = context.new_page()

@@ -39,7 +39,7 @@ def test_dashboard_filters_by_channel_draws_charts_and_downloads_csv(stack, sign
     with page.expect_download() as download:
         by_channel.get_by_role("link", name="CSV").click()
     path = download.value.path()
-    assert open(path, encoding="utf-8").read().splitlines() == ["channel,orders,revenue", f"{channel},1,19.0"]
+    assert path.read_text(encoding="utf-8").splitlines() == ["channel,orders,revenue", f"{channel},1,19.0"]
 
 
 def test_a_bad_date_gets_a_page_naming_the_field(stack, signed_in):  # noqa: F811

@@ -10,7 +10,7 @@ own, so other tests' orders are never held by it.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -55,8 +55,9 @@ def _line_of(text: str, fragment: str) -> int:
 
 def test_analyst_changes_the_audit_rules_and_the_next_order_is_held(stack, signed_in):
     email = f"{unique('watch').lower()}@example.com"
-    recorded = [stack.submit(order_payload(customer={"name": "Wanda Watch", "email": email})).json()["id"]
-                for _ in range(2)]
+    recorded = [
+        stack.submit(order_payload(customer={"name": "Wanda Watch", "email": email})).json()["id"] for _ in range(2)
+    ]
     for order_id in recorded:
         assert stack.wait_for(order_id, lambda o: o.get("audit") is not None)["audit"]["action"] == "approve"
     with stack.client("analyst") as client:
@@ -86,7 +87,7 @@ def test_analyst_changes_the_audit_rules_and_the_next_order_is_held(stack, signe
     rule = (
         "rules:\n  - id: watched_customer\n"
         f"    when: \"order.customer.email == '{email}'\"\n"
-        "    action: review\n    reason: \"customer {{ order.customer.email }} is on the watch list\"\n"
+        '    action: review\n    reason: "customer {{ order.customer.email }} is on the watch list"\n'
     )
     case = (
         "  - name: a watched customer is held\n"
@@ -94,7 +95,9 @@ def test_analyst_changes_the_audit_rules_and_the_next_order_is_held(stack, signe
         "    expect: {action: review, fired: [watched_customer]}\n"
     )
     draft = live["text"].replace("rules:\n", rule, 1)
-    draft = draft.replace("\ntests:\n", "\ntests:\n" + case, 1) if "\ntests:\n" in draft else draft + "\ntests:\n" + case
+    draft = (
+        draft.replace("\ntests:\n", "\ntests:\n" + case, 1) if "\ntests:\n" in draft else draft + "\ntests:\n" + case
+    )
     _replace_text(page, draft)
     expect(page.locator("[data-role=status]")).to_have_text("Valid: no problems found.")
     expect(page.locator("table.tests tr[data-case='0']")).to_contain_text("a watched customer is held")
@@ -127,7 +130,7 @@ def test_analyst_changes_the_audit_rules_and_the_next_order_is_held(stack, signe
     expect(row).to_contain_text(f"customer {email} is on the watch list")
 
 
-XSS = "<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\">"
+XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
 
 
 def test_definition_texts_are_shown_as_text_and_run_nothing(stack, signed_in):
@@ -160,8 +163,10 @@ def test_definition_texts_are_shown_as_text_and_run_nothing(stack, signed_in):
 
 def test_without_javascript_the_editor_is_a_form(stack, signed_in):
     name = "nojs_" + unique("r").lower().replace("-", "_")
-    text = (f"kind: rules\nname: {name}\n# held above 100\nrules:\n  - id: big\n    when: \"order.total > 100\"\n"
-            "    action: review\n    reason: big\n")
+    text = (
+        f'kind: rules\nname: {name}\n# held above 100\nrules:\n  - id: big\n    when: "order.total > 100"\n'
+        "    action: review\n    reason: big\n"
+    )
     stack.publish(text)
     page = signed_in("analyst", javascript=False)
     page.goto(f"/definitions/rules/{name}")
@@ -171,13 +176,17 @@ def test_without_javascript_the_editor_is_a_form(stack, signed_in):
     page.get_by_role("button", name="Validate").click()
     expect(page.locator("ol.problems li")).to_contain_text("Line 7 $.rules[0].action")
     # A failing test case refuses the publish and shows the case.
-    failing = text.replace("> 100", "> 200") + "tests:\n  - name: 150 is held\n    order: {total: 150}\n    expect: {action: review}\n"
+    failing = (
+        text.replace("> 100", "> 200")
+        + "tests:\n  - name: 150 is held\n    order: {total: 150}\n    expect: {action: review}\n"
+    )
     page.get_by_label("Definition text").fill(failing)
     page.get_by_role("button", name="Publish").click()
     expect(page.get_by_role("alert").first).to_contain_text("Not published: 1 problem")
     expect(page.locator("table.tests tr.refused")).to_contain_text("150 is held")
     expect(page.locator("ol.problems li")).to_contain_text(
-        "Line 10 $.tests[0] test '150 is held' failed: expected action review, got approve")
+        "Line 10 $.tests[0] test '150 is held' failed: expected action review, got approve"
+    )
     page.get_by_label("Definition text").fill(text.replace("> 100", "> 200"))
     page.get_by_label("Note (why this change)").fill("raise to 200")
     page.get_by_role("button", name="Publish").click()

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -93,14 +93,22 @@ def test_operator_enters_a_phone_order_without_javascript(stack, open_as, shots)
     # The keyboard goes through the form in reading order.
     _field(page, "Channel").focus()
     button = page.get_by_role("button")
-    for stop in [button.filter(has_text="Use this channel"), _field(page, "External order id"),
-                 _field(page, "Customer name"), _field(page, "Email")]:
+    for stop in [
+        button.filter(has_text="Use this channel"),
+        _field(page, "External order id"),
+        _field(page, "Customer name"),
+        _field(page, "Email"),
+    ]:
         page.keyboard.press("Tab")
         expect(stop).to_be_focused()
     _field(page, "Line 1: SKU").focus()
-    for stop in [_field(page, "Line 1: quantity"), _field(page, "Line 1: price"),
-                 page.get_by_role("button", name="Remove line 1"), page.get_by_role("button", name="Add line"),
-                 _field(page, "Payment method")]:
+    for stop in [
+        _field(page, "Line 1: quantity"),
+        _field(page, "Line 1: price"),
+        page.get_by_role("button", name="Remove line 1"),
+        page.get_by_role("button", name="Add line"),
+        _field(page, "Payment method"),
+    ]:
         page.keyboard.press("Tab")
         expect(stop).to_be_focused()
 
@@ -122,11 +130,13 @@ def test_operator_enters_a_phone_order_without_javascript(stack, open_as, shots)
     assert refused.value.status == 422
     summary = page.locator(".error-summary")
     expect(summary).to_be_focused()
-    expect(summary.locator("li")).to_have_text([
-        "Customer name is required",
-        "Email must be a valid email address",
-        "Line 2: quantity must be at least 1",
-    ])
+    expect(summary.locator("li")).to_have_text(
+        [
+            "Customer name is required",
+            "Email must be a valid email address",
+            "Line 2: quantity must be at least 1",
+        ]
+    )
     expect(summary.get_by_role("link", name="Customer name is required")).to_have_attribute("href", "#f-customer-name")
     _error_beside(page, "f-customer-name", "Customer name is required")
     _error_beside(page, "f-customer-email", "Email must be a valid email address")
@@ -166,7 +176,10 @@ def test_operator_enters_a_phone_order_without_javascript(stack, open_as, shots)
     order = stack.wait_for(order_id, lambda o: o["status"] in ("awaiting_payment", "shipped"))
     assert (order["channel"], order["external_id"]) == ("phone", external_id)
     assert [(line["sku"], line["qty"], line["price"]) for line in order["lines"]] == [
-        ("MUG-LOGO", 2, 9.5), ("TSHIRT-BLK-M", 3, 19.9), ("HOODIE-GRY-M", 1, 49.0)]
+        ("MUG-LOGO", 2, 9.5),
+        ("TSHIRT-BLK-M", 3, 19.9),
+        ("HOODIE-GRY-M", 1, 49.0),
+    ]
     assert order["customer"] == {"name": "Ann Phone", "email": "ann.phone@example.com", "type": "consumer"}
     assert order["shipping_address"] == {"street": street, "city": "Berlin", "postal_code": "10115", "country": "DE"}
     assert order["payment"] == {"method": "card", "status": "pending"}
@@ -200,7 +213,8 @@ def test_company_tax_id_counts_for_business_customers_only(stack, open_as, shots
     tax_id = _field(page, "Company tax id")
     expect(tax_id).to_be_visible()
     expect(page.locator(".field", has=tax_id)).to_contain_text(
-        "Only used when Customer type is b2b. Not used for this order as it stands.")
+        "Only used when Customer type is b2b. Not used for this order as it stands."
+    )
     tax_id.fill("DE999")
     _valid_order(page, "Carl Consumer")
     page.get_by_role("button", name="Create order", exact=True).click()
@@ -234,14 +248,27 @@ def test_analysts_are_refused(stack, open_as):
     response = page.goto("/orders/new")
     assert response.status == 403
     expect(page.get_by_role("alert")).to_have_text(
-        "Role 'analyst' cannot enter orders; manual order entry needs operator or admin.")
+        "Role 'analyst' cannot enter orders; manual order entry needs operator or admin."
+    )
     token = page.locator('header form input[name="csrf_token"]').get_attribute("value")
     external_id = unique("ANALYST")
-    posted = page.request.post("/orders/new", form={
-        "csrf_token": token, "channel": "phone", "external_id": external_id, "customer.name": "X",
-        "shipping_address.street": "S 1", "shipping_address.city": "C", "shipping_address.postal_code": "1",
-        "shipping_address.country": "DE", "lines[0].sku": "MUG-LOGO", "lines[0].qty": "1", "lines[0].price": "1",
-    }, max_redirects=0)
+    posted = page.request.post(
+        "/orders/new",
+        form={
+            "csrf_token": token,
+            "channel": "phone",
+            "external_id": external_id,
+            "customer.name": "X",
+            "shipping_address.street": "S 1",
+            "shipping_address.city": "C",
+            "shipping_address.postal_code": "1",
+            "shipping_address.country": "DE",
+            "lines[0].sku": "MUG-LOGO",
+            "lines[0].qty": "1",
+            "lines[0].price": "1",
+        },
+        max_redirects=0,
+    )
     assert posted.status == 403
     assert "manual order entry needs operator or admin" in posted.text()
     with stack.client("operator") as client:
@@ -252,10 +279,16 @@ def test_the_server_checks_what_the_browser_sends(stack, open_as):
     page = open_as("operator")
     external_id = unique("FORGED")
     order = {
-        "channel": "phone", "external_id": external_id, "customer.name": "Eve",
-        "shipping_address.street": f"Gasse {uuid.uuid4().int % 100000}", "shipping_address.city": "Wien",
-        "shipping_address.postal_code": "1010", "shipping_address.country": "AT",
-        "lines[0].sku": "MUG-LOGO", "lines[0].qty": "1", "lines[0].price": "9.5",
+        "channel": "phone",
+        "external_id": external_id,
+        "customer.name": "Eve",
+        "shipping_address.street": f"Gasse {uuid.uuid4().int % 100000}",
+        "shipping_address.city": "Wien",
+        "shipping_address.postal_code": "1010",
+        "shipping_address.country": "AT",
+        "lines[0].sku": "MUG-LOGO",
+        "lines[0].qty": "1",
+        "lines[0].price": "9.5",
     }
     # No CSRF token, or a wrong one: refused, nothing stored.
     for form in (order, {**order, "csrf_token": "not-the-token"}):
@@ -267,8 +300,13 @@ def test_the_server_checks_what_the_browser_sends(stack, open_as):
 
     token = page.locator('form.entry input[name="csrf_token"]').get_attribute("value")
     # What no browser form would send: text in number fields, a channel nobody published, a bad option.
-    bad = {**order, "csrf_token": token, "lines[0].qty": "two", "lines[0].price": "9.999",
-           "delivery_method": "teleport"}
+    bad = {
+        **order,
+        "csrf_token": token,
+        "lines[0].qty": "two",
+        "lines[0].price": "9.999",
+        "delivery_method": "teleport",
+    }
     response = page.request.post("/orders/new", form=bad, max_redirects=0)
     assert response.status == 422
     page.set_content(response.text())
@@ -277,14 +315,14 @@ def test_the_server_checks_what_the_browser_sends(stack, open_as):
     expect(page.locator("#e-delivery_method")).to_have_text("Delivery must be one of: ship, pickup")
     expect(page.locator("#f-lines-0-qty")).to_have_attribute("value", "two")  # kept, though no number
 
-    response = page.request.post("/orders/new", form={**order, "csrf_token": token, "channel": "nope"},
-                                 max_redirects=0)
+    response = page.request.post("/orders/new", form={**order, "csrf_token": token, "channel": "nope"}, max_redirects=0)
     assert response.status == 422
     assert "unknown channel &#39;nope&#39;" in response.text()
 
     # Fields the form does not have are not read; the order is created as the form says.
-    response = page.request.post("/orders/new", form={**order, "csrf_token": token, "total": "0.01",
-                                                      "customer.vip": "yes"}, max_redirects=0)
+    response = page.request.post(
+        "/orders/new", form={**order, "csrf_token": token, "total": "0.01", "customer.vip": "yes"}, max_redirects=0
+    )
     assert response.status == 303
     order_id = response.headers["location"].rsplit("/", 1)[1]
     created = stack.order(order_id)
@@ -298,12 +336,23 @@ def test_the_server_checks_what_the_browser_sends(stack, open_as):
 
 
 def test_submitted_names_become_the_nested_order():
-    data = FormData([
-        ("customer.name", " Ann "), ("customer.type", "b2b"), ("shipping_address.postal_code", "01067"),
-        ("lines[0].sku", "A"), ("lines[0].qty", "2"), ("lines[0].price", "9.50"),
-        ("lines[7].sku", ""), ("lines[7].qty", ""), ("lines[7].price", ""),
-        ("lines[9].sku", "B"), ("lines[9].qty", "1.0"), ("lines[9].price", "nan"), ("unknown", "x"),
-    ])
+    data = FormData(
+        [
+            ("customer.name", " Ann "),
+            ("customer.type", "b2b"),
+            ("shipping_address.postal_code", "01067"),
+            ("lines[0].sku", "A"),
+            ("lines[0].qty", "2"),
+            ("lines[0].price", "9.50"),
+            ("lines[7].sku", ""),
+            ("lines[7].qty", ""),
+            ("lines[7].price", ""),
+            ("lines[9].sku", "B"),
+            ("lines[9].qty", "1.0"),
+            ("lines[9].price", "nan"),
+            ("unknown", "x"),
+        ]
+    )
     entry = Entry.read(ORDER_FORM, data)
     assert entry.rows == {"lines": 3}
     assert entry.values["lines[2].sku"] == "B" and "unknown" not in entry.values
@@ -317,22 +366,34 @@ def test_a_blank_form_gets_its_errors_beside_the_required_parts():
     entry = Entry.blank(ORDER_FORM)
     entry.add_row("lines", 500)  # a spare row goes; the one row the table needs stays
     _, errors = FormValidator(ORDER_FORM).validate(
-        {**entry.without_blank_rows(ORDER_FORM).document(ORDER_FORM), "channel": "phone"})
+        {**entry.without_blank_rows(ORDER_FORM).document(ORDER_FORM), "channel": "phone"}
+    )
     assert [e.field for e in errors] == [
-        "external_id", "customer.name", "shipping_address.street", "shipping_address.city",
-        "shipping_address.postal_code", "shipping_address.country", "lines[0].sku", "lines[0].qty", "lines[0].price",
+        "external_id",
+        "customer.name",
+        "shipping_address.street",
+        "shipping_address.city",
+        "shipping_address.postal_code",
+        "shipping_address.country",
+        "lines[0].sku",
+        "lines[0].qty",
+        "lines[0].price",
     ]
 
 
 def test_errors_land_beside_their_fields_or_their_nearest_container():
     entry = Entry.blank(ORDER_FORM)
     entry.add_row("lines", 500)
-    page = build_page(ORDER_FORM, entry, errors=[
-        FieldError("lines[1].qty", "Line 2: quantity must be at least 1"),
-        FieldError("lines", "Order lines must have at least 1 line"),
-        FieldError("shipping_address", "Shipping address is required"),
-        FieldError("", "The order must be a JSON object"),
-    ])
+    page = build_page(
+        ORDER_FORM,
+        entry,
+        errors=[
+            FieldError("lines[1].qty", "Line 2: quantity must be at least 1"),
+            FieldError("lines", "Order lines must have at least 1 line"),
+            FieldError("shipping_address", "Shipping address is required"),
+            FieldError("", "The order must be a JSON object"),
+        ],
+    )
     assert page.summary == [
         ("Line 2: quantity must be at least 1", "f-lines-1-qty"),
         ("Order lines must have at least 1 line", "f-lines-0-sku"),
@@ -341,13 +402,18 @@ def test_errors_land_beside_their_fields_or_their_nearest_container():
     ]
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("customer.type == 'b2b'", {"name": "customer.type", "values": ["b2b"], "negate": False}),
-    ("payment.method not in ['card', \"paypal\"]",
-     {"name": "payment.method", "values": ["card", "paypal"], "negate": True}),
-    ("gift != true", {"name": "gift", "values": [True], "negate": True}),
-    ("order.total > 100", None),
-    ("a == 'x' and b == 'y'", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("customer.type == 'b2b'", {"name": "customer.type", "values": ["b2b"], "negate": False}),
+        (
+            "payment.method not in ['card', \"paypal\"]",
+            {"name": "payment.method", "values": ["card", "paypal"], "negate": True},
+        ),
+        ("gift != true", {"name": "gift", "values": [True], "negate": True}),
+        ("order.total > 100", None),
+        ("a == 'x' and b == 'y'", None),
+    ],
+)
 def test_only_simple_conditions_are_left_to_the_browser(text, expected):
     assert simple_condition(text) == expected

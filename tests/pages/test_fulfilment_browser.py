@@ -66,7 +66,9 @@ def test_operator_makes_a_wave_prints_its_pick_list_and_confirms_a_pick_by_scan(
     mine = page.locator("section.scan", has=page.get_by_role("link", name=order_id))
     mine.get_by_label(f"Scans for {order_id}").fill("MUG-LOGO")
     mine.get_by_role("button", name="Confirm pick").click()
-    expect(page.locator(".notice.error")).to_have_text(f"Nothing was confirmed for order {order_id}: MUG-LOGO: scanned 1 of 2.")
+    expect(page.locator(".notice.error")).to_have_text(
+        f"Nothing was confirmed for order {order_id}: MUG-LOGO: scanned 1 of 2."
+    )
 
     mine.get_by_label(f"Scans for {order_id}").fill("MUG-LOGO\nMUG-LOGO")
     mine.get_by_role("button", name="Confirm pick").click()

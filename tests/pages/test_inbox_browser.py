@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -89,7 +89,7 @@ def _task(stack, task_id: str) -> dict:
 
 
 def test_operator_filters_claims_and_rejects_with_a_comment(stack, slow_review, signed_in):
-    channel, [order_id], [task_id] = _held_orders(stack, slow_review)
+    channel, [order_id], [_task_id] = _held_orders(stack, slow_review)
     page = signed_in("operator")
     _filter_by_channel(page, channel)
     expect(page.locator("table.tasks tbody tr")).to_have_count(1)
@@ -120,11 +120,13 @@ def test_operator_filters_claims_and_rejects_with_a_comment(stack, slow_review, 
     expect(decisions).to_contain_text("address is a parcel locker")
     timeline = page.locator("ol.timeline li")
     expect(timeline.filter(has_text="task_decided")).to_contain_text(
-        "Review held order: reject by operator (address is a parcel locker)")
+        "Review held order: reject by operator (address is a parcel locker)"
+    )
     expect(timeline.last).to_contain_text("ended: rejected")
     expect(page.locator(".stock-state")).to_have_text("No stock was reserved for this order.")
     expect(page.get_by_role("link", name="Open in Temporal UI")).to_have_attribute(
-        "href", re.compile(r"/namespaces/default/workflows/order-"))
+        "href", re.compile(r"/namespaces/default/workflows/order-")
+    )
 
 
 def test_held_order_approved_from_the_inbox_ships_and_uses_its_stock(stack, slow_review, signed_in):
@@ -138,11 +140,13 @@ def test_held_order_approved_from_the_inbox_ships_and_uses_its_stock(stack, slow
     page.goto(f"/orders/{order_id}")
     expect(page.get_by_role("heading", level=1)).to_contain_text("shipped")
     expect(page.locator("ol.timeline li").filter(has_text="task_decided")).to_contain_text(
-        "Review held order: approve by operator")
+        "Review held order: approve by operator"
+    )
     stock = page.locator("section", has=page.get_by_role("heading", name="Allocations and stock"))
     expect(stock.locator("tbody tr td:last-child")).to_have_text(["reserve", "ship"])
     expect(page.locator(".stock-state")).to_have_text(
-        "This order holds no reserved stock: every reservation was released or shipped.")
+        "This order holds no reserved stock: every reservation was released or shipped."
+    )
     expect(page.locator("section", has=page.get_by_role("heading", name="Shipments"))).to_contain_text("tracking")
 
 
@@ -189,8 +193,9 @@ def test_forms_without_a_valid_csrf_token_are_refused(stack, slow_review, signed
     # The same form with the page's token goes through (the token is what was missing).
     page.goto("/inbox")
     token = page.locator('header form input[name="csrf_token"]').get_attribute("value")
-    response = page.request.post(f"/inbox/tasks/{task_id}/decision",
-                                 form={**forged, "comment": "test clean-up", "csrf_token": token})
+    response = page.request.post(
+        f"/inbox/tasks/{task_id}/decision", form={**forged, "comment": "test clean-up", "csrf_token": token}
+    )
     assert response.ok and f"Order {order_id}: rejected." in response.text()
 
 
@@ -246,7 +251,8 @@ def test_bulk_approve_shows_one_result_per_order(stack, slow_review, signed_in):
 def test_text_from_orders_is_shown_as_text(stack, slow_review, signed_in):
     coupon = '<img src=x onerror="window.pwned=1">'
     channel, [order_id], [task_id] = _held_orders(
-        stack, slow_review, coupon=coupon, customer={"name": "<b>Bold</b> & Co", "email": "b@example.com"})
+        stack, slow_review, coupon=coupon, customer={"name": "<b>Bold</b> & Co", "email": "b@example.com"}
+    )
     page = signed_in("operator")
     _filter_by_channel(page, channel)
     expect(_row(page, order_id).locator("td.reason")).to_contain_text(f"coupon {coupon} is unknown")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from starlette.datastructures import QueryParams
@@ -12,15 +12,17 @@ from web.pages.orders import reserved_now
 from web.pages.rendering import age, due, span
 from web.pages.security import safe_next
 
-NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 def test_filters_round_trip_through_the_url_and_drop_bad_values():
-    filters = InboxFilters.from_query(QueryParams(
-        "reason=first-time+address&channel=phone&older_than=15&claimed=me&role=admin&page=3"))
+    filters = InboxFilters.from_query(
+        QueryParams("reason=first-time+address&channel=phone&older_than=15&claimed=me&role=admin&page=3")
+    )
     assert filters == InboxFilters("first-time address", "phone", 15, "me", "admin", 3)
     assert filters.url(page=4) == (
-        "/inbox?reason=first-time+address&channel=phone&older_than=15&claimed=me&role=admin&page=4")
+        "/inbox?reason=first-time+address&channel=phone&older_than=15&claimed=me&role=admin&page=4"
+    )
     assert InboxFilters.from_query(QueryParams(filters.url().split("?", 1)[1])) == filters
     bad = InboxFilters.from_query(QueryParams("older_than=abc&claimed=everyone&role=channel&page=-2"))
     assert bad == InboxFilters()
@@ -28,9 +30,17 @@ def test_filters_round_trip_through_the_url_and_drop_bad_values():
     assert InboxFilters(channel="web").url(page=1) == "/inbox?channel=web"
 
 
-@pytest.mark.parametrize(("seconds", "text"), [
-    (5, "< 1 min"), (180, "3 min"), (3599, "59 min"), (7200, "2 h"), (47 * 3600, "47 h"), (4 * 86400, "4 d"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (5, "< 1 min"),
+        (180, "3 min"),
+        (3599, "59 min"),
+        (7200, "2 h"),
+        (47 * 3600, "47 h"),
+        (4 * 86400, "4 d"),
+    ],
+)
 def test_durations_read_like_people_write_them(seconds, text):
     assert span(seconds) == text
 
@@ -42,17 +52,27 @@ def test_age_and_due_treat_stored_times_as_utc():
     assert due((NOW - timedelta(hours=2)).isoformat(), NOW) == "2 h overdue"
 
 
-@pytest.mark.parametrize(("target", "expected"), [
-    ("/inbox?channel=web", "/inbox?channel=web"), ("/orders/ord_1", "/orders/ord_1"),
-    ("https://evil.example/", "/inbox"), ("//evil.example/", "/inbox"), ("/\\evil.example", "/inbox"),
-    ("javascript:alert(1)", "/inbox"), ("", "/inbox"), (None, "/inbox"),
-])
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/inbox?channel=web", "/inbox?channel=web"),
+        ("/orders/ord_1", "/orders/ord_1"),
+        ("https://evil.example/", "/inbox"),
+        ("//evil.example/", "/inbox"),
+        ("/\\evil.example", "/inbox"),
+        ("javascript:alert(1)", "/inbox"),
+        ("", "/inbox"),
+        (None, "/inbox"),
+    ],
+)
 def test_redirects_stay_on_this_site(target, expected):
     assert safe_next(target) == expected
 
 
 def test_stock_still_held_is_reservations_not_released_or_shipped():
-    moves = [{"line": 1, "sku": "A", "qty": 2, "warehouse": "W1", "state": "reserve"},
-             {"line": 2, "sku": "B", "qty": 1, "warehouse": "W1", "state": "reserve"},
-             {"line": 1, "sku": "A", "qty": 2, "warehouse": "W1", "state": "release"}]
+    moves = [
+        {"line": 1, "sku": "A", "qty": 2, "warehouse": "W1", "state": "reserve"},
+        {"line": 2, "sku": "B", "qty": 1, "warehouse": "W1", "state": "reserve"},
+        {"line": 1, "sku": "A", "qty": 2, "warehouse": "W1", "state": "release"},
+    ]
     assert reserved_now(moves) == [moves[1]]

@@ -67,15 +67,18 @@ def test_operator_requests_a_return_checks_it_and_finds_it_by_filter(stack, sign
 def test_the_quality_check_task_is_in_the_inbox(stack, signed_in_at):
     order = delivered_order(stack)
     with stack.client("operator") as client:
-        return_id = client.post("/api/returns", json={"order_id": order["id"], "lines": [{"line": 1, "qty": 1}],
-                                                      "reason": "changed_mind"}).json()["id"]
+        return_id = client.post(
+            "/api/returns", json={"order_id": order["id"], "lines": [{"line": 1, "qty": 1}], "reason": "changed_mind"}
+        ).json()["id"]
     wait_return(stack, return_id, "awaiting_parcel")
     assert return_event(stack, return_id, "parcel_received").status_code == 202
     wait_return(stack, return_id, "inspecting")
     page = signed_in_at("operator", "/inbox")
     expect(page.get_by_text("Quality check of a return").first).to_be_visible()
     with stack.client("operator") as client:
-        response = client.post(f"/api/returns/{return_id}/decision",
-                               json={"decision": "inspected", "qc": [{"line": 1, "result": "resellable"}]})
+        response = client.post(
+            f"/api/returns/{return_id}/decision",
+            json={"decision": "inspected", "qc": [{"line": 1, "result": "resellable"}]},
+        )
     assert response.status_code == 200
     wait_return(stack, return_id, "completed")

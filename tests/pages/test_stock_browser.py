@@ -42,16 +42,18 @@ def test_operator_receives_adjusts_and_transfers_on_the_stock_page(stack, signed
     adjust.get_by_label("Difference").fill("-9")
     adjust.get_by_label("Reason").fill("count")
     adjust.get_by_role("button", name="Adjust").click()
-    expect(_notice(page, f"Could not adjust: {sku} in BER has too little unreserved stock to take 9. "
-                         "Nothing was changed.")).to_be_visible()
+    expect(
+        _notice(page, f"Could not adjust: {sku} in BER has too little unreserved stock to take 9. Nothing was changed.")
+    ).to_be_visible()
     adjust = page.locator("form", has=page.get_by_role("heading", name=re.compile("^Adjust")))
     adjust.get_by_label("Warehouse").select_option("BER")
     adjust.get_by_label("Difference").fill("-4")
     adjust.get_by_label("Reason").fill("damaged in storage")
     adjust.get_by_role("button", name="Adjust").click()
     expect(_notice(page, f"Adjusted {sku} in BER by -4.")).to_be_visible()
-    expect(page.locator("section", has=page.get_by_role("heading", name="Replenishment"))
-           .locator(".notice.error")).to_contain_text(f"{sku}: 8 available, at or below the threshold of 8")
+    expect(
+        page.locator("section", has=page.get_by_role("heading", name="Replenishment")).locator(".notice.error")
+    ).to_contain_text(f"{sku}: 8 available, at or below the threshold of 8")
 
     transfer = page.locator("form", has=page.get_by_role("heading", name="Transfer between warehouses"))
     transfer.get_by_label("From warehouse").select_option("LYS")
@@ -74,7 +76,8 @@ def test_receipt_on_the_page_wakes_a_backordered_order(stack, signed_in_at):
     stack.wait_status(order_id, "backordered")
     page = signed_in_at("operator", f"/stock/{sku}")
     expect(page.locator("section", has=page.get_by_role("heading", name="Replenishment"))).to_contain_text(
-        "1 order waiting for this SKU")
+        "1 order waiting for this SKU"
+    )
     receive = page.locator("form", has=page.get_by_role("heading", name="Receive goods"))
     receive.get_by_label("Quantity received").fill("3")
     receive.get_by_role("button", name="Receive").click()
@@ -107,8 +110,11 @@ def test_operator_keeps_stock_for_a_channel_and_checks_the_ledger(stack, signed_
     keep.get_by_label("Units kept").evaluate("input => input.type = 'text'")
     keep.get_by_label("Units kept").fill("abc")
     keep.get_by_role("button", name="Keep for channel").click()
-    expect(_notice(page, "Could not keep stock for the channel: qty must be a whole number, not 'abc'. "
-                         "Nothing was changed.")).to_be_visible()
+    expect(
+        _notice(
+            page, "Could not keep stock for the channel: qty must be a whole number, not 'abc'. Nothing was changed."
+        )
+    ).to_be_visible()
     keep = page.locator("form", has=page.get_by_role("heading", name="Keep stock for a channel"))
     keep.get_by_label("Channel").select_option("phone")
     keep.get_by_label("Units kept").fill("4")

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 
 from services import analytics
+from web.api.schemas.analytics import Dashboard
 from web.deps import SessionDep, UserDep
 
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])
@@ -15,7 +16,9 @@ MAX_DAYS = 3 * 366
 
 
 def filters(
-    start: Annotated[date | None, Query(alias="from", description="first day (UTC), default 29 days before `to`")] = None,
+    start: Annotated[
+        date | None, Query(alias="from", description="first day (UTC), default 29 days before `to`")
+    ] = None,
     end: Annotated[date | None, Query(alias="to", description="last day (UTC), inclusive; default today")] = None,
     channel: Annotated[str | None, Query(max_length=64)] = None,
     country: Annotated[str | None, Query(max_length=8, description="destination country (ISO code)")] = None,
@@ -32,7 +35,7 @@ def filters(
 FiltersDep = Annotated[analytics.Filters, Depends(filters)]
 
 
-@router.get("")
+@router.get("", response_model=Dashboard)
 def dashboard(session: SessionDep, _: UserDep, chosen: FiltersDep) -> dict:
     """Sales, audit outcomes, funnel, cycle times, stock movers and forecast for a date range."""
     return analytics.dashboard(session, chosen)
@@ -47,11 +50,25 @@ def table_csv(table: str, session: SessionDep, _: UserDep, chosen: FiltersDep) -
     return csv_response(every[table], f"{table}_{chosen.start}_{chosen.end}.csv")
 
 
+def csv_cell(value: object) -> object:
+    """A text that a spreadsheet would run as a formula (= + - @, tab, CR first) is prefixed with '."""
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
+        return "'" + value
+    return value
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_response(rows: list[dict], filename: str) -> Response:
+    """Rows as CSV, every text cell safe to open in a spreadsheet (numbers stay numbers)."""
     out = io.StringIO()
     if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(out, fieldnames=[csv_cell(k) for k in rows[0]])
         writer.writeheader()
-        writer.writerows(rows)
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        writer.writerows([{csv_cell(k): csv_cell(v) for k, v in row.items()} for row in rows])
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -7,7 +7,9 @@ from sqlmodel import Session
 from oms.db import get_read_engine
 from services.orders import channels
 from services.orders.intake import submit_order
+from web.api.schemas.orders import OrderAccepted
 from web.deps import StarterDep, TemporalDep
+from web.limits import limited_body
 
 router = APIRouter(prefix="/api/channels", tags=["channels"])
 
@@ -17,8 +19,16 @@ def _channel(name: str):
         return channels.live_channel(session, name)
 
 
-@router.post("/{name}/orders", status_code=201, responses={
-    200: {"description": "the order existed already"}, 401: {"description": "missing or wrong signature"}})
+@router.post(
+    "/{name}/orders",
+    status_code=201,
+    response_model=OrderAccepted,
+    responses={
+        200: {"description": "the order existed already", "model": OrderAccepted},
+        401: {"description": "missing or wrong signature, or a timestamp outside the tolerance"},
+        413: {"description": "the body is larger than OMS_WEBHOOK_MAX_BYTES"},
+    },
+)
 async def channel_order(
     name: str,
     request: Request,
@@ -26,16 +36,15 @@ async def channel_order(
     client: TemporalDep,
     starter: StarterDep,
     signature: Annotated[str | None, Header(alias=channels.SIGNATURE_HEADER)] = None,
+    timestamp: Annotated[str | None, Header(alias=channels.TIMESTAMP_HEADER)] = None,
 ) -> dict:
-    """A channel's native payload, signed with HMAC-SHA256 of the raw body."""
+    """A channel's native payload, signed with HMAC-SHA256 of the timestamp and the raw body."""
+    # The size is checked before anything else: an unsigned caller can make us read only so much.
+    body = await limited_body(request)
     channel = await anyio.to_thread.run_sync(_channel, name)
     if channel is None:
         raise HTTPException(404, f"unknown channel {name!r}")
-    body = await request.body()
-    try:
-        channels.verify(channel, body, signature)
-    except channels.SignatureRefused as exc:
-        raise HTTPException(401, str(exc)) from exc
+    channels.verify(channel, body, signature, timestamp)
     order = channels.native_order(channel, body)
     accepted = await submit_order(client, order, channel.flow, starter)
     if not accepted.created:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import os
 from typing import Annotated, Any
@@ -16,18 +15,18 @@ from sqlmodel import Session, select
 from oms.db import session_scope
 from oms.models import Order, Shipment, TrackingEvent, Warehouse, Wave
 from oms.settings import get_settings
-from services.fulfilment.carriers import (
-    ADAPTERS,
-    SimulatedCarrier,
-    TrackingRefused,
-    record_tracking,
-)
-from services.fulfilment.picking import WaveRefused, create_wave, wave_view
+from services import scopes
+from services.fulfilment.carriers import ADAPTERS, SimulatedCarrier, record_tracking
+from services.fulfilment.picking import create_wave, wave_view
 from services.notifications import shipment_view
-from services.orders.changes import ChangeRefused, request_change, signal_order
-from services.orders.channels import SIGNATURE_HEADER, sign
+from services.orders import channel_events
+from services.orders.changes import request_change, signal_order
+from services.orders.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, check_signature
 from web import printing
+from web.api.params import RowId
+from web.api.schemas.fulfilment import ChangeSent, OrderParcels, TrackingRecorded, WaveList, WaveView
 from web.deps import CurrentUser, SessionDep, TemporalDep, UserDep, require
+from web.limits import limited_body
 
 router = APIRouter(prefix="/api", tags=["fulfilment"])
 
@@ -35,64 +34,60 @@ Operator = Annotated[CurrentUser, Depends(require("operator"))]
 Changer = Annotated[CurrentUser, Depends(require("channel", "operator"))]
 
 
-def _order(session: Session, order_id: str) -> Order:
-    order = session.get(Order, order_id)
-    if order is None:
-        raise HTTPException(404, f"no order {order_id!r}")
-    return order
-
-
-def _printed(make, *args) -> HTMLResponse:
-    try:
-        return HTMLResponse(make(*args))
-    except printing.PrintRefused as exc:
-        raise HTTPException(exc.status_code, str(exc)) from exc
+def _order(session: Session, user: CurrentUser, order_id: str) -> Order:
+    """The order, if ``user`` may see it (404 otherwise)."""
+    return scopes.visible_order(session, user, order_id)
 
 
 # ---- parcels and print ------------------------------------------------------------------
 
 
 def tracking_history(session: Session, shipment_id: int) -> list[dict[str, Any]]:
-    rows = session.exec(select(TrackingEvent).where(TrackingEvent.shipment_id == shipment_id)
-                        .order_by(TrackingEvent.id)).all()
-    return [{"type": r.type, "description": r.description, "event_id": r.event_id, "at": r.at.isoformat()} for r in rows]
+    rows = session.exec(
+        select(TrackingEvent).where(TrackingEvent.shipment_id == shipment_id).order_by(TrackingEvent.id)
+    ).all()
+    return [
+        {"type": r.type, "description": r.description, "event_id": r.event_id, "at": r.at.isoformat()} for r in rows
+    ]
 
 
-@router.get("/orders/{order_id}/shipments", summary="The order's parcels with their tracking history")
-def order_shipments(order_id: str, session: SessionDep, _: UserDep) -> dict:
-    _order(session, order_id)
+@router.get(
+    "/orders/{order_id}/shipments",
+    summary="The order's parcels with their tracking history",
+    response_model=OrderParcels,
+)
+def order_shipments(order_id: str, session: SessionDep, user: UserDep) -> dict:
+    _order(session, user, order_id)
     parcels = session.exec(select(Shipment).where(Shipment.order_id == order_id).order_by(Shipment.parcel)).all()
     return {"shipments": [{**shipment_view(p), "tracking": tracking_history(session, p.id)} for p in parcels]}
 
 
 @router.get("/orders/{order_id}/label", response_class=HTMLResponse, summary="Printable labels of every parcel")
-def order_label(order_id: str, session: SessionDep, _: UserDep) -> HTMLResponse:
-    return _printed(printing.labels, session, _order(session, order_id))
+def order_label(order_id: str, session: SessionDep, user: UserDep) -> HTMLResponse:
+    return printing.printable(printing.labels(session, _order(session, user, order_id)))
 
 
 @router.get("/shipments/{shipment_id}/label", response_class=HTMLResponse, summary="Printable label of one parcel")
-def shipment_label(shipment_id: int, session: SessionDep, _: UserDep) -> HTMLResponse:
-    try:
-        order, shipment = printing.shipment_for(session, shipment_id)
-    except printing.PrintRefused as exc:
-        raise HTTPException(exc.status_code, str(exc)) from exc
-    return _printed(printing.labels, session, order, shipment.id)
+def shipment_label(shipment_id: RowId, session: SessionDep, user: UserDep) -> HTMLResponse:
+    order, shipment = printing.shipment_for(session, shipment_id)
+    _order(session, user, order.id)
+    return printing.printable(printing.labels(session, order, shipment.id))
 
 
 @router.get("/orders/{order_id}/packing-slip", response_class=HTMLResponse, summary="Printable packing slip")
-def order_packing_slip(order_id: str, session: SessionDep, _: UserDep) -> HTMLResponse:
-    return _printed(printing.packing_slip, session, _order(session, order_id))
+def order_packing_slip(order_id: str, session: SessionDep, user: UserDep) -> HTMLResponse:
+    return printing.printable(printing.packing_slip(session, _order(session, user, order_id)))
 
 
 # ---- carrier tracking -------------------------------------------------------------------
 
 
 def carrier_secret(name: str) -> str | None:
-    settings = get_settings()
+    """Each carrier's own secret, ``OMS_CARRIER_SECRET_<NAME>``; one carrier's secret never signs for another."""
     specific = os.environ.get(f"OMS_CARRIER_SECRET_{name.upper()}")
-    if specific or settings.carrier_webhook_secret:
-        return specific or settings.carrier_webhook_secret
-    return f"dev-secret-carrier-{name}" if settings.dev_mode else None
+    if specific:
+        return specific
+    return f"dev-secret-carrier-{name}" if get_settings().dev_mode else None
 
 
 def _track(carrier: str, payload: dict) -> Any:
@@ -104,29 +99,33 @@ def _track(carrier: str, payload: dict) -> Any:
 
 
 async def _deliver(client, carrier: str, payload: dict) -> dict:
-    try:
-        tracked = await anyio.to_thread.run_sync(_track, carrier, payload)
-    except TrackingRefused as exc:
-        raise HTTPException(exc.status_code, str(exc)) from exc
+    tracked = await anyio.to_thread.run_sync(_track, carrier, payload)
     heard = False
     if tracked.order_event:
         heard = await signal_order(client, tracked.workflow_id, tracked.order_event, tracked.data)
-    return {"order_id": tracked.order_id, "tracking_number": tracked.tracking_number, "type": tracked.type,
-            "duplicate": tracked.duplicate, "order_event": tracked.order_event if heard else None}
+    return {
+        "order_id": tracked.order_id,
+        "tracking_number": tracked.tracking_number,
+        "type": tracked.type,
+        "duplicate": tracked.duplicate,
+        "order_event": tracked.order_event if heard else None,
+    }
 
 
-@router.post("/carriers/{carrier}/events", status_code=202,
-             summary="Carrier tracking webhook (signed): in_transit, out_for_delivery, delivered, exception")
+@router.post(
+    "/carriers/{carrier}/events",
+    status_code=202,
+    response_model=TrackingRecorded,
+    summary="Carrier tracking webhook (signed): in_transit, out_for_delivery, delivered, exception",
+)
 async def carrier_event(carrier: str, request: Request, client: TemporalDep) -> dict:
-    body = await request.body()
+    body = await limited_body(request)  # before the signature: an unsigned caller can make us read only so much
     secret = carrier_secret(carrier)
     if secret is None:
-        raise HTTPException(401, f"carrier {carrier!r} has no webhook secret configured (OMS_CARRIER_WEBHOOK_SECRET)")
-    given = request.headers.get(SIGNATURE_HEADER)
-    if not given:
-        raise HTTPException(401, f"missing {SIGNATURE_HEADER} header (sha256=<HMAC-SHA256 of the body>)")
-    if not hmac.compare_digest(given.strip(), sign(secret, body)):
-        raise HTTPException(401, f"{SIGNATURE_HEADER} does not match the body")
+        raise HTTPException(
+            401, f"carrier {carrier!r} has no webhook secret configured (OMS_CARRIER_SECRET_{carrier.upper()})"
+        )
+    check_signature(secret, body, request.headers.get(SIGNATURE_HEADER), request.headers.get(TIMESTAMP_HEADER))
     try:
         payload = json.loads(body)
     except ValueError as exc:
@@ -137,15 +136,20 @@ async def carrier_event(carrier: str, request: Request, client: TemporalDep) -> 
 
 
 class AdvanceIn(BaseModel):
-    type: str | None = Field(default=None, description="in_transit, out_for_delivery, delivered or exception; "
-                                                        "default: the parcel's next stage")
+    type: str | None = Field(
+        default=None,
+        description="in_transit, out_for_delivery, delivered or exception; default: the parcel's next stage",
+    )
     description: str = Field(default="", max_length=500)
 
 
-@router.post("/carriers/simulated/parcels/{tracking_number}/advance", status_code=202,
-             summary="Move a parcel of the simulated carrier on (as its tracking webhook would)")
-async def advance_parcel(tracking_number: str, client: TemporalDep, _: Operator,
-                         body: AdvanceIn | None = None) -> dict:
+@router.post(
+    "/carriers/simulated/parcels/{tracking_number}/advance",
+    status_code=202,
+    response_model=TrackingRecorded,
+    summary="Move a parcel of the simulated carrier on (as its tracking webhook would)",
+)
+async def advance_parcel(tracking_number: str, client: TemporalDep, _: Operator, body: AdvanceIn | None = None) -> dict:
     body = body or AdvanceIn()
 
     def current() -> Shipment | None:
@@ -159,10 +163,16 @@ async def advance_parcel(tracking_number: str, client: TemporalDep, _: Operator,
     if kind is None:
         raise HTTPException(409, f"parcel {tracking_number} is delivered already")
     count = len(await anyio.to_thread.run_sync(_history_of, shipment.id))
-    return await _deliver(client, shipment.carrier, {
-        "tracking_number": tracking_number, "type": kind, "description": body.description,
-        "event_id": f"{tracking_number}:{count + 1}",
-    })
+    return await _deliver(
+        client,
+        shipment.carrier,
+        {
+            "tracking_number": tracking_number,
+            "type": kind,
+            "description": body.description,
+            "event_id": f"{tracking_number}:{count + 1}",
+        },
+    )
 
 
 def _history_of(shipment_id: int) -> list:
@@ -190,26 +200,43 @@ class AddressChangeIn(BaseModel):
     shipping_address: AddressIn
 
 
-async def _change(client, order_id: str, event_type: str, data: dict, what: str) -> dict:
-    try:
-        return await request_change(client, order_id, event_type, data, what)
-    except ChangeRefused as exc:
-        raise HTTPException(exc.status_code, exc.message) from exc
+def _changeable(session: Session, user: CurrentUser, order_id: str, event_type: str) -> None:
+    """The caller sees the order and, if a channel key, its channel allows ``event_type``."""
+    order = _order(session, user, order_id)
+    if user.key_id is not None:
+        channel_events.check_key_event(session, order.channel, event_type)
 
 
-@router.post("/orders/{order_id}/cancel", status_code=202,
-             summary="Cancel before shipping: stock released, payment refunded or voided")
-async def cancel_order(order_id: str, client: TemporalDep, user: Changer, body: CancelIn | None = None) -> dict:
+@router.post(
+    "/orders/{order_id}/cancel",
+    status_code=202,
+    response_model=ChangeSent,
+    summary="Cancel before shipping: stock released, payment refunded or voided",
+)
+async def cancel_order(
+    order_id: str, session: SessionDep, client: TemporalDep, user: Changer, body: CancelIn | None = None
+) -> dict:
+    _changeable(session, user, order_id, "cancel_requested")
     reason = (body.reason if body else "") or f"requested by {user.username}"
-    return await _change(client, order_id, "cancel_requested", {"reason": reason, "by": user.username}, "cancelled")
+    return await request_change(
+        client, order_id, "cancel_requested", {"reason": reason, "by": user.username}, "cancelled"
+    )
 
 
-@router.post("/orders/{order_id}/address", status_code=202,
-             summary="New shipping address before shipping: audited and allocated again")
-async def change_address(order_id: str, body: AddressChangeIn, client: TemporalDep, user: Changer) -> dict:
+@router.post(
+    "/orders/{order_id}/address",
+    status_code=202,
+    response_model=ChangeSent,
+    summary="New shipping address before shipping: audited and allocated again",
+)
+async def change_address(
+    order_id: str, body: AddressChangeIn, session: SessionDep, client: TemporalDep, user: Changer
+) -> dict:
+    _changeable(session, user, order_id, "address_changed")
     address = body.shipping_address.model_dump(exclude_none=True)
-    return await _change(client, order_id, "address_changed", {"shipping_address": address, "by": user.username},
-                         "changed")
+    return await request_change(
+        client, order_id, "address_changed", {"shipping_address": address, "by": user.username}, "changed"
+    )
 
 
 # ---- waves --------------------------------------------------------------------------------
@@ -220,21 +247,21 @@ class WaveIn(BaseModel):
     max_orders: int = Field(default=50, ge=1, le=500)
 
 
-@router.post("/waves", status_code=201, summary="A wave of the orders ready to pick in a warehouse")
+@router.post(
+    "/waves", status_code=201, response_model=WaveView, summary="A wave of the orders ready to pick in a warehouse"
+)
 def new_wave(body: WaveIn, user: Operator) -> dict:
     with session_scope() as session:
         if session.get(Warehouse, body.warehouse) is None:
             raise HTTPException(422, f"warehouse: no warehouse {body.warehouse!r}")
-        try:
-            wave = create_wave(session, body.warehouse, body.max_orders, user.username)
-        except WaveRefused as exc:
-            raise HTTPException(exc.status_code, str(exc)) from exc
+        wave = create_wave(session, body.warehouse, body.max_orders, user.username)
         return wave_view(session, wave)
 
 
-@router.get("/waves")
-def list_waves(session: SessionDep, _: UserDep, warehouse: str | None = None,
-               limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict:
+@router.get("/waves", response_model=WaveList)
+def list_waves(
+    session: SessionDep, _: UserDep, warehouse: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> dict:
     query = select(Wave)
     if warehouse:
         query = query.where(Wave.warehouse == warehouse)
@@ -249,11 +276,11 @@ def _wave(session: Session, wave_id: str) -> Wave:
     return wave
 
 
-@router.get("/waves/{wave_id}")
+@router.get("/waves/{wave_id}", response_model=WaveView)
 def get_wave(wave_id: str, session: SessionDep, _: UserDep) -> dict:
     return wave_view(session, _wave(session, wave_id))
 
 
 @router.get("/waves/{wave_id}/pick-list", response_class=HTMLResponse, summary="Printable pick list of a wave")
 def wave_pick_list(wave_id: str, session: SessionDep, _: UserDep) -> HTMLResponse:
-    return _printed(printing.pick_list, session, _wave(session, wave_id))
+    return printing.printable(printing.pick_list(session, _wave(session, wave_id)))

@@ -3,7 +3,6 @@
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func
 from sqlmodel import select
@@ -11,9 +10,13 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from oms.models import Return
-from services.orders.decisions import Actor, TaskRefused
+from services.orders.decisions import Actor
 from services.returns import requests as returns
 from services.returns.views import return_detail, return_query, return_summary
+from web.api.params import MAX_DAYS, Offset
+from web.api.schemas.orders import EventAccepted
+from web.api.schemas.returns import ReturnDetail, ReturnList, ReturnRequested
+from web.api.schemas.tasks import DecisionTaken
 from web.deps import CurrentUser, SessionDep, TemporalDep, UserDep, require
 from workflows.contracts import ExternalEvent
 
@@ -23,40 +26,33 @@ Requester = Annotated[CurrentUser, Depends(require("operator", "channel"))]
 Operator = Annotated[CurrentUser, Depends(require("operator"))]
 
 
-def _refused(exc: returns.ReturnRefused) -> JSONResponse:
-    return JSONResponse({"detail": "invalid return request",
-                         "errors": [{"field": e.field, "message": e.message} for e in exc.errors]},
-                        status_code=exc.status_code)
-
-
 @router.post("", status_code=201, summary="Request a return or exchange of a delivered order")
 async def create_return(
     client: TemporalDep,
     user: Requester,
-    payload: Annotated[Any, Body(examples=[{"order_id": "ord_…", "lines": [{"line": 1, "qty": 1}],
-                                            "reason": "wrong_size", "kind": "refund"}])],
+    payload: Annotated[
+        Any,
+        Body(
+            examples=[{"order_id": "ord_…", "lines": [{"line": 1, "qty": 1}], "reason": "wrong_size", "kind": "refund"}]
+        ),
+    ],
     flow: Annotated[str | None, Query(description="return flow to run; default: return")] = None,
-):
-    try:
-        requested = await returns.request_return(client, payload, user.username, flow)
-    except returns.ReturnRefused as exc:
-        return _refused(exc)
-    except returns.ReturnUnavailable as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
-    return JSONResponse({"id": requested.return_id, "status": requested.status}, status_code=201)
+) -> ReturnRequested:
+    requested = await returns.request_return(client, payload, user.username, flow)
+    return ReturnRequested(id=requested.return_id, status=requested.status)
 
 
-@router.get("")
+@router.get("", response_model=ReturnList)
 def list_returns(
     session: SessionDep,
     _: UserDep,
     status: str | None = None,
     reason: str | None = None,
     order_id: str | None = None,
-    older_than_days: Annotated[float | None, Query(ge=0)] = None,
-    newer_than_days: Annotated[float | None, Query(ge=0)] = None,
+    older_than_days: Annotated[float | None, Query(ge=0, le=MAX_DAYS)] = None,
+    newer_than_days: Annotated[float | None, Query(ge=0, le=MAX_DAYS)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict:
     query = return_query(status, reason, order_id, older_than_days, newer_than_days)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
@@ -64,7 +60,7 @@ def list_returns(
     return {"returns": [return_summary(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/{return_id}")
+@router.get("/{return_id}", response_model=ReturnDetail)
 def get_return(return_id: str, session: SessionDep, _: UserDep) -> dict:
     ret = session.get(Return, return_id)
     if ret is None:
@@ -73,12 +69,16 @@ def get_return(return_id: str, session: SessionDep, _: UserDep) -> dict:
 
 
 class EventIn(BaseModel):
-    type: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$",
-                      description="e.g. parcel_received (carrier event or warehouse scan)")
+    type: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="e.g. parcel_received (carrier event or warehouse scan)",
+    )
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-@router.post("/{return_id}/events", status_code=202)
+@router.post("/{return_id}/events", status_code=202, response_model=EventAccepted)
 async def post_event(return_id: str, event: EventIn, session: SessionDep, client: TemporalDep, _: Requester) -> dict:
     ret = session.get(Return, return_id)
     if ret is None:
@@ -95,9 +95,9 @@ async def post_event(return_id: str, event: EventIn, session: SessionDep, client
 
 
 class QcResultIn(BaseModel):
-    line: int = Field(ge=1, description="the order line")
+    line: int = Field(ge=1, le=10_000, description="the order line")
     result: Literal["resellable", "damaged", "missing"]
-    qty: int | None = Field(default=None, ge=1, description="default: the whole line")
+    qty: int | None = Field(default=None, ge=1, le=1_000_000_000, description="default: the whole line")
     reason: str = Field(default="", max_length=500, description="damaged: why it is written off")
 
 
@@ -108,11 +108,8 @@ class DecisionIn(BaseModel):
 
 
 @router.post("/{return_id}/decision", summary="Decide the return's open task (review or quality check)")
-async def decide(return_id: str, body: DecisionIn, client: TemporalDep, user: Operator) -> dict:
+async def decide(return_id: str, body: DecisionIn, client: TemporalDep, user: Operator) -> DecisionTaken:
     qc = [{k: v for k, v in r.model_dump().items() if v is not None} for r in body.qc]
-    try:
-        accepted = await returns.decide(client, return_id, Actor(user.username, user.role), body.decision,
-                                        body.comment, qc)
-    except TaskRefused as exc:
-        raise HTTPException(exc.status_code, exc.message) from exc
-    return {"task_id": accepted.task_id, "decision": accepted.decision, "next_step": accepted.next_step}
+    actor = Actor(user.username, user.roles)
+    accepted = await returns.decide(client, return_id, actor, body.decision, body.comment, qc)
+    return DecisionTaken(task_id=accepted.task_id, decision=accepted.decision, next_step=accepted.next_step)

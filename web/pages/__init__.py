@@ -14,6 +14,7 @@ from web.pages import (
     fulfilment,
     inbox,
     orders,
+    people,
     returns,
     signin,
     stock,
@@ -24,5 +25,5 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
 # entry before orders: /orders/new is a page of its own, not the order "new".
-for _module in (signin, inbox, entry, orders, stock, fulfilment, dashboard, waves, returns):
+for _module in (signin, inbox, entry, orders, stock, fulfilment, dashboard, waves, returns, people):
     router.include_router(_module.router)

@@ -6,7 +6,7 @@ Every label is escaped; the numbers are also in a table beside each chart
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
@@ -27,8 +27,10 @@ def bar_chart(items: Sequence[tuple[str, float]], title: str, unit: str = "") ->
     height = max(1, len(items)) * BAR_HEIGHT + 10
     top = max((v for _, v in items), default=0) or 1
     span = WIDTH - LABEL_WIDTH - 90
-    parts = [f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {height}" width="100%" '
-             f'aria-label="{escape(title)}"><title>{escape(title)}</title>']
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {height}" width="100%" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
+    ]
     for i, (label, value) in enumerate(items):
         y = 5 + i * BAR_HEIGHT
         length = max(1.0, span * value / top) if value else 0
@@ -43,15 +45,18 @@ def bar_chart(items: Sequence[tuple[str, float]], title: str, unit: str = "") ->
     return Markup("".join(parts))
 
 
-def line_chart(points: Sequence[tuple[str, float]], title: str, unit: str = "",
-               forecast: Sequence[float] = ()) -> Markup:
+def line_chart(
+    points: Sequence[tuple[str, float]], title: str, unit: str = "", forecast: Sequence[float] = ()
+) -> Markup:
     """A line over labelled points (dates or weeks); ``forecast`` continues it dashed."""
     values = [v for _, v in points] + list(forecast)
     height, left, bottom, right = 220, 60, 30, 20
     if not values:
-        return Markup(f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} 40" width="100%" aria-label="{escape(title)}">'
-                      f'<title>{escape(title)}</title><text x="{WIDTH / 2}" y="24" text-anchor="middle">'
-                      f'no data in this range</text></svg>')
+        return Markup(
+            f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} 40" width="100%" aria-label="{escape(title)}">'
+            f'<title>{escape(title)}</title><text x="{WIDTH / 2}" y="24" text-anchor="middle">'
+            f"no data in this range</text></svg>"
+        )
     top = max(values) or 1
     n = len(values)
     step = (WIDTH - left - right) / max(1, n - 1)
@@ -60,26 +65,31 @@ def line_chart(points: Sequence[tuple[str, float]], title: str, unit: str = "",
         return f"{left + i * step:.1f},{height - bottom - (height - bottom - 10) * v / top:.1f}"
 
     actual = " ".join(xy(i, v) for i, (_, v) in enumerate(points))
-    parts = [f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {height}" width="100%" aria-label="{escape(title)}">'
-             f'<title>{escape(title)}</title>',
-             f'<line class="axis" x1="{left}" y1="{height - bottom}" x2="{WIDTH - right}" y2="{height - bottom}"></line>',
-             f'<text x="{left - 6}" y="14" text-anchor="end">{escape(_number(top))}{escape(unit)}</text>',
-             f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end">0</text>']
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {height}" width="100%" aria-label="{escape(title)}">'
+        f"<title>{escape(title)}</title>",
+        f'<line class="axis" x1="{left}" y1="{height - bottom}" x2="{WIDTH - right}" y2="{height - bottom}"></line>',
+        f'<text x="{left - 6}" y="14" text-anchor="end">{escape(_number(top))}{escape(unit)}</text>',
+        f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end">0</text>',
+    ]
     if points:
         parts.append(f'<polyline class="series" points="{actual}"></polyline>')
         # A dot per point: a single day is a dot, not an invisible line.
         for i, (label, value) in enumerate(points):
             x, y = xy(i, value).split(",")
-            parts.append(f'<circle class="point" cx="{x}" cy="{y}" r="3"><title>{escape(label)}: '
-                         f'{escape(_number(value))}{escape(unit)}</title></circle>')
+            parts.append(
+                f'<circle class="point" cx="{x}" cy="{y}" r="3"><title>{escape(label)}: '
+                f"{escape(_number(value))}{escape(unit)}</title></circle>"
+            )
         parts.append(f'<text x="{left}" y="{height - 8}">{escape(points[0][0])}</text>')
         if len(points) > 1:
-            parts.append(f'<text x="{left + (len(points) - 1) * step:.1f}" y="{height - 8}" text-anchor="end">'
-                         f'{escape(points[-1][0])}</text>')
+            parts.append(
+                f'<text x="{left + (len(points) - 1) * step:.1f}" y="{height - 8}" text-anchor="end">'
+                f"{escape(points[-1][0])}</text>"
+            )
     if forecast:
         start = len(points) - 1 if points else 0
-        joined = ([xy(start, points[-1][1])] if points else []) + [
-            xy(start + 1 + i, v) for i, v in enumerate(forecast)]
+        joined = ([xy(start, points[-1][1])] if points else []) + [xy(start + 1 + i, v) for i, v in enumerate(forecast)]
         parts.append(f'<polyline class="series forecast" points="{" ".join(joined)}"></polyline>')
     parts.append("</svg>")
     return Markup("".join(parts))

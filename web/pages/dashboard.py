@@ -30,8 +30,12 @@ def _day(value: str | None, field: str) -> date | None:
 def _chosen(request: Request) -> analytics.Filters:
     params = request.query_params
     try:
-        return filters(_day(params.get("from"), "From"), _day(params.get("to"), "To"),
-                       params.get("channel", ""), params.get("country", ""))
+        return filters(
+            _day(params.get("from"), "From"),
+            _day(params.get("to"), "To"),
+            params.get("channel", ""),
+            params.get("country", ""),
+        )
     except HTTPException as exc:
         raise PageRefused(422, f"{exc.detail}.") from None
 
@@ -50,20 +54,45 @@ def dashboard_csv(table: str, request: Request, session: SessionDep, user: Signe
 def dashboard_page(request: Request, session: SessionDep, user: SignedIn):
     chosen = _chosen(request)
     board = analytics.dashboard(session, chosen)
-    query = urlencode({k: v for k, v in {"from": chosen.start.isoformat(), "to": chosen.end.isoformat(),
-                                          "channel": chosen.channel or "", "country": chosen.country or ""}.items() if v})
+    query = urlencode(
+        {
+            k: v
+            for k, v in {
+                "from": chosen.start.isoformat(),
+                "to": chosen.end.isoformat(),
+                "channel": chosen.channel or "",
+                "country": chosen.country or "",
+            }.items()
+            if v
+        }
+    )
     sales = board["sales"]
     pictures = {
         "revenue": charts.line_chart([(d["day"], d["revenue"]) for d in sales["by_day"]], "Revenue per day"),
         "channels": charts.bar_chart([(r["channel"], r["revenue"]) for r in sales["by_channel"]], "Revenue by channel"),
         "countries": charts.bar_chart([(r["country"], r["orders"]) for r in sales["by_country"]], "Orders by country"),
         "skus": charts.bar_chart([(r["sku"], r["revenue"]) for r in sales["by_sku"]], "Revenue by SKU"),
-        "funnel": charts.bar_chart([(r["status"], r["orders"]) for r in board["funnel"]], "Orders reaching each status"),
-        "forecast": {f["sku"]: charts.line_chart([(f"week {i + 1}", v) for i, v in enumerate(f["weekly_units"])],
-                                                 f"Units of {f['sku']} per week, with the forecast",
-                                                 forecast=f["forecast"]) for f in board["forecast"]},
+        "funnel": charts.bar_chart(
+            [(r["status"], r["orders"]) for r in board["funnel"]], "Orders reaching each status"
+        ),
+        "forecast": {
+            f["sku"]: charts.line_chart(
+                [(f"week {i + 1}", v) for i, v in enumerate(f["weekly_units"])],
+                f"Units of {f['sku']} per week, with the forecast",
+                forecast=f["forecast"],
+            )
+            for f in board["forecast"]
+        },
     }
-    return render(request, "pages/dashboard.html", {
-        "nav": "dashboard", "board": board, "pictures": pictures, "query": query,
-        "tables": analytics.tables(board), "channels": live_definitions(session).names("channel"),
-    })
+    return render(
+        request,
+        "pages/dashboard.html",
+        {
+            "nav": "dashboard",
+            "board": board,
+            "pictures": pictures,
+            "query": query,
+            "tables": analytics.tables(board),
+            "channels": live_definitions(session).names("channel"),
+        },
+    )

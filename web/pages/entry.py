@@ -16,15 +16,16 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as attribute
-from typing import Annotated, Any, Iterable, Mapping
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session, select
 
-from engine.definitions import compile_text
+from engine.definitions import parse_published
 from engine.expressions import ExpressionError, compile_expression
 from engine.forms import Field, FieldError, Form
 from oms.db import get_read_engine
@@ -32,6 +33,7 @@ from oms.models import DefinitionVersion
 from services.definitions.publishing import latest
 from services.orders.intake import IntakeRejected, IntakeUnavailable, submit_order
 from web.deps import CurrentUser, StarterDep, TemporalDep
+from web.errors import status_for
 from web.pages.flash import Flash
 from web.pages.rendering import PageRoute, redirect, render
 from web.pages.security import ACTING_ROLES, FormUser, PageRefused, SignedIn
@@ -61,10 +63,8 @@ class Setup:
 
 
 def _published_channels(session: Session) -> dict[str, Any]:
-    names = session.exec(
-        select(DefinitionVersion.name).where(DefinitionVersion.kind == "channel").distinct()
-    ).all()
-    return {name: compile_text(latest(session, "channel", name).body) for name in sorted(names)}
+    names = session.exec(select(DefinitionVersion.name).where(DefinitionVersion.kind == "channel").distinct()).all()
+    return {name: parse_published(latest(session, "channel", name).body) for name in sorted(names)}
 
 
 def load_setup(requested: str) -> Setup:
@@ -73,19 +73,23 @@ def load_setup(requested: str) -> Setup:
         channels = _published_channels(session)
         if not channels:
             raise PageRefused(404, "No channel is published, so there is no order form to fill in.")
-        chosen = requested if requested in channels else (
-            DEFAULT_CHANNEL if DEFAULT_CHANNEL in channels else next(iter(channels)))
+        chosen = (
+            requested
+            if requested in channels
+            else (DEFAULT_CHANNEL if DEFAULT_CHANNEL in channels else next(iter(channels)))
+        )
         flow_name = channels[chosen].flow
         flow_row = latest(session, "flow", flow_name)
-        flow = compile_text(flow_row.body) if flow_row else None
+        flow = parse_published(flow_row.body) if flow_row else None
         form_row = latest(session, "form", flow.form) if flow is not None and flow.form else None
         if form_row is None:
-            raise PageRefused(404, f"Channel {chosen!r} runs flow {flow_name!r}, which has no published form "
-                                   "to enter orders with.")
+            raise PageRefused(
+                404, f"Channel {chosen!r} runs flow {flow_name!r}, which has no published form to enter orders with."
+            )
         return Setup(
             channels=tuple((name, channel.title) for name, channel in channels.items()),
             channel=chosen,
-            form=compile_text(form_row.body),
+            form=parse_published(form_row.body),
             form_version=form_row.version,
             unknown=requested if requested and requested != chosen else None,
         )
@@ -126,14 +130,14 @@ class Entry:
     rows: dict[str, int] = attribute(default_factory=dict)
 
     @classmethod
-    def blank(cls, form: Form) -> "Entry":
+    def blank(cls, form: Form) -> Entry:
         """A fresh form: defaults filled in, one row per table (or its minimum)."""
         entry = cls()
         _fill_defaults(form.fields, "", entry)
         return entry
 
     @classmethod
-    def read(cls, form: Form, data: Mapping[str, Any]) -> "Entry":
+    def read(cls, form: Form, data: Mapping[str, Any]) -> Entry:
         """The inputs ``form`` knows, from submitted form data; rows are numbered 0, 1, 2... again."""
         entry = cls()
         _read(form.fields, "", "", data, entry)
@@ -164,7 +168,7 @@ class Entry:
             self._rename_prefix(row_name(table, later), row_name(table, later - 1))
         self.rows[table] = count - 1
 
-    def without_blank_rows(self, form: Form) -> "Entry":
+    def without_blank_rows(self, form: Form) -> Entry:
         """A copy without the table rows nobody typed into (a spare empty line is no line).
 
         A table keeps its minimum number of rows, blank or not.
@@ -183,7 +187,7 @@ class Entry:
 
     def _rename_prefix(self, old: str, new: str) -> None:
         for key in self.names_under(old):
-            renamed = new + key[len(old):]
+            renamed = new + key[len(old) :]
             if key in self.values:
                 self.values[renamed] = self.values.pop(key)
             if key in self.rows:
@@ -210,7 +214,7 @@ def _submitted(data: Mapping[str, Any], name: str) -> str | None:
 
 def _row_indices(data: Mapping[str, Any], table: str, limit: int) -> list[int]:
     pattern = re.compile(re.escape(table) + r"\[(\d{1,6})\][.\[]")
-    found = {int(m.group(1)) for key in data.keys() if (m := pattern.match(key))}
+    found = {int(m.group(1)) for key in data if (m := pattern.match(key))}
     return sorted(found)[:limit]
 
 
@@ -370,8 +374,8 @@ class Widget:
     attrs: dict[str, Any] = attribute(default_factory=dict)
     options: list[tuple[str, str, str | None]] = attribute(default_factory=list)  # value, label, lang
     blank_option: bool = False
-    children: list["Widget"] = attribute(default_factory=list)
-    rows: list["Row"] = attribute(default_factory=list)
+    children: list[Widget] = attribute(default_factory=list)
+    rows: list[Row] = attribute(default_factory=list)
     columns: list[tuple[str, str | None, bool]] = attribute(default_factory=list)  # label, lang, required
     can_add: bool = False
     add_label: str = ""
@@ -399,7 +403,7 @@ class Widget:
     def target(self) -> str:
         """Where the error summary's link goes: the control, or the first control inside."""
         if self.control in ("fieldset", "table"):
-            inner = [c for c in self.children] + [c for row in self.rows for c in row.cells]
+            inner = list(self.children) + [c for row in self.rows for c in row.cells]
             return inner[0].target if inner else self.id
         return self.id
 
@@ -431,8 +435,15 @@ class Page:
         return blocks
 
 
-INPUT_TYPES = {"text": "text", "email": "email", "phone": "tel", "number": "number", "integer": "number",
-               "money": "number", "date": "date"}
+INPUT_TYPES = {
+    "text": "text",
+    "email": "email",
+    "phone": "tel",
+    "number": "number",
+    "integer": "number",
+    "money": "number",
+    "date": "date",
+}
 STEPS = {"number": "any", "integer": "1", "money": "0.01"}
 INPUT_MODES = {"number": "decimal", "integer": "numeric", "money": "decimal"}
 
@@ -449,8 +460,19 @@ class _Builder:
     def widget(self, field: Field, name: str, in_row: bool, row_text: str) -> Widget:
         label, label_lang = _say(field.label, self.lang)
         help_text, help_lang = _say(field.help, self.lang)
-        widget = Widget(field, name, dom_id(name), _capital(label), label_lang, "input", field.required,
-                        help=help_text, help_lang=help_lang, in_row=in_row, autofocus=name == self.focus)
+        widget = Widget(
+            field,
+            name,
+            dom_id(name),
+            _capital(label),
+            label_lang,
+            "input",
+            field.required,
+            help=help_text,
+            help_lang=help_lang,
+            in_row=in_row,
+            autofocus=name == self.focus,
+        )
         if in_row:
             widget.label = f"{row_text}: {label}"
         if field.visible_if:
@@ -474,9 +496,14 @@ class _Builder:
             widget.options = [(value, *_say(label, self.lang)) for value, label in field.options]
             widget.blank_option = field.default is None
         else:
-            attrs = {"type": INPUT_TYPES[field.type], "step": STEPS.get(field.type),
-                     "inputmode": INPUT_MODES.get(field.type), "min": field.minimum, "max": field.maximum,
-                     "maxlength": field.max_length}
+            attrs = {
+                "type": INPUT_TYPES[field.type],
+                "step": STEPS.get(field.type),
+                "inputmode": INPUT_MODES.get(field.type),
+                "min": field.minimum,
+                "max": field.maximum,
+                "maxlength": field.max_length,
+            }
             widget.attrs = {k: _attr(v) for k, v in attrs.items() if v is not None}
 
     def _table(self, widget: Widget, field: Field, name: str) -> None:
@@ -502,8 +529,9 @@ class _Builder:
                 simple["default"] = _text_of_default(about)
                 label = _capital(_say(about.label, self.lang)[0])
                 names = {value: _say(text, self.lang)[0] for value, text in about.options}
-                values = " or ".join(names.get(v, str(v)) if isinstance(v, str) else json.dumps(v)
-                                     for v in simple["values"])
+                values = " or ".join(
+                    names.get(v, str(v)) if isinstance(v, str) else json.dumps(v) for v in simple["values"]
+                )
                 widget.condition_note = f"Only used when {label} is {'not ' if simple['negate'] else ''}{values}."
                 widget.condition = json.dumps(simple, ensure_ascii=False)
         if not widget.condition_note:
@@ -522,8 +550,14 @@ def _parent(name: str) -> str | None:
     return match.group(1) if match and match.group(1) else None
 
 
-def build_page(form: Form, entry: Entry, lang: str = "en", errors: Iterable[FieldError] = (),
-               focus: str | None = None, hints: Mapping[str, str] | None = None) -> Page:
+def build_page(
+    form: Form,
+    entry: Entry,
+    lang: str = "en",
+    errors: Iterable[FieldError] = (),
+    focus: str | None = None,
+    hints: Mapping[str, str] | None = None,
+) -> Page:
     """The widgets of ``form`` showing ``entry``, each error beside its field and listed in the summary.
 
     ``hints`` are help texts of the page's own for fields whose definition has none.
@@ -568,12 +602,18 @@ def languages(form: Form) -> list[str]:
 
 HINTS = {EXTERNAL_ID_FIELD: "Made up for you; replace it with the order's own number if it has one."}
 # Each language in its own words, and in English for whoever's screen lacks the script.
-LANGUAGE_NAMES = {"en": "English", "zh": "中文 (Chinese)", "de": "Deutsch (German)", "fr": "Français (French)",
-                  "es": "Español (Spanish)", "ja": "日本語 (Japanese)"}
+LANGUAGE_NAMES = {
+    "en": "English",
+    "zh": "中文 (Chinese)",
+    "de": "Deutsch (German)",
+    "fr": "Français (French)",
+    "es": "Español (Spanish)",
+    "ja": "日本語 (Japanese)",
+}
 
 
 def _may_enter(user: CurrentUser) -> CurrentUser:
-    if user.role not in ACTING_ROLES:
+    if not user.has(*ACTING_ROLES):
         raise PageRefused(403, f"Role {user.role!r} cannot enter orders; manual order entry needs operator or admin.")
     return user
 
@@ -592,24 +632,43 @@ def _lang(value: Any) -> str:
     return value if isinstance(value, str) and re.fullmatch(r"[a-z]{2,3}", value) else "en"
 
 
-def _show(request: Request, setup: Setup, entry: Entry, lang: str, errors: Iterable[FieldError] = (),
-          focus: str | None = None, status_code: int = 200, notice: str = ""):
+def _show(
+    request: Request,
+    setup: Setup,
+    entry: Entry,
+    lang: str,
+    errors: Iterable[FieldError] = (),
+    focus: str | None = None,
+    status_code: int = 200,
+    notice: str = "",
+):
     errors = list(errors)
     if setup.unknown is not None and not any(e.field == CHANNEL_FIELD for e in errors):
         known = ", ".join(name for name, _ in setup.channels)
         errors.insert(0, FieldError(CHANNEL_FIELD, f"unknown channel {setup.unknown!r}; channels are: {known}"))
     page = build_page(setup.form, entry, lang, errors, focus, HINTS)
-    return render(request, "pages/entry.html", {
-        "setup": setup, "page": page, "lang": lang, "notice": notice,
-        "focus_summary": bool(page.summary) and focus is None, "focus_channel": focus == CHANNEL_FIELD,
-        "languages": [("en", "English")] + [(code, LANGUAGE_NAMES.get(code, code)) for code in languages(setup.form)],
-        "title": _say(setup.form.title, lang)[0],
-    }, status_code=status_code)
+    return render(
+        request,
+        "pages/entry.html",
+        {
+            "setup": setup,
+            "page": page,
+            "lang": lang,
+            "notice": notice,
+            "focus_summary": bool(page.summary) and focus is None,
+            "focus_channel": focus == CHANNEL_FIELD,
+            "languages": [("en", "English")]
+            + [(code, LANGUAGE_NAMES.get(code, code)) for code in languages(setup.form)],
+            "title": _say(setup.form.title, lang)[0],
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/orders/new")
-async def new_order(request: Request, _: Annotated[CurrentUser, Depends(may_enter)],
-                    channel: str = DEFAULT_CHANNEL, lang: str = "en"):
+async def new_order(
+    request: Request, _: Annotated[CurrentUser, Depends(may_enter)], channel: str = DEFAULT_CHANNEL, lang: str = "en"
+):
     setup = await anyio.to_thread.run_sync(load_setup, channel.strip()[:50])
     entry = Entry.blank(setup.form)
     if _field_at(setup.form.fields, EXTERNAL_ID_FIELD) is not None:
@@ -637,8 +696,9 @@ async def create_order(
     if action.startswith(("add_row:", "remove_row:")):
         return _show(request, setup, entry, lang, focus=_change_rows(setup.form, entry, action))
     if action != "create":
-        return _show(request, setup, entry, lang, notice=f"Unknown action {action[:40]!r}; nothing was done.",
-                     status_code=400)
+        return _show(
+            request, setup, entry, lang, notice=f"Unknown action {action[:40]!r}; nothing was done.", status_code=400
+        )
 
     entry = entry.without_blank_rows(setup.form)
     document = entry.document(setup.form)
@@ -650,10 +710,16 @@ async def create_order(
     try:
         accepted = await submit_order(client, payload, starter=starter)
     except IntakeRejected as exc:
-        return _show(request, setup, entry, lang, exc.errors, status_code=exc.status_code)
+        return _show(request, setup, entry, lang, exc.errors, status_code=status_for(exc))
     except IntakeUnavailable:
-        return _show(request, setup, entry, lang, status_code=503,
-                     notice="Too many orders are waiting to start, so nothing was stored. Try again in a moment.")
+        return _show(
+            request,
+            setup,
+            entry,
+            lang,
+            status_code=503,
+            notice="Too many orders are waiting to start, so nothing was stored. Try again in a moment.",
+        )
     done = "Order created." if accepted.created else "This order was created already; nothing new was stored."
     return redirect(f"/orders/{accepted.order_id}", Flash().ok(done))
 

@@ -38,11 +38,11 @@ class Flash:
     notices: list[tuple[str, str]] = field(default_factory=list)  # (level: ok | error, text)
     results: list[Result] = field(default_factory=list)
 
-    def ok(self, text: str) -> "Flash":
+    def ok(self, text: str) -> Flash:
         self.notices.append(("ok", text))
         return self
 
-    def error(self, text: str) -> "Flash":
+    def error(self, text: str) -> Flash:
         self.notices.append(("error", text))
         return self
 
@@ -63,7 +63,7 @@ def store(response: Response, flash: Flash) -> None:
     while len(value) > MAX_COOKIE and flash.results:
         flash.results.pop()
         dropped += 1
-        value = _encode(Flash(flash.notices + [("error", f"{dropped} more results are not shown")], flash.results))
+        value = _encode(Flash([*flash.notices, ("error", f"{dropped} more results are not shown")], flash.results))
     response.set_cookie(FLASH_COOKIE, value, max_age=120, httponly=True, samesite="lax", path="/")
 
 

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from oms.models import Order, Wave
 from web import printing
 from web.deps import SessionDep
+from web.errors import status_for
 from web.pages.rendering import PageRoute
 from web.pages.security import PageRefused, SignedIn
 
@@ -16,9 +17,9 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 def _print(make, *args) -> HTMLResponse:
     try:
-        return HTMLResponse(make(*args))
+        return printing.printable(make(*args))
     except printing.PrintRefused as exc:
-        raise PageRefused(exc.status_code, str(exc)) from exc
+        raise PageRefused(status_for(exc), exc.message) from exc
 
 
 def _order(session, order_id: str) -> Order:

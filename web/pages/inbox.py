@@ -15,6 +15,7 @@ from starlette.datastructures import QueryParams
 
 from oms.db import get_read_engine
 from oms.models import Order, Task
+from services import scopes
 from services.orders import decisions
 from web.api.tasks import task_query
 from web.deps import CurrentUser, SessionDep, TemporalDep
@@ -54,7 +55,7 @@ class InboxFilters:
     page: int = 1
 
     @classmethod
-    def from_query(cls, params: QueryParams) -> "InboxFilters":
+    def from_query(cls, params: QueryParams) -> InboxFilters:
         claimed = params.get("claimed", "any")
         role = params.get("role", "")
         return cls(
@@ -69,9 +70,14 @@ class InboxFilters:
     def url(self, **changes) -> str:
         """/inbox with these filters (and ``changes``), leaving out the defaults."""
         filters = replace(self, **changes)
-        params = {"reason": filters.reason, "channel": filters.channel, "older_than": filters.older_than or "",
-                  "claimed": "" if filters.claimed == "any" else filters.claimed, "role": filters.role,
-                  "page": "" if filters.page == 1 else filters.page}
+        params = {
+            "reason": filters.reason,
+            "channel": filters.channel,
+            "older_than": filters.older_than or "",
+            "claimed": "" if filters.claimed == "any" else filters.claimed,
+            "role": filters.role,
+            "page": "" if filters.page == 1 else filters.page,
+        }
         query = urlencode({k: v for k, v in params.items() if v != ""})
         return f"/inbox?{query}" if query else "/inbox"
 
@@ -79,8 +85,15 @@ class InboxFilters:
 @router.get("/inbox")
 def inbox(request: Request, session: SessionDep, user: SignedIn):
     filters = InboxFilters.from_query(request.query_params)
-    query = task_query(user, "open", filters.role or None, filters.reason or None, filters.channel or None,
-                       filters.older_than, filters.claimed)
+    query = task_query(
+        user,
+        "open",
+        filters.role or None,
+        filters.reason or None,
+        filters.channel or None,
+        filters.older_than,
+        filters.claimed,
+    )
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     pages = max(1, math.ceil(total / PAGE_SIZE))
     filters = replace(filters, page=min(filters.page, pages))
@@ -89,10 +102,20 @@ def inbox(request: Request, session: SessionDep, user: SignedIn):
     ).all()
     # The select's options: the channels orders came from (an index-only scan of orders.channel).
     channels = session.exec(select(Order.channel).distinct().order_by(Order.channel)).all()
-    return render(request, "pages/inbox.html", {
-        "rows": rows, "total": total, "pages": pages, "filters": filters, "here": filters.url(),
-        "channels": channels, "claimed_options": CLAIMED, "roles": ROLES,
-    })
+    return render(
+        request,
+        "pages/inbox.html",
+        {
+            "rows": rows,
+            "total": total,
+            "pages": pages,
+            "filters": filters,
+            "here": filters.url(),
+            "channels": channels,
+            "claimed_options": CLAIMED,
+            "roles": ROLES,
+        },
+    )
 
 
 def _tasks(task_ids: list[str]) -> dict[str, Task]:
@@ -109,7 +132,7 @@ def _on(task: Task | None) -> str:
 
 
 def _actor(user: CurrentUser) -> decisions.Actor:
-    return decisions.Actor(user.username, user.role)
+    return decisions.Actor(user.username, user.roles)
 
 
 @router.post("/inbox/tasks/{task_id}/claim")
@@ -122,10 +145,16 @@ def unclaim(task_id: str, user: Acting, back: Annotated[str, Form()] = "/inbox")
     return _claim(task_id, user, None, back)
 
 
+def _in_scope(task_id: str, user: CurrentUser) -> None:
+    with Session(get_read_engine()) as session:
+        scopes.visible_task(session, user, task_id)
+
+
 def _claim(task_id: str, user: CurrentUser, assignee: str | None, back: str):
     try:
+        _in_scope(task_id, user)
         task = decisions.claim(task_id, _actor(user), assignee)
-    except decisions.TaskRefused as exc:
+    except (decisions.TaskRefused, scopes.OutOfScope) as exc:
         verb = "claim" if assignee else "release"
         return redirect(back, Flash().error(f"Could not {verb} {_on(_tasks([task_id]).get(task_id))}: {exc.message}"))
     done = "You claimed" if assignee else "You released"
@@ -149,8 +178,9 @@ async def decide(
         too_long = f"The comment is longer than {MAX_COMMENT} characters; nothing was decided."
         return redirect(back, Flash().error(too_long))
     try:
+        await anyio.to_thread.run_sync(_in_scope, task_id, user)
         accepted = await decisions.decide(client, task_id, _actor(user), decision, comment)
-    except decisions.TaskRefused as exc:
+    except (decisions.TaskRefused, scopes.OutOfScope) as exc:
         return redirect(back, Flash().error(f"Could not {decision} {_on(task)}: {exc.message}"))
     where = f"Order {task.order_id}" if task else f"Task {task_id}"
     return redirect(back, Flash().ok(f"{where}: {_outcome(task, accepted)}."))
@@ -182,9 +212,10 @@ async def approve_selected(
         order_id = task.order_id if task else ""
         async with limiter:
             try:
+                await anyio.to_thread.run_sync(_in_scope, task_id, user)
                 accepted = await decisions.decide(client, task_id, _actor(user), "approve", "")
                 results[index] = Result(order_id, task_id, True, _outcome(task, accepted))
-            except decisions.TaskRefused as exc:
+            except (decisions.TaskRefused, scopes.OutOfScope) as exc:
                 results[index] = Result(order_id, task_id, False, exc.message)
 
     async with anyio.create_task_group() as group:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from oms.models import Order
+from services import scopes
 from services.orders.views import order_detail
 from web.deps import SessionDep
 from web.pages.rendering import PageRoute, render
@@ -24,9 +25,15 @@ def reserved_now(allocations: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @router.get("/orders/{order_id}")
 def order_page(order_id: str, request: Request, session: SessionDep, user: SignedIn):
     order = session.get(Order, order_id)
-    if order is None:
+    if order is None or not scopes.sees_order(session, user, order):
         raise PageRefused(404, f"There is no order {order_id!r}.")
     detail = order_detail(session, order)
-    return render(request, "pages/order.html", {
-        "order": detail, "held": reserved_now(detail["allocations"]), "here": f"/orders/{order_id}",
-    })
+    return render(
+        request,
+        "pages/order.html",
+        {
+            "order": detail,
+            "held": reserved_now(detail["allocations"]),
+            "here": f"/orders/{order_id}",
+        },
+    )

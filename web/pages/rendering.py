@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
@@ -36,7 +37,7 @@ def add_template_folder(folder: Path) -> None:
 def as_utc(value: datetime | str) -> datetime:
     """Stored times are UTC; SQLite and PostgreSQL hand them back without a zone."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def span(seconds: float) -> str:
@@ -52,16 +53,16 @@ def span(seconds: float) -> str:
 
 
 def age(value: datetime | str, now: datetime | None = None) -> str:
-    return span(((now or datetime.now(timezone.utc)) - as_utc(value)).total_seconds())
+    return span(((now or datetime.now(UTC)) - as_utc(value)).total_seconds())
 
 
 def due(value: datetime | str, now: datetime | None = None) -> str:
-    left = (as_utc(value) - (now or datetime.now(timezone.utc))).total_seconds()
+    left = (as_utc(value) - (now or datetime.now(UTC))).total_seconds()
     return f"in {span(left)}" if left >= 0 else f"{span(left)} overdue"
 
 
 def overdue(value: datetime | str) -> bool:
-    return as_utc(value) < datetime.now(timezone.utc)
+    return as_utc(value) < datetime.now(UTC)
 
 
 def stamp(value: datetime | str | None) -> str:
@@ -80,21 +81,27 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
 
 
-TEMPLATES.env.filters.update(age=age, due=due, overdue=overdue, stamp=stamp, iso=iso, money=money,
-                             pretty_json=pretty_json)
+TEMPLATES.env.filters.update(
+    age=age, due=due, overdue=overdue, stamp=stamp, iso=iso, money=money, pretty_json=pretty_json
+)
 
 
 def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
     """A page with the layout's needs (user, CSRF token, notices); notices are shown once."""
     user = page_user(request)
     notices = flash.take(request)
-    response = TEMPLATES.TemplateResponse(request, template, {
-        "user": user,
-        "can_act": user is not None and user.role in ACTING_ROLES,
-        "csrf": csrf_token(request),
-        "flash": notices,
-        **context,
-    }, status_code=status_code)
+    response = TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {
+            "user": user,
+            "can_act": user is not None and user.has(*ACTING_ROLES),
+            "csrf": csrf_token(request),
+            "flash": notices,
+            **context,
+        },
+        status_code=status_code,
+    )
     if request.cookies.get(flash.FLASH_COOKIE):
         flash.clear(response)
     return response
@@ -120,7 +127,11 @@ class PageRoute(APIRoute):
             except PageRedirect as exc:
                 return RedirectResponse(exc.url, status_code=303)
             except PageRefused as exc:
-                return render(request, "pages/error.html", {"status_code": exc.status_code, "message": exc.message},
-                              status_code=exc.status_code)
+                return render(
+                    request,
+                    "pages/error.html",
+                    {"status_code": exc.status_code, "message": exc.message},
+                    status_code=exc.status_code,
+                )
 
         return page_handler

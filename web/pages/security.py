@@ -85,7 +85,10 @@ def login_url(request: Request) -> str:
 
 
 def _cookie_options(request: Request) -> dict:
-    return {"httponly": True, "samesite": "lax", "secure": request.url.scheme == "https", "path": "/"}
+    # Behind a TLS proxy the scheme is the client's (uvicorn trusts X-Forwarded-Proto from
+    # OMS_FORWARDED_ALLOW_IPS); OMS_SECURE_COOKIES marks them Secure whatever the scheme.
+    secure = get_settings().secure_cookies or request.url.scheme == "https"
+    return {"httponly": True, "samesite": "lax", "secure": secure, "path": "/"}
 
 
 def start_session(request: Request, response: Response, token: str) -> None:
@@ -123,9 +126,12 @@ FormUser = Annotated[CurrentUser, Depends(csrf_checked)]
 
 def acting(user: FormUser) -> CurrentUser:
     """A user who may claim and decide tasks from the pages (operator or admin)."""
-    if user.role not in ACTING_ROLES:
-        raise PageRefused(403, f"Role {user.role!r} can look at the inbox but not act on it; "
-                               "claiming and deciding tasks needs operator or admin.")
+    if not user.has(*ACTING_ROLES):
+        raise PageRefused(
+            403,
+            f"Role {user.role!r} can look at the inbox but not act on it; "
+            "claiming and deciding tasks needs operator or admin.",
+        )
     return user
 
 

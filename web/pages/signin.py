@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 
 from oms.auth import authenticate, issue_token
+from oms.db import session_scope
+from services import people
 from web.deps import PageUserDep, SessionDep
 from web.pages import flash
 from web.pages.rendering import PageRoute, redirect, render
@@ -24,15 +26,24 @@ from web.pages.security import (
     start_session,
     tokens_match,
 )
+from web.throttle import client_address, throttle
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 def _login_form(request: Request, next_: str, username: str = "", error: str = "", status_code: int = 200):
     nonce = login_nonce(request)
-    response = render(request, "pages/login.html", {
-        "next": safe_next(next_), "username": username, "error": error, "login_token": login_token(nonce),
-    }, status_code=status_code)
+    response = render(
+        request,
+        "pages/login.html",
+        {
+            "next": safe_next(next_),
+            "username": username,
+            "error": error,
+            "login_token": login_token(nonce),
+        },
+        status_code=status_code,
+    )
     set_login_nonce(request, response, nonce)
     return response
 
@@ -56,16 +67,26 @@ def login(
     nonce = request.cookies.get(LOGIN_COOKIE)
     if not nonce or not tokens_match(login_token(nonce), token):
         raise PageRefused(403, CSRF_REFUSED)
+    wait = throttle().retry_after(username, client_address(request))
+    if wait is not None:
+        message = f"Too many failed sign-ins; try again in {wait} seconds."
+        response = _login_form(request, next, username, message, status_code=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     user = authenticate(session, username.strip(), password)
     if user is None:
+        throttle().failed(username, client_address(request))
         return _login_form(request, next, username, "Wrong username or password.", status_code=401)
+    throttle().succeeded(username)
     response = redirect(next)
     start_session(request, response, issue_token(user))
     return response
 
 
 @router.post("/logout")
-def logout(_: FormUser):
+def logout(user: FormUser):
+    with session_scope() as session:
+        people.sign_out(session, user.username)  # the cookie's token, and every other, stops working
     response = redirect("/login", flash.Flash().ok("You are signed out."))
     end_session(response)
     return response

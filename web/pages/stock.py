@@ -17,10 +17,11 @@ from sqlmodel import select
 
 from oms.db import session_scope
 from oms.models import ChannelReservation, DefinitionVersion, Sku, Stock, Warehouse
+from services import scopes
 from services.stock import ledger as stock_ledger
 from services.stock.alerts import alerts, replenishment
 from services.stock.backorders import backorders, wake
-from services.stock.ledger import Movement, StockRefused
+from services.stock.ledger import InvalidStockChange, Movement, StockRefused
 from web.api.inventory import stock_rows
 from web.deps import CurrentUser, SessionDep, TemporalDep
 from web.pages.flash import Flash
@@ -32,16 +33,20 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 HISTORY = 100
 
 
-def _stock_manager(user: FormUser) -> CurrentUser:
-    if user.role not in ACTING_ROLES:
+def _stock_manager(user: FormUser, *warehouses: str) -> CurrentUser:
+    if not user.has(*ACTING_ROLES):
         raise PageRefused(403, f"Role {user.role!r} can look at stock but not change it; that needs operator or admin.")
+    outside = [w for w in warehouses if not scopes.sees_warehouse(user, w)]
+    if outside:
+        raise PageRefused(403, f"You may change stock of {', '.join(user.warehouses)} only, not {outside[0]}.")
     return user
 
 
 @router.get("/stock")
 def overview(request: Request, session: SessionDep, user: SignedIn, q: str = "", check: str = ""):
     q = q.strip()[:64]
-    ledger = stock_ledger.reconcile(session) if check else None
+    # Rebuilding every balance reads the whole ledger: operators' and admins' to ask for.
+    ledger = stock_ledger.reconcile(session) if check and user.has(*ACTING_ROLES) else None
     totals = select(Stock.sku, func.sum(Stock.on_hand), func.sum(Stock.reserved)).group_by(Stock.sku)
     sums = {sku: (int(h or 0), int(r or 0)) for sku, h, r in session.exec(totals).all()}
     query = select(Sku).order_by(Sku.sku)
@@ -53,11 +58,28 @@ def overview(request: Request, session: SessionDep, user: SignedIn, q: str = "",
     rows = []
     for item in session.exec(query).all():
         on_hand, reserved = sums.get(item.sku, (0, 0))
-        rows.append({"sku": item, "on_hand": on_hand, "reserved": reserved, "available": on_hand - reserved,
-                     "alert": item.sku in alerted, "backorders": sum(1 for b in waiting if b["sku"] == item.sku)})
-    return render(request, "pages/stock.html", {
-        "nav": "stock", "rows": rows, "q": q, "alerts": open_alerts, "backorders": waiting, "ledger": ledger,
-    })
+        rows.append(
+            {
+                "sku": item,
+                "on_hand": on_hand,
+                "reserved": reserved,
+                "available": on_hand - reserved,
+                "alert": item.sku in alerted,
+                "backorders": sum(1 for b in waiting if b["sku"] == item.sku),
+            }
+        )
+    return render(
+        request,
+        "pages/stock.html",
+        {
+            "nav": "stock",
+            "rows": rows,
+            "q": q,
+            "alerts": open_alerts,
+            "backorders": waiting,
+            "ledger": ledger,
+        },
+    )
 
 
 @router.get("/stock/{sku}")
@@ -66,24 +88,44 @@ def sku_page(sku: str, request: Request, session: SessionDep, user: SignedIn):
     if item is None:
         raise PageRefused(404, f"There is no SKU {sku!r}.")
     warehouses = session.exec(select(Warehouse).order_by(Warehouse.code)).all()
-    channels = session.exec(select(DefinitionVersion.name).where(DefinitionVersion.kind == "channel")
-                            .distinct().order_by(DefinitionVersion.name)).all()
-    reserves = session.exec(select(ChannelReservation).where(ChannelReservation.sku == sku, ChannelReservation.qty > 0)
-                            .order_by(ChannelReservation.warehouse, ChannelReservation.channel)).all()
-    return render(request, "pages/stock_sku.html", {
-        "channels": channels, "reserves": reserves,
-        "nav": "stock", "item": item, "rows": stock_rows(session, sku), "warehouses": warehouses,
-        "movements": stock_ledger.movements(session, sku=sku, limit=HISTORY),
-        "alerts": alerts(session, None, sku)[:10], "suggestion": replenishment(session, [sku])[0],
-        "backorders": backorders(session, "open", sku), "here": f"/stock/{quote(sku)}", "today": date.today().isoformat(),
-    })
+    channels = session.exec(
+        select(DefinitionVersion.name)
+        .where(DefinitionVersion.kind == "channel")
+        .distinct()
+        .order_by(DefinitionVersion.name)
+    ).all()
+    reserves = session.exec(
+        select(ChannelReservation)
+        .where(ChannelReservation.sku == sku, ChannelReservation.qty > 0)
+        .order_by(ChannelReservation.warehouse, ChannelReservation.channel)
+    ).all()
+    return render(
+        request,
+        "pages/stock_sku.html",
+        {
+            "channels": channels,
+            "reserves": reserves,
+            "nav": "stock",
+            "item": item,
+            "rows": [r for r in stock_rows(session, sku) if scopes.sees_warehouse(user, r["warehouse"])],
+            "warehouses": warehouses,
+            "movements": stock_ledger.movements(session, sku=sku, limit=HISTORY),
+            "alerts": alerts(session, None, sku)[:10],
+            "suggestion": replenishment(session, [sku])[0],
+            "backorders": backorders(session, "open", sku),
+            "here": f"/stock/{quote(sku)}",
+            "today": date.today().isoformat(),
+        },
+    )
 
 
 def _int(value: str, field: str) -> int:
     try:
         return int(value.strip())
     except ValueError:
-        raise StockRefused(422, field, f"{field.replace('_', ' ')} must be a whole number, not {value.strip()!r}") from None
+        raise InvalidStockChange(
+            "not_a_number", f"{field.replace('_', ' ')} must be a whole number, not {value.strip()!r}", field=field
+        ) from None
 
 
 def _date(value: str, field: str) -> date | None:
@@ -92,7 +134,9 @@ def _date(value: str, field: str) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise StockRefused(422, field, f"{field.replace('_', ' ')} must be a date like 2027-03-31") from None
+        raise InvalidStockChange(
+            "not_a_date", f"{field.replace('_', ' ')} must be a date like 2027-03-31", field=field
+        ) from None
 
 
 def _write(work) -> object:
@@ -112,15 +156,27 @@ def _refused(back: str, what: str, exc: StockRefused):
 
 @router.post("/stock/{sku}/receive")
 async def receive(
-    sku: str, user: FormUser, client: TemporalDep,
-    warehouse: Annotated[str, Form()] = "", qty: Annotated[str, Form()] = "", lot: Annotated[str, Form()] = "",
-    expires_on: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
+    sku: str,
+    user: FormUser,
+    client: TemporalDep,
+    warehouse: Annotated[str, Form()] = "",
+    qty: Annotated[str, Form()] = "",
+    lot: Annotated[str, Form()] = "",
+    expires_on: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
 ):
-    _stock_manager(user)
+    _stock_manager(user, warehouse)
     back = f"/stock/{quote(sku)}"
     try:
-        move = Movement(warehouse, sku, _int(qty, "qty"), reason.strip()[:200] or "goods received",
-                        lot.strip() or None, _date(expires_on, "expires_on"), user.username)
+        move = Movement(
+            warehouse,
+            sku,
+            _int(qty, "qty"),
+            reason.strip()[:200] or "goods received",
+            lot.strip() or None,
+            _date(expires_on, "expires_on"),
+            user.username,
+        )
         row = await anyio.to_thread.run_sync(_write, lambda s: stock_ledger.receive(s, move))
     except StockRefused as exc:
         return _refused(back, "Could not receive", exc)
@@ -131,16 +187,22 @@ async def receive(
 
 @router.post("/stock/{sku}/adjust")
 async def adjust(
-    sku: str, user: FormUser, client: TemporalDep,
-    warehouse: Annotated[str, Form()] = "", qty: Annotated[str, Form()] = "", lot: Annotated[str, Form()] = "",
+    sku: str,
+    user: FormUser,
+    client: TemporalDep,
+    warehouse: Annotated[str, Form()] = "",
+    qty: Annotated[str, Form()] = "",
+    lot: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ):
-    _stock_manager(user)
+    _stock_manager(user, warehouse)
     back = f"/stock/{quote(sku)}"
     try:
         if not reason.strip():
-            raise StockRefused(422, "reason", "give a reason for the adjustment")
-        move = Movement(warehouse, sku, _int(qty, "qty"), reason.strip()[:200], lot.strip() or None, None, user.username)
+            raise InvalidStockChange("reason_required", "give a reason for the adjustment", field="reason")
+        move = Movement(
+            warehouse, sku, _int(qty, "qty"), reason.strip()[:200], lot.strip() or None, None, user.username
+        )
         row = await anyio.to_thread.run_sync(_write, lambda s: stock_ledger.adjust(s, move))
     except StockRefused as exc:
         return _refused(back, "Could not adjust", exc)
@@ -150,17 +212,32 @@ async def adjust(
 
 @router.post("/stock/{sku}/transfer")
 async def transfer(
-    sku: str, user: FormUser, client: TemporalDep,
-    from_warehouse: Annotated[str, Form()] = "", to_warehouse: Annotated[str, Form()] = "",
-    qty: Annotated[str, Form()] = "", lot: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
+    sku: str,
+    user: FormUser,
+    client: TemporalDep,
+    from_warehouse: Annotated[str, Form()] = "",
+    to_warehouse: Annotated[str, Form()] = "",
+    qty: Annotated[str, Form()] = "",
+    lot: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
 ):
-    _stock_manager(user)
+    _stock_manager(user, from_warehouse, to_warehouse)
     back = f"/stock/{quote(sku)}"
     try:
         amount = _int(qty, "qty")
-        await anyio.to_thread.run_sync(_write, lambda s: stock_ledger.transfer(
-            s, from_warehouse, to_warehouse, sku, amount, reason.strip()[:200] or "transfer", lot.strip() or None,
-            user.username))
+        await anyio.to_thread.run_sync(
+            _write,
+            lambda s: stock_ledger.transfer(
+                s,
+                from_warehouse,
+                to_warehouse,
+                sku,
+                amount,
+                reason.strip()[:200] or "transfer",
+                lot.strip() or None,
+                user.username,
+            ),
+        )
     except StockRefused as exc:
         return _refused(back, "Could not transfer", exc)
     woken = await wake(client, sku, to_warehouse, amount)
@@ -169,14 +246,17 @@ async def transfer(
 
 @router.post("/stock/{sku}/channel-reserve")
 def channel_reserve(
-    sku: str, user: FormUser,
-    channel: Annotated[str, Form()] = "", warehouse: Annotated[str, Form()] = "", qty: Annotated[str, Form()] = "",
+    sku: str,
+    user: FormUser,
+    channel: Annotated[str, Form()] = "",
+    warehouse: Annotated[str, Form()] = "",
+    qty: Annotated[str, Form()] = "",
 ):
-    _stock_manager(user)
+    _stock_manager(user, warehouse)
     back = f"/stock/{quote(sku)}"
     try:
         if not channel.strip():
-            raise StockRefused(422, "channel", "choose a channel")
+            raise InvalidStockChange("channel_required", "choose a channel", field="channel")
         amount = _int(qty, "qty")
         _write(lambda s: stock_ledger.set_channel_reserve(s, channel.strip(), warehouse, sku, amount))
     except StockRefused as exc:

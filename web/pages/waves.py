@@ -42,7 +42,9 @@ def parse_scans(text: str) -> list[dict]:
             continue
         match = _SCAN.match(line)
         if not match:
-            raise ScanError(f"line {number}: {line!r} is not a scan; write the SKU, or the SKU and a quantity (MUG-LOGO x2)")
+            raise ScanError(
+                f"line {number}: {line!r} is not a scan; write the SKU, or the SKU and a quantity (MUG-LOGO x2)"
+            )
         qty = int(match["qty"] or 1)
         if qty < 1:
             raise ScanError(f"line {number}: the quantity must be at least 1")
@@ -55,9 +57,16 @@ def waves_page(request: Request, session: SessionDep, user: SignedIn):
     warehouses = session.exec(select(Warehouse).order_by(Warehouse.code)).all()
     ready = {w.code: len(ready_to_pick(session, w.code, 1000)) for w in warehouses}
     waves = session.exec(select(Wave).order_by(Wave.created_at.desc()).limit(50)).all()
-    return render(request, "pages/waves.html", {
-        "nav": "waves", "warehouses": warehouses, "ready": ready, "waves": [wave_view(session, w) for w in waves],
-    })
+    return render(
+        request,
+        "pages/waves.html",
+        {
+            "nav": "waves",
+            "warehouses": warehouses,
+            "ready": ready,
+            "waves": [wave_view(session, w) for w in waves],
+        },
+    )
 
 
 @router.post("/waves")
@@ -67,7 +76,9 @@ def new_wave(user: Acting, warehouse: Annotated[str, Form()] = "", max_orders: A
     except ValueError:
         limit = 0
     if not 1 <= limit <= 500:
-        return redirect("/waves", Flash().error("Orders per wave must be a whole number from 1 to 500; no wave was made."))
+        return redirect(
+            "/waves", Flash().error("Orders per wave must be a whole number from 1 to 500; no wave was made.")
+        )
     with session_scope() as session:
         if session.get(Warehouse, warehouse) is None:
             return redirect("/waves", Flash().error(f"Choose a warehouse; {warehouse!r} is not one. No wave was made."))
@@ -76,7 +87,9 @@ def new_wave(user: Acting, warehouse: Annotated[str, Form()] = "", max_orders: A
         except WaveRefused as exc:
             return redirect("/waves", Flash().error(f"{str(exc)[0].upper()}{str(exc)[1:]}; no wave was made."))
         wave_id, count = wave.id, len(wave.orders)
-    return redirect(f"/waves/{wave_id}", Flash().ok(f"Wave {wave_id} made with {count} order{'s' if count != 1 else ''}."))
+    return redirect(
+        f"/waves/{wave_id}", Flash().ok(f"Wave {wave_id} made with {count} order{'s' if count != 1 else ''}.")
+    )
 
 
 def _open_tasks(session: Session, order_ids: list[str]) -> dict[str, Task]:
@@ -92,9 +105,16 @@ def wave_page(wave_id: str, request: Request, session: SessionDep, user: SignedI
     if wave is None:
         raise PageRefused(404, f"There is no wave {wave_id!r}.")
     view = wave_view(session, wave)
-    return render(request, "pages/wave.html", {
-        "nav": "waves", "wave": view, "tasks": _open_tasks(session, wave.orders), "ready": READY_TO_PICK,
-    })
+    return render(
+        request,
+        "pages/wave.html",
+        {
+            "nav": "waves",
+            "wave": view,
+            "tasks": _open_tasks(session, wave.orders),
+            "ready": READY_TO_PICK,
+        },
+    )
 
 
 def _task(task_id: str) -> Task | None:
@@ -103,8 +123,14 @@ def _task(task_id: str) -> Task | None:
 
 
 @router.post("/waves/{wave_id}/tasks/{task_id}/scan")
-async def scan(wave_id: str, task_id: str, client: TemporalDep, user: Acting,
-               decision: Annotated[str, Form()] = "", scans: Annotated[str, Form()] = ""):
+async def scan(
+    wave_id: str,
+    task_id: str,
+    client: TemporalDep,
+    user: Acting,
+    decision: Annotated[str, Form()] = "",
+    scans: Annotated[str, Form()] = "",
+):
     back = f"/waves/{wave_id}"
     task = await anyio.to_thread.run_sync(_task, task_id)
     on = f"order {task.order_id}" if task else f"task {task_id}"
@@ -113,7 +139,9 @@ async def scan(wave_id: str, task_id: str, client: TemporalDep, user: Acting,
     except ScanError as exc:
         return redirect(back, Flash().error(f"Nothing was confirmed for {on}: {exc}."))
     try:
-        await decisions.decide(client, task_id, decisions.Actor(user.username, user.role), decision.strip(), "", scanned)
+        await decisions.decide(
+            client, task_id, decisions.Actor(user.username, user.roles), decision.strip(), "", scanned
+        )
     except decisions.TaskRefused as exc:
         return redirect(back, Flash().error(f"Nothing was confirmed for {on}: {exc.message}."))
     items = ", ".join(f"{s['qty']} x {s['sku']}" for s in scanned)

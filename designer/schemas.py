@@ -1,0 +1,182 @@
+"""Response bodies of the definitions API: what /openapi.json describes."""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class VersionView(BaseModel):
+    """One published version of a definition."""
+
+    kind: str
+    name: str
+    version: int
+    sha256: str
+    author: str
+    note: str
+    created_at: str
+
+
+class VersionText(VersionView):
+    """A version with its YAML text."""
+
+    text: str
+
+
+class LiveDefinition(VersionView):
+    live_version: int
+
+
+class DefinitionList(BaseModel):
+    definitions: list[LiveDefinition]
+
+
+class VersionUsed(VersionView):
+    """A version with how many orders started on it (rules and flows only) and, for flows, how many still run."""
+
+    orders: int | None = None
+    running: int | None = None
+
+
+class DefinitionHistory(BaseModel):
+    kind: str
+    name: str
+    live: VersionText
+    versions: list[VersionUsed]
+
+
+class Published(VersionView):
+    """The version published (201), or the live one when the text was identical (200, ``created`` false)."""
+
+    created: bool
+
+
+class CheckedError(BaseModel):
+    path: str
+    message: str
+    line: int | None
+
+
+class CheckedCase(BaseModel):
+    """A stored test case of the definition and whether it passed."""
+
+    name: str
+    passed: bool
+    detail: str
+    path: str
+    line: int | None
+
+
+class Check(BaseModel):
+    """A validation's answer: ``kind`` and ``name`` are what the text says (null when it is no mapping)."""
+
+    valid: bool
+    kind: Any
+    name: Any
+    errors: list[CheckedError]
+    tests: list[CheckedCase]
+
+
+class JsonSchema(BaseModel):
+    """A JSON Schema (draft 2020-12) document."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class LogEntry(VersionView):
+    """One publish and its diff against the version before (``previous_version`` null for the first)."""
+
+    previous_version: int | None
+    diff: str
+
+
+class PublishLog(BaseModel):
+    entries: list[LogEntry]
+
+
+class FiredRule(BaseModel):
+    rule: str
+    action: str
+    reason: str
+
+
+class ChangedOrder(BaseModel):
+    """An order the draft rule set would decide differently."""
+
+    order_id: str
+    total: float
+    channel: str
+    before: str
+    after: str
+    fired: list[FiredRule]
+    before_fired: list[FiredRule]
+    created_at: str
+    change: Literal["now_held", "no_longer_held", "other"]
+
+
+class RulesWhatIf(BaseModel):
+    kind: Literal["rules"]
+    name: str
+    summary: str
+    baseline: str
+    considered: int
+    now_held: int
+    no_longer_held: int
+    other_changes: int
+    unchanged: int
+    fired_counts: dict[str, int]
+    orders: list[ChangedOrder]
+
+
+class PathChange(BaseModel):
+    """An order the draft flow would take along another path (the steps up to its first wait)."""
+
+    order_id: str
+    before: list[str]
+    after: list[str]
+
+
+class FlowWhatIf(BaseModel):
+    kind: Literal["flow"]
+    name: str
+    summary: str
+    baseline: str
+    considered: int
+    changed: int
+    stops: dict[str, int]
+    orders: list[PathChange]
+
+
+WhatIf = Annotated[RulesWhatIf | FlowWhatIf, Field(discriminator="kind")]
+
+
+class Draft(BaseModel):
+    """Your unpublished text of a definition."""
+
+    kind: str
+    name: str
+    author: str
+    text: str
+    updated_at: str
+
+
+class DiffLine(BaseModel):
+    """``kind`` is same, added, removed or skip (a fold)."""
+
+    kind: str
+    old_no: int | None
+    new_no: int | None
+    text: str
+
+
+class VersionDiff(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    kind: str
+    name: str
+    from_version: int = Field(alias="from")
+    to_version: int = Field(alias="to")
+    added: int
+    removed: int
+    unified: str
+    lines: list[DiffLine]
