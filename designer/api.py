@@ -179,16 +179,29 @@ def whatif_view(session: Session, text: str, last: int) -> dict:
                 for c in group
             ],
         }
-    report = run_flow_whatif(session, draft, last)
+    flow_report = run_flow_whatif(session, draft, last)
     return {
         "kind": "flow",
         "name": source.name,
-        "summary": report.summary(),
-        "baseline": report.baseline,
-        "considered": report.considered,
-        "changed": len(report.changed),
-        "stops": report.stops,
-        "orders": [{"order_id": c.order_id, "before": list(c.before), "after": list(c.after)} for c in report.changed],
+        "summary": flow_report.summary(),
+        "baseline": flow_report.baseline,
+        "considered": flow_report.considered,
+        "changed": len(flow_report.changed),
+        "unchanged": flow_report.unchanged,
+        "ended": flow_report.ended,
+        "waiting": flow_report.waiting,
+        "failing": flow_report.failing,
+        "stops": flow_report.stops,
+        "orders": [
+            {
+                "order_id": c.order_id,
+                "before": list(c.before),
+                "after": list(c.after),
+                "before_outcome": c.before_outcome,
+                "after_outcome": c.after_outcome,
+            }
+            for c in flow_report.changed
+        ],
     }
 
 

@@ -22,6 +22,10 @@ from designer.views import (
     editor_context,
     fragments,
     list_rows,
+    order_on_flow,
+    publish_preview,
+    return_use,
+    serves_returns,
 )
 from engine.definitions import KINDS
 from engine.diff import change_counts, diff_lines
@@ -42,7 +46,7 @@ from services.definitions.whatif import DEFAULT_LAST, parse_last, version_use
 from services.errors import DomainError
 from web.deps import CurrentUser, SessionDep, page_user
 from web.pages.flash import Flash
-from web.pages.rendering import PageRoute, add_template_folder, redirect, render
+from web.pages.rendering import TEMPLATES, PageRoute, add_template_folder, redirect, render
 from web.pages.security import FormUser, PageRefused, SignedIn, csrf_token, tokens_match
 
 add_template_folder(TEMPLATES_DIR)
@@ -85,9 +89,8 @@ def publish_log_page(request: Request, session: SessionDep, user: SignedIn, kind
     )
 
 
-@router.post("/definitions/check")
-async def check(request: Request):
-    """The editor's live validation: JSON in, errors with lines and rendered fragments out."""
+async def _editor_json(request: Request) -> tuple[CurrentUser, dict] | JSONResponse:
+    """The signed-in user and the JSON body ``{"text": ...}`` of one of the editor's own requests."""
     user = page_user(request)
     if user is None:
         return JSONResponse({"detail": "not signed in; reload the page and sign in"}, status_code=401)
@@ -95,14 +98,62 @@ async def check(request: Request):
         return JSONResponse({"detail": "security token missing or stale; reload the page"}, status_code=403)
     try:
         body = await request.json()
-        text = body["text"]
-        if not isinstance(text, str):
+        if not isinstance(body, dict) or not isinstance(body["text"], str):
             raise TypeError
     except (ValueError, KeyError, TypeError):
         return JSONResponse({"detail": 'send JSON {"text": "..."}'}, status_code=422)
-    if len(text) > MAX_TEXT:
+    if len(body["text"]) > MAX_TEXT:
         return JSONResponse({"detail": f"the text is longer than {MAX_TEXT} characters"}, status_code=422)
-    return JSONResponse(await to_thread.run_sync(_check_json, text))
+    return user, body
+
+
+@router.post("/definitions/check")
+async def check(request: Request):
+    """The editor's live validation: JSON in, errors with lines and rendered fragments out."""
+    got = await _editor_json(request)
+    if isinstance(got, JSONResponse):
+        return got
+    return JSONResponse(await to_thread.run_sync(_check_json, got[1]["text"]))
+
+
+@router.post("/definitions/whatif")
+async def whatif_fragment(request: Request):
+    """What-if for the editor's script: the result as HTML, shown under the button that asked for it."""
+    got = await _editor_json(request)
+    if isinstance(got, JSONResponse):
+        return got
+    user, body = got
+    if not can_edit(user):
+        return JSONResponse({"detail": "what-if needs analyst or admin"}, status_code=403)
+    last = parse_last(str(body.get("last", DEFAULT_LAST)))
+    return JSONResponse(await to_thread.run_sync(_whatif_json, body["text"], last))
+
+
+def _whatif_json(text: str, last: int) -> dict:
+    with Session(get_read_engine()) as session:
+        whatif, error = _whatif(session, text, last)
+    html = TEMPLATES.get_template("pages/definition_whatif.html").render(whatif=whatif, whatif_error=error)
+    return {"ok": whatif is not None, "html": html}
+
+
+@router.post("/definitions/preview")
+async def publish_preview_fragment(request: Request):
+    """The publish step for the editor's script: the diff against the live version and the note, as HTML."""
+    got = await _editor_json(request)
+    if isinstance(got, JSONResponse):
+        return got
+    user, body = got
+    if not can_edit(user):
+        return JSONResponse({"detail": "publishing needs analyst or admin"}, status_code=403)
+    note = str(body.get("note") or "")[:MAX_NOTE]
+    return JSONResponse(await to_thread.run_sync(_preview_json, body["text"], note))
+
+
+def _preview_json(text: str, note: str) -> dict:
+    with Session(get_read_engine()) as session:
+        preview = publish_preview(session, text)
+    html = TEMPLATES.get_template("pages/definition_publish.html").render(preview=preview, note=note, in_dialog=True)
+    return {"publishable": preview["valid"] and not preview["same"], "html": html}
 
 
 def _check_json(text: str) -> dict:
@@ -123,19 +174,27 @@ def editor_post(
     last: Annotated[str, Form()] = str(DEFAULT_LAST),
     kind: Annotated[str, Form()] = "",
     name: Annotated[str, Form()] = "",
+    base_version: Annotated[str, Form()] = "",
+    sha256: Annotated[str, Form()] = "",
 ):
-    """The editor's form without JavaScript (and its what-if and publish buttons with it)."""
+    """The editor's form: validate, what-if and the publish step without JavaScript; publish and drafts always."""
     text = text.replace("\r\n", "\n")
     if len(text) > MAX_TEXT:
         raise PageRefused(422, f"The text is longer than {MAX_TEXT} characters; nothing was done.")
     note = note.strip()[:MAX_NOTE]
     kind = kind if kind in KINDS else "rules"
     name = name or None
-    if action == "publish":
-        if not can_edit(user):
-            raise PageRefused(
-                403, f"Role {user.role!r} can read definitions but not publish them; publishing needs analyst or admin."
-            )
+    if action in ("publish", "publish_confirmed") and not can_edit(user):
+        raise PageRefused(
+            403, f"Role {user.role!r} can read definitions but not publish them; publishing needs analyst or admin."
+        )
+    if action == "publish" or (action == "publish_confirmed" and not note):
+        return _publish_step(request, session, user, kind, name, text, note, last, base_version, sha256)
+    if action == "publish_confirmed":
+        preview = publish_preview(session, text)
+        if preview["valid"] and (str(preview["base_version"]) != base_version or preview["sha256"] != sha256):
+            # The text or the live version changed since the diff was shown: show the diff again.
+            return _publish_step(request, session, user, kind, name, text, note, last, base_version, sha256)
         try:
             with session_scope() as write:
                 published = publish(write, text, author=user.username, note=note)
@@ -166,6 +225,41 @@ def editor_post(
         context["whatif"], context["whatif_error"] = _whatif(session, text, parse_last(last))
     status_code = 422 if context["check"] and not context["check"]["valid"] else 200
     return render(request, "pages/definition_edit.html", context, status_code=status_code)
+
+
+def _publish_step(
+    request: Request,
+    session: Session,
+    user: CurrentUser,
+    kind: str,
+    name: str | None,
+    text: str,
+    note: str,
+    last: str,
+    base_version: str,
+    sha256: str,
+):
+    """Before publishing: the diff against the live version and a note; refused while problems remain."""
+    context = editor_context(request, session, user, kind, name, text, note=note, last=last)
+    if context["check"] and not context["check"]["valid"]:
+        errors = context["check"]["errors"]
+        context["refused"] = (
+            f"Not published: {len(errors)} problem{'s' if len(errors) != 1 else ''}; "
+            "fix them (a failing test case counts) and publish again."
+        )
+        return render(request, "pages/definition_edit.html", context, status_code=422)
+    preview = publish_preview(session, text)
+    context["confirm"] = preview
+    asked = base_version == str(preview["base_version"]) and sha256 == preview["sha256"]
+    if asked and not note:
+        context["note_error"] = "Write a note first: say why this change is made. Nothing was published."
+        return render(request, "pages/definition_edit.html", context, status_code=422)
+    if sha256 and not asked:
+        context["note_error"] = (
+            "The text or the live version changed since the difference was shown: check it again. "
+            "Nothing was published."
+        )
+    return render(request, "pages/definition_edit.html", context)
 
 
 def _draft_action(action: str, text: str, kind: str, name: str | None, user: CurrentUser):
@@ -234,7 +328,8 @@ def history(request: Request, kind: str, name: str, session: SessionDep, user: S
     old, new = version_of(session, kind, name, from_version), version_of(session, kind, name, to_version)
     lines = diff_lines(old.body, new.body)
     added, removed = change_counts(lines)
-    use = version_use(session)
+    returns = kind == "flow" and serves_returns(new.body)
+    use = return_use(session) if returns else version_use(session)
     return render(
         request,
         "pages/definition_history.html",
@@ -251,8 +346,19 @@ def history(request: Request, kind: str, name: str, session: SessionDep, user: S
             "removed": removed,
             "can_edit": can_edit(user),
             "counts_orders": kind in ("flow", "rules"),
+            "counts": "returns" if returns else "orders",
         },
     )
+
+
+@router.get("/definitions/flow/{name}/diagram")
+def diagram_page(request: Request, name: str, session: SessionDep, user: SignedIn, order: str = "", version: str = ""):
+    """A flow's diagram on a page of its own; ``?order=`` shows where that order is on the version it runs."""
+    rows = versions_of(session, "flow", name)
+    if not rows:
+        raise PageRefused(404, f"No flow named {name!r} is published.")
+    context = order_on_flow(session, user, name, rows, order.strip(), version)
+    return render(request, "pages/definition_flow_diagram.html", {"nav": "definitions", "name": name, **context})
 
 
 @router.post("/definitions/{kind}/{name}/rollback")

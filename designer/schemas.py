@@ -129,20 +129,35 @@ class RulesWhatIf(BaseModel):
 
 
 class PathChange(BaseModel):
-    """An order the draft flow would take along another path (the steps up to its first wait)."""
+    """An order the draft flow would take along another path.
+
+    Each path is the order replayed (its recorded audit, events, decisions,
+    timeouts and failures) past the waits it passed, to its end or the next
+    wait it has not passed; ``before`` through the live version, ``after``
+    through the draft. An outcome is the end status, ``waiting at <step>``, or
+    ``fails: <why>``.
+    """
 
     order_id: str
     before: list[str]
     after: list[str]
+    before_outcome: str
+    after_outcome: str
 
 
 class FlowWhatIf(BaseModel):
+    """The draft flow over recorded orders: ``orders`` lists those whose path changes; the counts are of all."""
+
     kind: Literal["flow"]
     name: str
     summary: str
     baseline: str
     considered: int
     changed: int
+    unchanged: int
+    ended: int
+    waiting: int
+    failing: int
     stops: dict[str, int]
     orders: list[PathChange]
 

@@ -6,15 +6,19 @@ import json
 from dataclasses import dataclass
 
 from fastapi import Request
-from sqlmodel import Session, select
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from designer.api import check_view
-from engine.definitions import KINDS, Source, load
+from engine.definitions import KINDS, Source, content_hash, load
 from engine.diagram import Layout, layout_flow
+from engine.diff import change_counts, diff_lines
 from engine.schemas import schema_for
-from oms.models import DefinitionVersion
-from services.definitions.publishing import validate, versions_of
+from engine.sourcemap import stored_cases
+from oms.models import DefinitionVersion, OrderEvent, Return, ReturnEvent
+from services.definitions.publishing import latest, validate, versions_of
 from services.definitions.whatif import DEFAULT_LAST, version_use
+from services.orders.search import find_order
 from web.deps import CurrentUser
 from web.pages.rendering import TEMPLATES
 
@@ -49,6 +53,30 @@ class ListRow:
     orders: int | None  # on the live version; None: not recorded per order for this kind
     running: int | None
     all_orders: int | None  # on every version
+    counts: str = "orders"  # what the numbers count: a return flow counts its returns
+
+
+@dataclass(frozen=True)
+class Use:
+    """How many orders (or returns) started on one version, and how many of them still run."""
+
+    orders: int = 0
+    running: int = 0
+
+
+def serves_returns(body: str) -> bool:
+    raw = load(body).raw
+    return isinstance(raw, dict) and raw.get("kind") == "flow" and raw.get("serves") == "return"
+
+
+def return_use(session: Session) -> dict[tuple[str, str, int], Use]:
+    """("flow", name, version) -> returns started on it; one still runs until it is closed."""
+    rows = session.exec(
+        select(Return.flow_name, Return.flow_version, func.count(), func.count(col(Return.closed_at))).group_by(
+            col(Return.flow_name), col(Return.flow_version)
+        )
+    ).all()
+    return {("flow", name, version): Use(total, total - closed) for name, version, total, closed in rows}
 
 
 def _title(body: str) -> str:
@@ -65,10 +93,13 @@ def list_rows(session: Session) -> list[ListRow]:
     for row in rows:
         live[(row.kind, row.name)] = row
         counts[(row.kind, row.name)] = counts.get((row.kind, row.name), 0) + 1
-    use = version_use(session)
+    orders_use = version_use(session)
+    returns_use = return_use(session)
     out = []
     for (kind, name), row in live.items():
         counted = kind in ("flow", "rules")
+        returns = kind == "flow" and serves_returns(row.body)
+        use: dict = returns_use if returns else orders_use
         on_live = use.get((kind, name, row.version))
         every = sum(u.orders for (k, n, _), u in use.items() if k == kind and n == name)
         out.append(
@@ -81,6 +112,7 @@ def list_rows(session: Session) -> list[ListRow]:
                 (on_live.orders if on_live else 0) if counted else None,
                 (on_live.running if on_live else 0) if kind == "flow" else None,
                 every if counted else None,
+                "returns" if returns else "orders",
             )
         )
     return out
@@ -93,9 +125,22 @@ def diagram_of(source: Source) -> Layout | None:
     return layout if layout.nodes else None
 
 
+def with_cases_not_run(source: Source, view: dict) -> dict:
+    """The check's view plus the stored test cases that did not run because of other problems.
+
+    Test cases run only once everything else passes; until then the test panel
+    still lists them (read from the text, even one that does not parse), each
+    marked as not run, instead of saying there are none.
+    """
+    if view.get("tests") or not source.errors:
+        return {**view, "not_run": []}
+    return {**view, "not_run": [{"name": name, "line": line} for name, line in stored_cases(source.text)]}
+
+
 def fragments(source: Source, view: dict) -> dict:
     """The editor's live parts as HTML (escaped by the templates): problems, tests, diagram."""
     layout = diagram_of(source)
+    view = with_cases_not_run(source, view)
     return {
         "problems_html": TEMPLATES.get_template("pages/definition_problems.html").render(check=view),
         "tests_html": TEMPLATES.get_template("pages/definition_tests.html").render(check=view),
@@ -120,7 +165,7 @@ def editor_context(
 ) -> dict:
     """Everything the editor page shows for ``text``: its checks, tests, diagram, the live version."""
     source = validate(session, text)
-    view = check_view(source) if check else None
+    view = with_cases_not_run(source, check_view(source)) if check else None
     kind = source.kind if source.kind in KINDS else kind
     name = name or source.name
     versions = versions_of(session, kind, name) if name else []
@@ -146,4 +191,79 @@ def editor_context(
         "refused": "",
         "is_new": not versions,
         "draft": None,
+        "confirm": None,
     }
+
+
+def publish_preview(session: Session, text: str) -> dict:
+    """What publishing ``text`` would do: its problems, or the next version and its diff against the live one."""
+    source = validate(session, text)
+    view = check_view(source)
+    kind, name = source.kind or "", source.name or ""
+    live = latest(session, kind, name) if not source.errors else None
+    lines = diff_lines(live.body, text) if live else []
+    added, removed = change_counts(lines) if live else (len(text.splitlines()), 0)
+    return {
+        "valid": not source.errors,
+        "errors": view["errors"],
+        "kind": kind,
+        "name": name,
+        "live": live,
+        "next_version": (live.version + 1) if live else 1,
+        "same": live is not None and live.body == text,
+        "lines": lines,
+        "added": added,
+        "removed": removed,
+        "sha256": content_hash(text),
+        "base_version": live.version if live else 0,
+    }
+
+
+def _steps_walked(session: Session, model: type[OrderEvent] | type[ReturnEvent], owner: str) -> list[str]:
+    """The steps an order's (or a return's) timeline names, in the order it reached them."""
+    column = OrderEvent.order_id if model is OrderEvent else ReturnEvent.return_id
+    rows = session.exec(select(model.step).where(column == owner).order_by(col(model.seq), col(model.id))).all()
+    return [step for step in rows if step]
+
+
+def order_on_flow(
+    session: Session, user: CurrentUser, name: str, rows: list[DefinitionVersion], reference: str, version: str
+) -> dict:
+    """The diagram of one version of flow ``name``; with ``reference`` (an order, or a return of a return flow)
+    the version it runs, the step it is at and the steps it passed."""
+    by_version = {row.version: row for row in rows}
+    chosen = by_version.get(int(version)) if version.isdigit() else None
+    context: dict = {"reference": reference, "problem": "", "order": None, "current": "", "visited": []}
+    if reference:
+        returns = serves_returns(rows[0].body)
+        found = _find_return(session, user, reference) if returns else find_order(session, user, reference)
+        if found is None:
+            thing = "return" if returns else "order"
+            context["problem"] = f"No {thing} {reference!r} that you may see; the diagram shows the live version."
+        elif found.flow_name != name:
+            context["problem"] = f"{found.id} runs flow {found.flow_name!r}, not {name!r}."
+            context["other_flow"] = found.flow_name
+        else:
+            chosen = by_version.get(found.flow_version)
+            walked = _steps_walked(session, ReturnEvent if returns else OrderEvent, found.id)
+            context.update(
+                order=found,
+                kind_of_order="return" if returns else "order",
+                current=walked[-1] if walked else "",
+                visited=sorted(set(walked)),
+            )
+            if chosen is None:
+                context["problem"] = (
+                    f"{found.id} runs v{found.flow_version}, which is not stored; this is the live one."
+                )
+    row = chosen or rows[0]
+    raw = load(row.body).raw
+    layout = layout_flow(raw) if isinstance(raw, dict) else None
+    return {**context, "row": row, "versions": rows, "layout": layout if layout and layout.nodes else None}
+
+
+def _find_return(session: Session, user: CurrentUser, reference: str) -> Return | None:
+    found = session.get(Return, reference)
+    if found is None or find_order(session, user, found.order_id) is None:
+        return None
+    return found

@@ -94,8 +94,13 @@ class Expectations:
     """Compares what came out of a case with its ``expect``, noting each difference at its path."""
 
     def __init__(self, index: int):
-        self.root = join_path("$.tests", index, "expect")
+        self.case = join_path("$.tests", index)
+        self.root = join_path(self.case, "expect")
         self.problems: list[DefinitionError] = []
+
+    def fail_case(self, message: str) -> None:
+        """The case as a whole failed (its example could not be used): at the case's path."""
+        self.problems.append(DefinitionError(self.case, message))
 
     def fail(self, rel: tuple[str | int, ...], message: str) -> None:
         path = self.root

@@ -37,6 +37,7 @@ from engine.rules import check_rules, parse_rules
 from engine.schemas import fast_check, validator_for
 from engine.templates import check_template, parse_template
 from engine.testcases import case_errors, check_cases, run_cases
+from engine.yaml_syntax import plain_message
 
 NAME_PATTERN = "^[a-z][a-z0-9_]*$"
 
@@ -102,7 +103,7 @@ def content_hash(text: str) -> str:
 
 
 def load_yaml(text: str, strict: bool = True) -> tuple[Any, list[DefinitionError]]:
-    """Parse YAML; a syntax error becomes one error at ``$`` with its line.
+    """Parse YAML; a syntax error becomes one error at ``$``, in plain words with its line.
 
     The C scanner (ruamel.yaml.clib) reads valid text about 5x faster, which
     validation as you type needs; a text it refuses is read again by the pure
@@ -127,12 +128,10 @@ def load_yaml(text: str, strict: bool = True) -> tuple[Any, list[DefinitionError
         return _checked(loaded, strict)
     try:
         return _checked(YAML(typ="safe", pure=True).load(text), strict)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        return None, [DefinitionError("$", f"YAML syntax error{where}: {exc.problem}")]
+    except MarkedYAMLError as exc:  # in plain words, at the line where the mistake is
+        return None, [DefinitionError("$", plain_message(text, exc))]
     except YAMLError as exc:
-        return None, [DefinitionError("$", f"YAML syntax error: {exc}")]
+        return None, [DefinitionError("$", f"YAML cannot read this: {exc}")]
 
 
 _MAYBE_ALIAS = re.compile(r"[&*][^\s,\[\]{}]")

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from jinja2 import TemplateError
+
 from engine.allocation import Allocation, Destination, Line, Request, StockPiece, WarehouseInfo, plan
 from engine.carriers import CarrierTable, NoCarrier
 from engine.case_support import CaseResult, Expectations, case_name, example_order, merged
@@ -422,8 +424,8 @@ def run_template_case(template: Template, case: dict, index: int) -> CaseResult:
             subject, body, language = message.subject, message.body, message.language
         else:
             subject, body, language = "", template.render(context), ""
-    except RenderError as exc:
-        check.fail((), str(exc))
+    except (RenderError, TemplateError) as exc:  # e.g. calling a value that is not there
+        check.fail_case(f"the template failed: {exc}" if isinstance(exc, TemplateError) else str(exc))
         return check.result(index, case_name(case, index), {}, str(exc))
     outcome = {"subject": subject, "text": body[:MAX_SHOWN_CHARS], "language": language}
     for key, text, where in (("contains", body, "the text"), ("subject_contains", subject, "the subject")):

@@ -182,4 +182,6 @@ def simulate(flow: Flow, order: dict, script: Script, extra: dict | None = None)
     status = None
     for step_id in state.path:
         status = flow.steps[step_id].status or status
+    if problem:
+        status = "failed"  # as in production, where the order then waits for an operator's repair
     return Simulated(tuple(state.path), status, ended, tuple(effects.calls), problem)

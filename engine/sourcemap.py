@@ -20,7 +20,8 @@ from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from engine.errors import DefinitionError
 
 _PART = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\['([^']*)'\]")
-_SYNTAX_LINE = re.compile(r"at line (\d+)")
+# A syntax error at "$" names its line first (engine/yaml_syntax.py); so does an alias refused.
+_SYNTAX_LINE = re.compile(r"\bline (\d+)")
 
 
 def path_parts(path: str) -> list[str | int]:
@@ -74,3 +75,51 @@ def error_lines(text: str, errors: Iterable[DefinitionError]) -> list[int]:
             document = compose(text)
         lines.append(line_of(document, error.path) if document is not None else 1)
     return lines
+
+
+_TESTS_KEY = re.compile(r"^tests\s*:\s*(#.*)?$")
+_CASE_NAME = re.compile(r"^name\s*:\s*(.*?)\s*(#.*)?$")
+
+
+def stored_cases(text: str) -> list[tuple[str, int]]:
+    """(name, line) of each stored test case under ``tests:``, even in a text that does not parse.
+
+    A text with a syntax error has no document to read them from, so its lines
+    are read instead: each ``name:`` that starts a case, up to the next
+    top-level key.
+    """
+    document = compose(text)
+    if isinstance(document, MappingNode):
+        tests = next((v for k, v in document.value if getattr(k, "value", None) == "tests"), None)
+        if not isinstance(tests, SequenceNode):
+            return []
+        out = []
+        for case in tests.value:
+            if not isinstance(case, MappingNode):
+                continue
+            name = next((v for k, v in case.value if getattr(k, "value", None) == "name"), None)
+            if name is not None:
+                out.append((str(name.value), case.start_mark.line + 1))
+        return out
+    cases: list[tuple[str, int]] = []
+    inside, dash, start, named = False, -1, 0, True
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.lstrip()
+        indent = len(line) - len(stripped)
+        if _TESTS_KEY.match(line):
+            inside, dash = True, -1
+            continue
+        if not inside or not stripped or stripped.startswith("#"):
+            continue
+        if indent == 0 and not stripped.startswith("-"):
+            inside = False  # the next top-level key
+            continue
+        if stripped.startswith("-") and dash in (-1, indent):
+            dash, start, named = indent, number, False
+            stripped = stripped[1:].lstrip()
+            indent = dash + 2
+        found = _CASE_NAME.match(stripped)
+        if found and not named and dash >= 0 and indent == dash + 2:
+            cases.append((found.group(1).strip("'\""), start))
+            named = True
+    return cases

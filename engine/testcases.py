@@ -221,11 +221,14 @@ def check_cases(kind: str, raw: dict) -> Iterator[DefinitionError]:
                     yield DefinitionError(join_path(path, "decisions", step_id), f"step {step_id!r} is not an approval")
                     continue
                 # One decision, or one per waiting period: `timeout` lets a period run out.
-                listed = list(enumerate(scripted)) if isinstance(scripted, list) else [(None, scripted)]
-                for position, decision in listed:
-                    if step is None or decision in step.get("on", {}) or (position is not None and decision == TIMEOUT):
+                listed: list[tuple[tuple[str | int, ...], Any]] = (
+                    [((step_id, n), d) for n, d in enumerate(scripted)]
+                    if isinstance(scripted, list)
+                    else [((step_id,), scripted)]
+                )
+                for where, decision in listed:
+                    if step is None or decision in step.get("on", {}) or (len(where) > 1 and decision == TIMEOUT):
                         continue
-                    where = (step_id,) if position is None else (step_id, position)
                     yield DefinitionError(
                         join_path(path, "decisions", *where),
                         f"{decision!r} is not a decision of step {step_id!r}; "

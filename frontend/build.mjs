@@ -1,4 +1,4 @@
-// Bundles src/editor.js into ../designer/static/editor/editor.js and writes the
+// Bundles src/editor.js and src/diagram.js into ../designer/static/editor/ and writes the
 // licences of every npm package that went into it beside it (LICENSES.txt).
 import { build } from "esbuild";
 import { fileURLToPath } from "node:url";
@@ -7,15 +7,16 @@ import path from "node:path";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const out = path.join(here, "..", "designer", "static", "editor");
+// editor.js: the editor page's CodeMirror and its steps; diagram.js: zoom for the flow diagrams (no packages).
 const result = await build({
-  entryPoints: [path.join(here, "src/editor.js")],
+  entryPoints: { editor: path.join(here, "src/editor.js"), diagram: path.join(here, "src/diagram.js") },
   bundle: true,
   minify: true,
   format: "iife",
   target: ["es2020"],
   legalComments: "none",
   metafile: true,
-  outfile: path.join(out, "editor.js"),
+  outdir: out,
   logLevel: "info",
 });
 

@@ -12,6 +12,10 @@ from sqlalchemy import (
     Index,
     Text,
     UniqueConstraint,
+    event,
+    insert,
+    inspect,
+    select,
     text,
 )
 from sqlmodel import Field, SQLModel
@@ -63,6 +67,12 @@ class Order(SQLModel, table=True):
             sqlite_where=text("workflow_started = 0"),
             postgresql_where=text("NOT workflow_started"),
         ),
+        # The order list's search (services/orders/search.py): exact or prefix matches, newest first per channel.
+        Index("ix_orders_external_id", "external_id"),
+        Index("ix_orders_customer_name", "customer_name"),
+        Index("ix_orders_email", "email"),
+        Index("ix_orders_channel_created", "channel", "created_at"),
+        Index("ix_orders_total", "total"),
     )
 
     id: str = Field(primary_key=True)
@@ -79,6 +89,9 @@ class Order(SQLModel, table=True):
     address_key: str = Field(index=True)
     client_ip: str | None = None
     phone: str | None = Field(default=None, index=True)
+    # The customer's name and e-mail in lower case, kept from the document on every write (see below).
+    customer_name: str = ""
+    email: str = ""
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # When the order first reached each status (status -> ISO time), for cycle times.
     milestones: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -90,6 +103,64 @@ class Order(SQLModel, table=True):
     pins: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class OrderKey(SQLModel, table=True):
+    """What an order is found by besides its own columns: each SKU, tag, and word of the customer's name."""
+
+    __tablename__ = "order_keys"
+
+    kind: str = Field(primary_key=True)  # sku | tag | word
+    value: str = Field(primary_key=True)
+    order_id: str = Field(primary_key=True, foreign_key="orders.id")
+
+
+def search_fields(document: dict[str, Any]) -> tuple[str, str]:
+    """The customer's name and e-mail of an order document, normalised as search compares them."""
+    customer = document.get("customer") or {}
+    return " ".join(str(customer.get("name") or "").lower().split()), str(customer.get("email") or "").strip().lower()
+
+
+def search_keys(document: dict[str, Any], tags: list[str], customer_name: str) -> set[tuple[str, str]]:
+    """(kind, value) rows of ``order_keys`` for an order."""
+    keys = {("sku", str(line["sku"])) for line in document.get("lines") or [] if line.get("sku")}
+    return keys | {("tag", str(tag)) for tag in tags} | {("word", word) for word in customer_name.split()}
+
+
+@event.listens_for(Order, "before_insert")
+@event.listens_for(Order, "before_update")
+def _normalise(mapper: Any, connection: Any, order: Order) -> None:
+    order.customer_name, order.email = search_fields(order.document or {})
+
+
+@event.listens_for(Order, "after_insert")
+@event.listens_for(Order, "after_update")
+def _write_keys(mapper: Any, connection: Any, order: Order) -> None:
+    # Keys only grow: SKUs never change, tags are only added, and a name change keeps the old name findable.
+    state = inspect(order)
+    if state.attrs.document.history.unchanged and state.attrs.tags.history.unchanged:
+        return
+    table = OrderKey.__table__.c  # type: ignore[attr-defined]
+    had = set(connection.execute(select(table.kind, table.value).where(table.order_id == order.id)))
+    rows = [
+        {"kind": k, "value": v, "order_id": order.id}
+        for k, v in search_keys(order.document or {}, order.tags, order.customer_name) - had
+    ]
+    if rows:
+        connection.execute(insert(OrderKey), rows)
+
+
+class SavedView(SQLModel, table=True):
+    """A search of the order list that a person saved under a name (their own; shipped presets are code)."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("username", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str
+    name: str
+    query: str  # the list's query string, e.g. "status=awaiting_payment&sort=created"
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class DailyMetric(SQLModel, table=True):
@@ -228,6 +299,8 @@ class StockMovement(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("order_id", "line_no", "operation", "cycle", "part", name="uq_stock_movements_order_op"),
         Index("ix_stock_movements_sku_at", "sku", "at"),
+        # Orders by warehouse (the order list's filter and warehouse scopes).
+        Index("ix_stock_movements_warehouse_order", "warehouse", "order_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -395,6 +468,8 @@ class User(SQLModel, table=True):
     channels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     warehouses: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     active: bool = True
+    # Where escalated and overdue tasks of the user's roles are announced (services/escalations.py); "" none.
+    email: str = ""
     # Raised by sign-out, a password change and disabling: every token issued before stops working.
     token_version: int = 0
     created_at: datetime = Field(default_factory=utcnow)

@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     task_queue: str = "oms-orders"
     web_host: str = "127.0.0.1"
     web_port: int = 8000
+    # Where people reach the pages (links in staff e-mails); empty: http://web_host:web_port.
+    public_url: str = ""
+    # Shown beside amounts of orders whose document names no currency.
+    currency: str = "EUR"
     # Signs tokens, cookies and CSRF tokens: outside dev mode, at least MIN_SECRET_KEY random characters.
     secret_key: str = DEV_SECRET_KEY
     token_minutes: int = 12 * 60

@@ -22,6 +22,7 @@ Channels = Annotated[list[str] | None, typer.Option("--channel", help="limit to 
 Warehouses = Annotated[
     list[str] | None, typer.Option("--warehouse", help="limit to this warehouse code; repeat for several")
 ]
+Email = Annotated[str, typer.Option("--email", help="where escalated tasks of the user's roles are announced")]
 Password = Annotated[
     str,
     typer.Option(
@@ -67,13 +68,18 @@ def _change(message: str, change: Callable[[Session], object]) -> None:
 
 @users.command("add")
 def add(
-    username: str, password: Password, role: Roles = None, channel: Channels = None, warehouse: Warehouses = None
+    username: str,
+    password: Password,
+    role: Roles = None,
+    channel: Channels = None,
+    warehouse: Warehouses = None,
+    email: Email = "",
 ) -> None:
-    """Add a person: `oms users add ann --role operator --warehouse BER`."""
+    """Add a person: `oms users add ann --role operator --warehouse BER --email ann@example.com`."""
     from services import people
 
     with _database() as session:
-        user = people.add_user(session, username, password, role or [], channel or [], warehouse or [])
+        user = people.add_user(session, username, password, role or [], channel or [], warehouse or [], email)
         line = _show(user)
     typer.echo(f"added {line}")
 
@@ -102,6 +108,14 @@ def enable(username: str) -> None:
     from services import people
 
     _change(f"enabled {username}", lambda s: people.set_active(s, username, True))
+
+
+@users.command("set-email")
+def set_email(username: str, email: str) -> None:
+    """The address escalated tasks of the user's roles go to ("" for none)."""
+    from services import people
+
+    _change(f"set the e-mail of {username}", lambda s: people.set_email(s, username, email))
 
 
 @users.command("set-password")

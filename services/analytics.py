@@ -210,6 +210,66 @@ class Filters:
     end: date  # inclusive
     channel: str | None = None
     country: str | None = None
+    # A scoped caller's channels and warehouses: figures keyed by them are limited to them, the others
+    # are withheld (see ``withheld``).
+    channels: tuple[str, ...] = ()
+    warehouses: tuple[str, ...] = ()
+
+
+# The day counters are keyed by channel (orders, SKU sales, audit outcomes) or by warehouse (on-time
+# parcels), never both, and most by neither: what cannot be limited to a scoped caller's channels or
+# warehouses is withheld, section by section and with the reason, rather than shown for everybody.
+WITHHELD_FOR_CHANNELS = {
+    "audit.top_reasons": "hold reasons are counted per rule over all channels",
+    "funnel": "statuses reached are counted over all channels",
+    "cycle_times": "cycle times are counted over all channels",
+    "on_time": "parcels are counted per warehouse over all channels",
+    "returns": "returns are counted per SKU and reason over all channels",
+}
+WITHHELD_FOR_WAREHOUSES = {
+    "sales": "sales are counted per channel and country, not per warehouse",
+    "audit": "audit outcomes are counted per channel, not per warehouse",
+    "funnel": "statuses reached are counted over all warehouses",
+    "cycle_times": "cycle times are counted over all warehouses",
+    "returns": "returns are counted per SKU and reason over all warehouses",
+    "stock": "units sold are counted over all warehouses",
+    "forecast": "units sold are counted over all warehouses",
+}
+EMPTY: dict[str, Any] = {
+    "sales": {"by_day": [], "by_channel": [], "by_country": [], "by_sku": []},
+    "audit": {
+        "audited": 0,
+        "outcomes": {},
+        "auto_approval_rate": None,
+        "hold_rate": None,
+        "reject_rate": None,
+        "top_reasons": [],
+    },
+    "funnel": [],
+    "cycle_times": [],
+    "on_time": [],
+    "returns": {"by_sku": [], "by_reason": [], "by_sku_and_reason": []},
+    "stock": [],
+    "forecast": [],
+}
+
+
+def withheld(filters: Filters) -> dict[str, str]:
+    """The sections (``audit.top_reasons``: a part of one) a scoped caller does not get, with why."""
+    reasons: dict[str, str] = {}
+    if filters.warehouses:
+        reasons.update(WITHHELD_FOR_WAREHOUSES)
+    if filters.channels:
+        for section, why in WITHHELD_FOR_CHANNELS.items():
+            reasons.setdefault(section, why)
+    if "audit" in reasons:
+        reasons.pop("audit.top_reasons", None)
+    return reasons
+
+
+def _channels(filters: Filters) -> tuple[str, ...]:
+    """The channels the figures are limited to: the filter's one, else the caller's (empty: all)."""
+    return (filters.channel,) if filters.channel else filters.channels
 
 
 def _counters(session: Session, metric: str, filters: Filters, by: tuple = ()) -> list[tuple]:
@@ -230,8 +290,8 @@ def sales(session: Session, filters: Filters) -> dict[str, list[dict]]:
     base = select(c.day, c.k1, c.k2, c.count, c.amount).where(  # type: ignore[call-overload]
         c.metric == "orders", c.day >= filters.start, c.day <= filters.end
     )
-    if filters.channel:
-        base = base.where(c.k1 == filters.channel)
+    if channels := _channels(filters):
+        base = base.where(col(c.k1).in_(channels))
     if filters.country:
         base = base.where(c.k2 == filters.country)
     by_day: dict[date, list] = defaultdict(lambda: [0, 0.0])
@@ -258,9 +318,9 @@ def sales(session: Session, filters: Filters) -> dict[str, list[dict]]:
 
 
 def _sku_metric(filters: Filters) -> tuple[str, tuple]:
-    """SKU counters: per channel when filtered by one, else the smaller per-SKU table."""
-    if filters.channel:
-        return "sku_channel", (DailyMetric.k2 == filters.channel,)
+    """SKU counters: per channel when limited to channels, else the smaller per-SKU table."""
+    if channels := _channels(filters):
+        return "sku_channel", (col(DailyMetric.k2).in_(channels),)
     return "sku", ()
 
 
@@ -274,8 +334,8 @@ def audit_outcomes(session: Session, filters: Filters, top: int = 10) -> dict[st
     """Auto-approval and hold rates, and the rules that held orders most often."""
     c = DailyMetric
     query = select(c.k1, func.sum(c.count)).where(c.metric == "audit", c.day >= filters.start, c.day <= filters.end)
-    if filters.channel:
-        query = query.where(c.k2 == filters.channel)
+    if channels := _channels(filters):
+        query = query.where(col(c.k2).in_(channels))
     outcomes = {action: int(n) for action, n in session.exec(query.group_by(c.k1)).all()}
     total = sum(outcomes.values())
     reasons = session.exec(
@@ -386,11 +446,12 @@ def returns(session: Session, filters: Filters, sold: dict[str, int]) -> dict[st
 def on_time_shipments(session: Session, filters: Filters) -> list[dict]:
     """Per warehouse: parcels shipped in the period and the share that left by the cut-off rule."""
     c = DailyMetric
-    rows = session.exec(
-        select(c.k1, c.k2, func.sum(c.count))
-        .where(c.metric == "shipment", c.day >= filters.start, c.day <= filters.end)
-        .group_by(c.k1, c.k2)
-    ).all()
+    query = select(c.k1, c.k2, func.sum(c.count)).where(
+        c.metric == "shipment", c.day >= filters.start, c.day <= filters.end
+    )
+    if filters.warehouses:
+        query = query.where(col(c.k1).in_(filters.warehouses))
+    rows = session.exec(query.group_by(c.k1, c.k2)).all()
     table: dict[str, dict[str, int]] = defaultdict(dict)
     for warehouse, verdict, n in rows:
         table[warehouse][verdict] = int(n)
@@ -454,25 +515,42 @@ def forecast(session: Session, filters: Filters, top: list[str], weeks_ahead: in
 
 
 def dashboard(session: Session, filters: Filters) -> dict[str, Any]:
-    """Every section of the dashboard page (each query reads the day counters of the range)."""
-    sold = sales(session, filters)
+    """Every section of the dashboard page (each query reads the day counters of the range).
+
+    For a scoped caller the figures are limited to its channels (and its warehouses' parcels);
+    ``scope.withheld`` names the sections that cannot be, left empty, and why.
+    """
+    hidden = withheld(filters)
+    sold = EMPTY["sales"] if "sales" in hidden else sales(session, filters)
+    units = {r["sku"]: r["units"] for r in sold["by_sku"]}
     by_units = sorted(sold["by_sku"], key=lambda r: (-r["units"], r["sku"]))
-    return {
+    sections = {
+        "sales": lambda: sold,
+        "audit": lambda: audit_outcomes(session, filters),
+        "funnel": lambda: funnel(session, filters),
+        "cycle_times": lambda: cycle_times(session, filters),
+        "on_time": lambda: on_time_shipments(session, filters),
+        "returns": lambda: returns(session, filters, units),
+        "stock": lambda: stock_movers(session, units),
+        "forecast": lambda: forecast(session, filters, [r["sku"] for r in by_units[:5]]),
+    }
+    board: dict[str, Any] = {
         "filters": {
             "from": filters.start.isoformat(),
             "to": filters.end.isoformat(),
             "channel": filters.channel,
             "country": filters.country,
         },
-        "sales": sold,
-        "audit": audit_outcomes(session, filters),
-        "funnel": funnel(session, filters),
-        "cycle_times": cycle_times(session, filters),
-        "on_time": on_time_shipments(session, filters),
-        "returns": returns(session, filters, {r["sku"]: r["units"] for r in sold["by_sku"]}),
-        "stock": stock_movers(session, {r["sku"]: r["units"] for r in sold["by_sku"]}),
-        "forecast": forecast(session, filters, [r["sku"] for r in by_units[:5]]),
+        **{name: EMPTY[name] if name in hidden else make() for name, make in sections.items()},
+        "scope": {
+            "channels": list(filters.channels),
+            "warehouses": list(filters.warehouses),
+            "withheld": [{"section": section, "why": why} for section, why in hidden.items()],
+        },
     }
+    if "audit.top_reasons" in hidden:
+        board["audit"] = {**board["audit"], "top_reasons": []}
+    return board
 
 
 def tables(board: dict[str, Any]) -> dict[str, list[dict]]:

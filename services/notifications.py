@@ -90,7 +90,7 @@ def webhook_secret() -> str | None:
     return "dev-secret-notifications" if settings.dev_mode else None
 
 
-def _send_email(to: str, name: str, subject: str, body: str, message_id: str, language: str) -> None:
+def send_email(to: str, name: str, subject: str, body: str, message_id: str, language: str) -> None:
     settings = get_settings()
     message = EmailMessage()
     message["From"] = settings.smtp_from
@@ -191,7 +191,7 @@ def send(prepared: Prepared, inp: StepInput, attempt: int) -> tuple[str, dict]:
     channels, skipped = [], []
     try:
         if settings.smtp_host and to:
-            _send_email(to, prepared.name, message.subject, message.body, data["message_id"], message.language)
+            send_email(to, prepared.name, message.subject, message.body, data["message_id"], message.language)
             channels.append("email")
         else:
             skipped.append(

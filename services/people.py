@@ -20,6 +20,7 @@ from services.errors import Conflict, Invalid, NotFound
 
 BUILT_IN_ROLES = ("admin", "analyst", "operator", "channel")
 NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,63}$")
 ROLE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MIN_PASSWORD = 10
 
@@ -76,6 +77,13 @@ def _password(password: str) -> str:
     return hash_password(password)
 
 
+def _email(email: str) -> str:
+    email = email.strip()
+    if email and not EMAIL.match(email):
+        raise Invalid("bad_email", f"{email!r} is not an e-mail address", field="email")
+    return email
+
+
 def get_user(session: Session, username: str) -> User:
     user = session.get(User, username)
     if user is None:
@@ -94,6 +102,7 @@ def add_user(
     roles: Iterable[str],
     channels: Iterable[str] = (),
     warehouses: Iterable[str] = (),
+    email: str = "",
 ) -> User:
     if not NAME.match(username):
         raise Invalid(
@@ -109,6 +118,7 @@ def add_user(
         roles=_roles(roles),
         channels=_names(channels, ROLE, "channels", "channel name"),
         warehouses=_warehouses(session, warehouses),
+        email=_email(email),
     )
     session.add(user)
     session.flush()
@@ -153,6 +163,20 @@ def set_roles(
         user.warehouses = _warehouses(session, warehouses)
     session.add(user)
     return user
+
+
+def set_email(session: Session, username: str, email: str) -> User:
+    """The address escalations of the user's roles go to ("" for none)."""
+    user = get_user(session, username)
+    user.email = _email(email)
+    session.add(user)
+    return user
+
+
+def holders_of(session: Session, role: str) -> list[User]:
+    """Active users holding ``role`` (admins count for the built-in admin role only), by name."""
+    users = session.exec(select(User).where(col(User.active)).order_by(col(User.username))).all()
+    return [u for u in users if role in u.roles]
 
 
 def sign_out(session: Session, username: str) -> None:

@@ -5,6 +5,12 @@ limited to warehouses sees the orders with stock reserved, picked or shipped
 there (an order not yet allocated belongs to no warehouse), their tasks, and
 those warehouses' stock. Something outside the scope is "not found", so a
 scoped caller cannot learn which ids exist elsewhere.
+
+What hangs off an order follows it: its returns, decisions, backorders and
+stock movements. A wave is one warehouse's work: a warehouse-scoped caller
+sees the waves of its warehouses, a channel-scoped caller the waves holding
+only its channels' orders. Stock movements of no order (receipts, counts,
+transfers) are the warehouse's: a channel scope does not limit them.
 """
 
 from __future__ import annotations
@@ -13,10 +19,10 @@ from collections.abc import Iterable
 
 from sqlalchemy import exists
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session, and_, col, select
+from sqlmodel import Session, and_, col, or_, select
 
 from oms.auth import Principal
-from oms.models import Order, StockMovement, Task
+from oms.models import Order, Return, StockMovement, Task, Wave
 from services.errors import Forbidden, NotFound
 
 
@@ -71,6 +77,94 @@ def visible_task(session: Session, caller: Principal, task_id: str) -> Task:
     if task is None or order is None or not sees_order(session, caller, order):
         raise OutOfScope("task_not_found", f"no task {task_id!r}")
     return task
+
+
+def visible_order_ids(session: Session, caller: Principal, order_ids: Iterable[str]) -> set[str]:
+    """Those of ``order_ids`` the caller may see (all of them for an unscoped caller)."""
+    ids = set(order_ids)
+    scope = order_clause(caller)
+    if scope is None or not ids:
+        return ids
+    return set(session.exec(select(Order.id).where(col(Order.id).in_(ids), scope)).all())
+
+
+def orders_of(caller: Principal, column) -> ColumnElement[bool] | None:
+    """A WHERE clause keeping the rows whose ``column`` names an order the caller sees; None: no limit."""
+    scope = order_clause(caller)
+    return None if scope is None else col(column).in_(select(Order.id).where(scope))
+
+
+def return_clause(caller: Principal) -> ColumnElement[bool] | None:
+    """A WHERE clause on ``Return``: the returns of the caller's orders; None: no limit."""
+    return orders_of(caller, Return.order_id)
+
+
+def visible_return(session: Session, caller: Principal, return_id: str) -> Return:
+    """The return, if the caller sees its order; otherwise OutOfScope (as if it did not exist)."""
+    ret = session.get(Return, return_id)
+    order = session.get(Order, ret.order_id) if ret is not None else None
+    if ret is None or order is None or not sees_order(session, caller, order):
+        raise OutOfScope("return_not_found", f"no return {return_id!r}")
+    return ret
+
+
+def movement_clause(caller: Principal) -> ColumnElement[bool] | None:
+    """A WHERE clause on ``StockMovement``: the caller's warehouses; for a channel scope, movements of no
+    order or of its channels' orders and their returns. None: no limit."""
+    parts: list[ColumnElement[bool]] = []
+    if caller.warehouses:
+        parts.append(col(StockMovement.warehouse).in_(caller.warehouses))
+    if caller.channels:
+        own_orders = select(Order.id).where(col(Order.channel).in_(caller.channels))
+        own_returns = select(Return.id).where(col(Return.order_id).in_(own_orders))
+        parts.append(
+            or_(
+                col(StockMovement.order_id).is_(None),
+                col(StockMovement.order_id).in_(own_orders),
+                col(StockMovement.order_id).in_(own_returns),
+            )
+        )
+    if not parts:
+        return None
+    return and_(*parts) if len(parts) > 1 else parts[0]
+
+
+def sees_wave(session: Session, caller: Principal, wave: Wave) -> bool:
+    if not sees_warehouse(caller, wave.warehouse):
+        return False
+    if caller.channels and wave.orders:
+        elsewhere = session.exec(
+            select(Order.id).where(col(Order.id).in_(wave.orders), col(Order.channel).not_in(caller.channels)).limit(1)
+        ).first()
+        return elsewhere is None
+    return True
+
+
+def visible_wave(session: Session, caller: Principal, wave_id: str) -> Wave:
+    """The wave, if the caller sees it (see the module's docstring); otherwise OutOfScope."""
+    wave = session.get(Wave, wave_id)
+    if wave is None or not sees_wave(session, caller, wave):
+        raise OutOfScope("wave_not_found", f"no wave {wave_id!r}")
+    return wave
+
+
+def visible_waves(session: Session, caller: Principal, warehouse: str | None = None, limit: int = 50) -> list[Wave]:
+    """The newest ``limit`` waves the caller sees (of ``warehouse`` if given)."""
+    query = select(Wave).order_by(col(Wave.created_at).desc(), col(Wave.id))
+    if warehouse:
+        query = query.where(Wave.warehouse == warehouse)
+    if caller.warehouses:
+        query = query.where(col(Wave.warehouse).in_(caller.warehouses))
+    if not caller.channels:
+        return list(session.exec(query.limit(limit)).all())
+    # A wave's orders are a JSON list: the channel test runs per wave, on as many as it takes.
+    seen: list[Wave] = []
+    for wave in session.exec(query).all():
+        if sees_wave(session, caller, wave):
+            seen.append(wave)
+            if len(seen) >= limit:
+                break
+    return seen
 
 
 def sees_warehouse(caller: Principal, warehouse: str) -> bool:

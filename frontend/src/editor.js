@@ -6,6 +6,12 @@
 // (schema, semantics, references, stored test cases) as you type, debounced:
 // each error is shown on its line, the test results and the flow diagram are
 // refreshed. The textarea keeps the text, so the page's forms post it as is.
+//
+// Edits not yet saved are guarded: leaving by a link asks first (Stay, Save
+// draft, Leave), closing or reloading the tab gets the browser's own warning.
+// What-if runs in place (its result appears under its button) and Publish
+// first shows the difference from the live version and asks for a note, in a
+// dialog; without JavaScript the same steps are plain form posts.
 import { EditorState } from "@codemirror/state";
 import {
   EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, drawSelection,
@@ -91,6 +97,131 @@ function renderResult(root, result) {
   if (diagram && typeof result.diagram_html === "string") diagram.innerHTML = result.diagram_html;
 }
 
+async function postJson(url, token, payload) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-csrf-token": token },
+    body: JSON.stringify(payload),
+    credentials: "same-origin",
+  });
+  let body = {};
+  try {
+    body = await response.json();
+  } catch (error) {
+    body = {};
+  }
+  if (!response.ok) throw new Error(body.detail || response.statusText);
+  return body;
+}
+
+function goToLine(view, number) {
+  const range = lineRange(view.state.doc, number);
+  view.dispatch({ selection: { anchor: range.from }, scrollIntoView: true });
+  view.focus();
+}
+
+// Unsaved edits: the text differs from what the page was loaded with.
+function guardUnsaved(form, isDirty) {
+  let leaving = false;
+  form.addEventListener("submit", () => { leaving = true; });
+  window.addEventListener("beforeunload", (event) => {
+    if (leaving || !isDirty()) return;
+    event.preventDefault();
+    event.returnValue = "";
+  });
+  const dialog = document.querySelector("[data-role=leave-dialog]");
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest("a[href]");
+    if (!link || event.defaultPrevented || leaving || !isDirty()) return;
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    if (link.target && link.target !== "_self") return;
+    const href = link.getAttribute("href");
+    if (!href || href.startsWith("#") || link.hasAttribute("download")) return;
+    event.preventDefault();
+    const go = () => { leaving = true; window.location.assign(link.href); };
+    if (!dialog || typeof dialog.showModal !== "function") {
+      if (window.confirm("Your edits are not saved. Leave this page and lose them?")) go();
+      return;
+    }
+    dialog.querySelector("[data-role=leave]").onclick = () => { dialog.close(); go(); };
+    dialog.querySelector("[data-role=stay]").onclick = () => dialog.close();
+    dialog.showModal();
+    dialog.querySelector("[data-role=stay]").focus();
+  });
+}
+
+function whatIfInPlace(root, form, view) {
+  const button = form.querySelector("[data-role=run-whatif]");
+  const target = document.querySelector("[data-role=whatif]");
+  const last = form.querySelector("input[name=last]");
+  if (!button || !target) return;
+  if (last) {
+    last.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") { event.preventDefault(); button.click(); }
+    });
+  }
+  button.addEventListener("click", async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    target.setAttribute("aria-busy", "true");
+    target.innerHTML = '<p class="hint">Running what-if…</p>';
+    try {
+      const body = await postJson("/definitions/whatif", root.dataset.csrf, {
+        text: view.state.doc.toString(),
+        last: last ? last.value : "",
+      });
+      target.innerHTML = body.html; // rendered and escaped by the server
+    } catch (error) {
+      target.innerHTML = "";
+      const p = document.createElement("p");
+      p.className = "notice error";
+      p.setAttribute("role", "alert");
+      p.textContent = `What-if did not run: ${error.message || error}`;
+      target.append(p);
+    } finally {
+      button.disabled = false;
+      target.removeAttribute("aria-busy");
+    }
+    target.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  });
+}
+
+function publishWithDiff(root, form, view) {
+  const button = form.querySelector("[data-role=publish]");
+  const dialog = document.querySelector("[data-role=publish-dialog]");
+  if (!button || !dialog || typeof dialog.showModal !== "function") return; // the plain form's step then
+  dialog.addEventListener("close", () => { dialog.innerHTML = ""; });
+  dialog.addEventListener("click", (event) => {
+    if (event.target.closest("[data-role=close]")) dialog.close();
+    const confirm = event.target.closest("[data-role=confirm-publish]");
+    if (confirm) {
+      const note = dialog.querySelector("[data-role=publish-note]");
+      if (note && !note.value.trim()) {
+        event.preventDefault();
+        dialog.querySelector("[data-role=note-error]").hidden = false;
+        note.setAttribute("aria-invalid", "true");
+        note.focus();
+      }
+    }
+  });
+  button.addEventListener("click", async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    try {
+      const body = await postJson("/definitions/preview", root.dataset.csrf, { text: view.state.doc.toString() });
+      dialog.innerHTML = body.html; // rendered and escaped by the server
+    } catch (error) {
+      dialog.innerHTML = '<p class="notice error" role="alert"></p><div class="buttons"><button type="button" data-role="close">Close</button></div>';
+      dialog.querySelector("p").textContent = `Could not prepare the publish: ${error.message || error}`;
+    } finally {
+      button.disabled = false;
+    }
+    dialog.showModal();
+    const focus = dialog.querySelector("[data-role=publish-note]") || dialog.querySelector("button");
+    if (focus) focus.focus();
+  });
+}
+
 function mount(root) {
   const textarea = root.querySelector("textarea");
   const schema = readJson("definition-schema");
@@ -130,13 +261,19 @@ function mount(root) {
   // Tests and people can reach the editor's view (e.g. to move to a line).
   root.editorView = view;
   window.omsEditor = view;
-  for (const link of document.querySelectorAll("[data-goto-line]")) {
-    link.addEventListener("click", (event) => {
-      event.preventDefault();
-      const range = lineRange(view.state.doc, Number(link.dataset.gotoLine));
-      view.dispatch({ selection: { anchor: range.from }, scrollIntoView: true });
-      view.focus();
-    });
+  // Links to lines, also in the fragments the server sends as the text changes.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest("[data-goto-line]");
+    if (!link) return;
+    event.preventDefault();
+    goToLine(view, Number(link.dataset.gotoLine));
+  });
+  const form = root.closest("form");
+  if (form && !readOnly) {
+    const loaded = textarea.value;
+    guardUnsaved(form, () => view.state.doc.toString() !== loaded);
+    whatIfInPlace(root, form, view);
+    publishWithDiff(root, form, view);
   }
 }
 

@@ -1,13 +1,14 @@
 """The database side of the designer's what-if and of its per-version order counts.
 
-Reads only: recorded orders with the facts their audit computed, and how
-many orders started on each definition version. Nothing here writes.
+Reads only: recorded orders with the facts their audit computed and their
+timelines (what a flow what-if replays), and how many orders started on each
+definition version. Nothing here writes.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import func
@@ -15,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from engine.definitions import compile_text, load, parse_published
 from engine.flows import EndStep, Flow
+from engine.replay import TimelineLine
 from engine.whatif import (
     FlowWhatIf,
     RecordedOrder,
@@ -23,7 +25,7 @@ from engine.whatif import (
     plan_reuse,
     rules_whatif,
 )
-from oms.models import DefinitionVersion, Order
+from oms.models import DefinitionVersion, Order, OrderEvent
 from services.definitions.publishing import latest
 
 DEFAULT_LAST = 1000
@@ -41,12 +43,11 @@ def _rules_version():
 def recorded_orders(
     session: Session, last: int, rule_set: str | None = None, flow: str | None = None
 ) -> list[RecordedOrder]:
-    """The ``last`` audited orders, newest first: those audited by ``rule_set``, or run by ``flow``, when given."""
-    query = select(Order.id, col(Order.document), Order.audit, Order.created_at).where(col(Order.audit).is_not(None))
+    """The ``last`` orders, newest first: those run by ``flow``, else audited ones (by ``rule_set``, when given)."""
+    which = Order.flow_name == flow if flow else col(Order.audit).is_not(None)
+    query = select(Order.id, col(Order.document), Order.audit, Order.created_at).where(which)
     if rule_set:
         query = query.where(_rules_name() == rule_set)
-    if flow:
-        query = query.where(Order.flow_name == flow)
     rows = session.exec(query.order_by(col(Order.created_at).desc(), col(Order.id).desc()).limit(last)).all()
     out = []
     for order_id, document, audit, created_at in rows:
@@ -81,12 +82,31 @@ def run_rules_whatif(session: Session, draft, last: int = DEFAULT_LAST, draft_ra
     return rules_whatif(draft, baseline, orders, label, reuse)
 
 
+# Timelines are read for this many orders per query (SQLite allows a limited number of parameters).
+TIMELINE_CHUNK = 500
+
+
+def with_timelines(session: Session, orders: list[RecordedOrder]) -> list[RecordedOrder]:
+    """The orders with their timelines, in the order the lines were written."""
+    lines: dict[str, list[TimelineLine]] = defaultdict(list)
+    ids = [o.order_id for o in orders]
+    for start in range(0, len(ids), TIMELINE_CHUNK):
+        rows = session.exec(
+            select(OrderEvent.order_id, OrderEvent.type, OrderEvent.step, col(OrderEvent.data))
+            .where(col(OrderEvent.order_id).in_(ids[start : start + TIMELINE_CHUNK]))
+            .order_by(col(OrderEvent.order_id), col(OrderEvent.seq), col(OrderEvent.id))
+        ).all()
+        for order_id, type_, step, data in rows:
+            lines[order_id].append(TimelineLine(type_, step, data or {}))
+    return [replace(o, timeline=tuple(lines.get(o.order_id, ()))) for o in orders]
+
+
 def run_flow_whatif(session: Session, draft: Flow, last: int = DEFAULT_LAST) -> FlowWhatIf:
-    """A draft flow over the last orders that ran its live version, up to the first wait or approval."""
+    """A draft flow over the last orders of its name: each replayed to its end or the next wait it has not passed."""
     live = latest(session, "flow", draft.name)
     baseline = parse_published(live.body) if live else None
-    orders = recorded_orders(session, last, flow=draft.name)
-    return flow_whatif(draft, baseline, orders, f"live version v{live.version}" if live else "nothing live")
+    orders = with_timelines(session, recorded_orders(session, last, flow=draft.name))
+    return flow_whatif(draft, baseline, orders, f"live version v{live.version}" if live else "")
 
 
 @dataclass

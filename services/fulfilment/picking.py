@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -64,14 +65,16 @@ class WaveRefused(Conflict):
     """No wave can be made now: no order of the warehouse is ready to pick."""
 
 
-def ready_to_pick(session: Session, warehouse: str, limit: int) -> list[tuple[Order, dict[str, int]]]:
-    """Orders waiting to be picked that hold stock in ``warehouse`` and are in no wave, oldest first."""
+def ready_to_pick(
+    session: Session, warehouse: str, limit: int, channels: Sequence[str] = ()
+) -> list[tuple[Order, dict[str, int]]]:
+    """Orders waiting to be picked that hold stock in ``warehouse`` and are in no wave, oldest first
+    (of ``channels`` only, if given)."""
     waved = select(WaveOrder.order_id)
-    orders = session.exec(
-        select(Order)
-        .where(Order.status == READY_TO_PICK, col(Order.id).not_in(waved))
-        .order_by(col(Order.created_at), col(Order.id))
-    ).all()
+    query = select(Order).where(Order.status == READY_TO_PICK, col(Order.id).not_in(waved))
+    if channels:
+        query = query.where(col(Order.channel).in_(channels))
+    orders = session.exec(query.order_by(col(Order.created_at), col(Order.id))).all()
     ready = []
     for order in orders:
         items = _items_by_warehouse(session, order.id).get(warehouse)
@@ -82,9 +85,10 @@ def ready_to_pick(session: Session, warehouse: str, limit: int) -> list[tuple[Or
     return ready
 
 
-def create_wave(session: Session, warehouse: str, max_orders: int, user: str) -> Wave:
-    """A wave of up to ``max_orders`` ready orders of ``warehouse``; refused when none is ready."""
-    ready = ready_to_pick(session, warehouse, max_orders)
+def create_wave(session: Session, warehouse: str, max_orders: int, user: str, channels: Sequence[str] = ()) -> Wave:
+    """A wave of up to ``max_orders`` ready orders of ``warehouse`` (of ``channels`` only, if given: a
+    channel-scoped operator batches its channels' orders); refused when none is ready."""
+    ready = ready_to_pick(session, warehouse, max_orders, channels)
     if not ready:
         raise WaveRefused("nothing_to_pick", f"no order in warehouse {warehouse} is ready to pick")
     names = {s.sku: s.name for s in session.exec(select(Sku)).all()}

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from oms.db import session_scope
+from sqlmodel import Session
+
+from oms.db import get_read_engine, session_scope
 from oms.models import DecisionRecord, Task, utcnow
+from services import escalations
 from services.orders.timeline import already_recorded, record
 from services.rows import required
 from workflows.contracts import Progress, TaskApproval, TaskClose, TaskEscalation, TaskInput
@@ -127,7 +130,13 @@ def _close_by_event(session, task: Task, inp: TaskClose) -> None:
 
 
 def escalate_task(inp: TaskEscalation) -> None:
-    """Hand an undecided task to the escalation role, with a new due time."""
+    """Hand an undecided task to the escalation role, with a new due time, and e-mail whoever holds it."""
+    with Session(get_read_engine()) as session:
+        if already_recorded(session, inp.order_id, inp.seq):
+            return
+        previous = required(session, Task, inp.task_id).role
+    due_at = utcnow() + timedelta(seconds=inp.due_seconds)
+    told = escalations.announce(inp.task_id, inp.seq, previous, inp.role, due_at.strftime("%Y-%m-%d %H:%M UTC"))
     with session_scope() as session:
         if already_recorded(session, inp.order_id, inp.seq):
             return
@@ -135,9 +144,10 @@ def escalate_task(inp: TaskEscalation) -> None:
         previous = task.role
         task.role = inp.role
         task.escalated_at = utcnow()
-        task.due_at = utcnow() + timedelta(seconds=inp.due_seconds)
+        task.due_at = due_at
         task.claimed_by = None
         session.add(task)
+        message = f"{task.title}: no decision by {previous} in time; escalated to {inp.role}"
         record(
             session,
             Progress(
@@ -145,8 +155,8 @@ def escalate_task(inp: TaskEscalation) -> None:
                 seq=inp.seq,
                 type="task_escalated",
                 step=task.step,
-                message=f"{task.title}: no decision by {previous} in time; escalated to {inp.role}",
-                data={"task_id": task.id, "from": previous, "to": inp.role},
+                message=message + (f"; {told.summary}" if told.summary else ""),
+                data={"task_id": task.id, "from": previous, "to": inp.role, "emailed": told.sent},
             ),
         )
 

@@ -24,10 +24,11 @@ from engine.definitions import parse_published
 from engine.forms import FieldError, FormValidator
 from engine.lru import Lru
 from engine.returns import over_returned, resolve_lines
+from oms.auth import Principal
 from oms.db import get_read_engine, session_scope
 from oms.models import Order, Return, ReturnLine, Sku, Task
 from oms.settings import get_settings
-from services import analytics
+from services import analytics, scopes
 from services.definitions.live import live_definitions
 from services.definitions.pinned import pin_set
 from services.definitions.publishing import ref
@@ -109,7 +110,39 @@ def _validated(session: Session, payload: Any, flow_name: str) -> tuple[dict, An
     return document, flow_row, flow, rules, pin_set(live, flow)
 
 
-def _store(payload: Any, flow_name: str, user: str, start: Callable[[ReturnInput, str], None]) -> Requested:
+def find_order(session: Session, wanted: str, caller: Principal | None = None) -> Order | None:
+    """The order ``wanted`` names: its internal id (``ord_…``) or the channel's external id.
+
+    An external id two channels share is refused with both channels named; an
+    order outside the caller's scope counts as none.
+    """
+    wanted = wanted.strip()
+    if not wanted:
+        return None
+    order = session.get(Order, wanted)
+    if order is None:
+        found = session.exec(select(Order).where(Order.external_id == wanted).limit(20)).all()
+        found = [o for o in found if caller is None or scopes.sees_order(session, caller, o)]
+        if len(found) > 1:
+            channels = ", ".join(sorted(o.channel for o in found))
+            raise ReturnInvalid(
+                [
+                    FieldError(
+                        "order_id",
+                        f"{len(found)} orders have the external id {wanted!r} (channels {channels}); "
+                        "give the order's own id (ord_…)",
+                    )
+                ]
+            )
+        order = found[0] if found else None
+    if order is not None and caller is not None and not scopes.sees_order(session, caller, order):
+        return None
+    return order
+
+
+def _store(
+    payload: Any, flow_name: str, user: str, start: Callable[[ReturnInput, str], None], caller: Principal | None = None
+) -> Requested:
     """Validate, check what is left and insert in one transaction; ``start`` the workflow before it commits.
 
     A start that fails rolls the insert back; a crash after the start and before
@@ -118,12 +151,16 @@ def _store(payload: Any, flow_name: str, user: str, start: Callable[[ReturnInput
     """
     with Session(get_read_engine(), expire_on_commit=False) as session:
         document, flow_row, _flow, rules, pins = _validated(session, payload, flow_name)
+        # The external id works as well as the internal one; the return names the internal one.
+        if (named := find_order(session, str(document["order_id"]), caller)) is not None:
+            document["order_id"] = named.id
         if document.get("kind") == "exchange" and session.get(Sku, document["replacement_sku"]) is None:
             raise ReturnInvalid([FieldError("replacement_sku", f"unknown SKU {document['replacement_sku']!r}")])
     return_id = "ret_" + uuid.uuid4().hex[:16]
     with session_scope() as session:
         order = session.exec(select(Order).where(Order.id == document["order_id"]).with_for_update()).first()
-        if order is None:
+        # An order outside the caller's scope answers as one that does not exist.
+        if order is None or (caller is not None and not scopes.sees_order(session, caller, order)):
             raise ReturnOrderUnknown([FieldError("order_id", f"no order {document['order_id']!r}")], "order_not_found")
         if order.status not in DELIVERED_STATUSES:
             raise ReturnNotAllowed(
@@ -200,8 +237,11 @@ def _store(payload: Any, flow_name: str, user: str, start: Callable[[ReturnInput
         return Requested(return_id, ret.status, ret.workflow_id, inp)
 
 
-async def request_return(client: Client, payload: Any, user: str, flow_name: str | None = None) -> Requested:
-    """Store the return and start its workflow; raises ReturnRefused.
+async def request_return(
+    client: Client, payload: Any, user: str, flow_name: str | None = None, caller: Principal | None = None
+) -> Requested:
+    """Store the return and start its workflow; raises ReturnRefused (an order outside ``caller``'s scope
+    is unknown).
 
     Nothing is stored unless Temporal took the start.
     """
@@ -215,7 +255,7 @@ async def request_return(client: Client, payload: Any, user: str, flow_name: str
     def start(inp: ReturnInput, workflow_id: str) -> None:
         anyio.from_thread.run(_start, inp, workflow_id)
 
-    return await anyio.to_thread.run_sync(_store, payload, flow_name or DEFAULT_FLOW, user, start)
+    return await anyio.to_thread.run_sync(_store, payload, flow_name or DEFAULT_FLOW, user, start, caller)
 
 
 def _open_task(return_id: str) -> Task:

@@ -30,6 +30,7 @@ from oms.models import (
     Warehouse,
     utcnow,
 )
+from services import escalations
 from services.definitions.pinned import compiled
 from services.errors import StepFailed
 from services.fulfilment.carriers import ParcelRequest, adapter
@@ -331,14 +332,22 @@ def close_return_task(inp: ReturnTaskClose) -> None:
 
 
 def escalate_return_task(inp: ReturnTaskEscalation) -> None:
+    """Hand an undecided return task to the escalation role, with a new due time, and e-mail its holders."""
+    with Session(get_read_engine()) as session:
+        if already_recorded(session, inp.return_id, inp.seq) is not None:
+            return
+        previous = required(session, Task, inp.task_id).role
+    due_at = utcnow() + timedelta(seconds=inp.due_seconds)
+    told = escalations.announce(inp.task_id, inp.seq, previous, inp.role, due_at.strftime("%Y-%m-%d %H:%M UTC"))
     with session_scope() as session:
         if already_recorded(session, inp.return_id, inp.seq) is not None:
             return
         task = required(session, Task, inp.task_id)
         previous, task.role, task.claimed_by = task.role, inp.role, None
         task.escalated_at = utcnow()
-        task.due_at = utcnow() + timedelta(seconds=inp.due_seconds)
+        task.due_at = due_at
         session.add(task)
+        message = f"{task.title}: no decision by {previous} in time; escalated to {inp.role}"
         record(
             session,
             ReturnProgress(
@@ -346,8 +355,8 @@ def escalate_return_task(inp: ReturnTaskEscalation) -> None:
                 seq=inp.seq,
                 type="task_escalated",
                 step=task.step,
-                message=f"{task.title}: no decision by {previous} in time; escalated to {inp.role}",
-                data={"task_id": task.id, "from": previous, "to": inp.role},
+                message=message + (f"; {told.summary}" if told.summary else ""),
+                data={"task_id": task.id, "from": previous, "to": inp.role, "emailed": told.sent},
             ),
         )
 

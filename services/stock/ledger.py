@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, TextClause, text
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from engine.forms import FieldError
@@ -312,8 +313,12 @@ def movements(
     order_id: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    scope: ColumnElement[bool] | None = None,
 ) -> list[dict[str, Any]]:
+    """The newest movements first; ``scope``: a WHERE clause limiting them (a scoped caller's)."""
     query = select(StockMovement)
+    if scope is not None:
+        query = query.where(scope)
     if sku:
         query = query.where(StockMovement.sku == sku)
     if warehouse:

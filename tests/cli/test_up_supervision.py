@@ -97,3 +97,13 @@ def test_a_process_that_keeps_crashing_makes_oms_up_give_up_cleanly(oms_up):
     assert "oms up: `worker` crashed 3 times within 120s (last exit code -9); giving up; stopping everything" in output
     up.assert_nothing_left()
     assert not any(listening(port) for port in up.ports)
+
+
+def test_children_die_with_a_killed_oms_up(oms_up):
+    up = oms_up()
+    assert {"temporal", "worker", "web"} <= set(up.children()), up.children()
+
+    os.kill(up.pid, signal.SIGKILL)  # no clean-up code runs: the kernel tells the children (Linux)
+    assert up.wait(timeout=10) == -signal.SIGKILL
+    up.assert_nothing_left(timeout=30)
+    assert not any(listening(port) for port in up.ports)

@@ -86,6 +86,8 @@ FLOW_STEP_IDS = (
     "backorder",
     "backorder_expired",
     "backorder_cancelled",
+    "held_by_hand",
+    "hold_overdue",
 )
 
 

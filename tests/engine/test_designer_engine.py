@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from engine.definitions import compile_text, load, validate_text
-from engine.diagram import NODE_H, NODE_W, layout_flow
+from engine.diagram import NODE_H, NODE_W, Edge, Layout, layout_flow
 from engine.diff import change_counts, diff_lines, unified
 from engine.errors import DefinitionError
-from engine.sourcemap import compose, error_lines, line_of, path_parts
+from engine.sourcemap import compose, error_lines, line_of, path_parts, stored_cases
 from engine.testcases import example_order, walk_flow
 from engine.whatif import RecordedOrder, rules_whatif
 from tests.engine.shipped import DEFINITIONS, FLOW_FILE, RULES_FILE
@@ -167,7 +167,85 @@ def test_paths_map_to_their_lines_and_missing_keys_to_their_parent():
 
 def test_a_syntax_error_points_at_its_own_line():
     text = "kind: rules\nname: x\nrules:\n  - id: [\n"
-    assert error_lines(text, load(text).errors) == [5]
+    assert [e.message for e in load(text).errors] == ["the [ opened on line 4 is never closed"]
+    assert error_lines(text, load(text).errors) == [4]
+
+
+# A mistake, and what the designer says about it, at the line where it is (not where the parser gave up).
+SYNTAX_ERRORS = {
+    "unclosed double quote": (
+        'kind: rules\nname: x\nrules:\n  - id: a\n    when: "order.total > 1\n    action: review\n',
+        "the quote opened on line 5 is never closed",
+        5,
+    ),
+    "unclosed single quote": (
+        "kind: rules\nname: x\ntitle: 'abc\nrules: []\n",
+        "the quote opened on line 3 is never closed",
+        3,
+    ),
+    "unclosed list": (
+        "kind: rules\nname: x\nlist: [a, b\nrules: []\n",
+        "the [ opened on line 3 is never closed (a ] is missing, or a comma between two items)",
+        3,
+    ),
+    "unclosed mapping": (
+        "kind: rules\nname: x\nm: {a: 1\nrules: []\n",
+        "the { opened on line 3 is never closed (a } is missing, or a comma between two items)",
+        3,
+    ),
+    "colon in a value": (
+        "kind: rules\nname: x\nreason: order: big\n",
+        "line 3 has a second ': ' in one value: put the value in quotes",
+        3,
+    ),
+    "tab": ("kind: rules\nname: x\n\trules: []\n", "line 3 has a tab character: indent with spaces only", 3),
+    "indented too far": (
+        "kind: rules\nname: x\n  rules: []\n",
+        "line 3 is indented more than the line it belongs to",
+        3,
+    ),
+    "indented too little": (
+        "kind: rules\nrules:\n  - id: a\n    when: x\n   action: y\n",
+        "line 5 is not indented like the lines around it: line up the keys of one mapping (or list)",
+        5,
+    ),
+    "duplicate key": (
+        "kind: rules\nname: x\nname: y\n",
+        "line 3 repeats the key 'name' (it is already on line 2): a key may appear once in a mapping",
+        3,
+    ),
+    "missing colon": ("kind: rules\nname x\nrules: []\n", "line 2 has no ':' after its key: write key: value", 2),
+    "text after a quote": (
+        'kind: rules\ntitle: "abc" def\n',
+        "line 2 has text after the closing quote: put all of the value inside the quotes",
+        2,
+    ),
+    "reserved character": (
+        "kind: rules\ntitle: @abc\n",
+        "on line 2, a value cannot start with '@': put the value in quotes",
+        2,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", SYNTAX_ERRORS, ids=str)
+def test_yaml_syntax_errors_are_said_in_plain_words_at_their_line(case):
+    text, message, line = SYNTAX_ERRORS[case]
+    errors = load(text).errors
+    assert [(e.path, e.message) for e in errors] == [("$", message)]
+    assert error_lines(text, errors) == [line]
+
+
+def test_stored_test_cases_are_listed_even_when_the_text_does_not_parse():
+    text = _with_tests(
+        SMALL,
+        "  - name: big order\n    order: {total: 2000}\n    expect: {action: review}\n"
+        "  - order: {total: 1}\n    name: 'small order'\n    expect: {action: approve}\n",
+    )
+    parsed = stored_cases(text)
+    assert parsed == [("big order", 16), ("small order", 19)]
+    broken = text.replace('when: "order.total > 1000"', 'when: "order.total > 1000')
+    assert load(broken).errors and stored_cases(broken) == parsed
 
 
 # --- diffs ------------------------------------------------------------------------------------------
@@ -204,6 +282,77 @@ def test_every_step_of_a_shipped_flow_is_placed_without_overlaps(path):
     targets += sum(len(s.get("on", {})) + len(s.get("on_error", {})) + len(s.get("cases", [])) for s in raw["steps"])
     assert len(layout.edges) >= targets
     assert layout.start == raw["start"]
+
+
+def _on_curve(curve, t: float) -> tuple[float, float]:
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = curve
+    u = 1 - t
+    return (
+        u**3 * x0 + 3 * u * u * t * x1 + 3 * u * t * t * x2 + t**3 * x3,
+        u**3 * y0 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t**3 * y3,
+    )
+
+
+def _crossings(layout: Layout) -> list[str]:
+    """Every arrow that runs through a step's box (other than its own two) or through any label."""
+    boxes = [(f"step {n.id}", (n.x, n.y, NODE_W, NODE_H), n.id) for n in layout.nodes]
+    boxes += [(f"label {e.label!r} of {e.source}->{e.target}", e.label_box, None) for e in layout.edges if e.label_box]
+    found = []
+    for edge in layout.edges:
+        for name, (x, y, w, h), step in boxes:
+            if step in (edge.source, edge.target):
+                continue
+            if any(
+                x + 0.5 < px < x + w - 0.5 and y + 0.5 < py < y + h - 0.5
+                for curve in edge.curves
+                for px, py in (_on_curve(curve, k / 40) for k in range(41))
+            ):
+                found.append(f"{edge.source}->{edge.target} crosses {name}")
+    return found
+
+
+def _overlaps(layout: Layout) -> list[str]:
+    boxes = [(n.id, (n.x, n.y, NODE_W, NODE_H)) for n in layout.nodes]
+    boxes += [(f"label {e.label!r}", e.label_box) for e in layout.edges if e.label_box]
+    found = []
+    for i, (a, (ax, ay, aw, ah)) in enumerate(boxes):
+        for b, (bx, by, bw, bh) in boxes[i + 1 :]:
+            if ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah:
+                found.append(f"{a} overlaps {b}")
+    return found
+
+
+@pytest.mark.parametrize("path", sorted((DEFINITIONS / "flows").glob("*.yaml")), ids=lambda p: p.stem)
+def test_no_arrow_of_a_shipped_flow_crosses_a_step_or_a_label(path):
+    layout = layout_flow(load(path.read_text(encoding="utf-8")).raw)
+    assert _crossings(layout) == []
+    assert _overlaps(layout) == []
+    for edge in layout.edges:  # each arrow starts at its source's box and ends at its target's
+        nodes = {n.id: n for n in layout.nodes}
+        for end, step in ((edge.curves[0][0], edge.source), (edge.curves[-1][-1], edge.target)):
+            box = nodes[step]
+            assert box.x <= end[0] <= box.x + NODE_W and box.y <= end[1] <= box.y + NODE_H
+        assert edge.path.startswith("M ") and edge.path.count("C ") == len(edge.curves)
+    assert all(isinstance(e, Edge) for e in layout.edges)
+
+
+def test_loops_go_back_up_and_a_step_that_loops_to_itself_keeps_its_label_clear():
+    flow = {
+        "start": "a",
+        "steps": [
+            {"id": "a", "type": "wait", "timeout": "1d", "on": {"again": "a", "go": "b"}, "on_timeout": "c"},
+            {"id": "b", "type": "approval", "role": "x", "due": "1h", "on": {"retry": "a", "ok": "c"}},
+            {"id": "c", "type": "end"},
+        ],
+    }
+    layout = layout_flow(flow)
+    edges = {(e.source, e.target, e.label): e for e in layout.edges}
+    assert edges[("b", "a", "retry")].back and not edges[("a", "b", "go")].back
+    nodes = {n.id: n for n in layout.nodes}
+    assert nodes["a"].y < nodes["b"].y < nodes["c"].y  # the longest way down: c under b
+    loop = edges[("a", "a", "again")]
+    assert loop.label_box[0] > nodes["a"].x + NODE_W
+    assert _crossings(layout) == [] and _overlaps(layout) == []
 
 
 def test_diagram_shows_waits_with_timeouts_and_draws_a_draft_with_a_missing_step():

@@ -338,3 +338,74 @@ def test_a_failing_stored_case_refuses_the_definition_and_names_its_line():
 
     (line,) = error_lines(text, [error])
     assert "carrier: sim_parcel" in text.splitlines()[line - 1]
+
+
+# ---- flows: the schema takes everything the simulated effects can script -------
+
+
+def test_a_stored_flow_case_scripts_per_visit_decisions_failures_results_and_expects_activities():
+    order_flow = with_cases(
+        read(DEFINITIONS / "flows" / "order.yaml"),
+        {
+            "name": "four-eyes after an escalation, then backordered",
+            "order": {"lines": [{"sku": "LAPTOP-14", "qty": 9, "price": 1299}]},
+            "audit": ["review"],
+            "decisions": {"manual_review": ["timeout", "approve", "approve"]},
+            "failures": {"reserve": ["out_of_stock", None]},
+            "events": ["stock_received", {"type": "delivered", "data": {"by": "carrier"}}],
+            "results": {"ship": {"parcels": 1}},
+            "expect": {
+                "status": "completed",
+                "activities": ["reserve_stock", "reserve_stock", "notify", "create_shipment", "notify", "notify"],
+            },
+        },
+    )
+    source = validate_text(order_flow)
+    assert source.errors == () and [t.passed for t in source.tests] == [True]
+    return_flow = with_cases(
+        read(DEFINITIONS / "flows" / "return.yaml"),
+        {
+            "name": "an exchange out of stock is refunded",
+            "return": {"kind": "exchange"},
+            "failures": {"reserve_exchange": "out_of_stock"},
+            "decisions": {"inspect": "inspected"},
+            "events": ["parcel_received"],
+            "expect": {
+                "path": [
+                    "audit",
+                    "approved",
+                    "reserve_exchange",
+                    "keep_check",
+                    "label",
+                    "notify_label",
+                    "await_parcel",
+                    "inspect",
+                    "restock",
+                    "settle",
+                    "refund",
+                    "notify_refunded",
+                    "completed",
+                ]
+            },
+        },
+    )
+    source = validate_text(return_flow)
+    assert source.errors == () and [t.passed for t in source.tests] == [True]
+
+
+def test_a_scripted_decision_per_period_must_be_one_of_the_step_or_timeout():
+    text = with_cases(
+        read(DEFINITIONS / "flows" / "order.yaml"),
+        {
+            "name": "typo",
+            "audit": "review",
+            "decisions": {"manual_review": ["timeout", "aprove"]},
+            "expect": {"end": "rejected"},
+        },
+    )
+    assert errors_of(text) == [
+        (
+            "$.tests[0].decisions.manual_review[1]",
+            "'aprove' is not a decision of step 'manual_review'; decisions are approve, reject",
+        )
+    ]

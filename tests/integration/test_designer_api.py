@@ -206,6 +206,70 @@ def test_whatif_of_a_flow_shows_the_path_orders_would_take(stack):
     assert [(v["version"], v["orders"], v["running"]) for v in versions] == [(1, 2, 2)]
 
 
+def test_whatif_of_a_flow_replays_orders_past_the_waits_they_passed(stack):
+    name = _name("wr")
+    text = fast_flow(name, payment_timeout="10m", delivery_timeout="10m")
+    stack.publish(text)
+    prepaid = stack.submit(order_payload(), flow=name).json()["id"]
+    unpaid = stack.submit(order_payload(payment={"method": "card", "status": "pending"}), flow=name).json()["id"]
+    stack.wait_status(prepaid, "shipped")
+    stack.wait_status(unpaid, "awaiting_payment")
+    with stack.client("operator") as client:
+        response = client.post(f"/api/orders/{unpaid}/events", json={"type": "payment_received"})
+        assert response.status_code == 202, response.text
+        assert client.post(f"/api/orders/{prepaid}/events", json={"type": "delivered"}).status_code == 202
+    stack.wait_status(prepaid, "completed")
+    stack.wait_status(unpaid, "shipped")
+    # Draft: a person confirms every delivery. The prepaid order got its delivery: its path changes after
+    # the wait it passed. The other passed its payment wait and still waits for its parcel: unchanged.
+    at_the_wait = "      delivered: notify_delivered\n      delivery_exception: delivery_exception\n"
+    after = "    on_timeout: delivery_check\n\n  - id: out_for_delivery"
+    assert text.count(at_the_wait + after) == 1
+    draft = text.replace(at_the_wait + after, at_the_wait.replace("notify_delivered", "delivery_check") + after)
+    with stack.client("analyst") as client:
+        response = client.post("/api/definitions/whatif", json={"text": draft, "last": 50})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["considered"], body["changed"], body["unchanged"]) == (2, 1, 1)
+    assert (body["ended"], body["waiting"], body["failing"]) == (0, 2, 0)
+    assert body["stops"] == {"await_delivery": 1, "delivery_check": 1}
+    assert body["summary"] == (
+        "1 of 2 orders would take another path (compared with the live version v1); "
+        "with the draft 0 would end, 2 would wait"
+    )
+    (order,) = body["orders"]
+    assert order["order_id"] == prepaid
+    assert order["before"][-3:] == ["await_delivery", "notify_delivered", "completed"]
+    assert order["after"][-2:] == ["await_delivery", "delivery_check"]
+    assert (order["before_outcome"], order["after_outcome"]) == ("completed", "waiting at delivery_check")
+    # The same draft through the live version itself: nothing changes, the unpaid order passes its payment wait.
+    with stack.client("analyst") as client:
+        same = client.post("/api/definitions/whatif", json={"text": text, "last": 50}).json()
+    assert (same["changed"], same["ended"], same["waiting"]) == (0, 1, 1)
+    assert same["stops"] == {"await_delivery": 1, "completed": 1}
+
+
+def test_validate_reports_a_failing_case_of_a_carrier_table_at_its_expectation(stack):
+    text = (ROOT / "definitions" / "carriers" / "default.yaml").read_text(encoding="utf-8")
+    broken = text.replace("expect: {carrier: sim_post,", "expect: {carrier: sim_parcel,", 1)
+    assert broken != text
+    with stack.client("analyst") as client:
+        body = client.post("/api/definitions/validate", json={"text": broken}).json()
+        refused = client.post("/api/definitions", json={"text": broken})
+    assert body["valid"] is False
+    line = next(n for n, row in enumerate(broken.splitlines(), start=1) if "carrier: sim_parcel, service" in row)
+    assert body["errors"] == [
+        {
+            "path": "$.tests[0].expect.carrier",
+            "line": line,
+            "message": "test 'a light parcel in Germany goes by post at the flat price' failed: "
+            "expected 'sim_parcel', got 'sim_post'",
+        }
+    ]
+    assert [t["passed"] for t in body["tests"]] == [False, True, True, True]
+    assert refused.status_code == 422 and refused.json()["errors"][0]["path"] == "$.tests[0].expect.carrier"
+
+
 def test_whatif_refuses_an_invalid_draft_and_other_kinds(stack):
     with stack.client("analyst") as client:
         broken = client.post("/api/definitions/whatif", json={"text": _small_rules("wi_bad").replace("review", "hold")})

@@ -67,18 +67,24 @@ def test_label_and_packing_slip_print_from_the_templates(stack):
     assert "<td>MUG-LOGO</td><td>Mug with logo</td><td>2</td>" in slip.text
 
 
-def test_an_edited_label_template_is_what_prints(stack):
-    order = shipped(stack)
+def test_an_edited_label_template_prints_for_orders_taken_after_it(stack):
+    # The label template is pinned with the order at intake: a reprint of an earlier order stays the same.
+    before = shipped(stack)
     stack.publish(
         "kind: template\nname: shipping_label\nuse: label\n"
         "body: '<p class=\"mine\">{{ shipment.tracking_number }} for {{ order.external_id }}</p>'\n"
     )
     try:
+        order = shipped(stack)
         with stack.client("operator") as client:
             label = client.get(f"/api/orders/{order['id']}/label")
+            earlier = client.get(f"/api/orders/{before['id']}/label")
         assert (
             f'<p class="mine">{order["shipments"][0]["tracking_number"]} for {order["external_id"]}</p>' in label.text
         )
+        assert earlier.status_code == 200
+        assert 'class="mine"' not in earlier.text
+        assert before["shipments"][0]["tracking_number"] in earlier.text
     finally:
         stack.publish(SHIPPED_LABEL)  # back to the shipped text, as a new version
 

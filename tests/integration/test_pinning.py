@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 import uuid
 
+import httpx
+
 from tests.conftest import order_payload
 
 
@@ -94,8 +96,15 @@ def test_an_order_ships_and_notifies_by_the_versions_pinned_when_it_was_taken(st
     assert pins[("flow", flow)] == 1
     assert pins[("carriers", tag)] == 1
     assert pins[("template", tag)] == 1
-    assert {("form", "order"), ("channel", "web"), ("allocation", "default"), ("regions", "delivery"),
-            ("promotions", "coupons"), ("template", "shipping_label"), ("template", "packing_slip")} <= set(pins)
+    assert {
+        ("form", "order"),
+        ("channel", "web"),
+        ("allocation", "default"),
+        ("regions", "delivery"),
+        ("promotions", "coupons"),
+        ("template", "shipping_label"),
+        ("template", "packing_slip"),
+    } <= set(pins)
     assert all(len(p["sha256"]) == 64 for p in waiting["pins"])
 
     # While the order waits for its payment, both definitions get a new version.
@@ -116,6 +125,15 @@ def test_an_order_ships_and_notifies_by_the_versions_pinned_when_it_was_taken(st
     while not mailbox.about(order_id) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [m["Subject"] for m in mailbox.about(order_id)] == [f"Old words {payload['external_id']}"]
+
+    # The order page lists the same set.
+    with httpx.Client(base_url=stack.base_url, cookies={"oms_session": stack.token("operator")}) as browser:
+        page = browser.get(f"/orders/{order_id}")
+    assert page.status_code == 200
+    assert "Definitions pinned" in page.text
+    for pin in order["pins"]:
+        assert f'<a href="/definitions/{pin["kind"]}/{pin["name"]}">{pin["name"]}</a>' in page.text
+        assert f'<code title="{pin["sha256"]}">' in page.text
 
     # An order taken now runs the new versions.
     fresh = stack.submit(order_payload(payment={"method": "invoice", "status": "pending"}), flow=flow).json()["id"]

@@ -39,7 +39,9 @@ steps:
 
 def _failed(stack, order_id: str) -> tuple[dict, dict]:
     """The failed order and its open repair task."""
-    order = stack.wait_for(order_id, lambda o: o["status"] == "failed" and any(t["status"] == "open" for t in o["tasks"]))
+    order = stack.wait_for(
+        order_id, lambda o: o["status"] == "failed" and any(t["status"] == "open" for t in o["tasks"])
+    )
     [task] = [t for t in order["tasks"] if t["status"] == "open"]
     assert task["title"] == "Repair failed flow"
     assert task["role"] == "operator"
@@ -97,7 +99,7 @@ def test_a_step_failing_without_on_error_fails_the_order_and_retry_runs_it_again
 def test_cancel_after_a_failure_releases_the_stock_and_voids_the_payment(stack):
     order_id, _ = _unknown_carriers_order(stack)
     order, task = _failed(stack, order_id)
-    assert "(no_carrier)" in [e for e in order["timeline"] if e["type"] == "failed"][0]["message"]
+    assert "(no_carrier)" in next(e for e in order["timeline"] if e["type"] == "failed")["message"]
     assert [a["state"] for a in order["allocations"]] == ["reserve"]
 
     assert _decide(stack, task["id"], "cancel").status_code == 200

@@ -136,6 +136,11 @@ ACCESS: dict[tuple[str, str], str | tuple[str, ...]] = {
     ("GET", "/orders/new"): OPERATOR,
     ("POST", "/orders/new"): OPERATOR,
     ("GET", "/orders/{order_id}"): SIGNED_IN,
+    ("GET", "/orders"): SIGNED_IN,
+    ("GET", "/orders.csv"): SIGNED_IN,
+    ("POST", "/orders/views"): SIGNED_IN,
+    ("POST", "/orders/views/{view_id}/delete"): SIGNED_IN,
+    ("POST", "/orders/{order_id}/actions/{action}"): OPERATOR,
     ("GET", "/stock"): SIGNED_IN,
     ("GET", "/stock/{sku}"): SIGNED_IN,
     ("POST", "/stock/{sku}/receive"): OPERATOR,
@@ -188,6 +193,7 @@ PLACEHOLDERS = {
     "carrier": "simulated",
     "table": "sales",
     "shipment_id": "1",
+    "view_id": "1",
 }
 
 

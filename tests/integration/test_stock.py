@@ -8,7 +8,8 @@ import pytest
 
 from tests.conftest import order_payload
 
-BACKORDER_WAIT = "timeout: 7d"
+# The backorder step's wait (other waits of the flow, such as a manual hold, keep theirs).
+BACKORDER_WAIT = "status: backordered\n    timeout: 7d"
 
 
 def new_sku(stack, stock: dict[str, int] | None = None, price: float = 10.0, **fields) -> str:
@@ -30,7 +31,8 @@ def balances(stack, sku: str) -> dict[str, tuple[int, int]]:
 
 
 def reconciliation(stack) -> dict:
-    with stack.client("channel") as client:
+    # Operators' (and admins') to ask for: it reads the whole ledger.
+    with stack.client("operator") as client:
         response = client.get("/api/inventory/reconciliation")
     assert response.status_code == 200
     return response.json()
@@ -64,7 +66,9 @@ def backorder_flow(stack) -> str:
     text = (ROOT / "definitions" / "flows" / "order.yaml").read_text(encoding="utf-8")
     assert text.count(BACKORDER_WAIT) == 1
     name = "order_short_backorder"
-    stack.publish(text.replace("name: order\n", f"name: {name}\n").replace(BACKORDER_WAIT, "timeout: 3s"))
+    stack.publish(
+        text.replace("name: order\n", f"name: {name}\n").replace(BACKORDER_WAIT, BACKORDER_WAIT.replace("7d", "3s"))
+    )
     return name
 
 

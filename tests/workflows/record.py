@@ -407,7 +407,9 @@ def test_record_repair_histories(stack):
     s.publish(repair_flow(plain))
 
     def failed_task(order_id: str) -> dict:
-        order = s.wait_for(order_id, lambda o: o["status"] == "failed" and any(t["status"] == "open" for t in o["tasks"]))
+        order = s.wait_for(
+            order_id, lambda o: o["status"] == "failed" and any(t["status"] == "open" for t in o["tasks"])
+        )
         return next(t for t in order["tasks"] if t["status"] == "open")
 
     # reserve fails (out of stock, not mapped): failed; stock arrives; retry -> completed

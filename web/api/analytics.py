@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import io
 from datetime import date, timedelta
 from typing import Annotated
@@ -6,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 
-from services import analytics
+from services import analytics, scopes
 from web.api.schemas.analytics import Dashboard
-from web.deps import SessionDep, UserDep
+from web.deps import CurrentUser, SessionDep, UserDep
 
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])
 
@@ -32,17 +33,32 @@ def filters(
     return analytics.Filters(start, end, channel or None, (country or "").upper() or None)
 
 
-FiltersDep = Annotated[analytics.Filters, Depends(filters)]
+def scoped(chosen: analytics.Filters, user: CurrentUser) -> analytics.Filters:
+    """The filters limited to the caller's channels and warehouses; a channel outside them is refused (403)."""
+    if chosen.channel:
+        scopes.check_channel(user, chosen.channel)
+    return dataclasses.replace(chosen, channels=user.channels, warehouses=user.warehouses)
+
+
+def scoped_filters(chosen: Annotated[analytics.Filters, Depends(filters)], user: UserDep) -> analytics.Filters:
+    return scoped(chosen, user)
+
+
+FiltersDep = Annotated[analytics.Filters, Depends(scoped_filters)]
 
 
 @router.get("", response_model=Dashboard)
-def dashboard(session: SessionDep, _: UserDep, chosen: FiltersDep) -> dict:
-    """Sales, audit outcomes, funnel, cycle times, stock movers and forecast for a date range."""
+def dashboard(session: SessionDep, chosen: FiltersDep) -> dict:
+    """Sales, audit outcomes, funnel, cycle times, stock movers and forecast for a date range.
+
+    A caller limited to channels gets the figures of its channels; one limited to warehouses, the
+    on-time parcels of its warehouses. ``scope.withheld`` lists the sections the day counters cannot
+    limit so (left empty), each with the reason."""
     return analytics.dashboard(session, chosen)
 
 
 @router.get("/{table}.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-def table_csv(table: str, session: SessionDep, _: UserDep, chosen: FiltersDep) -> Response:
+def table_csv(table: str, session: SessionDep, chosen: FiltersDep) -> Response:
     """One dashboard table as CSV (the names are the keys of ``tables`` in the dashboard)."""
     every = analytics.tables(analytics.dashboard(session, chosen))
     if table not in every:

@@ -13,15 +13,16 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from oms.db import session_scope
-from oms.models import Order, Shipment, TrackingEvent, Warehouse, Wave
+from oms.models import Order, Shipment, TrackingEvent, Warehouse
 from oms.settings import get_settings
 from services import scopes
-from services.fulfilment.carriers import ADAPTERS, SimulatedCarrier, record_tracking
+from services.fulfilment.carriers import ADAPTERS, SimulatedCarrier, UnknownParcel, record_tracking
 from services.fulfilment.picking import create_wave, wave_view
 from services.notifications import shipment_view
 from services.orders import channel_events
 from services.orders.changes import request_change, signal_order
 from services.orders.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, check_signature
+from services.returns import parcels as return_parcels
 from web import printing
 from web.api.params import RowId
 from web.api.schemas.fulfilment import ChangeSent, OrderParcels, TrackingRecorded, WaveList, WaveView
@@ -94,12 +95,29 @@ def _track(carrier: str, payload: dict) -> Any:
     # The generic payload {tracking_number, type, event_id, description, data}; a carrier with an
     # adapter of its own name parses its own.
     event = ADAPTERS.get(carrier, ADAPTERS["simulated"]).parse_event(payload)
-    with session_scope() as session:
-        return record_tracking(session, carrier, event)
+    try:
+        with session_scope() as session:
+            return record_tracking(session, carrier, event)
+    except UnknownParcel as exc:
+        # A return's label is no parcel of an order: its tracking moves the return (services/returns/parcels.py).
+        if exc.code != "parcel_not_found" or (tracked := return_parcels.track(carrier, event)) is None:
+            raise
+        return tracked
 
 
 async def _deliver(client, carrier: str, payload: dict) -> dict:
     tracked = await anyio.to_thread.run_sync(_track, carrier, payload)
+    if isinstance(tracked, return_parcels.ReturnTracked):
+        if tracked.planned is not None:
+            await return_parcels.signal(client, tracked.planned)
+        return {
+            "order_id": tracked.order_id,
+            "return_id": tracked.return_id,
+            "tracking_number": tracked.tracking_number,
+            "type": tracked.type,
+            "duplicate": tracked.duplicate,
+            "order_event": tracked.planned.event if tracked.planned else None,
+        }
     heard = False
     if tracked.order_event:
         heard = await signal_order(client, tracked.workflow_id, tracked.order_event, tracked.data)
@@ -149,12 +167,17 @@ class AdvanceIn(BaseModel):
     response_model=TrackingRecorded,
     summary="Move a parcel of the simulated carrier on (as its tracking webhook would)",
 )
-async def advance_parcel(tracking_number: str, client: TemporalDep, _: Operator, body: AdvanceIn | None = None) -> dict:
+async def advance_parcel(
+    tracking_number: str, client: TemporalDep, user: Operator, body: AdvanceIn | None = None
+) -> dict:
     body = body or AdvanceIn()
 
     def current() -> Shipment | None:
         with session_scope() as session:
-            return session.exec(select(Shipment).where(Shipment.tracking_number == tracking_number)).first()
+            shipment = session.exec(select(Shipment).where(Shipment.tracking_number == tracking_number)).first()
+            if shipment is not None and not scopes.visible_order_ids(session, user, [shipment.order_id]):
+                return None  # another scope's parcel: as if there were none
+            return shipment
 
     shipment = await anyio.to_thread.run_sync(current)
     if shipment is None or shipment.adapter != "simulated":
@@ -254,33 +277,23 @@ def new_wave(body: WaveIn, user: Operator) -> dict:
     with session_scope() as session:
         if session.get(Warehouse, body.warehouse) is None:
             raise HTTPException(422, f"warehouse: no warehouse {body.warehouse!r}")
-        wave = create_wave(session, body.warehouse, body.max_orders, user.username)
+        scopes.check_warehouses(user, [body.warehouse])
+        wave = create_wave(session, body.warehouse, body.max_orders, user.username, user.channels)
         return wave_view(session, wave)
 
 
 @router.get("/waves", response_model=WaveList)
 def list_waves(
-    session: SessionDep, _: UserDep, warehouse: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50
+    session: SessionDep, user: UserDep, warehouse: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> dict:
-    query = select(Wave)
-    if warehouse:
-        query = query.where(Wave.warehouse == warehouse)
-    rows = session.exec(query.order_by(Wave.created_at.desc()).limit(limit)).all()
-    return {"waves": [wave_view(session, w) for w in rows]}
-
-
-def _wave(session: Session, wave_id: str) -> Wave:
-    wave = session.get(Wave, wave_id)
-    if wave is None:
-        raise HTTPException(404, f"no wave {wave_id!r}")
-    return wave
+    return {"waves": [wave_view(session, w) for w in scopes.visible_waves(session, user, warehouse, limit)]}
 
 
 @router.get("/waves/{wave_id}", response_model=WaveView)
-def get_wave(wave_id: str, session: SessionDep, _: UserDep) -> dict:
-    return wave_view(session, _wave(session, wave_id))
+def get_wave(wave_id: str, session: SessionDep, user: UserDep) -> dict:
+    return wave_view(session, scopes.visible_wave(session, user, wave_id))
 
 
 @router.get("/waves/{wave_id}/pick-list", response_class=HTMLResponse, summary="Printable pick list of a wave")
-def wave_pick_list(wave_id: str, session: SessionDep, _: UserDep) -> HTMLResponse:
-    return printing.printable(printing.pick_list(session, _wave(session, wave_id)))
+def wave_pick_list(wave_id: str, session: SessionDep, user: UserDep) -> HTMLResponse:
+    return printing.printable(printing.pick_list(session, scopes.visible_wave(session, user, wave_id)))

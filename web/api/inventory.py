@@ -119,7 +119,7 @@ def list_skus(session: SessionDep, _: UserDep) -> dict:
 @router.get("/movements", response_model=MovementList)
 def list_movements(
     session: SessionDep,
-    _: UserDep,
+    user: UserDep,
     sku: str | None = None,
     warehouse: str | None = None,
     order_id: str | None = None,
@@ -127,7 +127,9 @@ def list_movements(
     offset: Offset = 0,
 ) -> dict:
     return {
-        "movements": stock_ledger.movements(session, sku, warehouse, order_id, limit, offset),
+        "movements": stock_ledger.movements(
+            session, sku, warehouse, order_id, limit, offset, scope=scopes.movement_clause(user)
+        ),
         "limit": limit,
         "offset": offset,
     }
@@ -135,20 +137,23 @@ def list_movements(
 
 @router.get("/alerts", response_model=AlertList)
 def list_alerts(
-    session: SessionDep, _: UserDep, status: Literal["open", "resolved", "all"] = "open", sku: str | None = None
+    session: SessionDep, user: UserDep, status: Literal["open", "resolved", "all"] = "open", sku: str | None = None
 ) -> dict:
-    return {"alerts": alerts(session, None if status == "all" else status, sku)}
+    """Low-stock alerts; a warehouse-scoped caller gets those of the SKUs its warehouses hold, with the
+    quantity available there."""
+    return {"alerts": alerts(session, None if status == "all" else status, sku, user.warehouses)}
 
 
 @router.get("/replenishment", response_model=SuggestionList)
 def replenishment_suggestions(
     session: SessionDep,
-    _: UserDep,
+    user: UserDep,
     sku: Annotated[list[str] | None, Query()] = None,
     window_days: Annotated[int, Query(ge=1, le=365)] = 30,
     cover_days: Annotated[int, Query(ge=0, le=365)] = 14,
 ) -> dict:
-    return {"suggestions": replenishment(session, sku, window_days, cover_days)}
+    """What to order per SKU; for a warehouse-scoped caller, from its warehouses' demand and stock."""
+    return {"suggestions": replenishment(session, sku, window_days, cover_days, user.warehouses)}
 
 
 @router.get("/reconciliation", response_model=Reconciliation, response_model_exclude_unset=True)
@@ -161,17 +166,24 @@ def reconciliation(session: SessionDep, _: Operator) -> dict:
 @router.get("/backorders", response_model=BackorderList)
 def list_backorders(
     session: SessionDep,
-    _: UserDep,
+    user: UserDep,
     status: Literal["open", "filled", "cancelled", "all"] = "open",
     sku: str | None = None,
 ) -> dict:
-    return {"backorders": backorders(session, None if status == "all" else status, sku)}
+    return {"backorders": scoped_backorders(session, user, None if status == "all" else status, sku)}
+
+
+def scoped_backorders(session: Session, user: CurrentUser, status: str | None, sku: str | None = None) -> list[dict]:
+    """The backorders of the orders ``user`` sees."""
+    rows = backorders(session, status, sku)
+    seen = scopes.visible_order_ids(session, user, {r["order_id"] for r in rows})
+    return [r for r in rows if r["order_id"] in seen]
 
 
 @router.get("/channels", response_model=ChannelReserveList)
-def list_channel_reserves(session: SessionDep, _: UserDep) -> dict:
+def list_channel_reserves(session: SessionDep, user: UserDep) -> dict:
     rows = session.exec(select(ChannelReservation).order_by(ChannelReservation.sku, ChannelReservation.channel)).all()
-    return {"channel_reserves": [r.model_dump() for r in rows]}
+    return {"channel_reserves": [r.model_dump() for r in rows if scopes.sees_warehouse(user, r.warehouse)]}
 
 
 # ---- changing -------------------------------------------------------------------------

@@ -1,22 +1,24 @@
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
-from sqlmodel import select
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from oms.models import Order
 from services import scopes
 from services.orders import channel_events
 from services.orders.intake import submit_order
+from services.orders.search import BadSearch, OrderQuery, row_view, search
 from services.orders.views import order_detail, order_summary
-from web.api.params import Offset
+from web.api.params import MAX_DAYS
 from web.api.schemas.orders import EventAccepted, OrderAccepted, OrderDetail, OrderList
 from web.deps import CurrentUser, SessionDep, StarterDep, TemporalDep, UserDep, require
 from workflows.contracts import ExternalEvent
 
 router = APIRouter(prefix="/api/orders", tags=["orders"])
+# Deeper pages by offset cost more on every database: past this, page with ``after``.
+MAX_SEARCH_OFFSET = 10_000
 
 
 @router.post(
@@ -45,20 +47,46 @@ async def create_order(
 def list_orders(
     session: SessionDep,
     user: UserDep,
-    status_: Annotated[str | None, Query(alias="status")] = None,
+    status_: Annotated[str | None, Query(alias="status", description="one status, or several comma-separated")] = None,
     channel: str | None = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="order id, external id, e-mail, phone or customer name")
+    ] = None,
+    warehouse: Annotated[str | None, Query(max_length=40)] = None,
+    sku: Annotated[str | None, Query(max_length=100)] = None,
+    tag: Annotated[str | None, Query(max_length=100)] = None,
+    created_from: Annotated[date | None, Query(alias="from", description="created on or after this day (UTC)")] = None,
+    created_to: Annotated[date | None, Query(alias="to", description="created on or before this day (UTC)")] = None,
+    older_than_days: Annotated[int | None, Query(ge=0, le=MAX_DAYS)] = None,
+    sort: Annotated[Literal["-created", "created", "-total", "total"], Query()] = "-created",
+    after: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Offset = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_SEARCH_OFFSET, description="rows to skip; prefer after")] = 0,
 ) -> dict:
-    query = select(Order)
-    if (scope := scopes.order_clause(user)) is not None:
-        query = query.where(scope)
-    if status_:
-        query = query.where(Order.status == status_)
-    if channel:
-        query = query.where(Order.channel == channel)
-    rows = session.exec(query.order_by(Order.created_at.desc(), Order.id).offset(offset).limit(limit)).all()
-    return {"orders": [order_summary(o) for o in rows], "limit": limit, "offset": offset}
+    """Orders the caller may see, newest first unless ``sort`` says otherwise; page with ``after`` (keyset)."""
+    if created_from and created_to and created_from > created_to:
+        raise BadSearch("bad_range", "the date range ends before it starts", field="to")
+    query = OrderQuery(
+        q=q or "",
+        status=tuple(s for s in (status_ or "").split(",") if s.strip()),
+        channel=channel or "",
+        warehouse=warehouse or "",
+        sku=sku or "",
+        tag=tag or "",
+        created_from=created_from,
+        created_to=created_to,
+        older_than_days=older_than_days,
+        sort=sort,
+        after=after or "",
+        limit=limit,
+    )
+    found = search(session, user, query, offset=offset)
+    return {
+        "orders": [{**order_summary(o), **row_view(o), "created_at": o.created_at.isoformat()} for o in found.orders],
+        "limit": limit,
+        "offset": offset,
+        "next_cursor": found.next_cursor,
+    }
 
 
 @router.get("/{order_id}", response_model=OrderDetail)

@@ -24,6 +24,7 @@ class UserView(BaseModel):
     roles: list[str]
     channels: list[str]
     warehouses: list[str]
+    email: str = ""
     active: bool
     created_at: datetime
 
@@ -38,6 +39,7 @@ class UserIn(BaseModel):
     roles: list[str] = Field(min_length=1, max_length=50)
     channels: list[str] = Names
     warehouses: list[str] = Names
+    email: str = Field(default="", max_length=254, description="where escalated tasks of its roles are announced")
 
 
 class UserChange(BaseModel):
@@ -48,6 +50,7 @@ class UserChange(BaseModel):
     warehouses: list[str] | None = Field(default=None, max_length=50, description="[]: every warehouse")
     active: bool | None = None
     password: str | None = Field(default=None, min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=254, description='"": no e-mail')
 
 
 class KeyView(BaseModel):
@@ -79,6 +82,7 @@ def user_view(user: User) -> UserView:
         roles=list(user.roles),
         channels=list(user.channels),
         warehouses=list(user.warehouses),
+        email=user.email,
         active=user.active,
         created_at=user.created_at,
     )
@@ -108,7 +112,9 @@ def list_users(session: SessionDep, _: Admin) -> dict:
 @router.post("/users", status_code=201)
 def add_user(body: UserIn, _: Admin) -> UserView:
     with session_scope() as session:
-        user = people.add_user(session, body.username, body.password, body.roles, body.channels, body.warehouses)
+        user = people.add_user(
+            session, body.username, body.password, body.roles, body.channels, body.warehouses, body.email
+        )
         return user_view(user)
 
 
@@ -121,6 +127,8 @@ def change_user(username: str, body: UserChange, admin: Admin) -> UserView:
             people.set_active(session, username, body.active)
         if body.password is not None:
             people.set_password(session, username, body.password)
+        if body.email is not None:
+            people.set_email(session, username, body.email)
         return user_view(people.get_user(session, username))
 
 

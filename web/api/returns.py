@@ -10,7 +10,9 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from oms.models import Return
+from services import scopes
 from services.orders.decisions import Actor
+from services.returns import parcels
 from services.returns import requests as returns
 from services.returns.views import return_detail, return_query, return_summary
 from web.api.params import MAX_DAYS, Offset
@@ -38,14 +40,14 @@ async def create_return(
     ],
     flow: Annotated[str | None, Query(description="return flow to run; default: return")] = None,
 ) -> ReturnRequested:
-    requested = await returns.request_return(client, payload, user.username, flow)
+    requested = await returns.request_return(client, payload, user.username, flow, caller=user)
     return ReturnRequested(id=requested.return_id, status=requested.status)
 
 
 @router.get("", response_model=ReturnList)
 def list_returns(
     session: SessionDep,
-    _: UserDep,
+    user: UserDep,
     status: str | None = None,
     reason: str | None = None,
     order_id: str | None = None,
@@ -55,17 +57,16 @@ def list_returns(
     offset: Offset = 0,
 ) -> dict:
     query = return_query(status, reason, order_id, older_than_days, newer_than_days)
+    if (scope := scopes.return_clause(user)) is not None:
+        query = query.where(scope)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(Return.created_at.desc(), Return.id).offset(offset).limit(limit)).all()
     return {"returns": [return_summary(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/{return_id}", response_model=ReturnDetail)
-def get_return(return_id: str, session: SessionDep, _: UserDep) -> dict:
-    ret = session.get(Return, return_id)
-    if ret is None:
-        raise HTTPException(404, f"no return {return_id!r}")
-    return return_detail(session, ret)
+def get_return(return_id: str, session: SessionDep, user: UserDep) -> dict:
+    return return_detail(session, scopes.visible_return(session, user, return_id))
 
 
 class EventIn(BaseModel):
@@ -78,11 +79,27 @@ class EventIn(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-@router.post("/{return_id}/events", status_code=202, response_model=EventAccepted)
-async def post_event(return_id: str, event: EventIn, session: SessionDep, client: TemporalDep, _: Requester) -> dict:
-    ret = session.get(Return, return_id)
-    if ret is None:
-        raise HTTPException(404, f"no return {return_id!r}")
+@router.post(
+    "/{return_id}/events",
+    status_code=202,
+    response_model=EventAccepted,
+    description="parcel_received (data.tracking_number: a scanned label, checked against the return's), "
+    "deadline_extended and cancel_requested are taken only while the return waits for its parcel in a step "
+    "that takes them (else 409, nothing sent); other events go to the return's flow as they are.",
+)
+async def post_event(return_id: str, event: EventIn, session: SessionDep, client: TemporalDep, user: Requester) -> dict:
+    ret = scopes.visible_return(session, user, return_id)
+    if event.type in parcels.ACTIONS:
+        data = event.data
+        await parcels.act(
+            client,
+            ret.id,
+            event.type,
+            user.username,
+            str(data.get("tracking_number") or ""),
+            str(data.get("note") or ""),
+        )
+        return {"accepted": True, "type": event.type}
     handle = client.get_workflow_handle(ret.workflow_id)
     try:
         await handle.signal("event", ExternalEvent(type=event.type, data=event.data))
@@ -92,6 +109,30 @@ async def post_event(return_id: str, event: EventIn, session: SessionDep, client
             raise HTTPException(409, f"return {return_id} is {ret.status}; its flow has ended") from exc
         raise
     return {"accepted": True, "type": event.type}
+
+
+class ScanIn(BaseModel):
+    tracking_number: str = Field(min_length=1, max_length=64, description="the return label's tracking number")
+    note: str = Field(default="", max_length=500)
+
+
+class ParcelScanned(BaseModel):
+    return_id: str
+    type: str
+    message: str
+
+
+@router.post(
+    "/scan",
+    status_code=202,
+    response_model=ParcelScanned,
+    summary="A return parcel arrived: find its return by the label's tracking number and record it received",
+)
+async def scan_parcel(body: ScanIn, session: SessionDep, client: TemporalDep, user: Operator) -> dict:
+    return_id = parcels.scanned_return_id(body.tracking_number)
+    scopes.visible_return(session, user, return_id)
+    message = await parcels.act(client, return_id, parcels.RECEIVED, user.username, body.tracking_number, body.note)
+    return {"return_id": return_id, "type": parcels.RECEIVED, "message": message}
 
 
 class QcResultIn(BaseModel):
@@ -108,7 +149,10 @@ class DecisionIn(BaseModel):
 
 
 @router.post("/{return_id}/decision", summary="Decide the return's open task (review or quality check)")
-async def decide(return_id: str, body: DecisionIn, client: TemporalDep, user: Operator) -> DecisionTaken:
+async def decide(
+    return_id: str, body: DecisionIn, session: SessionDep, client: TemporalDep, user: Operator
+) -> DecisionTaken:
+    scopes.visible_return(session, user, return_id)
     qc = [{k: v for k, v in r.model_dump().items() if v is not None} for r in body.qc]
     actor = Actor(user.username, user.roles)
     accepted = await returns.decide(client, return_id, actor, body.decision, body.comment, qc)

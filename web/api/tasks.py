@@ -142,14 +142,17 @@ def unclaim(task_id: str, session: SessionDep, user: Operator) -> dict:
 @router.get("/decisions", tags=["audit log"], summary="The audit log of human decisions", response_model=DecisionLog)
 def list_decisions(
     session: SessionDep,
-    _: UserDep,
+    caller: UserDep,
     order_id: str | None = None,
     task_id: str | None = None,
     user: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> dict:
+    """Decisions on the orders (and their returns) the caller sees."""
     query = select(DecisionRecord)
+    if (scope := scopes.orders_of(caller, DecisionRecord.order_id)) is not None:
+        query = query.where(scope)
     if order_id:
         query = query.where(DecisionRecord.order_id == order_id)
     if task_id:

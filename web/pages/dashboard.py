@@ -9,8 +9,9 @@ from fastapi import APIRouter, HTTPException, Request
 
 from services import analytics
 from services.definitions.live import live_definitions
-from web.api.analytics import csv_response, filters
-from web.deps import SessionDep
+from services.errors import Forbidden
+from web.api.analytics import csv_response, filters, scoped
+from web.deps import CurrentUser, SessionDep
 from web.pages import charts
 from web.pages.rendering import PageRoute, render
 from web.pages.security import PageRefused, SignedIn
@@ -27,10 +28,11 @@ def _day(value: str | None, field: str) -> date | None:
         raise PageRefused(422, f"{field}: {value!r} is not a date (YYYY-MM-DD).") from None
 
 
-def _chosen(request: Request) -> analytics.Filters:
+def _chosen(request: Request, user: CurrentUser) -> analytics.Filters:
+    """The page's filters, limited to the user's channels and warehouses."""
     params = request.query_params
     try:
-        return filters(
+        chosen = filters(
             _day(params.get("from"), "From"),
             _day(params.get("to"), "To"),
             params.get("channel", ""),
@@ -38,12 +40,16 @@ def _chosen(request: Request) -> analytics.Filters:
         )
     except HTTPException as exc:
         raise PageRefused(422, f"{exc.detail}.") from None
+    try:
+        return scoped(chosen, user)
+    except Forbidden as exc:
+        raise PageRefused(403, f"You see the figures of {', '.join(user.channels)} only.") from exc
 
 
 @router.get("/dashboard/{table}.csv")
 def dashboard_csv(table: str, request: Request, session: SessionDep, user: SignedIn):
     """The page's tables as CSV, with the page's sign-in (the API's twin needs a bearer token)."""
-    chosen = _chosen(request)
+    chosen = _chosen(request, user)
     every = analytics.tables(analytics.dashboard(session, chosen))
     if table not in every:
         raise PageRefused(404, f"There is no table {table!r}.")
@@ -52,7 +58,7 @@ def dashboard_csv(table: str, request: Request, session: SessionDep, user: Signe
 
 @router.get("/dashboard")
 def dashboard_page(request: Request, session: SessionDep, user: SignedIn):
-    chosen = _chosen(request)
+    chosen = _chosen(request, user)
     board = analytics.dashboard(session, chosen)
     query = urlencode(
         {
@@ -93,6 +99,6 @@ def dashboard_page(request: Request, session: SessionDep, user: SignedIn):
             "pictures": pictures,
             "query": query,
             "tables": analytics.tables(board),
-            "channels": live_definitions(session).names("channel"),
+            "channels": [c for c in live_definitions(session).names("channel") if c in (user.channels or (c,))],
         },
     )

@@ -694,7 +694,7 @@ async def create_order(
             entry.values[EXTERNAL_ID_FIELD] = generated_external_id(setup.channel)
         return _show(request, setup, entry, lang, focus=CHANNEL_FIELD)
     if action.startswith(("add_row:", "remove_row:")):
-        return _show(request, setup, entry, lang, focus=_change_rows(setup.form, entry, action))
+        return _show(request, setup, entry, lang, focus=change_rows(setup.form, entry, action))
     if action != "create":
         return _show(
             request, setup, entry, lang, notice=f"Unknown action {action[:40]!r}; nothing was done.", status_code=400
@@ -724,7 +724,7 @@ async def create_order(
     return redirect(f"/orders/{accepted.order_id}", Flash().ok(done))
 
 
-def _change_rows(form: Form, entry: Entry, action: str) -> str | None:
+def change_rows(form: Form, entry: Entry, action: str) -> str | None:
     """Add or remove a row as ``action`` says; the input to focus afterwards."""
     verb, _, rest = action.partition(":")
     table, _, index = rest.rpartition(":") if verb == "remove_row" else (rest, "", "")

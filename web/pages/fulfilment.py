@@ -6,8 +6,9 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from oms.models import Order, Wave
+from services import scopes
 from web import printing
-from web.deps import SessionDep
+from web.deps import CurrentUser, SessionDep
 from web.errors import status_for
 from web.pages.rendering import PageRoute
 from web.pages.security import PageRefused, SignedIn
@@ -22,26 +23,26 @@ def _print(make, *args) -> HTMLResponse:
         raise PageRefused(status_for(exc), exc.message) from exc
 
 
-def _order(session, order_id: str) -> Order:
+def _order(session, user: CurrentUser, order_id: str) -> Order:
     order = session.get(Order, order_id)
-    if order is None:
+    if order is None or not scopes.sees_order(session, user, order):
         raise PageRefused(404, f"There is no order {order_id!r}.")
     return order
 
 
 @router.get("/orders/{order_id}/label")
 def label_page(order_id: str, session: SessionDep, user: SignedIn):
-    return _print(printing.labels, session, _order(session, order_id))
+    return _print(printing.labels, session, _order(session, user, order_id))
 
 
 @router.get("/orders/{order_id}/packing-slip")
 def packing_slip_page(order_id: str, session: SessionDep, user: SignedIn):
-    return _print(printing.packing_slip, session, _order(session, order_id))
+    return _print(printing.packing_slip, session, _order(session, user, order_id))
 
 
 @router.get("/waves/{wave_id}/pick-list")
 def pick_list_page(wave_id: str, session: SessionDep, user: SignedIn):
     wave = session.get(Wave, wave_id)
-    if wave is None:
+    if wave is None or not scopes.sees_wave(session, user, wave):
         raise PageRefused(404, f"There is no wave {wave_id!r}.")
     return _print(printing.pick_list, session, wave)

@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from web.deps import page_user
-from web.pages import flash
+from web.pages import flash, wording
 from web.pages.security import (
     ACTING_ROLES,
     PageRedirect,
@@ -84,6 +84,7 @@ def pretty_json(value: Any) -> str:
 TEMPLATES.env.filters.update(
     age=age, due=due, overdue=overdue, stamp=stamp, iso=iso, money=money, pretty_json=pretty_json
 )
+TEMPLATES.env.filters.update(wording.FILTERS)
 
 
 def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:

@@ -14,8 +14,10 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from oms.models import Order, Return
+from services import scopes
 from services.definitions.live import live_definitions
 from services.orders.decisions import Actor, TaskRefused
+from services.orders.search import find_order
 from services.returns import requests as returns
 from services.returns.views import return_detail, return_query, return_summary
 from web.deps import SessionDep, TemporalDep
@@ -71,6 +73,8 @@ def returns_page(
 ):
     age = _float(older_than_days)
     query = return_query(status or None, reason or None, order_id.strip() or None, age)
+    if (scope := scopes.return_clause(user)) is not None:
+        query = query.where(scope)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     page = max(page, 1)
     rows = session.exec(query.order_by(Return.created_at.desc(), Return.id).offset((page - 1) * PAGE).limit(PAGE)).all()
@@ -107,7 +111,8 @@ def new_return_page(request: Request, session: SessionDep, user: SignedIn, order
         raise PageRefused(
             403, f"Role {user.role!r} can look at returns but not request one; that needs operator or admin."
         )
-    order = session.get(Order, order_id) if order_id else None
+    # The internal ord_… id or the external id a customer quotes (services/orders/search.py).
+    order = find_order(session, user, order_id) if order_id else None
     if order_id and order is None:
         raise PageRefused(404, f"There is no order {order_id!r}.")
     return render(
@@ -164,7 +169,7 @@ async def request_return(
             default="/returns",
         )
     try:
-        requested = await returns.request_return(client, payload, user.username)
+        requested = await returns.request_return(client, payload, user.username, caller=user)
     except returns.ReturnRefused as exc:
         notice = Flash()
         for error in exc.errors:
@@ -182,7 +187,8 @@ async def request_return(
 @router.get("/returns/{return_id}")
 def return_page(return_id: str, request: Request, session: SessionDep, user: SignedIn):
     ret = session.get(Return, return_id)
-    if ret is None:
+    order = session.get(Order, ret.order_id) if ret is not None else None
+    if ret is None or order is None or not scopes.sees_order(session, user, order):
         raise PageRefused(404, f"There is no return {return_id!r}.")
     detail = return_detail(session, ret)
     task = next((t for t in detail["tasks"] if t["status"] == "open"), None)
@@ -202,6 +208,7 @@ def return_page(return_id: str, request: Request, session: SessionDep, user: Sig
 async def decide(
     return_id: str,
     request: Request,
+    session: SessionDep,
     client: TemporalDep,
     user: Acting,
     decision: Annotated[str, Form()] = "",
@@ -226,7 +233,8 @@ async def decide(
                     entry["reason"] = str(form.get(f"reason_{parts[1]}", "")).strip()
                 qc.append(entry)
     try:
+        scopes.visible_return(session, user, return_id)
         await returns.decide(client, return_id, Actor(user.username, user.roles), decision, comment, qc)
-    except TaskRefused as exc:
+    except (TaskRefused, scopes.OutOfScope) as exc:
         return redirect(back, Flash().error(f"{exc.message}. Nothing was decided."))
     return redirect(back, Flash().ok(f"Decided: {decision}."))

@@ -30,6 +30,19 @@ from web.throttle import client_address, throttle
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
+# Where each role's work is, first match wins: sign-in lands there unless the person was on the way elsewhere.
+LANDINGS = (
+    ("admin", "/inbox"),  # escalated tasks land on admins
+    ("operator", "/inbox"),
+    ("analyst", "/definitions"),
+    ("manager", "/dashboard"),
+)
+
+
+def landing(roles: tuple[str, ...]) -> str:
+    """The page a person with ``roles`` starts on after signing in."""
+    return next((page for role, page in LANDINGS if role in roles), "/orders")
+
 
 def _login_form(request: Request, next_: str, username: str = "", error: str = "", status_code: int = 200):
     nonce = login_nonce(request)
@@ -37,7 +50,7 @@ def _login_form(request: Request, next_: str, username: str = "", error: str = "
         request,
         "pages/login.html",
         {
-            "next": safe_next(next_),
+            "next": safe_next(next_, default="") if next_ else "",
             "username": username,
             "error": error,
             "login_token": login_token(nonce),
@@ -49,9 +62,9 @@ def _login_form(request: Request, next_: str, username: str = "", error: str = "
 
 
 @router.get("/login")
-def login_page(request: Request, user: PageUserDep, next: str = "/inbox"):
+def login_page(request: Request, user: PageUserDep, next: str = ""):
     if user is not None:
-        return redirect(next)
+        return redirect(next or landing(user.roles))
     return _login_form(request, next)
 
 
@@ -61,7 +74,7 @@ def login(
     session: SessionDep,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "/inbox",
+    next: Annotated[str, Form()] = "",
     token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
 ):
     nonce = request.cookies.get(LOGIN_COOKIE)
@@ -78,7 +91,7 @@ def login(
         throttle().failed(username, client_address(request))
         return _login_form(request, next, username, "Wrong username or password.", status_code=401)
     throttle().succeeded(username)
-    response = redirect(next)
+    response = redirect(next or landing(tuple(user.roles)))
     start_session(request, response, issue_token(user))
     return response
 

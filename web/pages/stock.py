@@ -13,16 +13,16 @@ from urllib.parse import quote
 import anyio
 from fastapi import APIRouter, Form, Request
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from oms.db import session_scope
 from oms.models import ChannelReservation, DefinitionVersion, Sku, Stock, Warehouse
 from services import scopes
 from services.stock import ledger as stock_ledger
 from services.stock.alerts import alerts, replenishment
-from services.stock.backorders import backorders, wake
+from services.stock.backorders import wake
 from services.stock.ledger import InvalidStockChange, Movement, StockRefused
-from web.api.inventory import stock_rows
+from web.api.inventory import scoped_backorders, stock_rows
 from web.deps import CurrentUser, SessionDep, TemporalDep
 from web.pages.flash import Flash
 from web.pages.rendering import PageRoute, redirect, render
@@ -47,14 +47,17 @@ def overview(request: Request, session: SessionDep, user: SignedIn, q: str = "",
     q = q.strip()[:64]
     # Rebuilding every balance reads the whole ledger: operators' and admins' to ask for.
     ledger = stock_ledger.reconcile(session) if check and user.has(*ACTING_ROLES) else None
+    # A warehouse-scoped user's totals are those of its warehouses.
     totals = select(Stock.sku, func.sum(Stock.on_hand), func.sum(Stock.reserved)).group_by(Stock.sku)
+    if user.warehouses:
+        totals = totals.where(col(Stock.warehouse).in_(user.warehouses))
     sums = {sku: (int(h or 0), int(r or 0)) for sku, h, r in session.exec(totals).all()}
     query = select(Sku).order_by(Sku.sku)
     if q:
         query = query.where(Sku.sku.contains(q.upper()) | Sku.name.contains(q))
-    open_alerts = alerts(session, "open")
+    open_alerts = alerts(session, "open", warehouses=user.warehouses)
     alerted = {a["sku"] for a in open_alerts}
-    waiting = backorders(session, "open")
+    waiting = scoped_backorders(session, user, "open")
     rows = []
     for item in session.exec(query).all():
         on_hand, reserved = sums.get(item.sku, (0, 0))
@@ -94,11 +97,15 @@ def sku_page(sku: str, request: Request, session: SessionDep, user: SignedIn):
         .distinct()
         .order_by(DefinitionVersion.name)
     ).all()
-    reserves = session.exec(
-        select(ChannelReservation)
-        .where(ChannelReservation.sku == sku, ChannelReservation.qty > 0)
-        .order_by(ChannelReservation.warehouse, ChannelReservation.channel)
-    ).all()
+    reserves = [
+        r
+        for r in session.exec(
+            select(ChannelReservation)
+            .where(ChannelReservation.sku == sku, ChannelReservation.qty > 0)
+            .order_by(ChannelReservation.warehouse, ChannelReservation.channel)
+        ).all()
+        if scopes.sees_warehouse(user, r.warehouse)
+    ]
     return render(
         request,
         "pages/stock_sku.html",
@@ -109,10 +116,10 @@ def sku_page(sku: str, request: Request, session: SessionDep, user: SignedIn):
             "item": item,
             "rows": [r for r in stock_rows(session, sku) if scopes.sees_warehouse(user, r["warehouse"])],
             "warehouses": warehouses,
-            "movements": stock_ledger.movements(session, sku=sku, limit=HISTORY),
-            "alerts": alerts(session, None, sku)[:10],
-            "suggestion": replenishment(session, [sku])[0],
-            "backorders": backorders(session, "open", sku),
+            "movements": stock_ledger.movements(session, sku=sku, limit=HISTORY, scope=scopes.movement_clause(user)),
+            "alerts": alerts(session, None, sku, user.warehouses)[:10],
+            "suggestion": replenishment(session, [sku], warehouses=user.warehouses)[0],
+            "backorders": scoped_backorders(session, user, "open", sku),
             "here": f"/stock/{quote(sku)}",
             "today": date.today().isoformat(),
         },

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Form, Request
 from sqlmodel import Session, select
 
 from oms.db import session_scope
-from oms.models import Task, Warehouse, Wave
+from oms.models import Task, Warehouse
+from services import scopes
 from services.fulfilment.picking import (
     READY_TO_PICK,
     WaveRefused,
@@ -19,7 +20,7 @@ from services.fulfilment.picking import (
     wave_view,
 )
 from services.orders import decisions
-from web.deps import SessionDep, TemporalDep
+from web.deps import CurrentUser, SessionDep, TemporalDep
 from web.pages.flash import Flash
 from web.pages.rendering import PageRoute, redirect, render
 from web.pages.security import Acting, PageRefused, SignedIn
@@ -54,9 +55,11 @@ def parse_scans(text: str) -> list[dict]:
 
 @router.get("/waves")
 def waves_page(request: Request, session: SessionDep, user: SignedIn):
-    warehouses = session.exec(select(Warehouse).order_by(Warehouse.code)).all()
-    ready = {w.code: len(ready_to_pick(session, w.code, 1000)) for w in warehouses}
-    waves = session.exec(select(Wave).order_by(Wave.created_at.desc()).limit(50)).all()
+    warehouses = [
+        w for w in session.exec(select(Warehouse).order_by(Warehouse.code)).all() if scopes.sees_warehouse(user, w.code)
+    ]
+    ready = {w.code: len(ready_to_pick(session, w.code, 1000, user.channels)) for w in warehouses}
+    waves = scopes.visible_waves(session, user, limit=50)
     return render(
         request,
         "pages/waves.html",
@@ -79,11 +82,13 @@ def new_wave(user: Acting, warehouse: Annotated[str, Form()] = "", max_orders: A
         return redirect(
             "/waves", Flash().error("Orders per wave must be a whole number from 1 to 500; no wave was made.")
         )
+    if not scopes.sees_warehouse(user, warehouse):
+        raise PageRefused(403, f"You may make waves in {', '.join(user.warehouses)} only, not {warehouse}.")
     with session_scope() as session:
         if session.get(Warehouse, warehouse) is None:
             return redirect("/waves", Flash().error(f"Choose a warehouse; {warehouse!r} is not one. No wave was made."))
         try:
-            wave = create_wave(session, warehouse, limit, user.username)
+            wave = create_wave(session, warehouse, limit, user.username, user.channels)
         except WaveRefused as exc:
             return redirect("/waves", Flash().error(f"{str(exc)[0].upper()}{str(exc)[1:]}; no wave was made."))
         wave_id, count = wave.id, len(wave.orders)
@@ -101,9 +106,10 @@ def _open_tasks(session: Session, order_ids: list[str]) -> dict[str, Task]:
 
 @router.get("/waves/{wave_id}")
 def wave_page(wave_id: str, request: Request, session: SessionDep, user: SignedIn):
-    wave = session.get(Wave, wave_id)
-    if wave is None:
-        raise PageRefused(404, f"There is no wave {wave_id!r}.")
+    try:
+        wave = scopes.visible_wave(session, user, wave_id)
+    except scopes.OutOfScope:
+        raise PageRefused(404, f"There is no wave {wave_id!r}.") from None
     view = wave_view(session, wave)
     return render(
         request,
@@ -117,9 +123,14 @@ def wave_page(wave_id: str, request: Request, session: SessionDep, user: SignedI
     )
 
 
-def _task(task_id: str) -> Task | None:
+def _task(task_id: str, wave_id: str, user: CurrentUser) -> Task | None:
+    """The task, if the user sees it and its wave (None otherwise: as if it did not exist)."""
     with session_scope() as session:
-        return session.get(Task, task_id)
+        try:
+            scopes.visible_wave(session, user, wave_id)
+            return scopes.visible_task(session, user, task_id)
+        except scopes.OutOfScope:
+            return None
 
 
 @router.post("/waves/{wave_id}/tasks/{task_id}/scan")
@@ -132,8 +143,10 @@ async def scan(
     scans: Annotated[str, Form()] = "",
 ):
     back = f"/waves/{wave_id}"
-    task = await anyio.to_thread.run_sync(_task, task_id)
+    task = await anyio.to_thread.run_sync(_task, task_id, wave_id, user)
     on = f"order {task.order_id}" if task else f"task {task_id}"
+    if task is None:
+        return redirect(back, Flash().error(f"Nothing was confirmed for {on}: no task {task_id!r}."))
     try:
         scanned = parse_scans(scans)
     except ScanError as exc:

@@ -120,6 +120,19 @@ class Forecast(BaseModel):
     forecast: list[float]
 
 
+class Withheld(BaseModel):
+    section: str = Field(description="a section of the dashboard (audit.top_reasons: a part of one), left empty")
+    why: str
+
+
+class DashboardScope(BaseModel):
+    """The caller's channels and warehouses (empty: all) and the sections its scope withholds."""
+
+    channels: list[str]
+    warehouses: list[str]
+    withheld: list[Withheld]
+
+
 class Dashboard(BaseModel):
     """Every section of the dashboard for the filters' date range (tables also as CSV)."""
 
@@ -132,3 +145,4 @@ class Dashboard(BaseModel):
     returns: Returns
     stock: list[StockMover]
     forecast: list[Forecast]
+    scope: DashboardScope

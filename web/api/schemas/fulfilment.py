@@ -1,6 +1,6 @@
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class TrackingView(BaseModel):
@@ -36,6 +36,7 @@ class TrackingRecorded(BaseModel):
     """The event is recorded on its parcel; ``order_event`` is what the order's flow heard, if anything."""
 
     order_id: str
+    return_id: str | None = Field(default=None, description="a return's parcel: the return it moved")
     tracking_number: str
     type: str
     duplicate: bool

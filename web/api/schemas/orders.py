@@ -44,10 +44,23 @@ class OrderSummary(BaseModel):
     updated_at: str
 
 
+class OrderRow(OrderSummary):
+    """An order of a search: the summary plus who ordered what."""
+
+    customer: str = ""
+    email: str = ""
+    phone: str = ""
+    skus: list[str] = []
+    tags: list[str] = []
+    currency: str = ""  # the document's; empty: the shop's (OMS_CURRENCY)
+
+
 class OrderList(BaseModel):
-    orders: list[OrderSummary]
+    orders: list[OrderRow]
     limit: int
     offset: int
+    # Pass as ``after`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 class Allocation(BaseModel):

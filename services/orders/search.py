@@ -1,0 +1,263 @@
+"""Finding orders: one query for the order list, its CSV export and ``GET /api/orders``.
+
+Every filter reads an indexed column (oms/migrations/versions/0005_order_search.py):
+the external id, the lower-case e-mail and name, the phone's digits, and
+``order_keys`` (each SKU, tag and word of the customer's name). The search box
+takes any of them; a page is a keyset after the last row shown (its sort value
+and id), so page 1,000 costs what page 1 costs. Nothing counts the matches:
+at a million orders a count is the slow part of a list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, union
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+
+from oms.auth import Principal
+from oms.models import Order, OrderKey, StockMovement
+from services import scopes
+from services.errors import Invalid
+
+SORTS = {
+    "-created": (Order.created_at, True),
+    "created": (Order.created_at, False),
+    "-total": (Order.total, True),
+    "total": (Order.total, False),
+}
+SORT_WORDS = {
+    "-created": "Newest first",
+    "created": "Oldest first",
+    "-total": "Largest total",
+    "total": "Smallest total",
+}
+MAX_LIMIT = 500
+EXPORT_LIMIT = 10_000  # rows of one CSV export; narrow the search for more
+_PHONE = re.compile(r"^\+?[0-9 ()./-]{6,}$")
+_TOP = "\U0010ffff"  # above every character: [prefix, prefix + _TOP) holds every text starting with prefix
+
+
+class BadSearch(Invalid):
+    """A search parameter that cannot be read (a cursor, date, sort or number)."""
+
+
+@dataclass(frozen=True)
+class OrderQuery:
+    """What the list shows: the filters (all must hold), the order of rows and where the page starts."""
+
+    q: str = ""  # an order id, external id, e-mail, phone or customer name
+    status: tuple[str, ...] = ()
+    channel: str = ""
+    warehouse: str = ""
+    sku: str = ""
+    tag: str = ""
+    created_from: date | None = None
+    created_to: date | None = None
+    older_than_days: int | None = None
+    sort: str = "-created"
+    after: str = ""  # the keyset cursor of the previous page's last row
+    limit: int = 50
+
+    def filters(self) -> dict[str, str]:
+        """The query as URL parameters (empty ones left out), without the cursor: what a saved view stores."""
+        values = {
+            "q": self.q,
+            "status": ",".join(self.status),
+            "channel": self.channel,
+            "warehouse": self.warehouse,
+            "sku": self.sku,
+            "tag": self.tag,
+            "from": self.created_from.isoformat() if self.created_from else "",
+            "to": self.created_to.isoformat() if self.created_to else "",
+            "older_than_days": "" if self.older_than_days is None else str(self.older_than_days),
+            "sort": "" if self.sort == "-created" else self.sort,
+        }
+        return {k: v for k, v in values.items() if v}
+
+
+def _date(name: str, text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        raise BadSearch("bad_date", f"{name} must be a date like 2026-01-31, not {text!r}", field=name) from None
+
+
+def _number(name: str, text: str, low: int, high: int) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise BadSearch("bad_number", f"{name} must be a whole number from {low} to {high}", field=name)
+    return int(text)
+
+
+def parse_query(params: dict[str, str]) -> OrderQuery:
+    """An OrderQuery from URL parameters (as ``filters`` writes them); BadSearch names the field it cannot read."""
+    get = {k: str(v).strip()[:200] for k, v in params.items() if v is not None}
+    sort = get.get("sort") or "-created"
+    if sort not in SORTS:
+        raise BadSearch("bad_sort", f"sort must be one of {', '.join(SORTS)}", field="sort")
+    query = OrderQuery(
+        q=get.get("q", ""),
+        status=tuple(s for s in re.split(r"[,\s]+", get.get("status", "")) if s),
+        channel=get.get("channel", ""),
+        warehouse=get.get("warehouse", ""),
+        sku=get.get("sku", ""),
+        tag=get.get("tag", ""),
+        created_from=_date("from", get.get("from", "")),
+        created_to=_date("to", get.get("to", "")),
+        older_than_days=_number("older_than_days", get.get("older_than_days", ""), 0, 3660),
+        sort=sort,
+        after=get.get("after", ""),
+        limit=_number("limit", get.get("limit", ""), 1, MAX_LIMIT) or 50,
+    )
+    if query.created_from and query.created_to and query.created_from > query.created_to:
+        raise BadSearch("bad_range", "the date range ends before it starts", field="to")
+    return query
+
+
+def _keyed(kind: str, value: str, prefix: bool = False) -> Any:
+    """Ids of the orders with key (kind, value), or (kind, a value starting with ``value``)."""
+    if not prefix:
+        return select(OrderKey.order_id).where(OrderKey.kind == kind, OrderKey.value == value)
+    return select(OrderKey.order_id).where(
+        OrderKey.kind == kind, col(OrderKey.value) >= value, col(OrderKey.value) < value + _TOP
+    )
+
+
+def text_clause(text: str) -> ColumnElement[bool]:
+    """Orders the search box means: its id or external id, an e-mail, a phone number or the customer's name."""
+    words = text.lower().split()
+    if len(words) > 1:  # a name: the first word picks by index, every word must start a word of the name
+        rest = [col(Order.customer_name).contains(word, autoescape=True) for word in words[1:]]
+        return and_(col(Order.id).in_(_keyed("word", words[0], prefix=True)), *rest)
+    ids = [
+        select(Order.id).where(Order.id == text),
+        select(Order.id).where(Order.external_id == text),
+        _keyed("word", words[0], prefix=True),
+    ]
+    if "@" in text:
+        ids.append(select(Order.id).where(col(Order.email) >= words[0], col(Order.email) < words[0] + _TOP))
+    if _PHONE.match(text):
+        ids.append(select(Order.id).where(Order.phone == re.sub(r"[^0-9+]", "", text)))
+    return col(Order.id).in_(union(*ids))
+
+
+def _cursor_clause(query: OrderQuery) -> ColumnElement[bool] | None:
+    if not query.after:
+        return None
+    column, descending = SORTS[query.sort]
+    value_text, _, last_id = query.after.rpartition("~")
+    try:
+        value: Any = datetime.fromisoformat(value_text) if column is Order.created_at else float(value_text)
+    except ValueError:
+        raise BadSearch("bad_cursor", "the page cursor is not one this list gave out", field="after") from None
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if descending:
+        return or_(col(column) < value, and_(col(column) == value, col(Order.id) < last_id))
+    return or_(col(column) > value, and_(col(column) == value, col(Order.id) > last_id))
+
+
+def cursor_of(order: Order, sort: str) -> str:
+    column, _ = SORTS[sort]
+    moment = order.created_at if order.created_at.tzinfo else order.created_at.replace(tzinfo=UTC)
+    value = moment.astimezone(UTC).isoformat() if column is Order.created_at else repr(order.total)
+    return f"{value}~{order.id}"
+
+
+def clauses(query: OrderQuery, caller: Principal, now: datetime | None = None) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of ``query`` for ``caller`` (their channel and warehouse scopes included)."""
+    where: list[ColumnElement[bool]] = []
+    if (scope := scopes.order_clause(caller)) is not None:
+        where.append(scope)
+    if query.q.strip():
+        where.append(text_clause(query.q))
+    if query.status:
+        where.append(col(Order.status).in_(query.status))
+    if query.channel:
+        where.append(col(Order.channel) == query.channel)
+    if query.warehouse:
+        where.append(
+            exists().where(
+                col(StockMovement.order_id) == col(Order.id), col(StockMovement.warehouse) == query.warehouse
+            )
+        )
+    if query.sku:
+        where.append(col(Order.id).in_(_keyed("sku", query.sku)))
+    if query.tag:
+        where.append(col(Order.id).in_(_keyed("tag", query.tag)))
+    if query.created_from:
+        where.append(col(Order.created_at) >= datetime.combine(query.created_from, time(), UTC))
+    if query.created_to:
+        where.append(col(Order.created_at) < datetime.combine(query.created_to + timedelta(days=1), time(), UTC))
+    if query.older_than_days is not None:
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=query.older_than_days)
+        where.append(col(Order.created_at) < cutoff)
+    return where
+
+
+@dataclass(frozen=True)
+class Found:
+    orders: list[Order]
+    next_cursor: str | None  # the ``after`` of the next page; None on the last page
+
+
+def search(session: Session, caller: Principal, query: OrderQuery, offset: int = 0) -> Found:
+    """One page of the orders ``caller`` may see that match ``query``, in its sort order."""
+    column, descending = SORTS[query.sort]
+    statement = select(Order).where(*clauses(query, caller))
+    if (after := _cursor_clause(query)) is not None:
+        statement = statement.where(after)
+    order_by = (col(column).desc(), col(Order.id).desc()) if descending else (col(column), col(Order.id))
+    rows = list(session.exec(statement.order_by(*order_by).offset(offset).limit(query.limit + 1)).all())
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    return Found(rows, cursor_of(rows[-1], query.sort) if more and rows else None)
+
+
+def export(session: Session, caller: Principal, query: OrderQuery) -> list[Order]:
+    """Every match up to EXPORT_LIMIT, in the list's order (from the first page)."""
+    return search(session, caller, replace(query, after="", limit=EXPORT_LIMIT)).orders
+
+
+def find_order(session: Session, caller: Principal, reference: str) -> Order | None:
+    """The order a person typed: its internal ``ord_…`` id or its external id (None if neither, or ambiguous).
+
+    An external id is unique per channel; typed alone it names an order only if
+    one channel the caller sees has it.
+    """
+    reference = reference.strip()
+    if not reference:
+        return None
+    order = session.get(Order, reference)
+    if order is not None and scopes.sees_order(session, caller, order):
+        return order
+    statement = select(Order).where(Order.external_id == reference)
+    if (scope := scopes.order_clause(caller)) is not None:
+        statement = statement.where(scope)
+    found = session.exec(statement.limit(2)).all()
+    return found[0] if len(found) == 1 else None
+
+
+def row_view(order: Order) -> dict[str, Any]:
+    """A row of the list (and of the CSV): the summary plus who ordered what."""
+    customer = order.document.get("customer") or {}
+    return {
+        "id": order.id,
+        "external_id": order.external_id,
+        "channel": order.channel,
+        "status": order.status,
+        "customer": str(customer.get("name") or ""),
+        "email": str(customer.get("email") or ""),
+        "phone": order.phone or "",
+        "skus": sorted({str(line.get("sku")) for line in order.document.get("lines") or []}),
+        "tags": list(order.tags),
+        "total": order.total,
+        "currency": str(order.document.get("currency") or ""),
+        "created_at": order.created_at,
+    }
