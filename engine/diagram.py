@@ -332,11 +332,11 @@ def layout_flow(raw: dict) -> Layout:
             continue
         first, last = 2 * layer[arrow.top] + 1, 2 * layer[arrow.bottom] - 1
         label_row = last if arrow.back else first
-        for row in range(first, last + 1):
-            label = arrow.label if row == label_row else ""
-            item = _Item(row, SLOT_W + label_width(label), SLOT_W / 2, arrow=arrow, label=label)
-            item.order = node_item[arrow.top].order + len(rows[row]) / 100
-            rows[row].append(item)
+        for passing in range(first, last + 1):
+            label = arrow.label if passing == label_row else ""
+            item = _Item(passing, SLOT_W + label_width(label), SLOT_W / 2, arrow=arrow, label=label)
+            item.order = node_item[arrow.top].order + len(rows[passing]) / 100
+            rows[passing].append(item)
             arrow.items.append(item)
 
     # Neighbours across rows: each arrow's chain, top box to bottom box.
@@ -396,17 +396,17 @@ def layout_flow(raw: dict) -> Layout:
     for node_id in order:
         item = node_item[node_id]
         x, y = item.x, tops[item.row]
-        step = by_id.get(node_id)
-        if step is None:
+        found = by_id.get(node_id)
+        if found is None:
             nodes.append(Node(node_id, "missing", node_id, "no such step", x, y, missing=True, full_title=node_id))
             continue
-        title = step.get("title") if step.get("type") == "approval" and step.get("title") else node_id
+        title = found.get("title") if found.get("type") == "approval" and found.get("title") else node_id
         nodes.append(
             Node(
                 node_id,
-                str(step.get("type", "?")),
+                str(found.get("type", "?")),
                 _short(title, TITLE_MAX),
-                _short(_detail(step), DETAIL_MAX),
+                _short(_detail(found), DETAIL_MAX),
                 x,
                 y,
                 unreachable=node_id not in reachable,

@@ -77,6 +77,22 @@ class EndStep(Step):
 
 
 @dataclass(frozen=True)
+class StepMove:
+    """Where instances waiting at a step of an earlier version go in this one, and their timer."""
+
+    to: str
+    timers: str | None = None  # keep | restart; None: the section's default
+
+
+@dataclass(frozen=True)
+class MigrateRules:
+    """A flow's ``migrate:`` section: explicit step mappings and the default for running timers."""
+
+    timers: str = "keep"
+    steps: Mapping[str, StepMove] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Flow:
     name: str
     title: str
@@ -84,6 +100,7 @@ class Flow:
     start: str
     steps: Mapping[str, Step]
     serves: str = "order"
+    migrate: MigrateRules = MigrateRules()
 
     @property
     def rule_sets(self) -> tuple[str, ...]:
@@ -143,7 +160,16 @@ def parse_flow(raw: dict) -> Flow:
         serves=raw.get("serves", "order"),
         start=raw["start"],
         steps={s["id"]: _parse_step(s) for s in raw["steps"]},
+        migrate=_parse_migrate(raw.get("migrate") or {}),
     )
+
+
+def _parse_migrate(raw: dict) -> MigrateRules:
+    moves = {
+        source: StepMove(to=target) if isinstance(target, str) else StepMove(target["to"], target.get("timers"))
+        for source, target in (raw.get("steps") or {}).items()
+    }
+    return MigrateRules(timers=raw.get("timers", "keep"), steps=moves)
 
 
 def step_targets(raw_step: dict) -> Iterator[tuple[tuple[str | int, ...], str]]:
@@ -178,6 +204,16 @@ def check_flow(raw: dict) -> Iterator[DefinitionError]:
     # reachability only once every target names a real step.
     if not any(e.message.startswith("unknown step") for e in step_errors):
         yield from _check_reachable(raw, ids)
+    yield from _check_migrate(raw.get("migrate") or {}, ids)
+
+
+def _check_migrate(raw: dict, ids: dict[str, int]) -> Iterator[DefinitionError]:
+    """Every step a ``migrate:`` mapping names as its target exists in this flow."""
+    for source, target in (raw.get("steps") or {}).items():
+        to = target if isinstance(target, str) else target.get("to", "")
+        rel = ("steps", source) if isinstance(target, str) else ("steps", source, "to")
+        if to not in ids:
+            yield DefinitionError(join_path("$.migrate", *rel), f"unknown step {to!r}{suggest(to, ids)}")
 
 
 def _check_step(step: dict, path: str, ids: dict[str, int], serves: str) -> Iterator[DefinitionError]:

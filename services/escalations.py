@@ -47,8 +47,8 @@ def _message(session: Session, task: Task, previous: str, role: str, due: str) -
     document = order.document if order else {}
     customer = str((document.get("customer") or {}).get("name") or "")
     external = order.external_id if order else task.order_id
-    amount = money_text(order.total if order else 0, currency_of(document))
     ret = session.get(Return, task.return_id) if task.return_id else None
+    amount = money_text(ret.value if ret else order.total if order else 0, currency_of(document))
     link = f"{_base_url()}/returns/{ret.id}" if ret else f"{_base_url()}/orders/{task.order_id}"
     about = f"return {ret.id} of order {external}" if ret else f"order {external}"
     subject = f"Escalated to {role}: {task.title}, {about}" + (f" ({customer})" if customer else "")

@@ -40,6 +40,8 @@ class OrderInput:
     # Every definition the order uses (flow, form, channel, rules, allocation, carriers, templates,
     # regions, promotions), pinned at intake; empty for orders taken before pinning.
     pins: list[DefinitionRef] = field(default_factory=list)
+    # Set when the order moved to this flow version while it waited (continue-as-new).
+    resume: ResumeAt | None = None
 
 
 @dataclass
@@ -213,6 +215,8 @@ class ReturnInput:
     rules: dict[str, DefinitionRef] = field(default_factory=dict)
     # Every definition the return uses, pinned when it was requested; empty for older returns.
     pins: list[DefinitionRef] = field(default_factory=list)
+    # Set when the return moved to this flow version while it waited (continue-as-new).
+    resume: ResumeAt | None = None
 
 
 @dataclass
@@ -311,4 +315,51 @@ class ReturnDecision(Decision):
     the quality check, so the inbox's ordinary decisions (approve, reject) reach a return's review task too."""
 
     # Quality check: [{line, result: resellable | damaged | missing, qty, reason}]
+    qc: list[dict[str, Any]] = field(default_factory=list)
+
+
+# ---- moving a waiting instance to another flow version (engine/migration.py) ------------------
+
+
+@dataclass
+class MigrateRequest:
+    """The Update ``migrate``: move this waiting order (or return) to another version of its flow."""
+
+    flow: DefinitionRef
+    flow_text: str
+    # The instance's pin set with the flow (and the rule sets its audit steps use) replaced.
+    pins: list[DefinitionRef] = field(default_factory=list)
+    rules: dict[str, DefinitionRef] = field(default_factory=dict)
+    by: str = ""
+    migration_id: str = ""
+
+
+@dataclass
+class MigrateResult:
+    moved: bool
+    from_version: int
+    to_version: int
+    step: str = ""
+    target_step: str = ""
+    # Seconds since the epoch at which the moved wait times out; 0 for an approval (its task keeps its due time).
+    deadline: float = 0
+    reason: str = ""
+
+
+@dataclass
+class ResumeAt:
+    """Where a moved instance goes on in its new run (continue-as-new): the mapped step and what it knew."""
+
+    step: str
+    seq: int
+    deadline: float = 0  # a wait: when it times out (seconds since the epoch)
+    task: dict[str, Any] | None = None  # an approval: its open task (id, role, approvals, needs, phase, deadline)
+    order: dict[str, Any] = field(default_factory=dict)
+    audit: dict[str, Any] | None = None
+    results: dict[str, dict] = field(default_factory=dict)
+    received: dict[str, dict] = field(default_factory=dict)
+    last_event: dict[str, Any] | None = None  # {type, data}
+    path: list[str] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)  # received, not yet consumed: [{type, data}]
+    status: str | None = None
     qc: list[dict[str, Any]] = field(default_factory=list)

@@ -8,7 +8,7 @@ the status push to the channel. The steps themselves run in ``engine.runtime``.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import timedelta
 from typing import Any
 
@@ -45,8 +45,8 @@ with workflow.unsafe.imports_passed_through():
         ACTIVITY_TIMEOUT,
         RETRY,
         TASK_BEFORE_OPEN,
-        FlowWorkflow,
     )
+    from workflows.moving import MovableFlowWorkflow, MoveRequested
 
 # Bounded by the channel's callback expiry (schedule_to_close) and, explicitly, by attempts.
 PUSH_RETRY = RetryPolicy(
@@ -58,7 +58,7 @@ PUSH_RETRY = RetryPolicy(
 
 
 @workflow.defn(name="OrderFlow")
-class OrderWorkflow(FlowWorkflow):
+class OrderWorkflow(MovableFlowWorkflow):
     def __init__(self) -> None:
         super().__init__()
         self._status: str | None = None
@@ -118,7 +118,28 @@ class OrderWorkflow(FlowWorkflow):
         self._flow = flow = parse_published(inp.flow_text)
         self._inp = inp
         self._state = FlowState(order=inp.order)
-        end_id, status = await self.run_repairable(flow)
+        if inp.resume is not None:
+            # Moved here from another version of the flow while it waited (workflows/moving.py).
+            self._flow = flow = self.resumed_flow(flow, inp.resume)
+            self._status = inp.resume.status
+        try:
+            end_id, status = await self.run_repairable(flow)
+        except MoveRequested:
+            resume = await self.move(flow)
+            resume.status = self._status
+            await self.handlers_done(resume)
+            assert self._move is not None
+            move = self._move
+            workflow.continue_as_new(
+                replace(
+                    inp,
+                    flow=move.flow,
+                    flow_text=move.flow_text,
+                    rules=move.rules or inp.rules,
+                    pins=move.pins or inp.pins,
+                    resume=resume,
+                )
+            )
         await self.record(
             "completed" if status == "completed" else "ended",
             end_id,
@@ -192,6 +213,8 @@ class OrderWorkflow(FlowWorkflow):
         return {"action": outcome.action, "fired": [asdict(f) for f in outcome.fired]}
 
     async def open_task(self, step: ApprovalStep, state: FlowState) -> None:
+        if self.reopen_moved_task(step):
+            return
         reason = approval_reason(step, state)
         if step.scan:
             reason = "scan " + ", ".join(f"{q} x {s}" for s, q in expected_scan(state.order.get("lines", [])).items())
@@ -235,6 +258,8 @@ class OrderWorkflow(FlowWorkflow):
 
     async def escalate_task(self, step: ApprovalStep, role: str, seconds: float) -> None:
         assert self._task is not None
+        if self.escalated_before_move():
+            return
         self._task["role"] = role
         await self._execute(
             "escalate_task",

@@ -8,6 +8,7 @@ returned item (``engine.returns``). The steps run in ``engine.runtime``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from temporalio import workflow
@@ -41,14 +42,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows.flow import (
         ACTIVITY_TIMEOUT,
         RETRY,
-        FlowWorkflow,
     )
+    from workflows.moving import MovableFlowWorkflow, MoveRequested
 
 STORED_WITHIN = timedelta(minutes=5)
 
 
 @workflow.defn(name="ReturnFlow")
-class ReturnWorkflow(FlowWorkflow):
+class ReturnWorkflow(MovableFlowWorkflow):
     def __init__(self) -> None:
         super().__init__()
         self._qc: list[dict] = []
@@ -98,9 +99,30 @@ class ReturnWorkflow(FlowWorkflow):
         self._flow = flow = parse_published(inp.flow_text)
         self._inp = inp
         self._state = FlowState(order=inp.order, audit={}, extra={"return": inp.request})
-        if not await self._stored():
+        if inp.resume is not None:
+            # Moved here from another version of the flow while it waited (workflows/moving.py).
+            self._flow = flow = self.resumed_flow(flow, inp.resume)
+            self._qc = [dict(entry) for entry in inp.resume.qc]
+        elif not await self._stored():
             return ReturnResult(return_id=inp.return_id, status="not_stored", path=[])
-        end_id, status = await self.run_repairable(flow)
+        try:
+            end_id, status = await self.run_repairable(flow)
+        except MoveRequested:
+            resume = await self.move(flow)
+            resume.qc = list(self._qc)
+            await self.handlers_done(resume)
+            assert self._move is not None
+            move = self._move
+            workflow.continue_as_new(
+                replace(
+                    inp,
+                    flow=move.flow,
+                    flow_text=move.flow_text,
+                    rules=move.rules or inp.rules,
+                    pins=move.pins or inp.pins,
+                    resume=resume,
+                )
+            )
         await self._progress(
             "ended", end_id, f"flow {flow.name} v{inp.flow.version} ended: {status}", status, final=True
         )
@@ -192,6 +214,8 @@ class ReturnWorkflow(FlowWorkflow):
         return {"action": outcome.action, "fired": outcome.fired, "tags": outcome.tags}
 
     async def open_task(self, step: ApprovalStep, state: FlowState) -> None:
+        if self.reopen_moved_task(step):
+            return
         reason = approval_reason(step, state)
         if QC_DECISION in step.on:
             reason = "check " + ", ".join(f"{line['qty']} x {line['sku']}" for line in self._inp.request["lines"])
@@ -220,6 +244,8 @@ class ReturnWorkflow(FlowWorkflow):
 
     async def escalate_task(self, step: ApprovalStep, role: str, seconds: float) -> None:
         assert self._task is not None
+        if self.escalated_before_move():
+            return
         self._task["role"] = role
         await self._execute(
             "escalate_return_task",

@@ -221,10 +221,12 @@ def _decided(task_id: str, user: str, role: str, decision: str, comment: str) ->
         data = {"task_id": task.id, "decision": decision, "by": user, "comment": comment}
         if task.return_id:
             seq = _next_outside_seq(session, ReturnEvent, task.return_id)
+            if decision == "retry":
+                status = _previous_status(session, ReturnEvent, task.return_id)
             return_steps.record(
                 session,
                 ReturnProgress(
-                    task.return_id, seq, "task_decided", CLOSED_STEP, message, status, data, final=bool(status)
+                    task.return_id, seq, "task_decided", CLOSED_STEP, message, status, data, final=decision != "retry"
                 ),
             )
             return
@@ -241,16 +243,23 @@ def _decided(task_id: str, user: str, role: str, decision: str, comment: str) ->
             )
         )
         if decision == "retry":
-            previous = _previous_status(session, task.order_id)
-            status = previous or None
+            status = _previous_status(session, OrderEvent, task.order_id)
         timeline.record(session, Progress(task.order_id, seq, "task_decided", CLOSED_STEP, message, status, data))
 
 
-def _previous_status(session: Session, order_id: str) -> str | None:
-    """The status the order had before its workflow closed: a retried flow goes on from there."""
-    line = session.exec(
-        select(OrderEvent)
-        .where(OrderEvent.order_id == order_id, OrderEvent.type == "failed", OrderEvent.step == CLOSED_STEP)
-        .order_by(col(OrderEvent.seq).desc())
-    ).first()
-    return (line.data or {}).get("previous_status") if line else None
+def _previous_status(session: Session, model: type[OrderEvent] | type[ReturnEvent], owner_id: str) -> str | None:
+    """The status the order (or return) had before its workflow closed: a retried flow goes on from there."""
+    line: OrderEvent | ReturnEvent | None
+    if model is OrderEvent:
+        line = session.exec(
+            select(OrderEvent)
+            .where(OrderEvent.order_id == owner_id, OrderEvent.type == "failed", OrderEvent.step == CLOSED_STEP)
+            .order_by(col(OrderEvent.seq).desc())
+        ).first()
+    else:
+        line = session.exec(
+            select(ReturnEvent)
+            .where(ReturnEvent.return_id == owner_id, ReturnEvent.type == "failed", ReturnEvent.step == CLOSED_STEP)
+            .order_by(col(ReturnEvent.seq).desc())
+        ).first()
+    return ((line.data or {}).get("previous_status") or None) if line else None

@@ -9,17 +9,19 @@ from sqlmodel import Session
 from oms.db import get_read_engine
 from oms.models import Order, utcnow
 from services import outbound
+from services.definitions.pinned import pinned_model
 from services.errors import StepFailed
-from services.orders.channels import channel_secret, live_channel, signed_headers
+from services.orders.channels import channel_secret, signed_headers
 from services.rows import required
 from workflows.contracts import StatusPush
 
 
 def push_status(push: StatusPush) -> None:
-    """POST the new status; any failure raises, and Temporal retries with backoff."""
+    """POST the new status to the channel the order pinned (live for an order taken before pinning);
+    any failure raises, and Temporal retries with backoff."""
     with Session(get_read_engine()) as session:
         order = required(session, Order, push.order_id)
-        channel = live_channel(session, order.channel)
+        channel, _ = pinned_model(session, order.pins, "channel", order.channel)
     if channel is None or not channel.callback_url:
         return
     secret = channel_secret(channel)

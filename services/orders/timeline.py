@@ -7,6 +7,8 @@ an activity retried after a crash sees its own row and does nothing twice.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session, select
 
 from oms.db import session_scope
@@ -37,11 +39,26 @@ def record(session: Session, progress: Progress) -> None:
         )
     )
     order = required(session, Order, progress.order_id)
+    if progress.type == MOVED:
+        moved_to(order, progress.data)
+        session.add(order)
     if progress.status:
         order.status = progress.status
         order.updated_at = utcnow()
         session.add(order)
     analytics.observe(session, order, progress.type, progress.status, progress.data)
+
+
+# The line a workflow writes when it moves to another version of its flow (workflows/moving.py).
+MOVED = "moved"
+
+
+def moved_to(row: Any, data: dict[str, Any]) -> None:
+    """The order's (or return's) row follows its workflow to the new flow version and pins."""
+    row.flow_version = int(data["to_version"])
+    if data.get("pins"):
+        row.pins = list(data["pins"])
+    row.updated_at = utcnow()
 
 
 def record_progress(progress: Progress) -> None:

@@ -23,6 +23,7 @@ from temporalio.service import RPCError
 
 from engine.definitions import parse_published
 from engine.flows import ActivityStep, Flow, Step, WaitStep
+from engine.forms import FieldError
 from oms.db import get_read_engine, session_scope
 from oms.models import Return, ReturnEvent
 from services.definitions.pinned import pinned_model
@@ -114,7 +115,7 @@ def next_outside_seq(session: Session, return_id: str) -> int:
     return (highest or OUTSIDE_SEQ - 1) + 1
 
 
-def _days(delta: timedelta) -> str:
+def duration_words(delta: timedelta) -> str:
     seconds = delta.total_seconds()
     if seconds >= 86400 and seconds % 86400 == 0:
         days = int(seconds // 86400)
@@ -153,10 +154,9 @@ def plan(session: Session, ret: Return, event: str, by: str, tracking_number: st
     label = str(ret.label.get("tracking_number") or "")
     number = tracking_number.strip().upper()
     if number and number != label.upper():
+        wrong = f"parcel {number} is not the parcel of return {ret.id}" + (f" (its label is {label})" if label else "")
         raise ParcelMismatch(
-            "wrong_parcel",
-            f"parcel {number} is not the parcel of return {ret.id}" + (f" (its label is {label})" if label else ""),
-            field="tracking_number",
+            "wrong_parcel", wrong, field="tracking_number", details=[FieldError("tracking_number", wrong)]
         )
     note = note.strip()[:MAX_NOTE]
     data: dict[str, Any] = {"by": by}
@@ -166,7 +166,7 @@ def plan(session: Session, ret: Return, event: str, by: str, tracking_number: st
     elif event == EXTENDED:
         more = wait.extension or timedelta(0)
         data["seconds"] = more.total_seconds()
-        message = f"deadline extended by {by}: {_days(more)} more from now"
+        message = f"deadline extended by {by}: {duration_words(more)} more from now"
     else:
         message = f"return cancelled by {by}"
     if note:

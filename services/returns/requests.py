@@ -33,7 +33,9 @@ from services.definitions.live import live_definitions
 from services.definitions.pinned import pin_set
 from services.definitions.publishing import ref
 from services.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
+from services.orders import decisions
 from services.orders.decisions import Actor, FlowUnreachable, TaskTaken, UnknownTask, refused_by_flow
+from services.orders.repair import CLOSED_STEP
 from services.returns.steps import DELIVERED_STATUSES, counted_elsewhere
 from workflows.contracts import DecisionAccepted, DefinitionRef, ReturnDecision, ReturnInput
 
@@ -279,6 +281,8 @@ async def decide(
     quality check that does not cover every returned item, and nothing is written then.
     """
     task = await anyio.to_thread.run_sync(_open_task, return_id)
+    if task.step == CLOSED_STEP:  # the repair of a workflow that closed: no workflow is left to ask
+        return await decisions.decide(client, task.id, actor, decision, comment)
     if task.claimed_by and task.claimed_by != actor.username:
         raise TaskTaken("task_claimed", f"task is claimed by {task.claimed_by}")
     update = ReturnDecision(

@@ -37,6 +37,7 @@ from services.fulfilment.carriers import ParcelRequest, adapter
 from services.notifications import prepare, send
 from services.orders.intake import order_id_for
 from services.orders.payments import PAYMENT_PROVIDERS
+from services.orders.timeline import MOVED, moved_to
 from services.rows import required
 from services.stock.ledger import Movement, receive
 from services.stock.reservation import Short, release_reserved, reserve_order
@@ -82,6 +83,10 @@ def record(session: Session, progress: ReturnProgress) -> None:
             data=progress.data,
         )
     )
+    if progress.type == MOVED:
+        moved = required(session, Return, progress.return_id)
+        moved_to(moved, progress.data)
+        session.add(moved)
     if progress.status or progress.final:
         ret = required(session, Return, progress.return_id)
         if progress.status:
@@ -427,6 +432,10 @@ def notify_return(inp: ReturnStepInput, attempt: int) -> dict:
             "status": ret.status,
             "refunded": ret.refunded,
             "exchange_order_id": ret.exchange_order_id,
+            # What the customer quotes: the replacement order's external id.
+            "exchange_external_id": exchange.external_id
+            if ret.exchange_order_id and (exchange := session.get(Order, ret.exchange_order_id))
+            else None,
             "tracking_number": ret.label.get("tracking_number"),
             "lines": [{"sku": line.sku, "qty": line.qty} for line in _lines(session, ret.id)],
             **(inp.event or {}),

@@ -32,6 +32,7 @@ TEMPLATE_NAMES = (
     "notify_return_refunded",
     "notify_return_rejected",
     "notify_return_reminder",
+    "notify_return_cancelled",
 )
 
 # What the shipped set publishes: every reference of the flow resolves against this.

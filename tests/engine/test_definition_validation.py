@@ -88,6 +88,7 @@ def test_the_shipped_set_is_the_order_definitions_their_channels_and_reference_d
         "templates/notify_cancelled.yaml",
         "templates/notify_confirmed.yaml",
         "templates/notify_delivered.yaml",
+        "templates/notify_return_cancelled.yaml",
         "templates/notify_return_exchanged.yaml",
         "templates/notify_return_expired.yaml",
         "templates/notify_return_label.yaml",

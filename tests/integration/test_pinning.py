@@ -143,3 +143,25 @@ def test_an_order_ships_and_notifies_by_the_versions_pinned_when_it_was_taken(st
         client.post(f"/api/orders/{fresh}/events", json={"type": "payment_received"})
     fresh_order = stack.wait_status(fresh, "completed")
     assert fresh_order["shipments"][0]["service"] == "new_service"
+
+
+def test_the_return_page_lists_the_returns_pins(stack):
+    from tests.integration.test_returns import delivered_order, post_return, wait_return
+
+    order = delivered_order(stack, lines=[{"sku": "MUG-LOGO", "qty": 2, "price": 9.5}])
+    body = {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}], "reason": "wrong_size"}
+    return_id = post_return(stack, body).json()["id"]
+    ret = wait_return(stack, return_id, "awaiting_parcel")
+    assert {("flow", "return"), ("form", "return_request"), ("rules", "return_policy")} <= {
+        (p["kind"], p["name"]) for p in ret["pins"]
+    }
+
+    with httpx.Client(base_url=stack.base_url, cookies={"oms_session": stack.token("operator")}) as browser:
+        page = browser.get(f"/returns/{return_id}")
+    assert page.status_code == 200
+    assert "Definitions pinned" in page.text
+    assert "Pinned when the return was requested" in page.text
+    for pin in ret["pins"]:
+        assert f'<a href="/definitions/{pin["kind"]}/{pin["name"]}">{pin["name"]}</a>' in page.text
+        assert f'<code title="{pin["sha256"]}">' in page.text
+        assert f'<td class="num">v{pin["version"]}</td>' in page.text

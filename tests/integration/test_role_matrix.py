@@ -116,6 +116,7 @@ ACCESS: dict[tuple[str, str], str | tuple[str, ...]] = {
     ("GET", "/api/returns/{return_id}"): SIGNED_IN,
     ("POST", "/api/returns/{return_id}/events"): CHANNEL_OR_OPERATOR,
     ("POST", "/api/returns/{return_id}/decision"): OPERATOR,
+    ("POST", "/api/returns/scan"): OPERATOR,
     # people and channel keys
     ("GET", "/api/users"): ADMIN,
     ("POST", "/api/users"): ADMIN,
@@ -161,6 +162,8 @@ ACCESS: dict[tuple[str, str], str | tuple[str, ...]] = {
     ("POST", "/returns/new"): OPERATOR,
     ("GET", "/returns/{return_id}"): SIGNED_IN,
     ("POST", "/returns/{return_id}/decision"): OPERATOR,
+    ("POST", "/returns/{return_id}/parcel"): OPERATOR,
+    ("POST", "/returns/scan"): OPERATOR,
     ("GET", "/people"): ADMIN,
     ("POST", "/people/users"): ADMIN,
     ("POST", "/people/users/{username}/roles"): ADMIN,

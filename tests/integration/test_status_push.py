@@ -103,3 +103,30 @@ def test_a_channel_that_keeps_failing_is_on_the_timeline_and_the_order_goes_on(s
     assert order["status"] != "received"
     assert len(hook.received) >= 2  # retried before giving up
     stack.wait_status(order_id, "shipped")
+
+
+def test_pushes_go_to_the_channel_version_the_order_pinned(stack, receiver):
+    """A new channel version with another callback URL, published while an order waits, serves the next order."""
+    old, new = receiver(200), receiver(200)
+    channel = _channel(stack, old.port, "1m")
+    waiting = stack.submit(order_payload(channel=channel, payment={"method": "invoice", "status": "pending"}))
+    order_id = waiting.json()["id"]
+    stack.wait_status(order_id, "awaiting_payment")
+    moved = stack.publish(
+        f"kind: channel\nname: {channel}\ntype: web_shop\nflow: order\nsecret_env: OMS_CHANNEL_SECRET_HOOK\n"
+        f"callback_url: http://127.0.0.1:{new.port}/hook\ncallback_expiry: 1m\n"
+    )
+    assert moved["version"] == 2, moved
+    with stack.client("channel") as client:
+        assert client.post(f"/api/orders/{order_id}/events", json={"type": "payment_received"}).status_code == 202
+    stack.wait_status(order_id, "shipped")
+    fresh_id = stack.submit(order_payload(channel=channel)).json()["id"]
+    stack.wait_status(fresh_id, "shipped")
+
+    deadline = time.monotonic() + 30
+    while not ("shipped" in old.statuses(order_id) and "shipped" in new.statuses(fresh_id)):
+        assert time.monotonic() < deadline, (old.statuses(order_id), new.statuses(fresh_id))
+        time.sleep(0.1)
+    assert old.statuses(order_id) == ["audited", "reserved", "awaiting_payment", "paid", "shipped"]
+    assert new.statuses(order_id) == []
+    assert old.statuses(fresh_id) == []

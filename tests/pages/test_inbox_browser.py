@@ -105,12 +105,13 @@ def test_operator_filters_claims_and_rejects_with_a_comment(stack, slow_review, 
 
     row.get_by_label(f"Comment on order {order_id}").fill("address is a parcel locker")
     row.get_by_role("button", name="Reject").click()
+    row.get_by_role("button", name="Yes, reject").click()
     expect(_notice(page, f"Order {order_id}: rejected.")).to_be_visible()
     expect(page.locator("table.tasks tbody")).to_contain_text("No open tasks match these filters.")
 
     stack.wait_status(order_id, "rejected")
     page.goto(f"/orders/{order_id}")
-    expect(page.get_by_role("heading", level=1)).to_contain_text("rejected")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(re.compile("rejected", re.IGNORECASE))
     why = page.locator("section", has=page.get_by_role("heading", name="Why was this order held?"))
     expect(why).to_contain_text("high_value_new_address")
     expect(why).to_contain_text("amount 5196 to a first-time address")
@@ -119,7 +120,7 @@ def test_operator_filters_claims_and_rejects_with_a_comment(stack, slow_review, 
     expect(decisions.locator("tbody tr")).to_have_count(1)
     expect(decisions).to_contain_text("address is a parcel locker")
     timeline = page.locator("ol.timeline li")
-    expect(timeline.filter(has_text="task_decided")).to_contain_text(
+    expect(timeline.filter(has=page.locator("[title=task_decided]"))).to_contain_text(
         "Review held order: reject by operator (address is a parcel locker)"
     )
     expect(timeline.last).to_contain_text("ended: rejected")
@@ -138,8 +139,8 @@ def test_held_order_approved_from_the_inbox_ships_and_uses_its_stock(stack, slow
 
     stack.wait_status(order_id, "shipped")
     page.goto(f"/orders/{order_id}")
-    expect(page.get_by_role("heading", level=1)).to_contain_text("shipped")
-    expect(page.locator("ol.timeline li").filter(has_text="task_decided")).to_contain_text(
+    expect(page.get_by_role("heading", level=1)).to_contain_text(re.compile("shipped", re.IGNORECASE))
+    expect(page.locator("ol.timeline li").filter(has=page.locator("[title=task_decided]"))).to_contain_text(
         "Review held order: approve by operator"
     )
     stock = page.locator("section", has=page.get_by_role("heading", name="Allocations and stock"))
@@ -150,30 +151,127 @@ def test_held_order_approved_from_the_inbox_ships_and_uses_its_stock(stack, slow
     expect(page.locator("section", has=page.get_by_role("heading", name="Shipments"))).to_contain_text("tracking")
 
 
-def test_reject_without_a_comment_is_refused_and_the_task_stays_open(stack, slow_review, signed_in):
+def test_reject_asks_for_a_comment_in_the_row_and_confirms(stack, slow_review, signed_in):
     channel, [order_id], [task_id] = _held_orders(stack, slow_review)
     page = signed_in("operator")
     _filter_by_channel(page, channel)
-    _row(page, order_id).get_by_role("button", name="Reject").click()
-    refused = f"Could not reject the task on order {order_id}: a comment is required to reject"
-    expect(_notice(page, refused)).to_be_visible()
-    expect(_row(page, order_id)).to_have_count(1)
+    row = _row(page, order_id)
+    comment = row.get_by_label(f"Comment on order {order_id}")
+
+    # No comment: the row asks for one, and nothing is sent.
+    row.get_by_role("button", name="Reject").click()
+    ask = row.locator(".confirm-reject")
+    expect(ask).to_have_text(re.compile(f"Write in the comment why order {order_id} is rejected"))
+    expect(comment).to_be_focused()
+    expect(comment).to_have_attribute("aria-invalid", "true")
+    expect(row.get_by_role("button", name="Yes, reject")).to_be_hidden()
+    assert _task(stack, task_id)["status"] == "open"
+
+    # With a comment: a confirmation in the row; "Keep it" sends nothing.
+    comment.fill("customer asked to cancel")
+    expect(ask).to_be_hidden()
+    row.get_by_role("button", name="Reject").click()
+    expect(ask).to_contain_text(f"Reject order {order_id} with the comment “customer asked to cancel”?")
+    row.get_by_role("button", name="Keep it").click()
+    expect(ask).to_be_hidden()
     assert _task(stack, task_id)["status"] == "open"
 
     # Enter in the comment field submits nothing (the form's default button is disabled), so
     # typing a reason and pressing Enter never approves by accident. Submission would be
     # synchronous with the key press; the listener records it and keeps the page here.
-    comment = _row(page, order_id).get_by_label(f"Comment on order {order_id}")
     page.evaluate("""document.querySelectorAll('form.decide').forEach((form) =>
         form.addEventListener('submit', (event) => { window.submitted = true; event.preventDefault(); }))""")
-    comment.fill("pressing enter")
     comment.press("Enter")
     assert page.evaluate("window.submitted === undefined")
 
     page.reload()
-    _row(page, order_id).get_by_label(f"Comment on order {order_id}").fill("customer asked to cancel")
-    _row(page, order_id).get_by_role("button", name="Reject").click()
+    row = _row(page, order_id)
+    row.get_by_label(f"Comment on order {order_id}").fill("customer asked to cancel")
+    row.get_by_role("button", name="Reject").click()
+    row.get_by_role("button", name="Yes, reject").click()
     expect(_notice(page, f"Order {order_id}: rejected.")).to_be_visible()
+    assert _task(stack, task_id)["comment"] == "customer asked to cancel"
+
+
+def test_without_javascript_a_reject_without_a_comment_is_refused_by_the_server(stack, slow_review, signed_in_at):
+    channel, [order_id], [task_id] = _held_orders(stack, slow_review)
+    page = signed_in_at("operator", f"/inbox?channel={channel}", javascript=False)
+    _row(page, order_id).get_by_role("button", name="Reject").click()
+    refused = f"Could not reject the task on order {order_id}: a comment is required to reject"
+    expect(_notice(page, refused)).to_be_visible()
+    assert _task(stack, task_id)["status"] == "open"
+    with stack.client("operator") as client:
+        client.post(f"/api/tasks/{task_id}/decision", json={"decision": "reject", "comment": "test clean-up"})
+
+
+def test_a_task_claimed_by_someone_else_shows_who_has_it_and_offers_no_decision(stack, slow_review, signed_in):
+    channel, [mine, theirs], [_, their_task] = _held_orders(stack, slow_review, count=2)
+    with stack.client("admin") as admin:
+        assert admin.post(f"/api/tasks/{their_task}/claim").status_code == 200
+    page = signed_in("operator")
+    _filter_by_channel(page, channel)
+    held = _row(page, theirs)
+    expect(held.locator("td.claimed > span")).to_have_text("admin")
+    expect(held.locator("td.task-actions")).to_have_text("Claimed by admin")
+    expect(held.get_by_role("button")).to_have_count(0)  # no approve, reject, claim
+    expect(held.get_by_role("checkbox")).to_have_count(0)  # and not in a bulk approval
+    free = _row(page, mine)
+    expect(free.get_by_role("button", name=f"Approve order {mine}")).to_be_visible()
+    expect(free.get_by_role("checkbox")).to_have_count(1)
+    with stack.client("admin") as admin:
+        for task_id in _held_task_ids(stack, [mine, theirs]):
+            admin.post(f"/api/tasks/{task_id}/decision", json={"decision": "reject", "comment": "test clean-up"})
+
+
+def _held_task_ids(stack, order_ids: list[str]) -> list[str]:
+    return [stack.open_task(order_id)["id"] for order_id in order_ids]
+
+
+def test_rows_show_customer_amount_and_due_time_and_sort_by_due_amount_or_age(stack, slow_review, signed_in):
+    sooner = "pages_" + unique("f").lower().replace("-", "_")
+    stack.publish(fast_flow(sooner, review_due="5m", escalation_due="10m"))
+    channel = _new_channel(stack)
+    first = stack.submit(
+        order_payload(lines=HELD, channel=channel, customer={"name": "Ann Example", "email": "a@example.com"}),
+        flow=slow_review,
+    ).json()["id"]
+    bigger = [{"sku": "LAPTOP-14", "qty": 5, "price": 1299.0}]  # 6495, due in 5 minutes
+    second = stack.submit(
+        order_payload(lines=bigger, channel=channel, customer={"name": "Bo Buyer", "email": "b@example.com"}),
+        flow=sooner,
+    ).json()["id"]
+    _held_task_ids(stack, [first, second])
+    page = signed_in("operator")
+    _filter_by_channel(page, channel)
+
+    row = _row(page, first)
+    expect(row.locator("td.customer")).to_have_text("Ann Example")
+    expect(row.locator("td.amount")).to_have_text("5,196.00 EUR")
+    expect(row.locator(".sub.external")).to_have_text(stack.order(first)["external_id"])
+    expect(row.locator("td.due")).to_have_class(re.compile(r"\bsla-soon\b"))  # due within the hour: amber
+    expect(row.locator("td.due")).to_contain_text(re.compile(r"in \d+ min"))
+    orders = page.locator("table.tasks tbody tr td:nth-child(2) > a")
+
+    expect(orders).to_have_text([second, first])  # due soonest first, by default
+    page.get_by_role("link", name="Amount").click()
+    expect(page).to_have_url(re.compile(r"[?&]sort=amount\b"))
+    expect(orders).to_have_text([second, first])
+    expect(page.locator("th[aria-sort]")).to_have_text(re.compile("Amount"))
+    page.get_by_role("link", name="Age").click()
+    expect(orders).to_have_text([first, second])  # oldest first
+    page.get_by_label("Sort by").select_option("due")
+    page.get_by_role("button", name="Filter").click()
+    expect(orders).to_have_text([second, first])
+
+    # "My tasks": the ones I claimed.
+    _row(page, first).get_by_role("button", name=f"Claim order {first}", exact=True).click()
+    page.get_by_role("link", name="My tasks").click()
+    expect(page).to_have_url(re.compile(rf"channel={channel}.*claimed=me"))
+    expect(orders).to_have_text([first])
+    expect(page.get_by_role("link", name="My tasks")).to_have_attribute("aria-current", "page")
+    with stack.client("admin") as admin:
+        for task_id in _held_task_ids(stack, [first, second]):
+            admin.post(f"/api/tasks/{task_id}/decision", json={"decision": "reject", "comment": "test clean-up"})
 
 
 def test_forms_without_a_valid_csrf_token_are_refused(stack, slow_review, signed_in):
@@ -217,18 +315,19 @@ def test_analyst_sees_the_inbox_read_only(stack, slow_review, signed_in):
     assert _task(stack, task_id)["claimed_by"] is None
 
     page.goto(f"/orders/{order_id}")
-    expect(page.get_by_role("heading", level=1)).to_contain_text("on_hold")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(re.compile("on.hold|held", re.IGNORECASE))
     expect(page.locator("main button")).to_have_count(0)
 
 
 def test_bulk_approve_shows_one_result_per_order(stack, slow_review, signed_in):
     channel, order_ids, task_ids = _held_orders(stack, slow_review, count=2)
-    with stack.client("admin") as admin:
-        assert admin.post(f"/api/tasks/{task_ids[1]}/claim").status_code == 200
     page = signed_in("operator")
     _filter_by_channel(page, channel)
     for order_id in order_ids:
         _row(page, order_id).get_by_label(f"Select order {order_id}").check()
+    # Someone else takes the second one while this page is open.
+    with stack.client("admin") as admin:
+        assert admin.post(f"/api/tasks/{task_ids[1]}/claim").status_code == 200
     page.get_by_role("button", name="Approve selected").click()
 
     results = page.locator("table.results tbody tr")

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from starlette.datastructures import QueryParams
 
-from web.pages.inbox import InboxFilters
+from oms.models import Order, Task
+from web.pages.inbox import InboxFilters, _row
 from web.pages.orders import reserved_now
 from web.pages.rendering import age, due, span
 from web.pages.security import safe_next
@@ -17,14 +18,17 @@ NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 def test_filters_round_trip_through_the_url_and_drop_bad_values():
     filters = InboxFilters.from_query(
-        QueryParams("reason=first-time+address&channel=phone&older_than=15&claimed=me&role=admin&page=3")
+        QueryParams("reason=first-time+address&channel=phone&older_than=15&claimed=me&role=admin&sort=amount&page=3")
     )
-    assert filters == InboxFilters("first-time address", "phone", 15, "me", "admin", 3)
+    assert filters == InboxFilters("first-time address", "phone", 15, "me", "admin", sort="amount", page=3)
     assert filters.url(page=4) == (
-        "/inbox?reason=first-time+address&channel=phone&older_than=15&claimed=me&role=admin&page=4"
+        "/inbox?reason=first-time+address&channel=phone&older_than=15&claimed=me&role=admin&sort=amount&page=4"
     )
     assert InboxFilters.from_query(QueryParams(filters.url().split("?", 1)[1])) == filters
-    bad = InboxFilters.from_query(QueryParams("older_than=abc&claimed=everyone&role=channel&page=-2"))
+    assert filters.url(sort="due", page=1) == (
+        "/inbox?reason=first-time+address&channel=phone&older_than=15&claimed=me&role=admin"
+    )  # due soonest first is the default
+    bad = InboxFilters.from_query(QueryParams("older_than=abc&claimed=everyone&role=channel&sort=customer&page=-2"))
     assert bad == InboxFilters()
     assert bad.url() == "/inbox"
     assert InboxFilters(channel="web").url(page=1) == "/inbox?channel=web"
@@ -76,3 +80,33 @@ def test_stock_still_held_is_reservations_not_released_or_shipped():
         {"line": 1, "sku": "A", "qty": 2, "warehouse": "W1", "state": "release"},
     ]
     assert reserved_now(moves) == [moves[1]]
+
+
+def _task(due_in: timedelta, **fields) -> Task:
+    return Task(
+        id="t1", order_id="o1", workflow_id="w", step="s", title="t", role="operator", due_at=NOW + due_in, **fields
+    )
+
+
+@pytest.mark.parametrize(
+    ("due_in", "sla"),
+    [(timedelta(minutes=-1), "overdue"), (timedelta(minutes=59), "soon"), (timedelta(hours=1, seconds=1), "ok")],
+)
+def test_the_sla_colour_of_a_row(due_in, sla):
+    order = Order(id="o1", channel="web", external_id="A-1", document={"customer": {"name": "Ann"}}, total=12.5)
+    assert _row(_task(due_in), order, None, "operator", NOW).sla == sla
+
+
+def test_a_row_names_the_customer_the_currency_and_who_holds_it():
+    order = Order(
+        id="o1", channel="web", external_id="A-1", document={"customer": {"name": "Ann"}, "currency": "chf"}, total=1234
+    )
+    row = _row(_task(timedelta(hours=3), claimed_by="ben", decisions=["approve", "reject"]), order, None, "ann", NOW)
+    assert (row.customer, row.amount, row.claimed_by_other, row.quick_decisions) == (
+        "Ann",
+        "1,234.00 CHF",
+        True,
+        ["approve", "reject"],
+    )
+    qc = _row(_task(timedelta(hours=3), return_id="ret_1", decisions=["inspected"]), order, None, "ann", NOW)
+    assert (qc.form_decisions, qc.quick_decisions, qc.claimed_by_other) == (["inspected"], [], False)

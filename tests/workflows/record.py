@@ -19,7 +19,7 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -71,7 +71,7 @@ def _decide_task(stack, task_id: str, decision: str, comment: str = "", role: st
         assert response.status_code == 200, response.text
 
 
-def _save(stack, workflow_id: str, name: str, settled: Callable[[list], bool] | None = None) -> None:
+def _save(stack, workflow_id: str, name: str, settled: Callable[[Sequence], bool] | None = None) -> None:
     """Fetch ``workflow_id``'s history (once ``settled(events)`` holds) and store it as ``name``."""
 
     async def fetch() -> str:
@@ -438,3 +438,166 @@ def test_record_repair_histories(stack):
     oid = s.submit(order_payload(), flow=unknown_carriers).json()["id"]
     failed_task(oid)
     _save(s, _order_wf(s, oid), "order_failed_waiting_for_repair")
+
+
+# ---- moved to another flow version while waiting (workflows/moving.py) -------------------------------
+
+
+def _migrate(stack, workflow_id: str, flow: dict, text: str, pins: list[dict], by: str = "analyst") -> dict:
+    """Send the Update ``migrate`` as the migration workflow does; its result."""
+    from dataclasses import asdict
+
+    from workflows.contracts import DefinitionRef, MigrateRequest, MigrateResult
+
+    target = DefinitionRef(kind="flow", name=flow["name"], version=flow["version"], sha256=flow["sha256"])
+    others = [DefinitionRef(**pin) for pin in pins if pin["kind"] != "flow"]
+    request = MigrateRequest(flow=target, flow_text=text, pins=[target, *others], by=by, migration_id="rec")
+
+    async def send() -> MigrateResult:
+        client = await Client.connect(stack.env["OMS_TEMPORAL_ADDRESS"])
+        handle = client.get_workflow_handle(workflow_id)
+        return await handle.execute_update("migrate", request, id=f"rec-{target.version}", result_type=MigrateResult)
+
+    return asdict(asyncio.run(send()))
+
+
+def _first_run(stack, workflow_id: str) -> str:
+    async def first() -> str:
+        client = await Client.connect(stack.env["OMS_TEMPORAL_ADDRESS"])
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        return str(history.events[0].workflow_execution_started_event_attributes.first_execution_run_id)
+
+    return asyncio.run(first())
+
+
+def _save_run(stack, workflow_id: str, run_id: str, name: str) -> None:
+    async def fetch() -> str:
+        client = await Client.connect(stack.env["OMS_TEMPORAL_ADDRESS"])
+        return (await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()).to_json()
+
+    body = {"workflow_id": workflow_id, "history": json.loads(asyncio.run(fetch()))}
+    prefix = os.environ.get("OMS_HISTORY_PREFIX", "")
+    (HISTORIES / f"{prefix}{name}.json").write_text(json.dumps(body, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+FRAUD_CHECK = """\
+  - id: fraud_check
+    type: activity
+    activity: notify
+    params: {event: confirmed}
+    next: record_payment
+
+  - id: record_payment
+"""
+
+
+def test_record_moved_histories(stack):
+    if stack.name != "sqlite":
+        pytest.skip("one recording is enough")
+    s = stack
+    name = _flow_name("rec_move")
+    v1 = fast_flow(name, payment_timeout="10m")
+    s.publish(v1)
+    v2 = (
+        fast_flow(name, payment_timeout="20m")
+        .replace("payment_received: record_payment", "payment_received: fraud_check", 1)
+        .replace("  - id: record_payment\n", FRAUD_CHECK, 1)
+    ) + "\nmigrate:\n  timers: restart\n"
+
+    # an order waiting for its payment moves from v1 to v2, then is paid and runs v2's new step
+    oid = s.submit(order_payload(payment=UNPAID), flow=name).json()["id"]
+    s.wait_status(oid, "awaiting_payment")
+    published = s.publish(v2)
+    order = s.order(oid)
+    wf = order["workflow_id"]
+    first = _first_run(s, wf)
+    flow = {"name": name, "version": published["version"], "sha256": published["sha256"]}
+    result = _migrate(s, wf, flow, v2, order["pins"])
+    assert result["moved"] and result["step"] == "await_payment", result
+    again = _migrate(s, wf, flow, v2, order["pins"])
+    assert not again["moved"] and again["reason"] == f"already on v{flow['version']}", again
+    moved = s.wait_for(oid, lambda o: o["flow"]["version"] == flow["version"])
+    lines = [e["message"] for e in moved["timeline"] if e["type"] == "moved"]
+    assert lines == [f"moved from v{order['flow']['version']} to v{flow['version']} at step await_payment by analyst"]
+    _save_run(s, wf, first, "order_moved_while_waiting_for_payment")
+    _event(s, oid, "payment_received")
+    s.wait_status(oid, "shipped", timeout=60)
+    steps = [e.get("step") for e in s.order(oid)["timeline"]]
+    assert "fraud_check" in steps
+    _save(s, wf, "order_moved_then_paid_on_v2_waiting_delivery")
+
+    # a return waiting for its parcel moves to a v2 whose parcel wait is longer, then its parcel arrives
+    rname = _flow_name("rec_rmove")
+    s.publish(fast_return_flow(rname, parcel="10m", late="10m"))
+    order = delivered_order(s, lines=[{"sku": "MUG-LOGO", "qty": 2, "price": 9.5}])
+    body = {"order_id": order["id"], "lines": [{"line": 1, "qty": 1}], "reason": "wrong_size"}
+    rid = post_return(s, body, flow=rname).json()["id"]
+    ret = wait_return(s, rid, "awaiting_parcel")
+    rv2 = fast_return_flow(rname, parcel="30m", late="10m")
+    rpub = s.publish(rv2)
+    rwf = _return_wf(rid)
+    rfirst = _first_run(s, rwf)
+    rflow = {"name": rname, "version": rpub["version"], "sha256": rpub["sha256"]}
+    result = _migrate(s, rwf, rflow, rv2, ret["pins"])
+    assert result["moved"] and result["target_step"] == "await_parcel", result
+    moved_ret = wait_return(s, rid, lambda r: r["flow"]["version"] == rflow["version"])
+    assert [e["message"] for e in moved_ret["timeline"] if e["type"] == "moved"] == [
+        f"moved from v{ret['flow']['version']} to v{rflow['version']} at step await_parcel by analyst"
+    ]
+    _save_run(s, rwf, rfirst, "return_moved_while_waiting_for_parcel")
+    assert return_event(s, rid, "parcel_received").status_code == 202
+    wait_return(s, rid, "inspecting")
+    _save(s, rwf, "return_moved_then_parcel_received_inspecting")
+
+
+def test_record_return_repair_histories(stack):
+    """A return step failing without on_error, and a terminated return: repaired by retry, cancel or handled."""
+    if stack.name != "sqlite":
+        pytest.skip("one recording is enough")
+    from tests.integration.test_repair import _terminate
+    from tests.integration.test_return_repair import exchange_return, failed, short_exchange
+
+    s = stack
+    resellable = [{"line": 1, "result": "resellable"}]
+
+    # reserve_exchange fails (out of stock, not mapped): failed; stock arrives; retry -> exchanged, completed
+    rid, replacement = short_exchange(s)
+    _, task = failed(s, rid)
+    with s.client("operator") as client:
+        assert client.put(f"/api/inventory/BER/{replacement}", json={"on_hand": 2}).status_code == 200
+    _decide_task(s, task["id"], "retry")
+    wait_return(s, rid, "awaiting_parcel")
+    assert return_event(s, rid, "parcel_received").status_code == 202
+    wait_return(s, rid, "inspecting")
+    assert decide(s, rid, "inspected", qc=resellable).status_code == 200
+    wait_return(s, rid, "completed")
+    _save(s, _return_wf(rid), "return_failed_retried_completed", _completed)
+
+    # cancelled: the held replacement (none here) goes back, the return ends cancelled
+    rid, _ = short_exchange(s)
+    _decide_task(s, failed(s, rid)[1]["id"], "cancel")
+    wait_return(s, rid, "cancelled")
+    _save(s, _return_wf(rid), "return_failed_cancelled", _completed)
+
+    # marked handled
+    rid, _ = short_exchange(s)
+    _decide_task(s, failed(s, rid)[1]["id"], "handled")
+    wait_return(s, rid, "handled")
+    _save(s, _return_wf(rid), "return_failed_handled", _completed)
+
+    # still waiting for the repair decision
+    rid, _ = short_exchange(s)
+    failed(s, rid)
+    _save(s, _return_wf(rid), "return_failed_waiting_for_repair")
+
+    # terminated while awaiting the parcel; the sweep marks it failed; retry resets it into a new run
+    rid = exchange_return(s, _new_sku(s, 2))
+    wait_return(s, rid, "awaiting_parcel")
+    _terminate(s, _return_wf(rid))
+    _decide_task(s, failed(s, rid)[1]["id"], "retry")
+    wait_return(s, rid, "awaiting_parcel")
+    assert return_event(s, rid, "parcel_received").status_code == 202
+    wait_return(s, rid, "inspecting")
+    assert decide(s, rid, "inspected", qc=resellable).status_code == 200
+    wait_return(s, rid, "completed")
+    _save(s, _return_wf(rid), "return_terminated_retried_completed", _completed)

@@ -134,6 +134,7 @@ async def _deliver(client, carrier: str, payload: dict) -> dict:
     "/carriers/{carrier}/events",
     status_code=202,
     response_model=TrackingRecorded,
+    response_model_exclude_unset=True,  # return_id only for a return's parcel
     summary="Carrier tracking webhook (signed): in_transit, out_for_delivery, delivered, exception",
 )
 async def carrier_event(carrier: str, request: Request, client: TemporalDep) -> dict:
@@ -165,6 +166,7 @@ class AdvanceIn(BaseModel):
     "/carriers/simulated/parcels/{tracking_number}/advance",
     status_code=202,
     response_model=TrackingRecorded,
+    response_model_exclude_unset=True,  # return_id only for a return's parcel
     summary="Move a parcel of the simulated carrier on (as its tracking webhook would)",
 )
 async def advance_parcel(

@@ -15,6 +15,7 @@ from web.pages import (
     inbox,
     orders,
     people,
+    return_request,
     returns,
     signin,
     stock,
@@ -25,5 +26,6 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
 # entry before orders: /orders/new is a page of its own, not the order "new".
-for _module in (signin, inbox, entry, orders, stock, fulfilment, dashboard, waves, returns, people):
+# return_request before returns: /returns/new is a page of its own, not the return "new".
+for _module in (signin, inbox, entry, orders, stock, fulfilment, dashboard, waves, return_request, returns, people):
     router.include_router(_module.router)

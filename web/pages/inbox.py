@@ -1,26 +1,32 @@
-"""The operator inbox: open tasks with filters and pages; claim, decide, bulk approve."""
+"""The operator inbox: open tasks with filters, sorting and pages; claim, decide, bulk approve.
+
+A task someone else claimed shows who has it and offers no decision; a quality
+check of a return links to the return's page, whose form takes a result per line.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import anyio
 from fastapi import APIRouter, Form, Request
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.datastructures import QueryParams
 
 from oms.db import get_read_engine
-from oms.models import Order, Task
+from oms.models import Order, Return, Task, utcnow
 from services import scopes
+from services.money import currency_of, money_text
 from services.orders import decisions
 from web.api.tasks import task_query
 from web.deps import CurrentUser, SessionDep, TemporalDep
 from web.pages.flash import Flash, Result
-from web.pages.rendering import PageRoute, redirect, render
+from web.pages.rendering import PageRoute, as_utc, redirect, render
 from web.pages.security import Acting, SignedIn
 from workflows.contracts import DecisionAccepted
 
@@ -33,6 +39,16 @@ MAX_COMMENT = 2000
 MAX_BULK = 200
 BULK_CONCURRENCY = 8
 PAST = {"approve": "approved", "reject": "rejected"}
+# Decisions that carry more than a comment (a quality check: a result per returned line) are taken on
+# the return's page, where the form asks for them; the inbox links there instead of posting.
+NEEDS_FORM = {"inspected"}
+# How the rows are ordered: the URL's word -> (label, ORDER BY).
+SORTS = {
+    "due": ("due soonest", (col(Task.due_at), col(Task.id))),
+    "amount": ("largest amount", (col(Order.total).desc(), col(Task.due_at), col(Task.id))),
+    "age": ("oldest", (col(Task.created_at), col(Task.id))),
+}
+SOON = timedelta(hours=1)  # due within the hour: amber
 
 
 def _int(value: str | None, minimum: int) -> int | None:
@@ -52,18 +68,21 @@ class InboxFilters:
     older_than: int | None = None
     claimed: str = "any"
     role: str = ""
+    sort: str = "due"
     page: int = 1
 
     @classmethod
     def from_query(cls, params: QueryParams) -> InboxFilters:
         claimed = params.get("claimed", "any")
         role = params.get("role", "")
+        sort = params.get("sort", "due")
         return cls(
             reason=params.get("reason", "").strip()[:200],
             channel=params.get("channel", "").strip()[:50],
             older_than=_int(params.get("older_than"), 1),
             claimed=claimed if claimed in CLAIMED else "any",
             role=role if role in ROLES else "",
+            sort=sort if sort in SORTS else "due",
             page=_int(params.get("page"), 1) or 1,
         )
 
@@ -76,6 +95,7 @@ class InboxFilters:
             "older_than": filters.older_than or "",
             "claimed": "" if filters.claimed == "any" else filters.claimed,
             "role": filters.role,
+            "sort": "" if filters.sort == "due" else filters.sort,
             "page": "" if filters.page == 1 else filters.page,
         }
         query = urlencode({k: v for k, v in params.items() if v != ""})
@@ -98,15 +118,22 @@ def inbox(request: Request, session: SessionDep, user: SignedIn):
     pages = max(1, math.ceil(total / PAGE_SIZE))
     filters = replace(filters, page=min(filters.page, pages))
     rows = session.exec(
-        query.order_by(Task.created_at, Task.id).offset((filters.page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+        query.order_by(*SORTS[filters.sort][1]).offset((filters.page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     ).all()
     # The select's options: the channels orders came from (an index-only scan of orders.channel).
     channels = session.exec(select(Order.channel).distinct().order_by(Order.channel)).all()
+    return_ids = [t.return_id for t, _ in rows if t.return_id]
+    returned = (
+        {r.id: r for r in session.exec(select(Return).where(col(Return.id).in_(return_ids))).all()}
+        if return_ids
+        else {}
+    )
+    now = utcnow()
     return render(
         request,
         "pages/inbox.html",
         {
-            "rows": rows,
+            "rows": [_row(task, order, returned.get(task.return_id or ""), user.username, now) for task, order in rows],
             "total": total,
             "pages": pages,
             "filters": filters,
@@ -114,7 +141,43 @@ def inbox(request: Request, session: SessionDep, user: SignedIn):
             "channels": channels,
             "claimed_options": CLAIMED,
             "roles": ROLES,
+            "sorts": {key: label for key, (label, _) in SORTS.items()},
         },
+    )
+
+
+@dataclass(frozen=True)
+class Row:
+    """One task as the inbox shows it."""
+
+    task: Task
+    order: Order
+    ret: Return | None
+    customer: str
+    amount: str
+    sla: str  # overdue | soon | ok
+    claimed_by_other: bool
+    form_decisions: list[str]  # taken on the return's page (they need more than a comment)
+    quick_decisions: list[str]  # buttons here
+
+
+def _row(task: Task, order: Order, ret: Return | None, username: str, now: datetime) -> Row:
+    due_at = as_utc(task.due_at)
+    sla = "overdue" if due_at < now else "soon" if due_at - now <= SOON else "ok"
+    currency = currency_of(order.document)
+    customer = str((order.document.get("customer") or {}).get("name") or "")
+    amount = money_text(ret.value if ret is not None else order.total, currency)
+    form_decisions = [d for d in task.decisions if d in NEEDS_FORM and task.return_id]
+    return Row(
+        task=task,
+        order=order,
+        ret=ret,
+        customer=customer,
+        amount=amount,
+        sla=sla,
+        claimed_by_other=bool(task.claimed_by) and task.claimed_by != username,
+        form_decisions=form_decisions,
+        quick_decisions=[d for d in task.decisions if d not in form_decisions],
     )
 
 
@@ -128,7 +191,14 @@ async def _load(task_ids: list[str]) -> dict[str, Task]:
 
 
 def _on(task: Task | None) -> str:
+    if task is not None and task.return_id:
+        return f"the task on return {task.return_id}"
     return f"the task on order {task.order_id}" if task else "this task"
+
+
+def _verb(decision: str) -> str:
+    """``Could not <verb> the task``: the decisions that are verbs, else what was chosen, quoted."""
+    return decision if decision in PAST else f"record “{decision}” for"
 
 
 def _actor(user: CurrentUser) -> decisions.Actor:
@@ -174,6 +244,12 @@ async def decide(
     decision, comment = decision.strip(), comment.strip()
     if not decision:
         return redirect(back, Flash().error(f"Choose a decision for {_on(task)}; nothing was decided."))
+    if task is not None and task.return_id and decision in NEEDS_FORM:
+        # A quality check needs a result per returned line: the return's page asks for them.
+        return redirect(
+            f"/returns/{quote(task.return_id)}#qc",
+            Flash().error(f"Record the quality check of return {task.return_id} line by line below."),
+        )
     if len(comment) > MAX_COMMENT:
         too_long = f"The comment is longer than {MAX_COMMENT} characters; nothing was decided."
         return redirect(back, Flash().error(too_long))
@@ -181,8 +257,8 @@ async def decide(
         await anyio.to_thread.run_sync(_in_scope, task_id, user)
         accepted = await decisions.decide(client, task_id, _actor(user), decision, comment)
     except (decisions.TaskRefused, scopes.OutOfScope) as exc:
-        return redirect(back, Flash().error(f"Could not {decision} {_on(task)}: {exc.message}"))
-    where = f"Order {task.order_id}" if task else f"Task {task_id}"
+        return redirect(back, Flash().error(f"Could not {_verb(decision)} {_on(task)}: {exc.message}"))
+    where = (f"Return {task.return_id}" if task.return_id else f"Order {task.order_id}") if task else f"Task {task_id}"
     return redirect(back, Flash().ok(f"{where}: {_outcome(task, accepted)}."))
 
 

@@ -1,4 +1,5 @@
-"""The returns pages: the list with filters, a return's detail (timeline, QC result), request and decide.
+"""The returns pages: the list with filters and a parcel scan, a return's detail (timeline, QC result), its
+parcel actions (received, more time, cancel) and decisions. Requesting a return is web/pages/return_request.py.
 
 Plain forms with a CSRF token, a redirect back and a notice, like the stock
 page. Every signed-in role reads; operators and admins request and decide.
@@ -9,21 +10,24 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
+import anyio
 from fastapi import APIRouter, Form, Request
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import Session, select
 
+from oms.db import get_read_engine
 from oms.models import Order, Return
 from services import scopes
 from services.definitions.live import live_definitions
+from services.errors import DomainError
 from services.orders.decisions import Actor, TaskRefused
-from services.orders.search import find_order
+from services.returns import parcels
 from services.returns import requests as returns
 from services.returns.views import return_detail, return_query, return_summary
 from web.deps import SessionDep, TemporalDep
 from web.pages.flash import Flash
 from web.pages.rendering import PageRoute, redirect, render
-from web.pages.security import ACTING_ROLES, Acting, PageRefused, SignedIn
+from web.pages.security import Acting, PageRefused, SignedIn
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -41,6 +45,7 @@ STATUSES = (
     "completed",
     "rejected",
     "expired",
+    "cancelled",
 )
 
 
@@ -105,85 +110,6 @@ def returns_page(
     )
 
 
-@router.get("/returns/new")
-def new_return_page(request: Request, session: SessionDep, user: SignedIn, order_id: str = ""):
-    if not user.has(*ACTING_ROLES):
-        raise PageRefused(
-            403, f"Role {user.role!r} can look at returns but not request one; that needs operator or admin."
-        )
-    # The internal ord_… id or the external id a customer quotes (services/orders/search.py).
-    order = find_order(session, user, order_id) if order_id else None
-    if order_id and order is None:
-        raise PageRefused(404, f"There is no order {order_id!r}.")
-    return render(
-        request,
-        "pages/return_new.html",
-        {
-            "nav": "returns",
-            "order": order,
-            "order_id": order_id,
-            "reasons": _reasons(session),
-            "lines": list(enumerate((order.document.get("lines") or []) if order else [], start=1)),
-        },
-    )
-
-
-@router.post("/returns/new")
-async def request_return(
-    request: Request,
-    client: TemporalDep,
-    user: Acting,
-    order_id: Annotated[str, Form()] = "",
-    reason: Annotated[str, Form()] = "",
-    kind: Annotated[str, Form()] = "refund",
-    replacement_sku: Annotated[str, Form()] = "",
-    photos: Annotated[str, Form()] = "",
-    comment: Annotated[str, Form()] = "",
-):
-    form = await request.form()
-    lines = []
-    for key, value in form.items():
-        if key.startswith("qty_") and str(value).strip() not in ("", "0"):
-            try:
-                lines.append({"line": int(key[4:]), "qty": int(str(value).strip())})
-            except ValueError:
-                return redirect(
-                    f"/returns/new?order_id={quote(order_id)}",
-                    Flash().error(f"Line {key[4:]}: quantity must be a whole number. Nothing was stored."),
-                    default="/returns",
-                )
-    payload = {
-        "order_id": order_id,
-        "lines": lines,
-        "reason": reason,
-        "kind": kind,
-        "photos": [p.strip() for p in photos.splitlines() if p.strip()],
-        "comment": comment,
-    }
-    if kind == "exchange":
-        payload["replacement_sku"] = replacement_sku.strip()
-    if not lines:
-        return redirect(
-            f"/returns/new?order_id={quote(order_id)}",
-            Flash().error("Give a quantity for at least one line. Nothing was stored."),
-            default="/returns",
-        )
-    try:
-        requested = await returns.request_return(client, payload, user.username, caller=user)
-    except returns.ReturnRefused as exc:
-        notice = Flash()
-        for error in exc.errors:
-            notice.error(f"{error.field}: {error.message}" if error.field else error.message)
-        return redirect(f"/returns/new?order_id={quote(order_id)}", notice, default="/returns")
-    except returns.ReturnUnavailable as exc:
-        return redirect(
-            f"/returns/new?order_id={quote(order_id)}", Flash().error(f"{exc}. Nothing was stored."), default="/returns"
-        )
-    return redirect(
-        f"/returns/{requested.return_id}", Flash().ok(f"Return {requested.return_id} requested."), default="/returns"
-    )
-
-
 @router.get("/returns/{return_id}")
 def return_page(return_id: str, request: Request, session: SessionDep, user: SignedIn):
     ret = session.get(Return, return_id)
@@ -192,6 +118,7 @@ def return_page(return_id: str, request: Request, session: SessionDep, user: Sig
         raise PageRefused(404, f"There is no return {return_id!r}.")
     detail = return_detail(session, ret)
     task = next((t for t in detail["tasks"] if t["status"] == "open"), None)
+    wait = parcels.parcel_wait(session, ret)
     return render(
         request,
         "pages/return.html",
@@ -199,9 +126,66 @@ def return_page(return_id: str, request: Request, session: SessionDep, user: Sig
             "nav": "returns",
             "ret": detail,
             "task": task,
+            "wait": wait,
+            "extension": parcels.duration_words(wait.extension) if wait and wait.extension else "",
             "here": f"/returns/{return_id}",
         },
     )
+
+
+PARCEL_ACTIONS = {"received": parcels.RECEIVED, "extend": parcels.EXTENDED, "cancel": parcels.CANCEL}
+
+
+@router.post("/returns/scan")
+async def scan_parcel(
+    client: TemporalDep,
+    user: Acting,
+    tracking_number: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "/returns",
+):
+    """A return parcel on the warehouse's desk: its label's tracking number finds the return."""
+    number = tracking_number.strip()[:64]
+    if not number:
+        return redirect(back, Flash().error("Scan or type the tracking number of the parcel's label."), "/returns")
+    try:
+        return_id = await anyio.to_thread.run_sync(parcels.scanned_return_id, number)
+        await anyio.to_thread.run_sync(_visible, return_id, user)
+        message = await parcels.act(client, return_id, parcels.RECEIVED, user.username, number)
+    except (parcels.ReturnUnknown, scopes.OutOfScope) as exc:
+        return redirect(back, Flash().error(f"{exc.message[:1].upper()}{exc.message[1:]}; nothing was recorded."))
+    except DomainError as exc:
+        return redirect(f"/returns/{quote(return_id)}", Flash().error(f"{exc.message}. Nothing was recorded."))
+    return redirect(f"/returns/{quote(return_id)}", Flash().ok(f"Return {return_id}: {message}."))
+
+
+def _visible(return_id: str, user) -> None:
+    with Session(get_read_engine()) as session:
+        scopes.visible_return(session, user, return_id)
+
+
+@router.post("/returns/{return_id}/parcel")
+async def parcel_action(
+    return_id: str,
+    client: TemporalDep,
+    user: Acting,
+    action: Annotated[str, Form()] = "",
+    tracking_number: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    confirm: Annotated[str, Form()] = "",
+):
+    """Record the parcel as received (optionally by its scanned label), give more time, or cancel the return."""
+    back = f"/returns/{quote(return_id)}"
+    event = PARCEL_ACTIONS.get(action.strip())
+    if event is None:
+        return redirect(back, Flash().error("Choose received, extend or cancel; nothing was done."))
+    if event == parcels.CANCEL and confirm != "yes":
+        return redirect(back, Flash().error("Tick “Yes, cancel this return” to cancel it; nothing was done."))
+    try:
+        await anyio.to_thread.run_sync(_visible, return_id, user)
+        message = await parcels.act(client, return_id, event, user.username, tracking_number[:64], note)
+    except DomainError as exc:
+        return redirect(back, Flash().error(f"{exc.message[:1].upper()}{exc.message[1:]}. Nothing was recorded."))
+    return redirect(back, Flash().ok(f"{message[:1].upper()}{message[1:]}."))
 
 
 @router.post("/returns/{return_id}/decision")

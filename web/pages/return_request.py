@@ -1,0 +1,174 @@
+"""Request a return: the live ``return_request`` form of the return flow, drawn like the order entry page.
+
+GET /returns/new?order_id=… finds the order by its own id or its external id
+and shows the form the return flow names (definitions/forms/return_request.yaml),
+with one row per order line to fill in; POST /returns/new adds or removes a
+row, or hands the request to ``services.returns.requests.request_return`` (the
+same checks as the API) and goes to the return. Rows nobody gave a quantity
+are no items to return. Every error is shown beside its field, as on the order
+entry page, whose widgets (web/pages/entry.py, entry_fields.html) draw this form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+from fastapi import APIRouter, Request
+from sqlmodel import Session
+
+from engine.forms import FieldError, Form
+from oms.db import get_read_engine
+from oms.models import Order
+from services.definitions.live import live_definitions
+from services.returns import requests as returns
+from services.returns.steps import counted_elsewhere
+from web.deps import CurrentUser, TemporalDep
+from web.errors import status_for
+from web.pages.entry import Entry, build_page, change_rows, row_name
+from web.pages.flash import Flash
+from web.pages.rendering import PageRoute, redirect, render
+from web.pages.security import ACTING_ROLES, Acting, PageRefused, SignedIn
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+FLOW = returns.DEFAULT_FLOW
+LINES = "lines"
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    number: int
+    sku: str
+    qty: int
+    left: int
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The live request form and, once found, the order and what is left to return of each line."""
+
+    form: Form
+    form_version: int
+    order: Order | None
+    lines: tuple[OrderLine, ...]
+    problem: str = ""  # why the order was not found
+
+
+def _load(wanted: str, user: CurrentUser) -> Setup:
+    with Session(get_read_engine()) as session:
+        live = live_definitions(session)
+        flow = live.get("flow", FLOW)
+        form_row = live.get("form", flow.model.form) if flow is not None and flow.model.form else None
+        if form_row is None:
+            raise PageRefused(404, f"The {FLOW} flow has no published form to request returns with.")
+        problem, order = "", None
+        try:
+            order = returns.find_order(session, wanted, user) if wanted else None
+        except returns.ReturnRefused as exc:
+            problem = "; ".join(e.message for e in exc.errors)
+        if wanted and order is None and not problem:
+            problem = f"There is no order {wanted!r}."
+        lines: list[OrderLine] = []
+        if order is not None:
+            others = counted_elsewhere(session, order.id)
+            for number, line in enumerate(order.document.get("lines") or [], start=1):
+                qty = int(line.get("qty") or 0)
+                lines.append(OrderLine(number, str(line.get("sku") or ""), qty, qty - others.get(number, 0)))
+        return Setup(form_row.model, form_row.version, order, tuple(lines), problem)
+
+
+def _may_request(user: CurrentUser) -> None:
+    if not user.has(*ACTING_ROLES):
+        raise PageRefused(
+            403, f"Role {user.role!r} can look at returns but not request one; that needs operator or admin."
+        )
+
+
+def _blank(setup: Setup) -> Entry:
+    """The form's defaults, the order, and a row per order line with something left to return."""
+    entry = Entry.blank(setup.form)
+    if setup.order is None:
+        return entry
+    entry.values["order_id"] = setup.order.id
+    open_lines = [line for line in setup.lines if line.left > 0] or list(setup.lines)
+    entry.rows[LINES] = max(len(open_lines), 1)
+    for index, line in enumerate(open_lines):
+        entry.values[f"{row_name(LINES, index)}.line"] = str(line.number)
+        entry.values[f"{row_name(LINES, index)}.sku"] = line.sku
+    return entry
+
+
+def _show(
+    request: Request,
+    setup: Setup,
+    entry: Entry,
+    errors: list[FieldError] | None = None,
+    focus: str | None = None,
+    status_code: int = 200,
+):
+    page = build_page(setup.form, entry, "en", errors or [], focus)
+    return render(
+        request,
+        "pages/return_new.html",
+        {
+            "nav": "returns",
+            "setup": setup,
+            "page": page,
+            "wanted": entry.values.get("order_id", ""),
+            "focus_summary": bool(page.summary) and focus is None,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/returns/new")
+async def new_return_page(request: Request, user: SignedIn, order_id: str = ""):
+    _may_request(user)
+    setup = await anyio.to_thread.run_sync(_load, order_id.strip()[:64], user)
+    if setup.problem:
+        raise PageRefused(404, setup.problem)
+    return _show(request, setup, _blank(setup))
+
+
+def _without_unused_lines(entry: Entry) -> bool:
+    """Drop the rows without a quantity (lines not returned); False when no row has one."""
+    count = entry.rows.get(LINES, 0)
+    wanted = [i for i in range(count) if entry.values.get(f"{row_name(LINES, i)}.qty", "").strip() not in ("", "0")]
+    if not wanted:
+        return False
+    for index in reversed(range(count)):
+        if index not in wanted:
+            entry.remove_row(LINES, index)
+    return True
+
+
+@router.post("/returns/new")
+async def request_return(request: Request, client: TemporalDep, user: Acting):
+    data = await request.form()
+    action = str(data.get("action") or "request").strip()
+    wanted = str(data.get("order_id") or "").strip()[:64]
+    setup = await anyio.to_thread.run_sync(_load, wanted, user)
+    entry = Entry.read(setup.form, data)
+    if action.startswith(("add_row:", "remove_row:")):
+        return _show(request, setup, entry, focus=change_rows(setup.form, entry, action))
+    if action != "request":
+        return redirect(f"/returns/new?order_id={quote(wanted)}", Flash().error("Unknown action; nothing was done."))
+    if setup.problem:
+        return _show(request, setup, entry, [FieldError("order_id", setup.problem)], status_code=404)
+    if not _without_unused_lines(entry):
+        missing = FieldError(LINES, "give the quantity to return of at least one line")
+        return _show(request, setup, entry, [missing], status_code=422)
+    entry = entry.without_blank_rows(setup.form)
+    payload: dict[str, Any] = entry.document(setup.form)
+    try:
+        requested = await returns.request_return(client, payload, user.username, caller=user)
+    except returns.ReturnRefused as exc:
+        return _show(request, setup, entry, list(exc.errors), status_code=status_for(exc))
+    except returns.ReturnUnavailable as exc:
+        return _show(request, setup, entry, [FieldError("", f"{exc}. Nothing was stored.")], status_code=503)
+    return redirect(
+        f"/returns/{requested.return_id}", Flash().ok(f"Return {requested.return_id} requested."), default="/returns"
+    )
