@@ -195,3 +195,53 @@ class VersionDiff(BaseModel):
     removed: int
     unified: str
     lines: list[DiffLine]
+
+
+class MigrationInstance(BaseModel):
+    """What a migration plan does with one waiting order or return."""
+
+    kind: str
+    id: str
+    status: str
+    step: str | None
+    movable: bool
+    target: str | None = None
+    deadline: str | None = None
+    reason: str = ""
+
+
+class MigrationPreview(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    flow: str
+    source: int = Field(alias="from")
+    target: int = Field(alias="to")
+    movable: int
+    blocked: int
+    moves: dict[str, int]
+    stays: dict[str, int]
+    instances: list[MigrationInstance]
+
+
+class MigrationView(BaseModel):
+    """A migration: its plan, who started it and its progress (status running, paused, completed or failed)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    flow: str
+    source: int = Field(alias="from")
+    target: int = Field(alias="to")
+    where: dict[str, list[str]]
+    by: str
+    plan: dict[str, Any]
+    status: str
+    moved: int
+    already: int
+    stayed: int
+    failed: int
+    batches: int
+    error: str
+    stays: list[dict[str, Any]]
+    created_at: str
+    finished_at: str | None

@@ -316,6 +316,9 @@ def migrate_orders(
     by: Annotated[str, typer.Option("--by", help="who moves them (on each timeline)")] = "",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=10000)] = 100,
     concurrency: Annotated[int, typer.Option(min=1, max=256, help="moves in flight at once")] = 16,
+    durable: Annotated[
+        bool, typer.Option("--durable", help="run it as a workflow (resumable; pause it in the designer) and follow it")
+    ] = False,
 ) -> None:
     """Move the orders and returns waiting on one flow version to another (the Update ``migrate``).
 
@@ -324,6 +327,10 @@ def migrate_orders(
     with the plan (--dry-run), else `moved N, already moved N, stayed N, failed N`. Running it again
     moves nothing twice. Exit 1 when an instance could not be asked (Temporal unreachable); 2 on a
     usage error (unknown version, bad filter).
+
+    With --durable the migration is a workflow (FlowMigration): it survives a worker restart, can be
+    paused and resumed from the designer, and this command only starts it and follows its progress
+    (Ctrl-C stops following, not the migration). Exit 1 when it ends failed.
     """
     logging.basicConfig(
         level=os.environ.get("OMS_LOG_LEVEL", "WARNING"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -356,6 +363,12 @@ def migrate_orders(
         counts = plan.counts()
         typer.echo(json.dumps({k: counts[k] for k in ("moves", "stays")}, sort_keys=True), err=True)
         typer.echo(f"movable {plan.movable}, blocked {plan.blocked}")
+        return
+
+    if durable:
+        _migrate_durably(
+            flow, source, target, filters, by or f"{getpass.getuser()} (oms migrate-orders)", batch_size, concurrency
+        )
         return
 
     async def run() -> migration.Summary:
@@ -397,6 +410,52 @@ def migrate_orders(
     typer.echo(summary.line)
     if summary.failed:
         raise fail(1, f"{summary.failed} instance(s) could not be asked: run the same command again")
+
+
+def _migrate_durably(
+    flow: str, source: int, target: int, filters: dict[str, list[str]], by: str, batch_size: int, concurrency: int
+) -> None:
+    """Start the FlowMigration workflow and follow its progress until it finishes."""
+    from tqdm import tqdm
+
+    from services.definitions import migration_runs
+    from services.errors import DomainError
+    from workflows.contracts import MigrationProgress
+
+    async def run() -> tuple[str, MigrationProgress]:
+        from oms.temporal.client import connect
+
+        client = await connect()
+        row = await migration_runs.start(client, flow, source, target, by, filters, batch_size, concurrency)
+        typer.echo(
+            f"migration {row.id} started ({row.plan['movable']} movable, {row.plan['blocked']} blocked)", err=True
+        )
+        with tqdm(total=row.plan["instances"], unit="instance", desc=row.id, file=sys.stderr, disable=None) as bar:
+            while True:
+                _, progress = await migration_runs.progress(client, flow, row.id)
+                done = progress.moved + progress.already + progress.stayed
+                bar.update(done - bar.n)
+                bar.set_postfix(status=progress.status, moved=progress.moved, refresh=False)
+                if progress.status in migration_runs.FINISHED:
+                    return row.id, await migration_runs.outcome(client, row.id)
+                await asyncio.sleep(0.5)
+
+    try:
+        migration_id, progress = asyncio.run(run())
+    except DomainError as exc:
+        typer.echo(f"oms migrate-orders: {exc.message}", err=True)
+        raise typer.Exit(1 if exc.code == "temporal_unavailable" else 2) from None
+    except RuntimeError as exc:  # the Temporal client could not connect
+        typer.echo(f"oms migrate-orders: {exc}; nothing was moved", err=True)
+        raise typer.Exit(1) from None
+    for stay in progress.stays:
+        typer.echo(f"{stay['kind']} {stay['id']} stayed at {stay['step'] or '-'}: {stay['reason']}", err=True)
+    typer.echo(
+        f"moved {progress.moved}, already moved {progress.already}, stayed {progress.stayed}, failed {progress.failed}"
+    )
+    typer.echo(f"migration {migration_id} {progress.status}", err=True)
+    if progress.status != "completed":
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -555,3 +555,28 @@ class ReturnEvent(SQLModel, table=True):
     message: str = ""
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     at: datetime = Field(default_factory=utcnow)
+
+
+class FlowMigration(SQLModel, table=True):
+    """One migration of a flow's waiting instances between versions: its plan, who started it, its progress
+    (written by the ``FlowMigration`` workflow after every batch) and its result; the publish log lists it."""
+
+    __tablename__ = "flow_migrations"
+
+    id: str = Field(primary_key=True)
+    flow: str = Field(index=True)
+    source: int
+    target: int
+    where: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    by: str
+    status: str = "running"  # running | paused | completed | failed
+    plan: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    moved: int = 0
+    already: int = 0
+    stayed: int = 0
+    failed: int = 0
+    batches: int = 0
+    error: str = ""
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None

@@ -1,4 +1,4 @@
-"""The Temporal worker: order workflows and every activity."""
+"""The Temporal worker: order and return workflows, flow migrations and every activity."""
 
 from __future__ import annotations
 
@@ -24,10 +24,12 @@ from temporalio.worker.workflow_sandbox import (
 )
 
 import workflows
+from activities.migration import MIGRATION_ACTIVITIES
 from activities.registry import ALL_ACTIVITIES
 from oms.logs import about_order
 from oms.settings import get_settings
 from oms.temporal.client import connect
+from workflows.migration import FlowMigration
 from workflows.order_flow import OrderWorkflow
 from workflows.return_flow import ReturnWorkflow
 
@@ -79,8 +81,8 @@ def build_worker(client: Client, executor: ThreadPoolExecutor, task_queue: str |
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[OrderWorkflow, ReturnWorkflow],
-        activities=ALL_ACTIVITIES,
+        workflows=[OrderWorkflow, ReturnWorkflow, FlowMigration],
+        activities=[*ALL_ACTIVITIES, *MIGRATION_ACTIVITIES],
         activity_executor=executor,
         workflow_runner=workflow_runner(),
         max_concurrent_activities=settings.worker_threads,

@@ -11,9 +11,10 @@ import os
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import psycopg
@@ -195,7 +196,12 @@ def order_payload(**overrides: Any) -> dict[str, Any]:
         "channel": "web",
         "external_id": unique(),
         "customer": {"name": "Ann Example", "email": "ann@example.com"},
-        "shipping_address": {"street": f"Hauptstr. {uuid.uuid4().int % 100000}", "city": "Berlin", "postal_code": "10115", "country": "DE"},
+        "shipping_address": {
+            "street": f"Hauptstr. {uuid.uuid4().int % 100000}",
+            "city": "Berlin",
+            "postal_code": "10115",
+            "country": "DE",
+        },
         "lines": [{"sku": "MUG-LOGO", "qty": 2, "price": 9.5}],
         "payment": {"method": "card", "status": "paid"},
         # A fresh address per order keeps the IP-velocity rule out of tests that do not test it.
@@ -205,8 +211,13 @@ def order_payload(**overrides: Any) -> dict[str, Any]:
     return payload
 
 
-def fast_flow(name: str, payment_timeout: str = "2s", review_due: str = "1s", escalation_due: str = "1s",
-              delivery_timeout: str = "30d") -> str:
+def fast_flow(
+    name: str,
+    payment_timeout: str = "2s",
+    review_due: str = "1s",
+    escalation_due: str = "1s",
+    delivery_timeout: str = "30d",
+) -> str:
     """The shipped order flow under another name, with test-sized waits."""
     text = (ROOT / "definitions" / "flows" / "order.yaml").read_text(encoding="utf-8")
     replacements = {

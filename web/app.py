@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 import designer
 from designer import api as definitions
+from designer import migrations_api
 from designer import pages as designer_pages
 from oms import metrics
 from oms.db import get_engine
@@ -60,6 +61,7 @@ def create_app() -> FastAPI:
     app.add_middleware(BodyLimit)  # every body capped at OMS_MAX_REQUEST_BYTES
     for module in (auth, orders, channels, tasks, definitions, inventory, fulfilment, analytics, returns, people):
         app.include_router(module.router)
+    app.include_router(migrations_api.router)
     app.include_router(pages.router)
     app.include_router(designer_pages.router)
     app.mount("/static/editor", StaticFiles(directory=designer.STATIC_DIR / "editor"), name="editor")

@@ -363,3 +363,73 @@ class ResumeAt:
     events: list[dict[str, Any]] = field(default_factory=list)  # received, not yet consumed: [{type, data}]
     status: str | None = None
     qc: list[dict[str, Any]] = field(default_factory=list)
+
+
+# ---- a durable migration (workflows/migration.py) ----------------------------------------------
+
+
+@dataclass
+class MigrationCursor:
+    """Keyset position of a migration: orders first, then returns, each by id."""
+
+    kind: str = "order"  # order | return
+    id: str = ""
+
+
+@dataclass
+class MigrationProgress:
+    """How far a migration got; the ``progress`` query's answer and the ``flow_migrations`` row."""
+
+    migration_id: str
+    status: str = "running"  # running | paused | completed | failed
+    moved: int = 0
+    already: int = 0
+    stayed: int = 0
+    failed: int = 0
+    batches: int = 0
+    cursor: MigrationCursor = field(default_factory=MigrationCursor)
+    error: str = ""
+    # Instances that stayed, with the reason (bounded: the first ones).
+    stays: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class FlowMigrationInput:
+    """What the migration moves; ``progress`` carries the state across continue-as-new."""
+
+    migration_id: str
+    flow: str
+    source: int
+    target: int
+    by: str = ""
+    where: dict[str, list[str]] = field(default_factory=dict)
+    batch_size: int = 100
+    concurrency: int = 16
+    progress: MigrationProgress | None = None
+    paused: bool = False
+
+
+@dataclass
+class MigrationBatch:
+    """The activity ``migrate_batch``: move the next batch after ``cursor``."""
+
+    migration_id: str
+    flow: str
+    source: int
+    target: int
+    by: str = ""
+    where: dict[str, list[str]] = field(default_factory=dict)
+    cursor: MigrationCursor = field(default_factory=MigrationCursor)
+    batch_size: int = 100
+    concurrency: int = 16
+
+
+@dataclass
+class MigrationBatchResult:
+    cursor: MigrationCursor
+    done: bool  # nothing was left after the cursor
+    moved: int = 0
+    already: int = 0
+    stayed: int = 0
+    failed: int = 0
+    stays: list[dict[str, Any]] = field(default_factory=list)

@@ -36,7 +36,7 @@ from services.definitions.live import live_definitions
 from services.definitions.publishing import ref, version_of
 from services.errors import Invalid, NotFound
 from services.orders.repair import FINAL_STATUSES, OUTSIDE_SEQ
-from workflows.contracts import DefinitionRef, MigrateRequest, MigrateResult
+from workflows.contracts import DefinitionRef, MigrateRequest, MigrateResult, MigrationCursor
 
 FILTERS = ("status",)
 DEFAULT_BATCH = 100
@@ -216,9 +216,16 @@ def _last_lines(session: Session, kind: str, ids: Sequence[str]) -> dict[str, tu
 
 
 def select_instances(
-    session: Session, flow: Flow, name: str, version: int, where: dict[str, list[str]]
+    session: Session,
+    flow: Flow,
+    name: str,
+    version: int,
+    where: dict[str, list[str]],
+    after: MigrationCursor | None = None,
+    limit: int | None = None,
 ) -> list[Instance]:
-    """Orders and returns of flow ``name`` v``version`` whose flow has not ended, oldest first."""
+    """Orders and returns of flow ``name`` v``version`` whose flow has not ended, oldest first; with ``after``,
+    the next ``limit`` of them after that keyset position (orders, then returns, by id)."""
     found: list[Instance] = []
     ended = {
         *FINAL_STATUSES,
@@ -232,13 +239,25 @@ def select_instances(
         query = query.where(col(model.status).not_in(ended))
         if where.get("status"):
             query = query.where(col(model.status).in_(where["status"]))
-        rows = session.exec(query.order_by(col(model.created_at), col(model.id))).all()
+        if after is None:
+            query = query.order_by(col(model.created_at), col(model.id))
+        elif after.kind == "return" and kind == "order":
+            continue
+        else:
+            if after.kind == kind and after.id:
+                query = query.where(col(model.id) > after.id)
+            query = query.order_by(col(model.id))
+        if limit is not None:
+            query = query.limit(limit - len(found))
+        rows = session.exec(query).all()
         last = _last_lines(session, kind, [row.id for row in rows])
         for row in rows:
             step, since = last.get(row.id, (None, None))
             found.append(
                 Instance(kind, row.id, row.workflow_id, row.status, waiting_step(flow, step), since, list(row.pins))
             )
+        if limit is not None and len(found) >= limit:
+            break
     return found
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, union
+from sqlalchemy import and_, exists, func, or_, union
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -38,6 +38,7 @@ SORT_WORDS = {
 }
 MAX_LIMIT = 500
 EXPORT_LIMIT = 10_000  # rows of one CSV export; narrow the search for more
+WORD_COUNT_CAP = 2_000
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{6,}$")
 _TOP = "\U0010ffff"  # above every character: [prefix, prefix + _TOP) holds every text starting with prefix
 
@@ -129,12 +130,25 @@ def _keyed(kind: str, value: str, prefix: bool = False) -> Any:
     )
 
 
-def text_clause(text: str) -> ColumnElement[bool]:
+def _rarest(session: Session | None, words: list[str]) -> str:
+    """The word of a name that matches the fewest orders (counted up to WORD_COUNT_CAP): the index's way in."""
+    if session is None:
+        return max(words, key=len)
+
+    def matches(word: str) -> int:
+        capped = _keyed("word", word, prefix=True).limit(WORD_COUNT_CAP).subquery()
+        return int(session.exec(select(func.count()).select_from(capped)).one())
+
+    return min(words, key=matches)
+
+
+def text_clause(text: str, session: Session | None = None) -> ColumnElement[bool]:
     """Orders the search box means: its id or external id, an e-mail, a phone number or the customer's name."""
     words = text.lower().split()
-    if len(words) > 1:  # a name: the first word picks by index, every word must start a word of the name
-        rest = [col(Order.customer_name).contains(word, autoescape=True) for word in words[1:]]
-        return and_(col(Order.id).in_(_keyed("word", words[0], prefix=True)), *rest)
+    if len(words) > 1:  # a name: the rarest word picks by index, every word must be in the name
+        driver = _rarest(session, words)
+        rest = [col(Order.customer_name).contains(word, autoescape=True) for word in words if word != driver]
+        return and_(col(Order.id).in_(_keyed("word", driver, prefix=True)), *rest)
     ids = [
         select(Order.id).where(Order.id == text),
         select(Order.id).where(Order.external_id == text),
@@ -151,7 +165,7 @@ def _cursor_clause(query: OrderQuery) -> ColumnElement[bool] | None:
     if not query.after:
         return None
     column, descending = SORTS[query.sort]
-    value_text, _, last_id = query.after.rpartition("~")
+    value_text, _, last_id = query.after.replace("\x00", "").rpartition("~")
     try:
         value: Any = datetime.fromisoformat(value_text) if column is Order.created_at else float(value_text)
     except ValueError:
@@ -170,13 +184,21 @@ def cursor_of(order: Order, sort: str) -> str:
     return f"{value}~{order.id}"
 
 
-def clauses(query: OrderQuery, caller: Principal, now: datetime | None = None) -> list[ColumnElement[bool]]:
+def clauses(
+    query: OrderQuery, caller: Principal, now: datetime | None = None, session: Session | None = None
+) -> list[ColumnElement[bool]]:
     """The WHERE clauses of ``query`` for ``caller`` (their channel and warehouse scopes included)."""
+    # PostgreSQL refuses NUL in a text parameter (an error, not a miss): no order has one anyway.
+    query = replace(
+        query,
+        **{k: getattr(query, k).replace("\x00", "") for k in ("q", "channel", "warehouse", "sku", "tag")},
+        status=tuple(s.replace("\x00", "") for s in query.status),
+    )
     where: list[ColumnElement[bool]] = []
     if (scope := scopes.order_clause(caller)) is not None:
         where.append(scope)
     if query.q.strip():
-        where.append(text_clause(query.q))
+        where.append(text_clause(query.q, session))
     if query.status:
         where.append(col(Order.status).in_(query.status))
     if query.channel:
@@ -210,7 +232,7 @@ class Found:
 def search(session: Session, caller: Principal, query: OrderQuery, offset: int = 0) -> Found:
     """One page of the orders ``caller`` may see that match ``query``, in its sort order."""
     column, descending = SORTS[query.sort]
-    statement = select(Order).where(*clauses(query, caller))
+    statement = select(Order).where(*clauses(query, caller, session=session))
     if (after := _cursor_clause(query)) is not None:
         statement = statement.where(after)
     order_by = (col(column).desc(), col(Order.id).desc()) if descending else (col(column), col(Order.id))
@@ -231,7 +253,7 @@ def find_order(session: Session, caller: Principal, reference: str) -> Order | N
     An external id is unique per channel; typed alone it names an order only if
     one channel the caller sees has it.
     """
-    reference = reference.strip()
+    reference = reference.replace("\x00", "").strip()
     if not reference:
         return None
     order = session.get(Order, reference)

@@ -79,6 +79,12 @@ ACCESS: dict[tuple[str, str], str | tuple[str, ...]] = {
     ("GET", "/api/definitions/{kind}/{name}/diff"): SIGNED_IN,
     ("POST", "/api/definitions/{kind}/{name}/rollback"): ANALYST,
     ("POST", "/api/definitions"): ANALYST,
+    # moving waiting instances between flow versions (issue 15): the editors'
+    ("POST", "/api/definitions/flow/{name}/migrations/preview"): ANALYST,
+    ("POST", "/api/definitions/flow/{name}/migrations"): ANALYST,
+    ("GET", "/api/definitions/flow/{name}/migrations/{migration_id}"): ANALYST,
+    ("POST", "/api/definitions/flow/{name}/migrations/{migration_id}/pause"): ANALYST,
+    ("POST", "/api/definitions/flow/{name}/migrations/{migration_id}/resume"): ANALYST,
     # stock: everybody reads; operators change it and run the ledger reconciliation
     ("GET", "/api/inventory"): SIGNED_IN,
     ("GET", "/api/inventory/warehouses"): SIGNED_IN,
@@ -176,6 +182,9 @@ ACCESS: dict[tuple[str, str], str | tuple[str, ...]] = {
     ("GET", "/definitions/new"): SIGNED_IN,
     ("GET", "/definitions/log"): ADMIN,
     ("POST", "/definitions/check"): SIGNED_IN,
+    ("POST", "/definitions/whatif"): ANALYST,
+    ("POST", "/definitions/preview"): ANALYST,
+    ("GET", "/definitions/flow/{name}/diagram"): SIGNED_IN,
     ("POST", "/definitions/editor"): SIGNED_IN,
     ("GET", "/definitions/{kind}/{name}"): SIGNED_IN,
     ("GET", "/definitions/{kind}/{name}/history"): SIGNED_IN,

@@ -110,3 +110,10 @@ def test_a_row_names_the_customer_the_currency_and_who_holds_it():
     )
     qc = _row(_task(timedelta(hours=3), return_id="ret_1", decisions=["inspected"]), order, None, "ann", NOW)
     assert (qc.form_decisions, qc.quick_decisions, qc.claimed_by_other) == (["inspected"], [], False)
+
+
+def test_a_refused_decision_reads_as_a_sentence():
+    from web.pages.inbox import _verb
+
+    assert f"Could not {_verb('reject')} the task" == "Could not reject the task"
+    assert f"Could not {_verb('inspected')} the task" == "Could not record “inspected” for the task"

@@ -55,9 +55,7 @@ def test_a_change_that_alters_commands_fails_replay_and_the_patched_change_passe
 
     # The deliberate change adds a timer before the first step; a run continued after a move
     # starts at the step it moved to, so it never reaches that timer.
-    orders = [
-        path for path in FILES if path.stem.startswith(("order_", "v2_order_")) and "moved_then" not in path.stem
-    ]
+    orders = [path for path in FILES if path.stem.startswith(("order_", "v2_order_")) and "moved_then" not in path.stem]
     assert orders
     for path in orders:
         failure = replay(path, [Unpatched, ReturnWorkflow])
