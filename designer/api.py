@@ -6,6 +6,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
+from designer.migrations_api import migration_view
 from designer.schemas import (
     Check,
     DefinitionHistory,
@@ -25,11 +26,12 @@ from engine.schemas import schema_for
 from engine.sourcemap import error_lines
 from oms.db import session_scope
 from oms.models import DefinitionVersion
+from services.definitions.audit_log import audit_log
+from services.definitions.migration_runs import progress_of
 from services.definitions.publishing import (
     discard_draft,
     get_draft,
     publish,
-    publish_log,
     rollback,
     save_draft,
     validate,
@@ -139,12 +141,12 @@ def definitions_log(
     name: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict:
-    """Every publish, newest first, with who, when, the note and the diff against the version before."""
+    """Every publish, newest first, with who, when, the note and the diff against the version before; and every
+    migration of waiting instances between versions, newest first, with its plan (counts) and its result."""
+    log = audit_log(session, limit, kind, name)
     return {
-        "entries": [
-            {**_version_view(e.row), "previous_version": e.previous, "diff": e.diff}
-            for e in publish_log(session, limit, kind, name)
-        ]
+        "entries": [{**_version_view(e.row), "previous_version": e.previous, "diff": e.diff} for e in log.publishes],
+        "migrations": [migration_view(row, progress_of(row)) for row in log.migrations],
     }
 
 

@@ -31,11 +31,11 @@ from engine.definitions import KINDS
 from engine.diff import change_counts, diff_lines
 from engine.errors import InvalidDefinition
 from oms.db import get_read_engine, session_scope
+from services.definitions.audit_log import audit_log
 from services.definitions.publishing import (
     discard_draft,
     get_draft,
     publish,
-    publish_log,
     rollback,
     save_draft,
     validate,
@@ -83,17 +83,24 @@ def new_definition(request: Request, session: SessionDep, user: SignedIn, kind: 
 def publish_log_page(request: Request, session: SessionDep, user: SignedIn, kind: str = "", name: str = ""):
     if "admin" not in user.roles:
         raise PageRefused(403, "The publish log is for admins.")
-    entries = publish_log(session, 200, kind or None, name or None)
+    log = audit_log(session, 200, kind or None, name or None)
     return render(
-        request, "pages/definition_log.html", {"nav": "definitions", "entries": entries, "kind": kind, "name": name}
+        request,
+        "pages/definition_log.html",
+        {"nav": "definitions", "entries": log.publishes, "migrations": log.migrations, "kind": kind, "name": name},
     )
 
 
-async def _editor_json(request: Request) -> tuple[CurrentUser, dict] | JSONResponse:
-    """The signed-in user and the JSON body ``{"text": ...}`` of one of the editor's own requests."""
+async def _editor_json(request: Request, needs_editor: str = "") -> tuple[CurrentUser, dict] | JSONResponse:
+    """The signed-in user and the JSON body ``{"text": ...}`` of one of the editor's own requests.
+
+    ``needs_editor`` names what only analysts and admins may do; others are refused before the body is read.
+    """
     user = page_user(request)
     if user is None:
         return JSONResponse({"detail": "not signed in; reload the page and sign in"}, status_code=401)
+    if needs_editor and not can_edit(user):
+        return JSONResponse({"detail": f"{needs_editor} needs analyst or admin"}, status_code=403)
     if not tokens_match(csrf_token(request), request.headers.get("x-csrf-token")):
         return JSONResponse({"detail": "security token missing or stale; reload the page"}, status_code=403)
     try:
@@ -119,12 +126,10 @@ async def check(request: Request):
 @router.post("/definitions/whatif")
 async def whatif_fragment(request: Request):
     """What-if for the editor's script: the result as HTML, shown under the button that asked for it."""
-    got = await _editor_json(request)
+    got = await _editor_json(request, needs_editor="what-if")
     if isinstance(got, JSONResponse):
         return got
-    user, body = got
-    if not can_edit(user):
-        return JSONResponse({"detail": "what-if needs analyst or admin"}, status_code=403)
+    _, body = got
     last = parse_last(str(body.get("last", DEFAULT_LAST)))
     return JSONResponse(await to_thread.run_sync(_whatif_json, body["text"], last))
 
@@ -139,12 +144,10 @@ def _whatif_json(text: str, last: int) -> dict:
 @router.post("/definitions/preview")
 async def publish_preview_fragment(request: Request):
     """The publish step for the editor's script: the diff against the live version and the note, as HTML."""
-    got = await _editor_json(request)
+    got = await _editor_json(request, needs_editor="publishing")
     if isinstance(got, JSONResponse):
         return got
-    user, body = got
-    if not can_edit(user):
-        return JSONResponse({"detail": "publishing needs analyst or admin"}, status_code=403)
+    _, body = got
     note = str(body.get("note") or "")[:MAX_NOTE]
     return JSONResponse(await to_thread.run_sync(_preview_json, body["text"], note))
 

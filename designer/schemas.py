@@ -90,10 +90,6 @@ class LogEntry(VersionView):
     diff: str
 
 
-class PublishLog(BaseModel):
-    entries: list[LogEntry]
-
-
 class FiredRule(BaseModel):
     rule: str
     action: str
@@ -245,3 +241,10 @@ class MigrationView(BaseModel):
     stays: list[dict[str, Any]]
     created_at: str
     finished_at: str | None
+
+
+class PublishLog(BaseModel):
+    """Every publish, newest first, and every migration of waiting instances with its plan and result."""
+
+    entries: list[LogEntry]
+    migrations: list[MigrationView]

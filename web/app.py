@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 import designer
 from designer import api as definitions
-from designer import migrations_api
+from designer import migration_pages, migrations_api
 from designer import pages as designer_pages
 from oms import metrics
 from oms.db import get_engine
@@ -64,6 +64,7 @@ def create_app() -> FastAPI:
     app.include_router(migrations_api.router)
     app.include_router(pages.router)
     app.include_router(designer_pages.router)
+    app.include_router(migration_pages.router)
     app.mount("/static/editor", StaticFiles(directory=designer.STATIC_DIR / "editor"), name="editor")
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from oms.db import get_read_engine, session_scope
@@ -147,7 +147,7 @@ async def progress(client: Client, name: str, migration_id: str) -> tuple[FlowMi
         return row, progress_of(row)
     try:
         live = await client.get_workflow_handle(workflow_id(row.id)).query("progress", result_type=MigrationProgress)
-    except RPCError:
+    except (RPCError, WorkflowQueryFailedError):  # no worker has run it yet, or none is up: the row's last word
         return row, progress_of(row)
     return row, live if live is not None else progress_of(row)
 

@@ -126,7 +126,7 @@ def test_a_change_at_a_step_that_does_not_take_it_is_refused_naming_the_steps_th
         assert refused.status_code == 409
         assert refused.json()["detail"] == (
             f"order {order_id} is on_hold at step 'manual_review', which takes no address_changed; "
-            "it can be changed only while waiting at a step that does (await_payment)"
+            "it can be changed only while waiting at a step that does (await_payment, held_by_hand)"
         )
         unsigned = client.post(f"/api/orders/{order_id}/cancel", headers={"Authorization": "Bearer nope"})
         assert unsigned.status_code == 401
