@@ -70,6 +70,12 @@ class FlowWorkflow:
         assert isinstance(step, ApprovalStep)  # only approval steps open tasks
         return self._flow, task, step
 
+    def _refuse_if_closing(self, step: ApprovalStep) -> None:
+        """An event that ends the task has arrived (a cancellation, say): it wins over a decision,
+        as it does in test cases and what-if, which take the events that arrived first."""
+        if task_event(step, self._events) is not None:
+            raise ApplicationError("the task is closing: an event that ends it has arrived", type="already_decided")
+
     # ---- failures: visible and repairable -------------------------------
 
     async def run_repairable(self, flow: Flow) -> tuple[str, str | None]:

@@ -101,6 +101,7 @@ class OrderWorkflow(MovableFlowWorkflow):
                 raise ApplicationError(refused[1], type=refused[0])
             return
         _, task, step = self._open_task(decision.task_id, "order")
+        self._refuse_if_closing(step)
         state = TaskState(task["state"], task["role"], tuple(task["approvals"]))
         problem = decision_problem(step, state, decision.decision, decision.role, decision.comment, decision.user)
         if problem:

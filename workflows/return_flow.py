@@ -75,6 +75,7 @@ class ReturnWorkflow(MovableFlowWorkflow):
                 raise ApplicationError(refused[1], type=refused[0])
             return
         _, task, step = self._open_task(decision.task_id, "return")
+        self._refuse_if_closing(step)
         problem = decision_problem(
             step,
             TaskState(task["state"], task["role"]),
