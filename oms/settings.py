@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    # mTLS to the Temporal frontend: PEM files; a CA alone verifies the server, cert + key also sign us in.
+    temporal_tls_ca: Path | None = None
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
     task_queue: str = "oms-orders"
     web_host: str = "127.0.0.1"
     web_port: int = 8000

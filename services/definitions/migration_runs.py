@@ -14,6 +14,7 @@ id), so nobody is moved twice or left out of the count.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
@@ -149,7 +150,13 @@ async def progress(client: Client, name: str, migration_id: str) -> tuple[FlowMi
         live = await client.get_workflow_handle(workflow_id(row.id)).query("progress", result_type=MigrationProgress)
     except (RPCError, WorkflowQueryFailedError):  # no worker has run it yet, or none is up: the row's last word
         return row, progress_of(row)
-    return row, live if live is not None else progress_of(row)
+    if live is None:
+        return row, progress_of(row)
+    if live.status in FINISHED:
+        # The workflow is done but its last record (counts, finished_at) is still being written:
+        # the migration counts as finished once its row says so, so the two never disagree.
+        return row, dataclasses.replace(live, status=row.status)
+    return row, live
 
 
 async def outcome(client: Client, migration_id: str) -> MigrationProgress:
