@@ -458,5 +458,27 @@ def _migrate_durably(
         raise typer.Exit(1)
 
 
+def main() -> None:
+    """Run the command, then leave without the interpreter's teardown.
+
+    The Temporal client's native runtime keeps threads that can call into Python while the
+    interpreter finalizes, which aborts a finished command (temporalio/sdk-python#300). Every
+    command has done its work and closed its resources by the time ``app`` returns, so the exit
+    code is settled: flush and leave.
+    """
+    try:
+        app()
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
+
+
 if __name__ == "__main__":
-    app()
+    main()
