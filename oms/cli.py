@@ -472,7 +472,7 @@ def main() -> None:
     except SystemExit as exc:
         code = exc.code
     if code is not None and not isinstance(code, int):
-        print(code, file=sys.stderr)
+        typer.echo(str(code), err=True)
         code = 1
     logging.shutdown()
     sys.stdout.flush()
