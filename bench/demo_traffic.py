@@ -1,16 +1,14 @@
 """Demo traffic: how many ordinary orders pass the audit without a person?
 
-Submits ordinary orders (bench/traffic.py) through POST /api/orders, on our own embedded stack or
-on ``--url``, waits for every audit and reports the hold and auto-approval rates (target 95 %), the
-rules that held orders, with an example each, and the holds by channel and segment.
-``--fraud-share 0.05`` mixes in suspicious orders and reports how many were held, per pattern.
+Submits ordinary orders (bench/traffic.py) through POST /api/orders, on our own embedded stack or on ``--url``,
+waits for every audit and reports the hold and auto-approval rates (target 95 %), the rules that held orders,
+with an example each, and the holds by channel and segment. ``--fraud-share 0.05`` mixes in suspicious orders
+and reports how many were held, per pattern.
 
     .venv/bin/python -m bench.demo_traffic                        # 500 ordinary orders, own stack
     .venv/bin/python -m bench.demo_traffic --fraud-share 0.05 --output bench/results/demo_traffic_fraud.json
     .venv/bin/python -m bench.demo_traffic --url http://127.0.0.1:8000 --orders 200 --seed 7
 """
-
-from __future__ import annotations
 
 import asyncio
 import os
@@ -19,6 +17,8 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from contextlib import nullcontext
+
+import httpx
 
 from bench import harness
 from bench.traffic import Generated, TrafficGenerator
@@ -49,10 +49,8 @@ async def submit_and_wait(client, orders: list[Generated], args, stack) -> tuple
 
     outcomes, audited = await harness.gather_limited(args.concurrency, map(submit, orders)), {}
     print(f"submitted {len(orders)} orders; waiting for the audits ...", flush=True)
-    deadline = time.monotonic() + args.timeout
-    while pending := {o["id"] for o in outcomes if o["http"] in (200, 201)} - set(audited):
-        if time.monotonic() > deadline:
-            break
+    deadline, accepted = time.monotonic() + args.timeout, {o["id"] for o in outcomes if o["http"] in (200, 201)}
+    while (pending := accepted - set(audited)) and time.monotonic() <= deadline:
         if stack is not None:
             stack.check()
         await harness.gather_limited(args.concurrency, map(look, sorted(pending)))
@@ -89,8 +87,6 @@ def analyse(pairs: list[tuple[Generated, dict | None]]) -> dict:
 
 
 async def measure(args, stack: harness.BenchStack | None) -> tuple[str, dict, dict]:
-    import httpx
-
     base_url, orders = stack.base_url if stack else args.url.rstrip("/"), build_traffic(args)
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
         client.headers.update(await harness.login(client, "channel", harness.PASSWORD if stack else args.password))
@@ -107,18 +103,9 @@ async def measure(args, stack: harness.BenchStack | None) -> tuple[str, dict, di
 
 
 def main() -> int:
-    args = harness.arguments(
-        __doc__,
-        orders=500,
-        seed=20261121,
-        fraud_share=0.0,
-        channel_ips=("as-mapped", "device"),
-        url="",
-        password=os.environ.get("OMS_DEV_PASSWORD", "oms-dev"),
-        concurrency=8,
-        timeout=600.0,
-        output=harness.RESULTS / "demo_traffic.json",
-    )
+    traffic = {"orders": 500, "seed": 20261121, "fraud_share": 0.0, "channel_ips": ("as-mapped", "device")}
+    server = {"url": "", "password": os.environ.get("OMS_DEV_PASSWORD", "oms-dev"), "concurrency": 8, "timeout": 600.0}
+    args = harness.arguments(__doc__, **traffic, **server, output=harness.RESULTS / "demo_traffic.json")
     with nullcontext() if args.url else harness.BenchStack() as stack:
         title, figures, details = asyncio.run(measure(args, stack))
     ordinary = figures["ordinary: orders"]

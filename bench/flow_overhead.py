@@ -1,15 +1,7 @@
-"""What the YAML interpreter costs: the shipped order flow against the same flow written by hand.
+"""What the YAML interpreter costs: ``OrderFlow`` against the same flow written by hand (bench/handwritten.py),
+prepaid orders on one dev server and an in-process worker, alternating rounds (see bench/README.md).
 
-One dev server, a fresh database (SQLite, or PostgreSQL with --postgres) and one in-process worker
-hosting A, ``OrderFlow`` interpreting the shipped order flow (orders from ``submit_order``), and B,
-``HandwrittenOrder`` (bench/handwritten.py; orders stored by the same intake code). Prepaid
-orders, signalled ``delivered`` at once, awaited to the end; after a warm-up the variants
-alternate (ABBA). Reports orders/s, the ratio A/B, latency, CPU per order (this process, the
-Temporal server), the SDK core's warnings (all in bench/results/flow_overhead_core.log), and
-whether A and B wrote the same side effects.
-
-    .venv/bin/python -m bench.flow_overhead --orders 200
-    .venv/bin/python -m bench.flow_overhead --orders 200 --postgres
+    .venv/bin/python -m bench.flow_overhead --orders 200        # --postgres: a fresh PostgreSQL database
 """
 
 from __future__ import annotations
@@ -48,13 +40,8 @@ def order_payload(external_id: str, n: int) -> dict:
     name, street = f"Bench Customer {n}", f"Benchstrasse {n}"
     address = {"name": name, "street": street, "city": city, "postal_code": postal, "country": country}
     order = {"channel": "web", "external_id": external_id, "customer": {"name": name, "email": f"bench{n}@example.com"}}
-    payment = {"method": "card", "status": "paid"}
-    return order | {
-        "shipping_address": address,
-        "lines": lines,
-        "payment": payment,
-        "client_ip": f"10.0.{n >> 8}.{n & 255}",
-    }
+    paid = {"shipping_address": address, "lines": lines, "payment": {"method": "card", "status": "paid"}}
+    return order | paid | {"client_ip": f"10.0.{n >> 8}.{n & 255}"}
 
 
 def sdk_runtime():

@@ -1,12 +1,7 @@
 """The shipped order flow's prepaid happy path written by hand: the baseline of bench/flow_overhead.py.
 
-The same activities, inputs, sequence numbers, timeouts, retry policy and
-local/regular choices as ``workflows/order_flow.py`` produces interpreting
-``definitions/flows/order.yaml`` for a prepaid order the audit approves: audit,
-reserve, notify confirmed, ship, notify shipped, then on ``delivered``
-record_progress "event" (local), notify delivered and record_progress
-"completed" (local). Any other branch fails the workflow loudly, so that a run
-never silently measures a different path.
+The same activities, inputs, sequence numbers, timeouts, retry policy and local/regular choices as
+``OrderFlow`` interpreting ``definitions/flows/order.yaml``; any other branch fails the workflow loudly.
 """
 
 from __future__ import annotations

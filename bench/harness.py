@@ -3,8 +3,6 @@
 Benchmarks run from the repository root as modules: `.venv/bin/python -m bench.<name>`.
 """
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import json
@@ -72,7 +70,7 @@ class BenchStack(EmbeddedStack):
         more |= {"web_host": "127.0.0.1", "worker_nice": 10}  # the worker's priority as `oms up` gives it
         super().__init__(os.environ | oms_settings(url, self.folder, **more), log_dir=self.folder, cwd=ROOT)
 
-    def __enter__(self) -> BenchStack:
+    def __enter__(self) -> "BenchStack":
         super().__enter__()
         try:
             print(f"starting the embedded stack in {self.folder}: web on {self.base_url}", flush=True)
@@ -199,10 +197,7 @@ def _machine_busy_s() -> float:
 
 class CpuMeter:
     """CPU seconds of named processes, of this one ("this process") and of the whole machine ("machine").
-
-    Other jobs on a 2-core machine move every figure: "others" says how busy
-    they kept it (the machine minus the named processes and this one).
-    """
+    Other jobs on a 2-core machine move every figure: "others" is how busy they kept it (the machine minus the rest)."""
 
     def __init__(self, pids: dict[str, int] | None = None) -> None:
         self.pids = dict(pids or {})
@@ -234,11 +229,8 @@ def _shown(value: Any) -> str:
 
 
 def report(title: str, figures: dict[str, Any], verdicts: Iterable[tuple[str, bool]] = (), **details: Any) -> int:
-    """Print the figures (one line each; a dict of dicts one line per entry) and the verdicts, write all as JSON.
-
-    The JSON goes to ``details["output"]`` or bench/results/<first word of the title>.json.
-    Returns the exit code: 1 when a verdict is missed.
-    """
+    """Print the figures (one line each; a dict of dicts one line per entry) and the verdicts, write all as JSON
+    (to ``details["output"]`` or bench/results/<first word of the title>.json); exit code 1 if a verdict is missed."""
     line, verdicts = "-" * 100, list(verdicts)
     print(f"\n{line}\n{title}\n{line}")
     for name, value in figures.items():

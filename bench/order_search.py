@@ -55,7 +55,7 @@ def generate(session: Session, total: int, batch: int = 20_000) -> float:
                 dict(zip(ORDER_COLUMNS, values, strict=True)) | {"created_at": created, "updated_at": created}
             )
             orders[-1] |= {"customer_name": name, "email": email, "address_key": str(i)} | CONSTANT
-            keys += [{"kind": k, "value": v, "order_id": oid} for k, v in search_keys(doc, tags, name)]
+            keys += [dict(kind=k, value=v, order_id=oid, created_at=created) for k, v in search_keys(doc, tags, name)]
             moves.append(
                 {"order_id": oid, "warehouse": WAREHOUSES[i % 3], "sku": lines[0]["sku"], "at": created} | MOVE
             )
@@ -76,6 +76,7 @@ def cases(total: int, rng: random.Random) -> dict[str, dict[str, str]]:
         "external id": {"q": f"{CHANNELS[i % 4][0].upper()}-{i}"},
         "order id": {"q": f"ord_{i:012x}"},
         "name (one word)": {"q": name.split()[1]},
+        "a first name (1 in 12 orders)": {"q": name.split()[0]},
         "name (two words)": {"q": name},
         "e-mail": {"q": email.upper()},
         "phone": {"q": phone[:3] + " " + phone[3:]},
@@ -128,10 +129,9 @@ def main() -> int:
     for kind in args.databases.split(","):
         with app_database(kind):
             result = measure(kind, args.orders, args.repeat)
-        figures[f"{kind} (ms, first + second page)"] = {
-            k: {"p50": v["p50"], "p95": v["p95"]} for k, v in result.items() if not k.startswith("_")
-        }
-        worst = max(v["p95"] for k, v in result.items() if not k.startswith("_"))
+        shown = {k: {"p50": v["p50"], "p95": v["p95"]} for k, v in result.items() if not k.startswith("_")}
+        figures[f"{kind} (ms, first + second page)"] = shown
+        worst = max(v["p95"] for v in shown.values())
         verdicts.append(
             (f"{kind}: every query type p95 under {args.budget_ms:.0f} ms (worst {worst} ms)", worst < args.budget_ms)
         )

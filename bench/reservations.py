@@ -1,15 +1,12 @@
 """Reservations per second, with and without contention, on SQLite and PostgreSQL; oversell count.
 
-Drives ``services.stock.reservation.reserve_order`` from many threads, without Temporal, on a fresh
-database of each kind: contention (few SKUs, stock for all), sell-out (stock for a quarter of the
-orders) and no contention (many SKUs). Then it counts oversold rows, checks that exactly the stock
-there was got reserved and rebuilds every balance from the ledger; exit code 1 if any of that fails.
+``services.stock.reservation.reserve_order`` from many threads, without Temporal, on a fresh database of each
+kind: contention (few SKUs, stock for all), sell-out (stock for a quarter) and no contention (many SKUs); then
+oversold rows, exactly the stock there was reserved, the ledger rebuilt: exit code 1 if any of that fails.
 
     .venv/bin/python -m bench.reservations                      # SQLite and PostgreSQL
     .venv/bin/python -m bench.reservations --db postgresql --orders 5000 --threads 32
 """
-
-from __future__ import annotations
 
 import multiprocessing
 import time
@@ -73,16 +70,10 @@ def scenario(skus: list[str], ids: list[str], threads: int, expected: int) -> di
     seconds = time.perf_counter() - started
     with Session(get_engine()) as session:
         rows = session.exec(select(Stock).where(Stock.sku.in_(skus))).all()
-        ledger = len(reconcile(session)["differences"])
-    oversold = sum(1 for r in rows if r.reserved > r.on_hand or r.reserved < 0)
+        checks = {"ledger differences": len(reconcile(session)["differences"])}
+    checks["oversold rows"] = sum(1 for r in rows if r.reserved > r.on_hand or r.reserved < 0)
     speed = {"per s": round(reserved / seconds, 1), "attempts per s": round(len(ids) / seconds, 1)}
-    return {
-        "reserved": reserved,
-        "expected": expected,
-        **speed,
-        "oversold rows": oversold,
-        "ledger differences": ledger,
-    }
+    return {"reserved": reserved, "expected": expected, **speed, **checks}
 
 
 def run_on(kind: str, orders: int, threads: int) -> dict[str, dict]:
@@ -92,14 +83,11 @@ def run_on(kind: str, orders: int, threads: int) -> dict[str, dict]:
     with harness.app_database(kind):
         prepare(seed=True)  # tables, the shipped allocation definition, demo warehouses
         run, hot, spread = uuid.uuid4().hex[:6].upper(), 2, 500
-        plenty = stocked(f"HOT{run}", hot, orders // hot + 1, ["BER"], orders)
-        scarce = stocked(f"OUT{run}", hot, orders // hot // 4, ["BER"], orders)
-        many = stocked(f"SPR{run}", spread, 10 * orders // spread + 10, ["BER", "LYS"], orders)
-        return {
-            f"{kind} contention": scenario(*plenty, threads, orders),
-            f"{kind} sell-out": scenario(*scarce, threads, hot * (orders // hot // 4)),
-            f"{kind} no contention": scenario(*many, threads, orders),
-        }
+        plenty = stocked(f"HOT{run}", hot, orders // hot + 1, ["BER"], orders), orders
+        scarce = stocked(f"OUT{run}", hot, orders // hot // 4, ["BER"], orders), hot * (orders // hot // 4)
+        many = stocked(f"SPR{run}", spread, 10 * orders // spread + 10, ["BER", "LYS"], orders), orders
+        runs = {"contention": plenty, "sell-out": scarce, "no contention": many}  # (SKUs, orders), reservable
+        return {f"{kind} {name}": scenario(*made, threads, expected) for name, (made, expected) in runs.items()}
 
 
 def main() -> int:

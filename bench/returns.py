@@ -1,16 +1,14 @@
 """Returns end to end on the embedded stack: request, policy, label, parcel, quality check, restock, refund.
 
-Delivers ``--returns`` prepaid web orders, then returns one item of each, ``--concurrency`` at a
-time, until completed: returns per second, p50/p99 of POST /api/returns and of request to
-completion; checks that each refund equals the value, with one `return` ledger movement.
+Delivers ``--returns`` prepaid web orders, then returns one item of each, ``--concurrency`` at a time, until
+completed: returns per second, p50/p99 of POST /api/returns and of request to completion; checks that each
+refund equals the value, with one `return` ledger movement.
 
-    .venv/bin/python -m bench.returns                      # 200 returns, 20 at a time
-    .venv/bin/python -m bench.returns --returns 100 --concurrency 10
+    .venv/bin/python -m bench.returns --returns 100 --concurrency 10      # default: 200 returns, 20 at a time
 """
 
-from __future__ import annotations
-
 import asyncio
+import contextlib
 import time
 import uuid
 
@@ -18,8 +16,7 @@ import httpx
 
 from bench import harness
 
-POLL = 0.1  # seconds between looks at a return or order
-PATIENCE = 300  # seconds a return or order may take to reach the next status
+POLL, PATIENCE = 0.1, 300  # seconds between looks at a return or order; seconds it may take to the next status
 
 
 def order_payload(n: int, tag: str) -> dict:
@@ -35,11 +32,9 @@ def order_payload(n: int, tag: str) -> dict:
 async def until(client: httpx.AsyncClient, url: str, status: str) -> dict:
     deadline, body = time.monotonic() + PATIENCE, {}
     while time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(httpx.TransportError):  # a kept-alive connection the server closed: look again
             if (body := (await client.get(url)).json())["status"] == status:
                 return body
-        except httpx.TransportError:  # a kept-alive connection the server closed: look again
-            pass
         await asyncio.sleep(POLL)
     raise RuntimeError(f"{url} stuck in {body.get('status')}")
 
@@ -86,9 +81,7 @@ def main() -> int:
     args = harness.arguments(__doc__, returns=200, concurrency=20)
     with harness.BenchStack() as stack:
         figures, wrong = asyncio.run(measure(stack, args))
-    title = (
-        f"returns: {args.returns} refund returns, {args.concurrency} at a time, embedded stack (polling every {POLL} s)"
-    )
+    title = f"returns: {args.returns} refund returns, {args.concurrency} at a time, embedded stack (polls {POLL} s)"
     return harness.report(title, figures, [(f"no invariant violations ({wrong})", not wrong)])
 
 

@@ -78,10 +78,8 @@ FIRST, LAST = ([name for name, *_ in NAMES[key]] for key in ("first", "last"))
 NUMBER_FIRST = {"FR", "BE", "US", "GB"}
 IPV4_FIRST = [31, 46, 62, 77, 80, 84, 85, 87, 88, 89, 91, 93, 94, 95, 109, 151, 176, 178, 185, 212, 213, 217]
 PHONE_PREFIX = {"DE": "+49 ", "FR": "+33 ", "NL": "+31 ", "US": "+1 ", "BE": "+32 ", "AT": "+43 ", "GB": "+44 "}
-# Totals: log-normal around a median (mixed consumer, ordinary consumer, B2B), with a long tail (sigma).
-CONSUMER_MEDIAN, CONSUMER_SIGMA = 80.0, 1.0
-ORDINARY_MEDIAN, ORDINARY_SIGMA = 65.0, 0.85
-B2B_MEDIAN, B2B_SIGMA = 900.0, 1.1
+# Totals: log-normal around a median (consumers of each profile, B2B), with a long tail (sigma).
+TOTALS = {"mixed": (80.0, 1.0), "ordinary": (65.0, 0.85), "b2b": (900.0, 1.1)}
 BIG_TICKET_SHARE = 0.02  # a laptop, chair or monitor bought on its own
 MIXED_ACCOUNTS = 3000  # B2B accounts with a credit limit in the mixed profile
 WELCOME10 = ("WELCOME10", 50.0, 0.10)  # (code, minimum spend, discount) as in definitions/promotions/coupons.yaml
@@ -195,16 +193,9 @@ class TrafficGenerator:
         email = f"{first}.{last}.{key[-5:]}@example.com".lower().replace(" ", "").replace("ü", "ue").replace("é", "e")
         ip = rng.choice(self.cgnat_ips) if rng.random() < 0.15 else self._home_ip()
         phone = self._phone(country) if rng.random() < 0.6 else None
-        return Customer(
-            key,
-            f"{first} {last}",
-            email,
-            phone,
-            country,
-            self._address(country, f"{first} {last}", heligoland, fresh),
-            ip,
-            account=key if rng.random() < 0.5 else None,
-        )  # logged-in shoppers have a customer number
+        address = self._address(country, f"{first} {last}", heligoland, fresh)
+        account = key if rng.random() < 0.5 else None  # logged-in shoppers have a customer number
+        return Customer(key, f"{first} {last}", email, phone, country, address, ip, account=account)
 
     def _account_person(self, account: str) -> Customer:
         """A buyer of a B2B account: each account has a few buyers and sites, on one office network."""
@@ -277,26 +268,15 @@ class TrafficGenerator:
             item = self.by_sku[rng.choice(["LAPTOP-14", "CHAIR-OFFICE", "MONITOR-27", "HEADPHONES-NC"])]
             lines = [{"sku": item.sku, "qty": 2 if rng.random() < 0.3 else 1, "price": item.price}]
         else:
-            median, sigma = (
-                (B2B_MEDIAN, B2B_SIGMA)
-                if b2b
-                else (CONSUMER_MEDIAN, CONSUMER_SIGMA)
-                if mixed
-                else (ORDINARY_MEDIAN, ORDINARY_SIGMA)
-            )
+            median, sigma = TOTALS["b2b" if b2b else self.profile]
             lines = self._lines(rng.lognormvariate(math.log(median), sigma), b2b)
         if channel == "marketplace":  # marketplace price lists differ a little from the shop's
             for line in lines:
                 line["price"] = round(line["price"] * rng.choice([0.95, 0.97, 1.0, 1.0, 1.03]), 2)
         payment = self._payment(channel, b2b, customer)
-        payload: dict[str, Any] = {
-            "channel": channel,
-            "external_id": self._next_id(f"{channel[:3].upper()}-"),
-            "customer": self._customer_block(customer, channel),
-            "shipping_address": dict(customer.address),
-            "lines": lines,
-            "payment": payment,
-        }
+        external_id, who = self._next_id(f"{channel[:3].upper()}-"), self._customer_block(customer, channel)
+        payload: dict[str, Any] = {"channel": channel, "external_id": external_id, "customer": who}
+        payload |= {"shipping_address": dict(customer.address), "lines": lines, "payment": payment}
         if pickup:  # as the store channel's mapping does: the store's address, no name for walk-in customers
             payload.update(delivery_method="pickup", shipping_address=dict(self.store_address))
             if rng.random() < STORE_ANONYMOUS_SHARE:
@@ -389,19 +369,10 @@ class TrafficGenerator:
         return out
 
     def _fraud(self, customer: Customer, lines: list[dict[str, Any]], ip: str, pattern: str) -> Generated:
-        return Generated(
-            {
-                "channel": "web",
-                "external_id": self._next_id("WEB-"),
-                "customer": {"name": customer.name, "email": customer.email},
-                "shipping_address": dict(customer.address),
-                "lines": lines,
-                "payment": {"method": "card", "status": "paid"},
-                "client_ip": ip,
-            },
-            "fraud",
-            pattern,
-        )
+        who = {"name": customer.name, "email": customer.email}
+        payload = {"channel": "web", "external_id": self._next_id("WEB-"), "customer": who}
+        payload |= {"shipping_address": dict(customer.address), "lines": lines}
+        return Generated(payload | {"payment": {"method": "card", "status": "paid"}, "client_ip": ip}, "fraud", pattern)
 
 
 ORDERS_PER_HOUR = 400  # the stream the facts see: one-hour velocity windows, first-time addresses, open invoices

@@ -1,7 +1,7 @@
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
@@ -12,6 +12,7 @@ from designer.schemas import (
     DefinitionHistory,
     DefinitionList,
     Draft,
+    Edited,
     JsonSchema,
     Published,
     PublishLog,
@@ -24,6 +25,7 @@ from engine.diff import change_counts, diff_lines, unified
 from engine.errors import DefinitionError, InvalidDefinition
 from engine.schemas import schema_for
 from engine.sourcemap import error_lines
+from engine.yaml_edit import EditError, apply_edits, parse_edits
 from oms.db import session_scope
 from oms.models import DefinitionVersion
 from services.definitions.audit_log import audit_log
@@ -45,6 +47,7 @@ from services.definitions.whatif import (
     version_use,
 )
 from services.errors import Invalid
+from services.orders.channel_pull import follow_publish
 from web.api.params import MAX_ID, Version
 from web.deps import CurrentUser, SessionDep, UserDep, require
 
@@ -62,6 +65,15 @@ class DefinitionText(BaseModel):
 class WhatIfRequest(BaseModel):
     text: str = Field(description="the draft rule set or flow (YAML)", max_length=MAX_TEXT_CHARS)
     last: int = Field(default=DEFAULT_LAST, ge=1, le=MAX_LAST, description="how many recorded orders to run it over")
+
+
+class EditRequest(BaseModel):
+    text: str = Field(description="the definition's YAML (a draft)", max_length=MAX_TEXT_CHARS)
+    edits: list[dict] = Field(
+        description="the changes, applied in order: {op: set|delete|insert|move|rename, path: [key or index, ...], "
+        "value, index, to} (engine/yaml_edit.py)",
+        max_length=200,
+    )
 
 
 class RollbackRequest(BaseModel):
@@ -123,6 +135,22 @@ Editor = Annotated[CurrentUser, Depends(require(*EDITORS))]
 @router.post("/validate", response_model=Check)
 def validate_definition(body: DefinitionText, session: SessionDep, _: Editor) -> dict:
     return check_view(validate(session, body.text))
+
+
+def edited_view(session: Session, text: str, edits: list) -> dict:
+    """``text`` with structured ``edits`` written into it in place, and its validation; 422 naming the bad edit."""
+    try:
+        new_text = apply_edits(text, parse_edits(edits))
+    except EditError as exc:
+        raise Invalid("bad_edit", f"{exc.where}: {exc.message}", field=exc.where) from exc
+    return {"text": new_text, **check_view(validate(session, new_text))}
+
+
+@router.post("/edit", response_model=Edited)
+def edit_definition(body: EditRequest, session: SessionDep, _: Editor) -> dict:
+    """Apply structured edits (set a value, insert, remove or move a list item, rename a key) to a draft's YAML,
+    keeping its comments and key order; the new text and its validation. Nothing is stored."""
+    return edited_view(session, body.text, body.edits)
 
 
 @router.get("/schemas/{kind}", response_model=JsonSchema)
@@ -346,7 +374,9 @@ def rollback_definition(
     kind: str,
     name: str,
     body: RollbackRequest,
+    request: Request,
     response: Response,
+    background: BackgroundTasks,
     user: Annotated[CurrentUser, Depends(require(*EDITORS))],
 ):
     """Publish an old version's text again, as a new version."""
@@ -360,6 +390,7 @@ def rollback_definition(
         return _refused(exc, "")
     if not published.created:
         response.status_code = 200
+    follow_publish_later(request, background, published.row)
     return {**_version_view(published.row), "created": published.created}
 
 
@@ -371,7 +402,9 @@ def rollback_definition(
 )
 def publish_definition(
     body: DefinitionText,
+    request: Request,
     response: Response,
+    background: BackgroundTasks,
     user: Annotated[CurrentUser, Depends(require(*EDITORS))],
 ):
     try:
@@ -381,4 +414,10 @@ def publish_definition(
         return _refused(exc, body.text)
     if not published.created:
         response.status_code = 200
+    follow_publish_later(request, background, published.row)
     return {**_version_view(published.row), "created": published.created}
+
+
+def follow_publish_later(request: Request, background: BackgroundTasks, row: DefinitionVersion) -> None:
+    """What a new live version starts outside the database (a channel's pull schedule), after the answer."""
+    background.add_task(follow_publish, getattr(request.app.state, "temporal", None), row.kind, row.name)

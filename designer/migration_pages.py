@@ -22,19 +22,24 @@ from services.definitions import migration, migration_runs
 from services.definitions.publishing import versions_of
 from services.errors import DomainError
 from web.deps import CurrentUser, TemporalDep
+from web.i18n import N_, gettext
 from web.pages.flash import Flash
 from web.pages.rendering import PageRoute, redirect, render
 from web.pages.security import FormUser, PageRefused, SignedIn
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 RECENT = 10  # migrations of the flow listed with their progress
-STATUS_LABELS = {"running": "running", "paused": "paused", "completed": "done", "failed": "failed"}
+STATUS_LABELS = {"running": N_("running"), "paused": N_("paused"), "completed": N_("done"), "failed": N_("failed")}
 
 
 def _planner(user: CurrentUser) -> CurrentUser:
     if not can_edit(user):
         raise PageRefused(
-            403, f"Role {user.role!r} can read definitions but not move orders; migrations need analyst or admin."
+            403,
+            gettext(
+                "Role %(role)r can read definitions but not move orders; migrations need analyst or admin.",
+                role=user.role,
+            ),
         )
     return user
 
@@ -100,7 +105,7 @@ async def migrate_page(
     with Session(get_read_engine()) as session:
         rows = versions_of(session, "flow", name)
     if not rows:
-        raise PageRefused(404, f"No flow named {name!r} is published.")
+        raise PageRefused(404, gettext("No %(kind)s named %(name)r is published.", kind="flow", name=name))
     source_version, target_version = views.pick_versions(rows, params.get("from", ""), params.get("to", ""))
     status = status.strip()
     context = await to_thread.run_sync(_plan, name, source_version, target_version, status)
@@ -115,7 +120,7 @@ async def migrate_page(
             "to_version": target_version,
             "status": status,
             "migrations": migrations,
-            "labels": STATUS_LABELS,
+            "labels": {status: gettext(label) for status, label in STATUS_LABELS.items()},
             "refresh": any(progress.status == "running" for _, progress in migrations),
             **context,
         },
@@ -134,15 +139,21 @@ async def start_migration(
     """Start the durable migration the page previewed; back to the page, which follows its progress."""
     _planner(user)
     if not (source.isdigit() and target.isdigit()):
-        raise PageRefused(422, "Choose the version the orders run now and the version they move to.")
+        raise PageRefused(422, gettext("Choose the version the orders run now and the version they move to."))
     back = _page_url(name, source, target, status.strip())
     try:
         where = _where(status)
         row = await migration_runs.start(client, name, int(source), int(target), user.username, where)
     except DomainError as exc:
-        return redirect(back, Flash().error(f"Nothing was moved: {exc.message}"))
-    movable = row.plan.get("movable", 0)
-    return redirect(back, Flash().ok(f"Migration {row.id} started: {movable} to move from v{source} to v{target}."))
+        return redirect(back, Flash().error(gettext("Nothing was moved: %(problem)s", problem=exc.message)))
+    started = gettext(
+        "Migration %(id)s started: %(n)s to move from v%(source)s to v%(target)s.",
+        id=row.id,
+        n=row.plan.get("movable", 0),
+        source=source,
+        target=target,
+    )
+    return redirect(back, Flash().ok(started))
 
 
 @router.post("/definitions/flow/{name}/migrations/{migration_id}")
@@ -156,11 +167,14 @@ async def pause_or_resume(
     """Pause a running migration after its batch in flight, or resume a paused one where it stopped."""
     _planner(user)
     if action not in ("pause", "resume"):
-        raise PageRefused(422, "Say pause or resume.")
+        raise PageRefused(422, gettext("Say pause or resume."))
     back = _page_url(name)
     try:
         row, _ = await migration_runs.signal(client, name, migration_id, action)
     except DomainError as exc:
         return redirect(back, Flash().error(exc.message))
-    said = "pausing after the batch in flight" if action == "pause" else "resumed"
-    return redirect(back, Flash().ok(f"Migration {row.id}: {said}."))
+    if action == "pause":
+        said = gettext("Migration %(id)s: pausing after the batch in flight.", id=row.id)
+    else:
+        said = gettext("Migration %(id)s: resumed.", id=row.id)
+    return redirect(back, Flash().ok(said))

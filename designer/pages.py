@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
-from designer import TEMPLATES_DIR
-from designer.api import check_view, whatif_view
+from designer import TEMPLATES_DIR, builder_pages, flow_editor_pages
+from designer.api import check_view, follow_publish_later, whatif_view
 from designer.views import (
     NEW_TEMPLATES,
     can_edit,
@@ -45,6 +45,7 @@ from services.definitions.publishing import (
 from services.definitions.whatif import DEFAULT_LAST, parse_last, version_use
 from services.errors import DomainError
 from web.deps import CurrentUser, SessionDep, page_user
+from web.i18n import gettext, ngettext
 from web.pages.flash import Flash
 from web.pages.rendering import TEMPLATES, PageRoute, add_template_folder, redirect, render
 from web.pages.security import FormUser, PageRefused, SignedIn, csrf_token, tokens_match
@@ -72,7 +73,7 @@ def definitions_page(request: Request, session: SessionDep, user: SignedIn):
 @router.get("/definitions/new")
 def new_definition(request: Request, session: SessionDep, user: SignedIn, kind: str = "rules"):
     if kind not in KINDS:
-        raise PageRefused(404, f"Unknown kind {kind!r}; kinds are {', '.join(KINDS)}.")
+        raise PageRefused(404, _unknown_kind(kind))
     text = NEW_TEMPLATES.get(kind, f"kind: {kind}\nname: \n")
     return render(
         request, "pages/definition_edit.html", editor_context(request, session, user, kind, None, text, check=False)
@@ -82,7 +83,7 @@ def new_definition(request: Request, session: SessionDep, user: SignedIn, kind: 
 @router.get("/definitions/log")
 def publish_log_page(request: Request, session: SessionDep, user: SignedIn, kind: str = "", name: str = ""):
     if "admin" not in user.roles:
-        raise PageRefused(403, "The publish log is for admins.")
+        raise PageRefused(403, gettext("The publish log is for admins."))
     log = audit_log(session, 200, kind or None, name or None)
     return render(
         request,
@@ -169,6 +170,7 @@ def _check_json(text: str) -> dict:
 @router.post("/definitions/editor")
 def editor_post(
     request: Request,
+    background: BackgroundTasks,
     session: SessionDep,
     user: FormUser,
     text: Annotated[str, Form()] = "",
@@ -183,13 +185,17 @@ def editor_post(
     """The editor's form: validate, what-if and the publish step without JavaScript; publish and drafts always."""
     text = text.replace("\r\n", "\n")
     if len(text) > MAX_TEXT:
-        raise PageRefused(422, f"The text is longer than {MAX_TEXT} characters; nothing was done.")
+        raise PageRefused(422, gettext("The text is longer than %(n)s characters; nothing was done.", n=MAX_TEXT))
     note = note.strip()[:MAX_NOTE]
     kind = kind if kind in KINDS else "rules"
     name = name or None
     if action in ("publish", "publish_confirmed") and not can_edit(user):
         raise PageRefused(
-            403, f"Role {user.role!r} can read definitions but not publish them; publishing needs analyst or admin."
+            403,
+            gettext(
+                "Role %(role)r can read definitions but not publish them; publishing needs analyst or admin.",
+                role=user.role,
+            ),
         )
     if action == "publish" or (action == "publish_confirmed" and not note):
         return _publish_step(request, session, user, kind, name, text, note, last, base_version, sha256)
@@ -202,19 +208,19 @@ def editor_post(
             with session_scope() as write:
                 published = publish(write, text, author=user.username, note=note)
                 row = published.row
+                follow_publish_later(request, background, row)
                 where, version, created = f"/definitions/{row.kind}/{row.name}", row.version, published.created
                 label = f"{row.kind} {row.name}"
         except InvalidDefinition as exc:
             context = editor_context(request, session, user, kind, name, text, note=note, last=last)
-            context["refused"] = (
-                f"Not published: {len(exc.errors)} problem{'s' if len(exc.errors) != 1 else ''}; "
-                "fix them (a failing test case counts) and publish again."
-            )
+            context["refused"] = _not_published(len(exc.errors))
             return render(request, "pages/definition_edit.html", context, status_code=422)
         message = (
-            f"Published {label} v{version}."
+            gettext("Published %(what)s v%(version)s.", what=label, version=version)
             if created
-            else f"{label} v{version} is already this text; nothing was published."
+            else gettext(
+                "%(what)s v%(version)s is already this text; nothing was published.", what=label, version=version
+            )
         )
         return redirect(where, Flash().ok(message), default="/definitions")
     if action in ("save_draft", "discard_draft"):
@@ -223,7 +229,11 @@ def editor_post(
     if action == "whatif":
         if not can_edit(user):  # a what-if runs over up to 20,000 orders: the editors' tool
             raise PageRefused(
-                403, f"Role {user.role!r} can read definitions but not run what-if; that needs analyst or admin."
+                403,
+                gettext(
+                    "Role %(role)r can read definitions but not run what-if; that needs analyst or admin.",
+                    role=user.role,
+                ),
             )
         context["whatif"], context["whatif_error"] = _whatif(session, text, parse_last(last))
     status_code = 422 if context["check"] and not context["check"]["valid"] else 200
@@ -245,20 +255,16 @@ def _publish_step(
     """Before publishing: the diff against the live version and a note; refused while problems remain."""
     context = editor_context(request, session, user, kind, name, text, note=note, last=last)
     if context["check"] and not context["check"]["valid"]:
-        errors = context["check"]["errors"]
-        context["refused"] = (
-            f"Not published: {len(errors)} problem{'s' if len(errors) != 1 else ''}; "
-            "fix them (a failing test case counts) and publish again."
-        )
+        context["refused"] = _not_published(len(context["check"]["errors"]))
         return render(request, "pages/definition_edit.html", context, status_code=422)
     preview = publish_preview(session, text)
     context["confirm"] = preview
     asked = base_version == str(preview["base_version"]) and sha256 == preview["sha256"]
     if asked and not note:
-        context["note_error"] = "Write a note first: say why this change is made. Nothing was published."
+        context["note_error"] = gettext("Write a note first: say why this change is made. Nothing was published.")
         return render(request, "pages/definition_edit.html", context, status_code=422)
     if sha256 and not asked:
-        context["note_error"] = (
+        context["note_error"] = gettext(
             "The text or the live version changed since the difference was shown: check it again. "
             "Nothing was published."
         )
@@ -268,22 +274,27 @@ def _publish_step(
 def _draft_action(action: str, text: str, kind: str, name: str | None, user: CurrentUser):
     if not can_edit(user):
         raise PageRefused(
-            403, f"Role {user.role!r} can read definitions but not keep drafts; that needs analyst or admin."
+            403,
+            gettext(
+                "Role %(role)r can read definitions but not keep drafts; that needs analyst or admin.", role=user.role
+            ),
         )
     if action == "discard_draft":
         with session_scope() as write:
             discard_draft(write, kind, name or "", user.username)
         back = f"/definitions/{kind}/{name}" if name else "/definitions"
-        return redirect(back, Flash().ok("Draft discarded; the editor shows the live version."), default="/definitions")
+        discarded = gettext("Draft discarded; the editor shows the live version.")
+        return redirect(back, Flash().ok(discarded), default="/definitions")
     try:
         with session_scope() as write:
             draft = save_draft(write, text, user.username)
             where = f"/definitions/{draft.kind}/{draft.name}"
     except InvalidDefinition as exc:
-        raise PageRefused(422, "The draft was not saved: " + "; ".join(e.message for e in exc.errors) + ".") from exc
+        problems = "; ".join(e.message for e in exc.errors)
+        raise PageRefused(422, gettext("The draft was not saved: %(problems)s.", problems=problems)) from exc
     return redirect(
         where,
-        Flash().ok("Draft saved. Only you see it here; no order runs a draft until it is published."),
+        Flash().ok(gettext("Draft saved. Only you see it here; no order runs a draft until it is published.")),
         default="/definitions",
     )
 
@@ -292,7 +303,7 @@ def _whatif(session: Session, text: str, last: int) -> tuple[dict | None, str]:
     try:
         return whatif_view(session, text, last), ""
     except InvalidDefinition:
-        return None, "What-if needs a valid draft: fix the problems listed first."
+        return None, gettext("What-if needs a valid draft: fix the problems listed first.")
     except DomainError as exc:
         return None, exc.message
 
@@ -300,11 +311,11 @@ def _whatif(session: Session, text: str, last: int) -> tuple[dict | None, str]:
 @router.get("/definitions/{kind}/{name}")
 def edit_definition(request: Request, kind: str, name: str, session: SessionDep, user: SignedIn):
     if kind not in KINDS:
-        raise PageRefused(404, f"Unknown kind {kind!r}; kinds are {', '.join(KINDS)}.")
+        raise PageRefused(404, _unknown_kind(kind))
     rows = versions_of(session, kind, name)
     draft = get_draft(session, kind, name, user.username) if can_edit(user) else None
     if not rows and draft is None:
-        raise PageRefused(404, f"No {kind} named {name!r} is published.")
+        raise PageRefused(404, _not_published_yet(kind, name))
     context = editor_context(request, session, user, kind, name, draft.body if draft else rows[0].body, check=True)
     context["draft"] = draft
     return render(request, "pages/definition_edit.html", context)
@@ -314,7 +325,7 @@ def edit_definition(request: Request, kind: str, name: str, session: SessionDep,
 def history(request: Request, kind: str, name: str, session: SessionDep, user: SignedIn):
     rows = versions_of(session, kind, name) if kind in KINDS else []
     if not rows:
-        raise PageRefused(404, f"No {kind} named {name!r} is published.")
+        raise PageRefused(404, _not_published_yet(kind, name))
     numbers = [r.version for r in rows]
     params = request.query_params
 
@@ -359,7 +370,7 @@ def diagram_page(request: Request, name: str, session: SessionDep, user: SignedI
     """A flow's diagram on a page of its own; ``?order=`` shows where that order is on the version it runs."""
     rows = versions_of(session, "flow", name)
     if not rows:
-        raise PageRefused(404, f"No flow named {name!r} is published.")
+        raise PageRefused(404, _not_published_yet("flow", name))
     context = order_on_flow(session, user, name, rows, order.strip(), version)
     return render(request, "pages/definition_flow_diagram.html", {"nav": "definitions", "name": name, **context})
 
@@ -374,7 +385,11 @@ def rollback_page(
 ):
     if not can_edit(user):
         raise PageRefused(
-            403, f"Role {user.role!r} can read definitions but not publish them; a rollback needs analyst or admin."
+            403,
+            gettext(
+                "Role %(role)r can read definitions but not publish them; a rollback needs analyst or admin.",
+                role=user.role,
+            ),
         )
     back = f"/definitions/{kind}/{name}/history"
     try:
@@ -385,9 +400,33 @@ def rollback_page(
         raise PageRefused(404, str(exc)) from exc
     except InvalidDefinition as exc:
         problems = "; ".join(str(e) for e in exc.errors[:3])
-        return redirect(back, Flash().error(f"v{version} cannot be published again: {problems}"))
+        again = gettext("v%(version)s cannot be published again: %(problems)s", version=version, problems=problems)
+        return redirect(back, Flash().error(again))
     if not created:
-        return redirect(
-            back, Flash().ok(f"v{version}'s text is already live as v{version_now}; nothing was published.")
+        already = gettext(
+            "v%(version)s's text is already live as v%(now)s; nothing was published.", version=version, now=version_now
         )
-    return redirect(back, Flash().ok(f"Rolled back: v{version}'s text is live again as v{version_now}."))
+        return redirect(back, Flash().ok(already))
+    rolled = gettext("Rolled back: v%(version)s's text is live again as v%(now)s.", version=version, now=version_now)
+    return redirect(back, Flash().ok(rolled))
+
+
+def _unknown_kind(kind: str) -> str:
+    return gettext("Unknown kind %(kind)r; kinds are %(kinds)s.", kind=kind, kinds=", ".join(KINDS))
+
+
+def _not_published_yet(kind: str, name: str) -> str:
+    return gettext("No %(kind)s named %(name)r is published.", kind=kind, name=name)
+
+
+def _not_published(problems: int) -> str:
+    return ngettext(
+        "Not published: %(num)d problem; fix it (a failing test case counts) and publish again.",
+        "Not published: %(num)d problems; fix them (a failing test case counts) and publish again.",
+        problems,
+    )
+
+
+# The structured editors' JSON requests (rule and form builders) share the editor's pages.
+router.include_router(builder_pages.router)
+router.include_router(flow_editor_pages.router)

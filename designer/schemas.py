@@ -77,6 +77,12 @@ class Check(BaseModel):
     tests: list[CheckedCase]
 
 
+class Edited(Check):
+    """A draft's text with structured edits written into it, and that text's validation."""
+
+    text: str
+
+
 class JsonSchema(BaseModel):
     """A JSON Schema (draft 2020-12) document."""
 

@@ -20,6 +20,7 @@ from services.definitions.publishing import latest, validate, versions_of
 from services.definitions.whatif import DEFAULT_LAST, version_use
 from services.orders.search import find_order
 from web.deps import CurrentUser
+from web.i18n import gettext
 from web.pages.rendering import TEMPLATES
 
 EDITING_ROLES = ("analyst", "admin")
@@ -238,10 +239,17 @@ def order_on_flow(
         returns = serves_returns(rows[0].body)
         found = _find_return(session, user, reference) if returns else find_order(session, user, reference)
         if found is None:
-            thing = "return" if returns else "order"
-            context["problem"] = f"No {thing} {reference!r} that you may see; the diagram shows the live version."
+            if returns:
+                missing = gettext(
+                    "No return %(id)r that you may see; the diagram shows the live version.", id=reference
+                )
+            else:
+                missing = gettext("No order %(id)r that you may see; the diagram shows the live version.", id=reference)
+            context["problem"] = missing
         elif found.flow_name != name:
-            context["problem"] = f"{found.id} runs flow {found.flow_name!r}, not {name!r}."
+            context["problem"] = gettext(
+                "%(id)s runs flow %(flow)r, not %(name)r.", id=found.id, flow=found.flow_name, name=name
+            )
             context["other_flow"] = found.flow_name
         else:
             chosen = by_version.get(found.flow_version)
@@ -253,8 +261,10 @@ def order_on_flow(
                 visited=sorted(set(walked)),
             )
             if chosen is None:
-                context["problem"] = (
-                    f"{found.id} runs v{found.flow_version}, which is not stored; this is the live one."
+                context["problem"] = gettext(
+                    "%(id)s runs v%(version)s, which is not stored; this is the live one.",
+                    id=found.id,
+                    version=found.flow_version,
                 )
     row = chosen or rows[0]
     raw = load(row.body).raw

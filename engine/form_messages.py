@@ -4,11 +4,15 @@ jsonschema reports ``'abc' is not of type 'integer'`` at ``['lines', 1, 'qty']``
 people filling the form need ``Line 2: quantity must be a whole number``. This
 module follows each jsonschema error's path back to the form field it is about
 and words the broken rule with that field's label.
+
+The words are English unless a ``Wording`` says otherwise: the pages pass one
+with the reader's language (labels in it where the form has them) and a
+translation of the phrases below, each marked with ``N_`` for the catalogues.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,15 +21,21 @@ from jsonschema import ValidationError
 if TYPE_CHECKING:  # engine.forms imports this module; avoid the cycle at runtime
     from engine.forms import Field, Form
 
+
+def N_(phrase: str) -> str:
+    """Marks a phrase for the translation catalogues (web/locale); the phrase itself is the English."""
+    return phrase
+
+
 # Built-in patterns, shared with the schema builder so a failure can be worded
 # by which pattern failed rather than by the regex itself.
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 PHONE_PATTERN = r"^\+?[0-9 ()\-]{6,20}$"
 COUNTRY_PATTERN = r"^[A-Z]{2}$"
 PATTERN_MESSAGES = {
-    EMAIL_PATTERN: "must be a valid email address",
-    PHONE_PATTERN: "must be a valid phone number",
-    COUNTRY_PATTERN: "must be a 2-letter country code",
+    EMAIL_PATTERN: N_("must be a valid email address"),
+    PHONE_PATTERN: N_("must be a valid phone number"),
+    COUNTRY_PATTERN: N_("must be a 2-letter country code"),
 }
 
 # Custom keyword for money: JSON Schema's multipleOf 0.01 is float-unsafe.
@@ -33,16 +43,16 @@ DECIMALS_KEYWORD = "x-maxDecimals"
 
 # What a value of each field type must be, said when it has the wrong type.
 EXPECTED = {
-    "text": "must be text",
-    "email": "must be a valid email address",
-    "phone": "must be a valid phone number",
-    "date": "must be a date (YYYY-MM-DD)",
-    "number": "must be a number",
-    "money": "must be a number",
-    "integer": "must be a whole number",
-    "boolean": "must be true or false",
-    "group": "must be a group of fields",
-    "address": "must be an address with street, city, postal code and country",
+    "text": N_("must be text"),
+    "email": N_("must be a valid email address"),
+    "phone": N_("must be a valid phone number"),
+    "date": N_("must be a date (YYYY-MM-DD)"),
+    "number": N_("must be a number"),
+    "money": N_("must be a number"),
+    "integer": N_("must be a whole number"),
+    "boolean": N_("must be true or false"),
+    "group": N_("must be a group of fields"),
+    "address": N_("must be an address with street, city, postal code and country"),
 }
 
 # When one field breaks several rules, report the most basic one.
@@ -78,10 +88,35 @@ def english(text: Mapping[str, str] | None) -> str:
     return text.get("en") or next(iter(text.values()), "")
 
 
+def _same(phrase: str) -> str:
+    return phrase
+
+
+@dataclass(frozen=True)
+class Wording:
+    """The language errors are worded in: labels in ``lang`` where the form has them, phrases through ``translate``."""
+
+    lang: str = "en"
+    translate: Callable[[str], str] = _same
+
+    def label(self, text: Mapping[str, str] | None) -> str:
+        if text is not None and self.lang != "en" and text.get(self.lang):
+            return text[self.lang]
+        return english(text)
+
+    def say(self, phrase: str, **values: Any) -> str:
+        text = self.translate(phrase)
+        return text % values if values else text
+
+
+ENGLISH = Wording()
+
+
 def field_errors(
     form: Form,
     schema_errors: Iterable[ValidationError],
     missing_required: Iterable[tuple[str | int, ...]] = (),
+    wording: Wording = ENGLISH,
 ) -> list[FieldError]:
     """One error per bad field, in document order.
 
@@ -92,7 +127,7 @@ def field_errors(
     problems += [(path, "required", None) for path in missing_required]
     best: dict[str, tuple[int, tuple, FieldError]] = {}
     for keys, keyword, value in problems:
-        error, order = _describe(form, keys, keyword, value)
+        error, order = _describe(form, keys, keyword, value, wording)
         rank = _RANK.index(keyword) if keyword in _RANK else len(_RANK)
         if error.field not in best or rank < best[error.field][0]:
             best[error.field] = (rank, order, error)
@@ -131,16 +166,17 @@ class _Node:
     marks: bool = False  # rows and addresses name themselves before their parts
 
 
-def _describe(form: Form, keys: tuple, keyword: str, value: Any) -> tuple[FieldError, tuple]:
-    node = _Node("", (), "", english(form.title), form.fields)
+def _describe(form: Form, keys: tuple, keyword: str, value: Any, wording: Wording) -> tuple[FieldError, tuple]:
+    say = wording.say
+    node = _Node("", (), "", wording.label(form.title), form.fields)
     for key in keys:
-        context = node.prefix + (f"{node.subject}: " if node.marks else "")
+        context = node.prefix + (say(N_("%(subject)s: "), subject=node.subject) if node.marks else "")
         if isinstance(key, int) and node.field is not None and node.field.type == "table":
             node = _Node(
                 f"{node.path}[{key}]",
                 (*node.order, (key, "")),
                 context,
-                f"{english(node.field.row_label)} {key + 1}",
+                say(N_("%(row)s %(n)s"), row=wording.label(node.field.row_label), n=key + 1),
                 node.field.columns,
                 marks=True,
             )
@@ -149,56 +185,66 @@ def _describe(form: Form, keys: tuple, keyword: str, value: Any) -> tuple[FieldE
         path = f"{node.path}.{key}" if node.path else str(key)
         if index is None:  # a key the form does not know (only reported inside objects)
             order = (*node.order, (len(node.fields), str(key)))
-            return FieldError(path, f"{node.prefix}{node.subject} has no field {key!r}"), order
+            problem = say(N_("has no field %(key)r"), key=key)
+            return FieldError(
+                path, node.prefix + say(N_("%(subject)s %(problem)s"), subject=node.subject, problem=problem)
+            ), order
         field = node.fields[index]
         node = _Node(
             path,
             (*node.order, (index, "")),
             context,
-            english(field.label),
+            wording.label(field.label),
             field.fields,
             field,
             marks=field.type == "address",
         )
-    return FieldError(node.path, f"{node.prefix}{node.subject} {_phrase(node, keyword, value)}"), node.order
+    problem = _phrase(node, keyword, value, wording)
+    return FieldError(
+        node.path, node.prefix + say(N_("%(subject)s %(problem)s"), subject=node.subject, problem=problem)
+    ), node.order
 
 
-def _phrase(node: _Node, keyword: str, value: Any) -> str:
-    field = node.field
+def _phrase(node: _Node, keyword: str, value: Any, wording: Wording) -> str:
+    say, field = wording.say, node.field
     if keyword == "required":
-        return "is required"
+        return say(N_("is required"))
     if keyword == "type":
-        return _expected(field) if field is not None else EXPECTED["group"]
+        return _expected(field, wording) if field is not None else say(EXPECTED["group"])
     if keyword == "enum":
-        return "must be one of: " + ", ".join(str(v) for v in value)
+        return say(N_("must be one of: %(values)s"), values=", ".join(str(v) for v in value))
     if keyword == "format":  # date is the only format a form uses
-        return EXPECTED["date"]
+        return say(EXPECTED["date"])
     if keyword == "pattern":
-        return PATTERN_MESSAGES.get(value, "is not in the expected format")
+        return say(PATTERN_MESSAGES.get(value, N_("is not in the expected format")))
     if keyword == DECIMALS_KEYWORD:
-        return f"must have at most {value} decimals"
-    if keyword in ("minLength", "maxLength"):
-        least = "at least" if keyword == "minLength" else "at most"
-        return f"must be {least} {_count(value, 'character')}"
-    if keyword in ("minimum", "maximum"):
-        least = "at least" if keyword == "minimum" else "at most"
-        return f"must be {least} {_number(value)}"
+        return say(N_("must have at most %(n)s decimals"), n=value)
+    if keyword == "minLength":
+        phrase = N_("must be at least %(n)s character") if value == 1 else N_("must be at least %(n)s characters")
+        return say(phrase, n=value)
+    if keyword == "maxLength":
+        phrase = N_("must be at most %(n)s character") if value == 1 else N_("must be at most %(n)s characters")
+        return say(phrase, n=value)
+    if keyword == "minimum":
+        return say(N_("must be at least %(n)s"), n=_number(value))
+    if keyword == "maximum":
+        return say(N_("must be at most %(n)s"), n=_number(value))
     if keyword in ("minItems", "maxItems") and field is not None:
-        least = "at least" if keyword == "minItems" else "at most"
-        return f"must have {least} {_count(value, english(field.row_label).lower())}"
-    return "is not valid"
+        noun = wording.label(field.row_label).lower()
+        if keyword == "minItems":
+            phrase = N_("must have at least %(n)s %(noun)s") if value == 1 else N_("must have at least %(n)s %(noun)ss")
+        else:
+            phrase = N_("must have at most %(n)s %(noun)s") if value == 1 else N_("must have at most %(n)s %(noun)ss")
+        return say(phrase, n=value, noun=noun)
+    return say(N_("is not valid"))
 
 
-def _expected(field: Field) -> str:
+def _expected(field: Field, wording: Wording) -> str:
     if field.type == "select":
-        return "must be one of: " + ", ".join(value for value, _ in field.options)
+        return wording.say(N_("must be one of: %(values)s"), values=", ".join(value for value, _ in field.options))
     if field.type == "table":
-        return f"must be a list of {english(field.row_label).lower()}s"
-    return EXPECTED.get(field.type, "has the wrong type")
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+        return wording.say(N_("must be a list of %(noun)ss"), noun=wording.label(field.row_label).lower())
+    return wording.say(EXPECTED.get(field.type, N_("has the wrong type")))
 
 
 def _number(value: float) -> str:

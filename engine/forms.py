@@ -30,9 +30,11 @@ from engine.form_messages import (
     COUNTRY_PATTERN,
     DECIMALS_KEYWORD,
     EMAIL_PATTERN,
+    ENGLISH,
     EXPECTED,
     PHONE_PATTERN,
     FieldError,
+    Wording,
     english,
     field_errors,
 )
@@ -43,6 +45,7 @@ __all__ = [
     "FieldError",
     "Form",
     "FormValidator",
+    "Wording",
     "check_form",
     "form_json_schema",
     "parse_form",
@@ -88,12 +91,12 @@ class Form:
 
 # Lower-case labels read well after the address's own: "Shipping address: city is required".
 ADDRESS_FIELDS = (
-    Field("name", "text", {"en": "name"}, max_length=200),
-    Field("street", "text", {"en": "street"}, required=True, max_length=200),
-    Field("city", "text", {"en": "city"}, required=True, max_length=100),
-    Field("postal_code", "text", {"en": "postal code"}, required=True, max_length=20),
-    Field("country", "text", {"en": "country"}, required=True, pattern=COUNTRY_PATTERN),
-    Field("region", "text", {"en": "region"}, max_length=100),
+    Field("name", "text", {"en": "name", "zh": "收件人"}, max_length=200),
+    Field("street", "text", {"en": "street", "zh": "街道"}, required=True, max_length=200),
+    Field("city", "text", {"en": "city", "zh": "城市"}, required=True, max_length=100),
+    Field("postal_code", "text", {"en": "postal code", "zh": "邮编"}, required=True, max_length=20),
+    Field("country", "text", {"en": "country", "zh": "国家"}, required=True, pattern=COUNTRY_PATTERN),
+    Field("region", "text", {"en": "region", "zh": "地区"}, max_length=100),
 )
 
 
@@ -343,12 +346,12 @@ class FormValidator:
         self._schema_validator = _SchemaValidator(self.schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
         self._conditions = {text: compile_expression(text) for text in _conditions(form.fields)}
 
-    def validate(self, data: Any) -> tuple[dict, list[FieldError]]:
+    def validate(self, data: Any, wording: Wording = ENGLISH) -> tuple[dict, list[FieldError]]:
         """Return the cleaned document (defaults in, hidden fields out) and its errors.
 
         Empty values (null, blank text) count as absent. Defaults are applied
         first, so ``visible_if`` sees them; an absent optional group is created
-        when some of its fields have defaults.
+        when some of its fields have defaults. The errors are worded as ``wording`` says (English).
         """
         if not isinstance(data, dict):
             return {}, [FieldError("", f"The {english(self.form.title).lower()} must be a JSON object")]
@@ -356,7 +359,7 @@ class FormValidator:
         visible = {text: _is_visible(expression, filled) for text, expression in self._conditions.items()}
         missing: list[tuple] = []
         cleaned = _drop_hidden(self.form.fields, filled, visible, (), missing)
-        errors = field_errors(self.form, self._schema_validator.iter_errors(cleaned), missing)
+        errors = field_errors(self.form, self._schema_validator.iter_errors(cleaned), missing, wording)
         return cleaned, errors
 
 

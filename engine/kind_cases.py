@@ -16,7 +16,8 @@ tests:
   - name: a light parcel in Germany goes by post
     parcel: {weight_kg: 1.5, country: DE}          # merged over an ordinary parcel
     expect: {carrier: sim_post, service: small_parcel, price: 3.9}
-# channels: a native payload -> the canonical order, or the mapping error naming the field
+# channels: a native payload (and its event type) -> the canonical order, the mapping error naming the field,
+# or ignored (an event type that carries no new order)
   - name: cents become euros
     payload: {orderNumber: M-1, items: [{sellerSku: MUG-LOGO, quantity: 1, unitPriceCents: 950}]}
     expect: {order: {external_id: M-1, lines: [{sku: MUG-LOGO, qty: 1, price: 9.5}]}}
@@ -317,13 +318,33 @@ def check_carrier_cases(raw: dict) -> Iterator[DefinitionError]:
 
 
 def run_channel_case(channel: Channel, case: dict, index: int) -> CaseResult:
-    """Map the case's native payload and compare with `expect`: the order's values, or the error's field."""
+    """Map the case's native payload and compare with `expect`: the order's values, the error's field, or ignored.
+
+    A case's `event_type` is the delivery's (a header's value); a channel that reads it from a payload field
+    reads it from the case's payload. A delivery of a type that carries no new order is ignored.
+    """
     expect = case.get("expect") or {}
     check = Expectations(index)
+    payload = case.get("payload")
+    events = channel.webhook.event_type
+    event_type = case.get("event_type")
+    if events is not None and events.field is not None:
+        event_type = events.of({}, payload)
+    typed = events is not None and (event_type is not None or events.field is not None)
+    if events is not None and typed and not channel.webhook.takes(event_type):
+        outcome: dict[str, Any] = {"ignored": True, "event_type": event_type}
+        if not expect.get("ignored", False):
+            instead = "an order" if "order" in expect or not expect else "a mapping error"
+            check.fail(
+                ("ignored",),
+                f"expected {instead}, got the delivery ignored: {event_type!r} is not one of "
+                f"{', '.join(events.orders)} ({events.where()})",
+            )
+        return check.result(index, case_name(case, index), outcome, f"ignored: event type {event_type!r}")
     try:
-        order = channel.to_order(case.get("payload"))
+        order = channel.to_order(payload)
     except MappingError as exc:
-        outcome: dict[str, Any] = {"error": {"field": exc.field, "message": exc.message}}
+        outcome = {"error": {"field": exc.field, "message": exc.message}}
         wanted = expect.get("error")
         if wanted is None:
             check.fail(("order",), f"expected an order, got a mapping error at {exc.field!r}: {exc.message}")
@@ -338,14 +359,29 @@ def run_channel_case(channel: Channel, case: dict, index: int) -> CaseResult:
     outcome = {"order": order}
     if "error" in expect:
         check.fail(("error",), f"expected a mapping error at {expect['error']['field']!r}, got an order")
+    if expect.get("ignored"):
+        check.fail(("ignored",), f"expected the delivery ignored, got order {order.get('external_id', '')!s}")
     if "order" in expect:
         check.contains(("order",), expect["order"], order)
     return check.result(index, case_name(case, index), outcome, f"order {order.get('external_id', '')!s}".strip())
 
 
 def check_channel_cases(raw: dict) -> Iterator[DefinitionError]:
-    """Nothing to resolve: a channel case names only payload and order fields."""
-    return iter(())
+    """An event type given to a channel whose webhooks carry none, or one read from the payload instead."""
+    events = (raw.get("webhook") or {}).get("event_type")
+    for _, path, case in _cases(raw):
+        if "event_type" not in case:
+            continue
+        if events is None:
+            yield DefinitionError(
+                join_path(path, "event_type"),
+                "this channel's webhooks carry no event type: describe where it is in `webhook.event_type`",
+            )
+        elif "field" in events:
+            yield DefinitionError(
+                join_path(path, "event_type"),
+                f"this channel reads the event type from the payload field {events['field']}: set it in `payload`",
+            )
 
 
 # ---- forms -------------------------------------------------------------------

@@ -7,9 +7,14 @@ import path from "node:path";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const out = path.join(here, "..", "designer", "static", "editor");
-// editor.js: the editor page's CodeMirror and its steps; diagram.js: zoom for the flow diagrams (no packages).
+// editor.js: the editor page's CodeMirror and its steps; diagram.js: zoom for the flow diagrams (no packages);
+// flow_editor.js: editing a flow on its diagram, laid out by @dagrejs/dagre.
 const result = await build({
-  entryPoints: { editor: path.join(here, "src/editor.js"), diagram: path.join(here, "src/diagram.js") },
+  entryPoints: {
+    editor: path.join(here, "src/editor.js"),
+    diagram: path.join(here, "src/diagram.js"),
+    flow_editor: path.join(here, "src/flow_editor.js"),
+  },
   bundle: true,
   minify: true,
   format: "iife",
@@ -35,6 +40,6 @@ for (const name of [...packages].sort()) {
   sections.push(`${name} ${meta.version} (${meta.license || "unknown"})\n\n${text}\n`);
 }
 fs.writeFileSync(path.join(out, "LICENSES.txt"),
-  "Third-party code bundled into editor.js (built from frontend/ by scripts/build-editor).\n\n" +
+  "Third-party code bundled into editor.js and flow_editor.js (built from frontend/ by scripts/build-editor).\n\n" +
   sections.join("\n" + "-".repeat(72) + "\n\n"));
 console.log(`licences of ${packages.size} packages written to LICENSES.txt`);

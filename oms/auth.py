@@ -37,6 +37,7 @@ class Principal:
     channels: tuple[str, ...] = ()  # empty: every channel
     warehouses: tuple[str, ...] = ()  # empty: every warehouse
     key_id: str | None = None  # set when a channel API key calls
+    language: str = ""  # the pages' language the person chose; "" follows the browser
 
     @property
     def role(self) -> str:
@@ -89,7 +90,9 @@ def read_token(token: str) -> dict | None:
 
 
 def principal_of_user(user: User) -> Principal:
-    return Principal(user.username, tuple(user.roles), tuple(user.channels), tuple(user.warehouses))
+    return Principal(
+        user.username, tuple(user.roles), tuple(user.channels), tuple(user.warehouses), language=user.language
+    )
 
 
 def key_hash(key: str) -> str:

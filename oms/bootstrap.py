@@ -22,11 +22,13 @@ log = logging.getLogger("oms.bootstrap")
 def prepare(seed: bool) -> dict:
     """Idempotent: safe on every start of `oms up` (``seed``: dev users, demo data) and `oms web`."""
     settings = get_settings()
-    before, _ = migrate.upgrade()
-    if before == migrate.BASELINE:
-        # Orders of the release before have no dashboard counters yet: count them from their timelines.
-        with session_scope() as session:
-            analytics.rebuild(session)
+    migrate.upgrade()
+    # Orders of the release before migrations have no dashboard counters yet, and a release that
+    # counted otherwise kept other counters: count them afresh from the orders' timelines.
+    with session_scope() as session:
+        rebuilt = analytics.ensure_current(session)
+    if rebuilt is not None:
+        log.info("dashboard counters rebuilt from the orders' timelines: %d counters", rebuilt)
     report = {"users": [], "published": [], "seeded": False}
     if seed and settings.dev_mode:
         # Only the embedded dev stack (`oms up`) has dev users; everyone else is added with `oms users add`.

@@ -38,6 +38,16 @@ class Settings(BaseSettings):
     dev_password: str = "oms-dev"
     definitions_dir: Path = Path(__file__).resolve().parent.parent / "definitions"
     worker_threads: int = 32
+    # Worker tuning (bench/README.md, "lifecycle": the figures behind each default).
+    # Workflows kept in memory between tasks; an evicted one replays its history when it next moves.
+    worker_max_cached_workflows: int = 1000
+    # Workflow tasks and local activities run at once (0: the SDK's default), and task pollers.
+    worker_workflow_tasks: int = 0
+    worker_local_activities: int = 0
+    worker_pollers: int = 5
+    # Run workflow code in Temporal's sandbox (per-run module isolation and checks of non-deterministic
+    # calls). Off: about 10 % less worker CPU; determinism is then guarded by the replay tests only.
+    worker_sandbox: bool = True
     # Customer notifications (activities/notifications.py): e-mail over SMTP ...
     smtp_host: str = ""  # empty: no e-mail is sent (the timeline says so)
     smtp_port: int = 25

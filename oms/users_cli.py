@@ -118,6 +118,14 @@ def set_email(username: str, email: str) -> None:
     _change(f"set the e-mail of {username}", lambda s: people.set_email(s, username, email))
 
 
+@users.command("set-language")
+def set_language(username: str, language: str) -> None:
+    """The language of the user's pages: en, zh, or "" to follow the browser."""
+    from services import people
+
+    _change(f"set the language of {username}", lambda s: people.set_language(s, username, language))
+
+
 @users.command("set-password")
 def set_password(username: str, password: Password) -> None:
     """A new password; every token issued before stops working."""

@@ -37,7 +37,7 @@ from oms.settings import get_settings
 from services import outbound
 from services.definitions.pinned import pinned_model
 from services.orders.channels import signed_headers
-from services.orders.timeline import already_recorded, record
+from services.orders.timeline import record
 from services.outbound import SendFailed
 from services.rows import required
 from workflows.contracts import Progress, StepInput, StepResult
@@ -223,28 +223,55 @@ def notify(inp: StepInput, attempt: int) -> StepResult:
 
     Rendering reads the database, sending happens outside any transaction (a
     slow mail server never holds a write lock), and the timeline line is
-    written last, keyed by the step's sequence number like every step.
+    written last, keyed by the step's sequence number like every step. With
+    nothing to send to (no SMTP server, no webhook: the embedded default) the
+    line is rendered and written in one transaction, one read of the order.
     """
+    if not _sends():
+        return _record(inp, attempt, None)
     with Session(get_read_engine()) as session:
-        recorded = session.exec(
-            select(OrderEvent).where(OrderEvent.order_id == inp.order_id, OrderEvent.seq == inp.seq)
-        ).first()
+        recorded = _recorded(session, inp)
         if recorded is not None:
             return StepResult(data=recorded.data)
         prepared = prepare(session, required(session, Order, inp.order_id), inp)
-    summary, data = (prepared.summary, prepared.data) if prepared.message is None else send(prepared, inp, attempt)
+    return _record(inp, attempt, prepared)
+
+
+def _sends() -> bool:
+    settings = get_settings()
+    return bool(settings.smtp_host or settings.notify_webhook_url)
+
+
+def _recorded(session: Session, inp: StepInput) -> OrderEvent | None:
+    return session.exec(
+        select(OrderEvent).where(OrderEvent.order_id == inp.order_id, OrderEvent.seq == inp.seq)
+    ).first()
+
+
+def _record(inp: StepInput, attempt: int, prepared: Prepared | None) -> StepResult:
+    """Send what ``prepared`` holds (None: prepare it here, nothing is sent) and write its timeline line."""
+    summary, data = "", {}
+    if prepared is not None:
+        summary, data = (prepared.summary, prepared.data) if prepared.message is None else send(prepared, inp, attempt)
     with session_scope() as session:
-        if not already_recorded(session, inp.order_id, inp.seq):
-            record(
-                session,
-                Progress(
-                    order_id=inp.order_id,
-                    seq=inp.seq,
-                    type="notification",
-                    step=inp.step,
-                    message=summary,
-                    status=inp.status,
-                    data=data,
-                ),
+        recorded = _recorded(session, inp)
+        if recorded is not None:
+            return StepResult(data=recorded.data)
+        if prepared is None:
+            prepared = prepare(session, required(session, Order, inp.order_id), inp)
+            summary, data = (
+                (prepared.summary, prepared.data) if prepared.message is None else send(prepared, inp, attempt)
             )
+        record(
+            session,
+            Progress(
+                order_id=inp.order_id,
+                seq=inp.seq,
+                type="notification",
+                step=inp.step,
+                message=summary,
+                status=inp.status,
+                data=data,
+            ),
+        )
     return StepResult(data=data)

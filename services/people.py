@@ -23,6 +23,8 @@ NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,63}$")
 ROLE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MIN_PASSWORD = 10
+# The languages the pages are written in; a user's "" follows the browser.
+LANGUAGES = ("en", "zh")
 
 
 class UserNotFound(NotFound):
@@ -84,6 +86,17 @@ def _email(email: str) -> str:
     return email
 
 
+def _language(language: str) -> str:
+    language = language.strip()
+    if language and language not in LANGUAGES:
+        raise Invalid(
+            "bad_language",
+            f"{language!r} is not a language of the pages; use {', '.join(LANGUAGES)}, or nothing for the browser's",
+            field="language",
+        )
+    return language
+
+
 def get_user(session: Session, username: str) -> User:
     user = session.get(User, username)
     if user is None:
@@ -103,6 +116,7 @@ def add_user(
     channels: Iterable[str] = (),
     warehouses: Iterable[str] = (),
     email: str = "",
+    language: str = "",
 ) -> User:
     if not NAME.match(username):
         raise Invalid(
@@ -119,6 +133,7 @@ def add_user(
         channels=_names(channels, ROLE, "channels", "channel name"),
         warehouses=_warehouses(session, warehouses),
         email=_email(email),
+        language=_language(language),
     )
     session.add(user)
     session.flush()
@@ -169,6 +184,14 @@ def set_email(session: Session, username: str, email: str) -> User:
     """The address escalations of the user's roles go to ("" for none)."""
     user = get_user(session, username)
     user.email = _email(email)
+    session.add(user)
+    return user
+
+
+def set_language(session: Session, username: str, language: str) -> User:
+    """The language the user's pages are shown in ("" for the browser's)."""
+    user = get_user(session, username)
+    user.language = _language(language)
     session.add(user)
     return user
 

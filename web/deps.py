@@ -13,6 +13,7 @@ from temporalio.client import Client
 from oms.auth import KEY_PREFIX, Principal, principal
 from oms.db import get_read_engine
 from services.orders.outbox import WorkflowStarter
+from web import i18n
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
@@ -70,7 +71,10 @@ def page_user(request: Request) -> CurrentUser | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token or token.startswith(KEY_PREFIX):
         return None
-    return _principal(token)
+    user = _principal(token)
+    if user is not None and user.language:
+        i18n.use(user.language)  # the person's own choice beats the browser's
+    return user
 
 
 def temporal_client(request: Request) -> Client:

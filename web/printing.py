@@ -27,11 +27,14 @@ from services.definitions.pinned import pinned_model
 from services.errors import Conflict, DomainError, Invalid, NotFound
 from services.fulfilment.picking import wave_view
 from services.notifications import order_view, shipment_view, shipments_of
+from web import i18n
+from web.i18n import gettext
 
 _PAGE = Environment(
     loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates" / "print")),
     autoescape=select_autoescape(default=True),
 )
+i18n.install(_PAGE)  # the page around the analyst's content (title, Print button) speaks the reader's language
 
 _PRINT_BUTTON = base64.b64encode(hashlib.sha256(b"window.print()").digest()).decode()
 CONTENT_SECURITY_POLICY = (
@@ -122,7 +125,7 @@ def labels(session: Session, order: Order, shipment_id: int | None = None) -> st
                 template, {"order": order_view(order), "shipment": shipment, "sender": sender, "printed_at": _now()}
             )
         )
-    return _document(f"Labels {order.external_id}", "label", parts)
+    return _document(gettext("Labels %(id)s", id=order.external_id), "label", parts)
 
 
 def packing_slip(session: Session, order: Order) -> str:
@@ -135,13 +138,13 @@ def packing_slip(session: Session, order: Order) -> str:
             "printed_at": _now(),
         },
     )
-    return _document(f"Packing slip {order.external_id}", "packing_slip", [content])
+    return _document(gettext("Packing slip %(id)s", id=order.external_id), "packing_slip", [content])
 
 
 def pick_list(session: Session, wave: Wave) -> str:
     template = _template(session, "pick_list")
     content = _render(template, {"wave": wave_view(session, wave), "printed_at": _now()})
-    return _document(f"Pick list {wave.id}", "pick_list", [content])
+    return _document(gettext("Pick list %(id)s", id=wave.id), "pick_list", [content])
 
 
 def shipment_for(session: Session, shipment_id: int) -> tuple[Order, Shipment]:

@@ -5,12 +5,14 @@ step: payment, parcel, backorder) or for a decision on its open task (an
 ``approval`` step). The Update's validator asks ``engine.migration`` whether the
 step it waits at maps to the new version; the accepted move wakes the wait, the
 flow writes "moved from v1 to v2 at step X by <person>" on the timeline (the
-same transaction sets the row's flow version and pins), and the workflow
-continues as new with the new flow text and pins, entering the mapped step. A
-wait keeps its deadline or restarts it (the plan says which); an open task keeps
-its id, claims, role and due time. Events received and not yet consumed go with
-it. Moving to the version it already runs changes nothing, so a retried
-migration moves nobody twice.
+same transaction sets the row's flow version and pins), and the workflow goes on
+in the same run with the new flow text and pins, entering the mapped step (one
+Update and one workflow task: a new run would cost the server a second workflow
+start). Runs that moved before that change (no ``MOVE_IN_PLACE`` marker)
+continued as new, and replay that way. A wait keeps its deadline or restarts it
+(the plan says which); an open task keeps its id, claims, role and due time.
+Events received and not yet consumed go with it. Moving to the version it
+already runs changes nothing, so a retried migration moves nobody twice.
 
 Workflows that never receive the Update send the commands they always sent: the
 waits below make the same timers, and nothing else runs unless a move was asked.
@@ -36,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
 
 # A deadline that passed while the instance moved still needs a (short) timer to time out on.
 SHORTEST_WAIT = 0.001
+# workflow.patched marker: a move goes on in the same run instead of continuing as new.
+MOVE_IN_PLACE = "move-in-place"
 
 
 class MoveRequested(Exception):
@@ -183,6 +187,31 @@ class MovableFlowWorkflow(FlowWorkflow):
         return moved is not None and task is not None and int(task["phase"]) + 1 <= int(moved.get("phase", 0))
 
     # ---- entering and leaving a version -------------------------------------------
+
+    async def run_repairable(self, flow: Flow) -> tuple[str, str | None]:
+        """The flow to its end; a move switches this run to the new version at the mapped step.
+
+        A run recorded before ``MOVE_IN_PLACE`` unwinds instead: ``run`` continues it as new.
+        """
+        while True:
+            try:
+                return await super().run_repairable(flow)
+            except MoveRequested:
+                if not workflow.patched(MOVE_IN_PLACE):
+                    raise
+                flow = await self._move_in_place(flow)
+
+    async def _move_in_place(self, flow: Flow) -> Flow:
+        resume = await self.move(flow)
+        await workflow.wait_condition(workflow.all_handlers_finished)  # the Update has its answer
+        move, inp = self._move, self._inp
+        assert move is not None
+        # The input object itself: ``run`` names the version it ended on from it.
+        inp.flow, inp.flow_text = move.flow, move.flow_text
+        inp.rules, inp.pins = move.rules or inp.rules, move.pins or inp.pins
+        self._move = self._moved = self._move_point = None
+        self._flow = self.resumed_flow(parse_published(move.flow_text), resume)
+        return self._flow
 
     def resumed_flow(self, flow: Flow, resume: ResumeAt | None) -> Flow:
         """The flow to run: entered at the step a move mapped to, with what the instance knew."""

@@ -18,7 +18,7 @@ import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -44,6 +44,8 @@ WORKFLOW = "FlowMigration"
 OPEN = ("running", "paused")
 FINISHED = ("completed", "failed")
 STAYS_KEPT = 200  # the first instances that stayed, with their reason, kept on the progress
+# A query waits for a worker to answer it (30 s by default): with none up, the row answers sooner.
+QUERY_TIMEOUT = timedelta(seconds=2)
 
 
 def workflow_id(migration_id: str) -> str:
@@ -147,7 +149,9 @@ async def progress(client: Client, name: str, migration_id: str) -> tuple[FlowMi
     if row.status in FINISHED:
         return row, progress_of(row)
     try:
-        live = await client.get_workflow_handle(workflow_id(row.id)).query("progress", result_type=MigrationProgress)
+        live = await client.get_workflow_handle(workflow_id(row.id)).query(
+            "progress", result_type=MigrationProgress, rpc_timeout=QUERY_TIMEOUT
+        )
     except (RPCError, WorkflowQueryFailedError):  # no worker has run it yet, or none is up: the row's last word
         return row, progress_of(row)
     if live is None:

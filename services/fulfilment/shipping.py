@@ -37,7 +37,7 @@ CARRIERS = "default"
 def _ship_ledger(session: Session, order: Order, moves: list[StockMovement]) -> None:
     """Move the reserved stock out of each warehouse (ledger rows ``ship``)."""
     for warehouse in dict.fromkeys(m.warehouse for m in moves):
-        inventory.ship_reserved(session, order.id, warehouse)
+        inventory.ship_reserved(session, order.id, warehouse, held=moves)
 
 
 def _parcels(

@@ -51,6 +51,29 @@ DONE = {
     "release": "released",
 }
 RETURNABLE = ("delivered", "completed")
+
+
+def N_(text: str) -> str:  # the name gettext's tools look for
+    """Marks a reason for the pages' catalogues (web/locale); the pages say it in the reader's language."""
+    return text
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an action is not offered: English ``text``, and its ``wording`` with the ``values`` it was filled with."""
+
+    wording: str = ""
+    values: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def text(self) -> str:
+        return self.wording % dict(self.values) if self.values else self.wording
+
+
+def _reason(wording: str, **values: object) -> Reason:
+    return Reason(wording, tuple((key, str(value)) for key, value in values.items()))
+
+
 ASK_TIMEOUT = timedelta(seconds=3)  # a page never waits longer for the flow to say where it is
 
 
@@ -60,25 +83,32 @@ class Offer:
 
     action: str
     enabled: bool
-    reason: str = ""  # why it is not offered
+    why: Reason = Reason()  # why it is not offered
+
+    @property
+    def reason(self) -> str:
+        return self.why.text
 
 
-async def current_step(client: Client, order: Order) -> tuple[str | None, str]:
+async def current_step(client: Client, order: Order) -> tuple[str | None, Reason]:
     """The step the order's flow is at, or None and why (ended, or the flow cannot be asked now)."""
     if order.status in FINAL_STATUSES:
-        return None, f"the order is {order.status}; its flow has ended"
+        return None, _reason(N_("the order is %(status)s; its flow has ended"), status=order.status)
     handle = client.get_workflow_handle(order.workflow_id)
     try:
         description = await handle.describe(rpc_timeout=ASK_TIMEOUT)
         if description.status != WorkflowExecutionStatus.RUNNING:
-            return None, "the order's flow has ended"
+            return None, _reason(N_("the order's flow has ended"))
         state = await handle.query("state", rpc_timeout=ASK_TIMEOUT)
     except RPCError as exc:
-        return None, f"the order's flow cannot be asked where it is now ({exc.message}); reload to try again"
-    return str(state.get("step") or ""), ""
+        return None, _reason(
+            N_("the order's flow cannot be asked where it is now (%(problem)s); reload to try again"),
+            problem=exc.message,
+        )
+    return str(state.get("step") or ""), Reason()
 
 
-def offers(session: Session, order: Order, step: str | None, why_not: str) -> dict[str, Offer]:
+def offers(session: Session, order: Order, step: str | None, why_not: Reason) -> dict[str, Offer]:
     """Every page action with whether the flow takes it at ``step``."""
     flow_text = session.exec(
         select(DefinitionVersion.body).where(
@@ -91,21 +121,33 @@ def offers(session: Session, order: Order, step: str | None, why_not: str) -> di
     result: dict[str, Offer] = {}
     for action, event in EVENTS.items():
         if shipped and action in ("cancel", "address"):
-            result[action] = Offer(action, False, "the order has shipped")
+            result[action] = Offer(action, False, _reason(N_("the order has shipped")))
         elif step is None or flow_text is None:
-            result[action] = Offer(action, False, why_not or "the order's flow is unknown")
+            result[action] = Offer(
+                action, False, why_not if why_not.wording else _reason(N_("the order's flow is unknown"))
+            )
         else:
             ok, where = takes(flow_text, step, event)
-            at = f" (the flow takes it at {', '.join(where)})" if where else " (this order's flow never takes it)"
-            result[action] = Offer(action, ok, "" if ok else f"not at step {step!r}{at}")
+            if ok:
+                result[action] = Offer(action, True)
+            elif where:
+                wording = N_("not at step %(step)r (the flow takes it at %(steps)s)")
+                result[action] = Offer(action, False, _reason(wording, step=step, steps=", ".join(where)))
+            else:
+                wording = N_("not at step %(step)r (this order's flow never takes it)")
+                result[action] = Offer(action, False, _reason(wording, step=step))
     result["note"] = Offer("note", True)
     sent = notifications_sent(session, order.id)
-    result["resend"] = Offer("resend", bool(sent), "" if sent else "no notification was sent yet")
+    result["resend"] = Offer("resend", bool(sent), Reason() if sent else _reason(N_("no notification was sent yet")))
     returnable = order.status in RETURNABLE
-    result["return"] = Offer("return", returnable, "" if returnable else "only a delivered order can be returned")
+    result["return"] = Offer(
+        "return", returnable, Reason() if returnable else _reason(N_("only a delivered order can be returned"))
+    )
     repair = repair_task(session, order.id)
     result["retry"] = Offer(
-        "retry", repair is not None, "" if repair else "no step failed: there is no open repair task"
+        "retry",
+        repair is not None,
+        Reason() if repair else _reason(N_("no step failed: there is no open repair task")),
     )
     return result
 

@@ -42,11 +42,13 @@ def record(session: Session, progress: Progress) -> None:
     if progress.type == MOVED:
         moved_to(order, progress.data)
         session.add(order)
+    # Counted first: its counter upsert flushes what is pending (the line, the parcels it counts),
+    # and the status set after it goes out with the milestones it records in one UPDATE of the order.
+    analytics.observe(session, order, progress.type, progress.status, progress.data)
     if progress.status:
         order.status = progress.status
         order.updated_at = utcnow()
         session.add(order)
-    analytics.observe(session, order, progress.type, progress.status, progress.data)
 
 
 # The line a workflow writes when it moves to another version of its flow (workflows/moving.py).

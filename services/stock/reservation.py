@@ -141,13 +141,19 @@ def _request(order: Order, skus: dict[str, Sku]) -> Request:
     return Request(lines, destination, order.channel, utcnow().date())
 
 
-def snapshot(session: Session, skus: set[str], channel: str) -> tuple[list[WarehouseInfo], list[StockPiece], dict]:
-    """Warehouses, available stock (per lot where tracked) and other channels' holds, as they are now."""
+def snapshot(
+    session: Session, skus: set[str], channel: str, items: dict[str, Sku] | None = None
+) -> tuple[list[WarehouseInfo], list[StockPiece], dict]:
+    """Warehouses, available stock (per lot where tracked) and other channels' holds, as they are now.
+
+    ``items``: the SKU rows of ``skus`` when the caller has read them already.
+    """
     warehouses = [
         WarehouseInfo(w.code, w.country, w.latitude, w.longitude, w.handling_cost, tuple(w.serves), w.region)
         for w in session.exec(select(Warehouse)).all()
     ]
-    items = {s.sku: s for s in session.exec(select(Sku).where(col(Sku.sku).in_(skus))).all()}
+    if items is None:
+        items = {s.sku: s for s in session.exec(select(Sku).where(col(Sku.sku).in_(skus))).all()}
     pieces = []
     lot_tracked = [sku for sku, item in items.items() if item.lot_tracked]
     plain = [sku for sku in skus if sku not in lot_tracked]
@@ -212,22 +218,18 @@ def reserve_order(session: Session, order: Order, allocation: str = DEFAULT_ALLO
 
     Idempotent: an order holding open reservations gets them back unchanged.
     """
-    held = open_reservations(session, order.id)
+    moves = _movements(session, order.id)
+    held = _open(moves)
     if held:
         allocations = [_view(m) for m in held]
         return "stock already reserved", {"allocations": allocations}
-    previous = session.exec(
-        select(StockMovement.cycle)
-        .where(StockMovement.order_id == order.id, StockMovement.operation == "reserve")
-        .order_by(col(StockMovement.cycle).desc())
-    ).first()
-    cycle = 0 if previous is None else previous + 1
+    cycle = max((m.cycle for m in moves if m.operation == "reserve"), default=-1) + 1
     rules, definition = allocation_for(session, allocation, order)
     skus = {line["sku"] for line in order.document["lines"]}
     items = {s.sku: s for s in session.exec(select(Sku).where(col(Sku.sku).in_(skus))).all()}
     request = _request(order, items)
     for attempt in range(MAX_PLANS):
-        warehouses, pieces, holds = snapshot(session, skus, order.channel)
+        warehouses, pieces, holds = snapshot(session, skus, order.channel, items)
         result = plan(rules, request, warehouses, pieces, holds)
         if not result.allocated:
             missing = "; ".join(f"line {s.line_no}: {s.missing} more {s.sku}" for s in result.shortages)
@@ -291,19 +293,33 @@ def _view(move: StockMovement) -> dict[str, Any]:
     return {"line": move.line_no, "sku": move.sku, "qty": move.qty, "warehouse": move.warehouse, "lot": move.lot}
 
 
+def _movements(session: Session, order_id: str) -> list[StockMovement]:
+    return list(
+        session.exec(select(StockMovement).where(StockMovement.order_id == order_id).order_by(col(StockMovement.id)))
+    )
+
+
 def open_reservations(session: Session, order_id: str) -> list[StockMovement]:
     """Reservations of the order not yet released or shipped (each with line_no, sku, qty, warehouse, lot)."""
-    moves = session.exec(
-        select(StockMovement).where(StockMovement.order_id == order_id).order_by(col(StockMovement.id))
-    ).all()
+    return _open(_movements(session, order_id))
+
+
+def _open(moves: list[StockMovement]) -> list[StockMovement]:
     closed = {(m.line_no, m.cycle, m.part) for m in moves if m.operation in ("release", "ship")}
     return [m for m in moves if m.operation == "reserve" and (m.line_no, m.cycle, m.part) not in closed]
 
 
-def _close(session: Session, order_id: str, operation: str, reason: str, warehouse: str | None = None) -> list[dict]:
+def _close(
+    session: Session,
+    order_id: str,
+    operation: str,
+    reason: str,
+    warehouse: str | None = None,
+    held: list[StockMovement] | None = None,
+) -> list[dict]:
     statement, lot_statement = (_SHIP, _SHIP_LOT) if operation == "ship" else (_UNRESERVE, _UNRESERVE_LOT)
     moved = []
-    for move in open_reservations(session, order_id):
+    for move in open_reservations(session, order_id) if held is None else held:
         if warehouse is not None and move.warehouse != warehouse:
             continue
         params = {"qty": move.qty, "warehouse": move.warehouse, "sku": move.sku}
@@ -329,9 +345,18 @@ def _close(session: Session, order_id: str, operation: str, reason: str, warehou
     return moved
 
 
-def ship_reserved(session: Session, order_id: str, warehouse: str | None = None, reason: str = "shipped") -> list[dict]:
-    """Move the order's open reservations (of one warehouse, if given) out of stock as ``ship`` rows."""
-    return _close(session, order_id, "ship", reason, warehouse)
+def ship_reserved(
+    session: Session,
+    order_id: str,
+    warehouse: str | None = None,
+    reason: str = "shipped",
+    held: list[StockMovement] | None = None,
+) -> list[dict]:
+    """Move the order's open reservations (of one warehouse, if given) out of stock as ``ship`` rows.
+
+    ``held``: its open reservations, when the caller has just read them (``open_reservations``).
+    """
+    return _close(session, order_id, "ship", reason, warehouse, held)
 
 
 def release_reserved(session: Session, order_id: str, reason: str) -> list[dict]:

@@ -138,3 +138,16 @@ def test_dev_mode_is_off_unless_turned_on():
     assert Settings(_env_file=None, dev_mode=True).insecure() is None
     assert Settings(_env_file=None, secret_key=SECRET).insecure() is None
     assert Settings(_env_file=None, secret_key=DEV_SECRET_KEY, dev_mode=False).insecure() is not None
+
+
+def test_the_language_of_a_persons_pages(env):
+    assert oms(env, "users", "add", "lin", "-r", "operator", "--password", "a long password").returncode == 0
+    assert _rows(env, "SELECT language FROM users WHERE username = 'lin'") == [("",)]  # the browser's
+    chosen = oms(env, "users", "set-language", "lin", "zh")
+    assert (chosen.returncode, chosen.stdout) == (0, "set the language of lin\n"), chosen.stderr
+    assert _rows(env, "SELECT language FROM users WHERE username = 'lin'") == [("zh",)]
+    unknown = oms(env, "users", "set-language", "lin", "fr")
+    assert unknown.returncode == 1
+    assert unknown.stderr == (
+        "oms users: 'fr' is not a language of the pages; use en, zh, or nothing for the browser's\n"
+    )

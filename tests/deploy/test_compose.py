@@ -96,3 +96,10 @@ def test_the_app_image_is_built_from_the_dockerfile():
     assert re.search(r"^FROM python:3\.11[\w.-]*$", dockerfile, re.M)
     for package in ("engine", "workflows", "activities", "designer", "oms", "definitions"):
         assert re.search(rf"^COPY {package} {package}$", dockerfile, re.M), package
+
+
+def test_the_image_has_a_cjk_font_that_pages_and_printed_slips_name():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"apt-get install[^\n]*\bfonts-noto-cjk\b", dockerfile)
+    for stylesheet in ("web/static/oms.css", "web/templates/print/document.html"):
+        assert '"Noto Sans CJK SC"' in (ROOT / stylesheet).read_text(), stylesheet

@@ -16,7 +16,7 @@ REGIONS_FILE = DEFINITIONS / "regions" / "delivery.yaml"
 PROMOTIONS_FILE = DEFINITIONS / "promotions" / "coupons.yaml"
 CHANNELS_DIR = DEFINITIONS / "channels"
 # The shipped channels, by name; each file is channels/<name>.yaml.
-CHANNEL_NAMES = ("marketplace", "phone", "store", "web")
+CHANNEL_NAMES = ("marketplace", "phone", "shopify", "store", "web", "woocommerce")
 # The shipped print and notification templates, by name; each file is templates/<name>.yaml.
 TEMPLATE_NAMES = (
     "notify_cancelled",

@@ -9,7 +9,10 @@ from engine.analytics import (
     capture_increments,
     holt_forecast,
     percentile,
+    slice_metrics,
+    sliced,
     status_increments,
+    unsold_increments,
 )
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -37,18 +40,20 @@ def test_no_durations_no_percentile():
     assert percentile({}, 0.5) is None
 
 
-def test_capture_counts_the_sale_its_lines_and_the_audit():
+def test_capture_counts_the_sale_and_every_other_counter_once_per_slice():
     order = {
         "channel": "web",
         "total": 28.5,
         "shipping_address": {"country": "DE"},
         "lines": [{"sku": "MUG", "qty": 3, "price": 9.5}],
     }
-    assert capture_increments(order, "approve", []) == [
-        Increment("orders", "web", "DE", 1, 28.5),
-        Increment("sku", "MUG", "", 3, 28.5),
-        Increment("sku_channel", "MUG", "web", 3, 28.5),
-        Increment("audit", "approve", "web"),
+    increments = capture_increments(order, "approve", [])
+    assert increments[0] == Increment("orders", "web", "DE", 1, 28.5)
+    slices = ("", "|c=web", "|n=DE", "|c=web,n=DE")
+    assert increments[1:] == [
+        *(Increment(f"status{s}", "received") for s in slices),
+        *(Increment(f"sku{s}", "MUG", "", 3, 28.5) for s in slices),
+        *(Increment(f"audit{s}", "approve") for s in slices),
     ]
 
 
@@ -56,7 +61,32 @@ def test_a_held_order_counts_the_rules_that_held_it_not_the_tags():
     fired = [{"rule": "new_address_high_value", "action": "review"}, {"rule": "vip", "action": "tag"}]
     increments = capture_increments({"channel": "phone", "lines": []}, "review", fired)
     assert Increment("hold_reason", "new_address_high_value", "review") in increments
+    assert Increment("hold_reason|c=phone", "new_address_high_value", "review") in increments
     assert not any(i.k1 == "vip" for i in increments)
+
+
+@pytest.mark.parametrize(
+    "channels, country, names",
+    [
+        ((), None, ["status"]),
+        (("web",), None, ["status|c=web"]),
+        ((), "FR", ["status|n=FR"]),
+        (("web", "shop"), "FR", ["status|c=web,n=FR", "status|c=shop,n=FR"]),
+    ],
+)
+def test_a_filter_reads_the_slices_the_order_was_counted_in(channels, country, names):
+    assert slice_metrics("status", channels, country) == names
+    counted = {i.metric for i in sliced([Increment("status", "shipped")], "web", "FR")}
+    assert (set(names) <= counted) == (set(channels) <= {"web"} and country in (None, "FR"))
+
+
+def test_an_unsold_order_takes_its_sale_back_and_is_counted_apart():
+    order = {"total": 30.0, "lines": [{"sku": "MUG", "qty": 2, "price": 9.5}, {"sku": "CAP", "qty": 0, "price": 4}]}
+    increments = unsold_increments(order, "web", "FR")
+    assert increments[:2] == [Increment("orders", "web", "FR", -1, -30.0), Increment("unsold", "web", "FR", 1, 30.0)]
+    assert increments[2:] == [
+        Increment(f"sku{s}", "MUG", "", -2, -19.0) for s in ("", "|c=web", "|n=FR", "|c=web,n=FR")
+    ]
 
 
 def test_reaching_a_status_counts_it_and_the_stage_it_ends():

@@ -82,6 +82,8 @@ SHIPPED = {
     "phone": ("Phone orders", "phone", None, False),
     "marketplace": ("Marketplace (EU)", "marketplace", "OMS_CHANNEL_SECRET_MARKETPLACE", True),
     "store": ("Store Berlin Mitte (POS)", "store_pos", "OMS_CHANNEL_SECRET_STORE", True),
+    "shopify": ("Shopify store", "web_shop", "OMS_CHANNEL_SECRET_SHOPIFY", True),
+    "woocommerce": ("WooCommerce shop", "web_shop", "OMS_CHANNEL_SECRET_WOOCOMMERCE", True),
 }
 
 
@@ -458,17 +460,20 @@ MAPPING_ERRORS = {
     "price in cents as text": (
         MARKETPLACE,
         _price_of_line(0, "1999"),
-        ("lines[0].price", "unitPriceCents must be a number to convert, not '1999'"),
+        ("lines[0].price", "items[0].unitPriceCents must be a number to convert, not '1999'"),
     ),
     "price in cents as a boolean, second line": (
         MARKETPLACE,
         _price_of_line(1, True),
-        ("lines[1].price", "unitPriceCents must be a number to convert, not True"),
+        ("lines[1].price", "items[1].unitPriceCents must be a number to convert, not True"),
     ),
     "price in cents as an object": (
         MARKETPLACE,
         _price_of_line(0, {"amount": 1999, "currency": "EUR"}),
-        ("lines[0].price", "unitPriceCents must be a number to convert, not {'amount': 1999, 'currency': 'EUR'}"),
+        (
+            "lines[0].price",
+            "items[0].unitPriceCents must be a number to convert, not {'amount': 1999, 'currency': 'EUR'}",
+        ),
     ),
     "marketplace items is an object": (
         MARKETPLACE,
@@ -550,7 +555,9 @@ def _leaf(*path: str, **changes) -> Callable[[dict], None]:
 
 
 # What a channel's top level may hold, as "allowed here" lists it (`type` left out: see the known gaps).
-TOP_LEVEL_KEYS = "callback_expiry, callback_url, events, flow, kind, mapping, name, secret_env, tests, title, type"
+TOP_LEVEL_KEYS = (
+    "callback_expiry, callback_url, events, flow, kind, mapping, name, secret_env, tests, title, type, webhook"
+)
 
 BROKEN_CHANNELS = {
     "unknown type": (
@@ -567,7 +574,7 @@ BROKEN_CHANNELS = {
     "both path and const on a leaf": (
         MARKETPLACE,
         _leaf("payment", "method", path="paymentMethod"),
-        [("$.mapping.payment.method", "give either `path` or `const`, not both")],
+        [("$.mapping.payment.method", "give one of `path`, `const` or `expr`, not path and const")],
     ),
     "constant with a code table": (
         STORE,
@@ -595,7 +602,7 @@ BROKEN_CHANNELS = {
         [
             (
                 "$.mapping.lines.map.price",
-                "unknown key 'round'; allowed here: const, default, divide, multiply, path, table",
+                "unknown key 'round'; allowed here: const, default, divide, expr, multiply, path, table",
             )
         ],
     ),
@@ -709,8 +716,8 @@ def test_every_mapping_error_is_reported_at_once():
 
     assert errors_of(edited(MARKETPLACE, edit)) == [
         ("$.mapping.lines.map.price.divide", "must not be zero"),
-        ("$.mapping.payment.method", "give either `path` or `const`, not both"),
-        ("$.mapping.payment.status", "give either `path` or `const`, not both"),
+        ("$.mapping.payment.method", "give one of `path`, `const` or `expr`, not path and const"),
+        ("$.mapping.payment.status", "give one of `path`, `const` or `expr`, not path and const"),
         ("$.mapping.payment.status", "a constant needs no conversion"),
     ]
 

@@ -70,16 +70,16 @@ def test_order_yaml_has_no_semantic_errors(order_raw):
 def test_order_form_parses(order_raw):
     form = parse_form(order_raw)
     assert form.name == "order"
-    assert form.title == {"en": "Order"}
+    assert form.title == {"en": "Order", "zh": "订单"}
     external_id = form.fields[1]
     assert external_id.label == {"en": "External order id", "zh": "外部订单号"}
     customer_id = form.fields[2].fields[4]
-    assert customer_id.help == {"en": "Your customer number, if known"}
+    assert customer_id.help == {"en": "Your customer number, if known", "zh": "客户编号，如已知"}  # noqa: RUF001
     assert form.fields[3].fields == ADDRESS_FIELDS
     lines = form.fields[4]
-    assert (lines.row_label, lines.min_rows, lines.max_rows) == ({"en": "Line"}, 1, 500)
+    assert (lines.row_label, lines.min_rows, lines.max_rows) == ({"en": "Line", "zh": "行"}, 1, 500)
     assert [c.id for c in lines.columns] == ["sku", "qty", "price"]
-    assert form.fields[5].fields[0].options[1] == ("paypal", {"en": "paypal"})
+    assert form.fields[5].fields[0].options[1] == ("paypal", {"en": "paypal", "zh": "PayPal"})
 
 
 def test_good_order_validates_with_defaults_and_extra_keys(order_validator):

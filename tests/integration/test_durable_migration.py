@@ -99,20 +99,33 @@ def test_analysts_preview_start_pause_resume_and_follow_a_migration_over_http(st
         assert refused.status_code == 422, refused.text
         assert "filter 'sku=x': expected status=VALUE[,VALUE]" in refused.text
 
-        started = client.post(base, json={"from": 1, "to": 2, "batch_size": 2, "concurrency": 1})
-        assert started.status_code == 202, started.text
-        migration = started.json()
-        assert (migration["status"], migration["by"], migration["plan"]["movable"]) == ("running", "analyst", 6)
-        second = client.post(base, json={"from": 1, "to": 2})
-        assert second.status_code in (202, 409), second.text  # 409 while the first one is open
-        paused = client.post(f"{base}/{migration['id']}/pause")
-        assert paused.status_code in (200, 409), paused.text  # 409: it finished first
-        if paused.status_code == 200:
-            time.sleep(1)
-            assert client.post(f"{base}/{migration['id']}/resume").status_code in (200, 409)
+        # With the worker stopped the migration cannot take a batch: the pause reaches it before the first.
+        stack.kill("worker")
+        try:
+            started = client.post(base, json={"from": 1, "to": 2, "batch_size": 2, "concurrency": 1})
+            assert started.status_code == 202, started.text
+            migration = started.json()
+            assert (migration["status"], migration["by"], migration["plan"]["movable"]) == ("running", "analyst", 6)
+            second = client.post(base, json={"from": 1, "to": 2})
+            assert second.status_code == 409, second.text
+            assert second.json()["detail"] == f"flow {name} has a migration running ({migration['id']}): wait for it"
+            paused = client.post(f"{base}/{migration['id']}/pause")
+            assert paused.status_code == 200, paused.text
+        finally:
+            stack.start("worker")
+        url = f"{base}/{migration['id']}"
         deadline = time.monotonic() + 60
-        while (progress := client.get(f"{base}/{migration['id']}").json())["status"] != "completed":
-            assert time.monotonic() < deadline, progress
+        while (progress := client.get(url).json())["status"] != "paused":
+            assert progress["status"] == "running" and time.monotonic() < deadline, progress
+            time.sleep(0.2)
+        assert (progress["moved"], progress["batches"]) == (0, 0), progress
+        assert all(stack.order(order_id)["flow"]["version"] == 1 for order_id in waiting)
+        resumed = client.post(f"{url}/resume")
+        assert resumed.status_code == 200, resumed.text
+        assert resumed.json()["status"] == "running", resumed.text
+        deadline = time.monotonic() + 60
+        while (progress := client.get(url).json())["status"] != "completed":
+            assert progress["status"] == "running" and time.monotonic() < deadline, progress
             time.sleep(0.2)
         assert (progress["moved"], progress["already"], progress["stayed"], progress["failed"]) == (6, 0, 0, 0)
         assert progress["finished_at"]

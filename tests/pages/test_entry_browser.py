@@ -227,7 +227,8 @@ def test_language_and_channel_change_without_losing_what_was_typed(stack, open_a
     expect(page.locator("label[for=f-external_id]")).to_have_text("外部订单号")
     expect(page.locator("label[for=f-external_id]")).to_have_attribute("lang", "zh")
     expect(_field(page, "配送方式").locator("option:checked")).to_have_text("快递到地址")
-    expect(_field(page, "Customer name")).to_be_visible()  # no Chinese label: English
+    expect(_field(page, "客户姓名")).to_be_visible()
+    expect(_field(page, "行 1: SKU")).to_be_visible()  # the column has no Chinese label: English
     page.get_by_role("link", name="English").click()
     expect(_field(page, "External order id")).to_have_value(re.compile(r"^PHONE-"))
 

@@ -113,7 +113,7 @@ def test_a_row_names_the_customer_the_currency_and_who_holds_it():
 
 
 def test_a_refused_decision_reads_as_a_sentence():
-    from web.pages.inbox import _verb
+    from web.pages.inbox import _could_not
 
-    assert f"Could not {_verb('reject')} the task" == "Could not reject the task"
-    assert f"Could not {_verb('inspected')} the task" == "Could not record “inspected” for the task"
+    assert _could_not("reject", None, "it is decided") == "Could not reject this task: it is decided"
+    assert _could_not("inspected", None, "no") == "Could not record “inspected” for this task: no"

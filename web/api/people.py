@@ -25,6 +25,7 @@ class UserView(BaseModel):
     channels: list[str]
     warehouses: list[str]
     email: str = ""
+    language: str = ""
     active: bool
     created_at: datetime
 
@@ -40,6 +41,7 @@ class UserIn(BaseModel):
     channels: list[str] = Names
     warehouses: list[str] = Names
     email: str = Field(default="", max_length=254, description="where escalated tasks of its roles are announced")
+    language: str = Field(default="", max_length=8, description='the pages\' language: "en", "zh", "" (the browser\'s)')
 
 
 class UserChange(BaseModel):
@@ -51,6 +53,7 @@ class UserChange(BaseModel):
     active: bool | None = None
     password: str | None = Field(default=None, min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=254, description='"": no e-mail')
+    language: str | None = Field(default=None, max_length=8, description='"en", "zh", or "" for the browser\'s')
 
 
 class KeyView(BaseModel):
@@ -83,6 +86,7 @@ def user_view(user: User) -> UserView:
         channels=list(user.channels),
         warehouses=list(user.warehouses),
         email=user.email,
+        language=user.language,
         active=user.active,
         created_at=user.created_at,
     )
@@ -113,7 +117,14 @@ def list_users(session: SessionDep, _: Admin) -> dict:
 def add_user(body: UserIn, _: Admin) -> UserView:
     with session_scope() as session:
         user = people.add_user(
-            session, body.username, body.password, body.roles, body.channels, body.warehouses, body.email
+            session,
+            body.username,
+            body.password,
+            body.roles,
+            body.channels,
+            body.warehouses,
+            body.email,
+            body.language,
         )
         return user_view(user)
 
@@ -129,6 +140,8 @@ def change_user(username: str, body: UserChange, admin: Admin) -> UserView:
             people.set_password(session, username, body.password)
         if body.email is not None:
             people.set_email(session, username, body.email)
+        if body.language is not None:
+            people.set_language(session, username, body.language)
         return user_view(people.get_user(session, username))
 
 

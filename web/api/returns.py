@@ -28,14 +28,23 @@ Requester = Annotated[CurrentUser, Depends(require("operator", "channel"))]
 Operator = Annotated[CurrentUser, Depends(require("operator"))]
 
 
-@router.post("", status_code=201, summary="Request a return or exchange of a delivered order")
+@router.post(
+    "",
+    status_code=201,
+    summary="Request a return or exchange of a delivered order",
+    description="order_id is the order's own id (ord_…) or its external id; an external id several channels "
+    "have needs the order's channel beside it (channel), else 422 naming order_id and each match.",
+)
 async def create_return(
     client: TemporalDep,
     user: Requester,
     payload: Annotated[
         Any,
         Body(
-            examples=[{"order_id": "ord_…", "lines": [{"line": 1, "qty": 1}], "reason": "wrong_size", "kind": "refund"}]
+            examples=[
+                {"order_id": "ord_…", "lines": [{"line": 1, "qty": 1}], "reason": "wrong_size", "kind": "refund"},
+                {"order_id": "A-1001", "channel": "web", "lines": [{"line": 1, "qty": 1}], "reason": "defective"},
+            ]
         ),
     ],
     flow: Annotated[str | None, Query(description="return flow to run; default: return")] = None,

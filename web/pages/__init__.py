@@ -1,4 +1,4 @@
-"""HTML pages for people: sign-in, inbox, orders, entry, stock, waves, returns, the dashboard.
+"""HTML pages for people: the start page, sign-in, inbox, orders, entry, stock, waves, returns, the dashboard.
 
 ``router`` holds every page route; ``STATIC_DIR`` is the folder the app
 serves under /static (hand-written CSS, nothing from the internet).
@@ -12,6 +12,7 @@ from web.pages import (
     dashboard,
     entry,
     fulfilment,
+    home,
     inbox,
     orders,
     people,
@@ -27,5 +28,18 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 router = APIRouter(include_in_schema=False)
 # entry before orders: /orders/new is a page of its own, not the order "new".
 # return_request before returns: /returns/new is a page of its own, not the return "new".
-for _module in (signin, inbox, entry, orders, stock, fulfilment, dashboard, waves, return_request, returns, people):
+for _module in (
+    home,
+    signin,
+    inbox,
+    entry,
+    orders,
+    stock,
+    fulfilment,
+    dashboard,
+    waves,
+    return_request,
+    returns,
+    people,
+):
     router.include_router(_module.router)

@@ -6,27 +6,26 @@ Every label is escaped; the numbers are also in a table beside each chart
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from markupsafe import Markup, escape
+
+from web.pages.figures import number
 
 WIDTH = 640
 BAR_HEIGHT = 22
 LABEL_WIDTH = 170
 
 
-def _number(value: float) -> str:
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
+Format = Callable[[float], str]
 
 
-def bar_chart(items: Sequence[tuple[str, float]], title: str, unit: str = "") -> Markup:
-    """Horizontal bars, one per (label, value), longest first as given."""
+def bar_chart(items: Sequence[tuple[str, float]], title: str, fmt: Format = number) -> Markup:
+    """Horizontal bars, one per (label, value), longest first as given; ``fmt`` writes the values."""
     items = list(items)[:15]
     height = max(1, len(items)) * BAR_HEIGHT + 10
     top = max((v for _, v in items), default=0) or 1
-    span = WIDTH - LABEL_WIDTH - 90
+    span = WIDTH - LABEL_WIDTH - 130  # room for the value, an amount with its currency
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {height}" width="100%" '
         f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
@@ -37,7 +36,7 @@ def bar_chart(items: Sequence[tuple[str, float]], title: str, unit: str = "") ->
         parts.append(
             f'<text x="{LABEL_WIDTH - 6}" y="{y + 15}" text-anchor="end">{escape(label or "(none)")}</text>'
             f'<rect x="{LABEL_WIDTH}" y="{y + 3}" width="{length:.1f}" height="{BAR_HEIGHT - 6}"></rect>'
-            f'<text x="{LABEL_WIDTH + length + 6:.1f}" y="{y + 15}">{escape(_number(value))}{escape(unit)}</text>'
+            f'<text x="{LABEL_WIDTH + length + 6:.1f}" y="{y + 15}">{escape(fmt(value))}</text>'
         )
     if not items:
         parts.append(f'<text x="{WIDTH / 2}" y="20" text-anchor="middle">no data in this range</text>')
@@ -46,11 +45,11 @@ def bar_chart(items: Sequence[tuple[str, float]], title: str, unit: str = "") ->
 
 
 def line_chart(
-    points: Sequence[tuple[str, float]], title: str, unit: str = "", forecast: Sequence[float] = ()
+    points: Sequence[tuple[str, float]], title: str, fmt: Format = number, forecast: Sequence[float] = ()
 ) -> Markup:
     """A line over labelled points (dates or weeks); ``forecast`` continues it dashed."""
     values = [v for _, v in points] + list(forecast)
-    height, left, bottom, right = 220, 60, 30, 20
+    height, left, bottom, right = 220, 110, 30, 20  # left: room for the top value, with its currency
     if not values:
         return Markup(
             f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} 40" width="100%" aria-label="{escape(title)}">'
@@ -69,7 +68,7 @@ def line_chart(
         f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {height}" width="100%" aria-label="{escape(title)}">'
         f"<title>{escape(title)}</title>",
         f'<line class="axis" x1="{left}" y1="{height - bottom}" x2="{WIDTH - right}" y2="{height - bottom}"></line>',
-        f'<text x="{left - 6}" y="14" text-anchor="end">{escape(_number(top))}{escape(unit)}</text>',
+        f'<text x="{left - 6}" y="14" text-anchor="end">{escape(fmt(top))}</text>',
         f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end">0</text>',
     ]
     if points:
@@ -79,7 +78,7 @@ def line_chart(
             x, y = xy(i, value).split(",")
             parts.append(
                 f'<circle class="point" cx="{x}" cy="{y}" r="3"><title>{escape(label)}: '
-                f"{escape(_number(value))}{escape(unit)}</title></circle>"
+                f"{escape(fmt(value))}</title></circle>"
             )
         parts.append(f'<text x="{left}" y="{height - 8}">{escape(points[0][0])}</text>')
         if len(points) > 1:

@@ -27,13 +27,16 @@ from sqlmodel import Session, select
 
 from engine.definitions import parse_published
 from engine.expressions import ExpressionError, compile_expression
-from engine.forms import Field, FieldError, Form
+from engine.form_messages import ENGLISH
+from engine.forms import Field, FieldError, Form, FormValidator
 from oms.db import get_read_engine
 from oms.models import DefinitionVersion
 from services.definitions.publishing import latest
 from services.orders.intake import IntakeRejected, IntakeUnavailable, submit_order
+from web import i18n
 from web.deps import CurrentUser, StarterDep, TemporalDep
 from web.errors import status_for
+from web.i18n import gettext
 from web.pages.flash import Flash
 from web.pages.rendering import PageRoute, redirect, render
 from web.pages.security import ACTING_ROLES, FormUser, PageRefused, SignedIn
@@ -72,7 +75,7 @@ def load_setup(requested: str) -> Setup:
     with Session(get_read_engine()) as session:
         channels = _published_channels(session)
         if not channels:
-            raise PageRefused(404, "No channel is published, so there is no order form to fill in.")
+            raise PageRefused(404, gettext("No channel is published, so there is no order form to fill in."))
         chosen = (
             requested
             if requested in channels
@@ -84,7 +87,12 @@ def load_setup(requested: str) -> Setup:
         form_row = latest(session, "form", flow.form) if flow is not None and flow.form else None
         if form_row is None:
             raise PageRefused(
-                404, f"Channel {chosen!r} runs flow {flow_name!r}, which has no published form to enter orders with."
+                404,
+                gettext(
+                    "Channel %(channel)r runs flow %(flow)r, which has no published form to enter orders with.",
+                    channel=chosen,
+                    flow=flow_name,
+                ),
             )
         return Setup(
             channels=tuple((name, channel.title) for name, channel in channels.items()),
@@ -344,7 +352,7 @@ def dom_id(name: str, kind: str = "f") -> str:
     return f"{kind}-" + re.sub(r"[^A-Za-z0-9_]+", "-", name).strip("-")
 
 
-def _say(text: Mapping[str, str] | None, lang: str) -> tuple[str, str | None]:
+def say(text: Mapping[str, str] | None, lang: str) -> tuple[str, str | None]:
     """The text in ``lang`` if the definition has it, else English; and its lang attribute."""
     if not text:
         return "", None
@@ -458,8 +466,8 @@ class _Builder:
         return [self.widget(f, child(prefix, f.id), in_row, row_text) for f in fields]
 
     def widget(self, field: Field, name: str, in_row: bool, row_text: str) -> Widget:
-        label, label_lang = _say(field.label, self.lang)
-        help_text, help_lang = _say(field.help, self.lang)
+        label, label_lang = say(field.label, self.lang)
+        help_text, help_lang = say(field.help, self.lang)
         widget = Widget(
             field,
             name,
@@ -493,7 +501,7 @@ class _Builder:
             widget.control = "checkbox"
         elif field.type == "select":
             widget.control = "select"
-            widget.options = [(value, *_say(label, self.lang)) for value, label in field.options]
+            widget.options = [(value, *say(label, self.lang)) for value, label in field.options]
             widget.blank_option = field.default is None
         else:
             attrs = {
@@ -507,18 +515,20 @@ class _Builder:
             widget.attrs = {k: _attr(v) for k, v in attrs.items() if v is not None}
 
     def _table(self, widget: Widget, field: Field, name: str) -> None:
-        row_label, _ = _say(field.row_label, self.lang)
+        row_label, _ = say(field.row_label, self.lang)
         widget.control = "table"
         for column in field.columns:
-            text, lang = _say(column.label, self.lang)
+            text, lang = say(column.label, self.lang)
             widget.columns.append((_capital(text), lang, column.required))
         count = max(self.entry.rows.get(name, 0), 1)  # an empty table still offers one row to type into
         for index in range(count):
             text = f"{row_label} {index + 1}"
             cells = self.widgets(field.columns, row_name(name, index), in_row=True, row_text=text)
-            widget.rows.append(Row(text, cells, f"remove_row:{name}:{index}", f"Remove {text.lower()}"))
+            widget.rows.append(
+                Row(text, cells, f"remove_row:{name}:{index}", gettext("Remove %(row)s", row=text.lower()))
+            )
         widget.can_add = count < (field.max_rows or MAX_ROWS)
-        widget.add_label = f"Add {row_label.lower()}"
+        widget.add_label = gettext("Add %(row)s", row=row_label.lower())
         widget.add_action = f"add_row:{name}"
 
     def _condition(self, widget: Widget, expression: str) -> None:
@@ -527,15 +537,19 @@ class _Builder:
             about = _field_at(self.form.fields, simple["name"])
             if about is not None:
                 simple["default"] = _text_of_default(about)
-                label = _capital(_say(about.label, self.lang)[0])
-                names = {value: _say(text, self.lang)[0] for value, text in about.options}
-                values = " or ".join(
+                label = _capital(say(about.label, self.lang)[0])
+                names = {value: say(text, self.lang)[0] for value, text in about.options}
+                values = gettext(" or ").join(
                     names.get(v, str(v)) if isinstance(v, str) else json.dumps(v) for v in simple["values"]
                 )
-                widget.condition_note = f"Only used when {label} is {'not ' if simple['negate'] else ''}{values}."
+                if simple["negate"]:
+                    note = gettext("Only used when %(field)s is not %(values)s.", field=label, values=values)
+                else:
+                    note = gettext("Only used when %(field)s is %(values)s.", field=label, values=values)
+                widget.condition_note = note
                 widget.condition = json.dumps(simple, ensure_ascii=False)
         if not widget.condition_note:
-            widget.condition_note = f"Only used when {expression}."
+            widget.condition_note = gettext("Only used when %(condition)s.", condition=expression)
         widget.inapplicable = not _shown(expression, self.document)
 
 
@@ -583,6 +597,17 @@ def build_page(
     return Page(widgets, summary, channel_errors)
 
 
+def in_page_language(form: Form, document: Any, errors: Iterable[FieldError]) -> list[FieldError]:
+    """``errors`` worded in the page's language: the form's own, again through its validator; others as they came."""
+    wording = i18n.form_wording()
+    errors = list(errors)
+    if wording is ENGLISH or not errors:
+        return errors
+    _, worded = FormValidator(form).validate(document, wording)
+    by_field = {error.field: error for error in worded}
+    return [by_field.get(error.field, error) for error in errors]
+
+
 def languages(form: Form) -> list[str]:
     """Languages the form's labels are written in besides English."""
     found: set[str] = set(form.title)
@@ -600,7 +625,7 @@ def languages(form: Form) -> list[str]:
 
 # ---- routes ----------------------------------------------------------------------
 
-HINTS = {EXTERNAL_ID_FIELD: "Made up for you; replace it with the order's own number if it has one."}
+HINTS = {EXTERNAL_ID_FIELD: i18n.N_("Made up for you; replace it with the order's own number if it has one.")}
 # Each language in its own words, and in English for whoever's screen lacks the script.
 LANGUAGE_NAMES = {
     "en": "English",
@@ -614,7 +639,10 @@ LANGUAGE_NAMES = {
 
 def _may_enter(user: CurrentUser) -> CurrentUser:
     if not user.has(*ACTING_ROLES):
-        raise PageRefused(403, f"Role {user.role!r} cannot enter orders; manual order entry needs operator or admin.")
+        raise PageRefused(
+            403,
+            gettext("Role %(role)r cannot enter orders; manual order entry needs operator or admin.", role=user.role),
+        )
     return user
 
 
@@ -629,7 +657,8 @@ def entering(user: FormUser) -> CurrentUser:
 
 
 def _lang(value: Any) -> str:
-    return value if isinstance(value, str) and re.fullmatch(r"[a-z]{2,3}", value) else "en"
+    """The language of the form's labels: the one asked for, else the page's own."""
+    return value if isinstance(value, str) and re.fullmatch(r"[a-z]{2,3}", value) else i18n.language()
 
 
 def _show(
@@ -645,8 +674,10 @@ def _show(
     errors = list(errors)
     if setup.unknown is not None and not any(e.field == CHANNEL_FIELD for e in errors):
         known = ", ".join(name for name, _ in setup.channels)
-        errors.insert(0, FieldError(CHANNEL_FIELD, f"unknown channel {setup.unknown!r}; channels are: {known}"))
-    page = build_page(setup.form, entry, lang, errors, focus, HINTS)
+        unknown = gettext("unknown channel %(channel)r; channels are: %(known)s", channel=setup.unknown, known=known)
+        errors.insert(0, FieldError(CHANNEL_FIELD, unknown))
+    hints = {name: gettext(hint) for name, hint in HINTS.items()}
+    page = build_page(setup.form, entry, lang, errors, focus, hints)
     return render(
         request,
         "pages/entry.html",
@@ -657,9 +688,9 @@ def _show(
             "notice": notice,
             "focus_summary": bool(page.summary) and focus is None,
             "focus_channel": focus == CHANNEL_FIELD,
-            "languages": [("en", "English")]
+            "languages": [("en", LANGUAGE_NAMES["en"])]
             + [(code, LANGUAGE_NAMES.get(code, code)) for code in languages(setup.form)],
-            "title": _say(setup.form.title, lang)[0],
+            "title": say(setup.form.title, lang)[0],
         },
         status_code=status_code,
     )
@@ -667,7 +698,7 @@ def _show(
 
 @router.get("/orders/new")
 async def new_order(
-    request: Request, _: Annotated[CurrentUser, Depends(may_enter)], channel: str = DEFAULT_CHANNEL, lang: str = "en"
+    request: Request, _: Annotated[CurrentUser, Depends(may_enter)], channel: str = DEFAULT_CHANNEL, lang: str = ""
 ):
     setup = await anyio.to_thread.run_sync(load_setup, channel.strip()[:50])
     entry = Entry.blank(setup.form)
@@ -697,7 +728,12 @@ async def create_order(
         return _show(request, setup, entry, lang, focus=change_rows(setup.form, entry, action))
     if action != "create":
         return _show(
-            request, setup, entry, lang, notice=f"Unknown action {action[:40]!r}; nothing was done.", status_code=400
+            request,
+            setup,
+            entry,
+            lang,
+            notice=gettext("Unknown action %(action)r; nothing was done.", action=action[:40]),
+            status_code=400,
         )
 
     entry = entry.without_blank_rows(setup.form)
@@ -710,7 +746,8 @@ async def create_order(
     try:
         accepted = await submit_order(client, payload, starter=starter)
     except IntakeRejected as exc:
-        return _show(request, setup, entry, lang, exc.errors, status_code=status_for(exc))
+        errors = in_page_language(setup.form, payload, exc.errors)
+        return _show(request, setup, entry, lang, errors, status_code=status_for(exc))
     except IntakeUnavailable:
         return _show(
             request,
@@ -718,9 +755,12 @@ async def create_order(
             entry,
             lang,
             status_code=503,
-            notice="Too many orders are waiting to start, so nothing was stored. Try again in a moment.",
+            notice=gettext("Too many orders are waiting to start, so nothing was stored. Try again in a moment."),
         )
-    done = "Order created." if accepted.created else "This order was created already; nothing new was stored."
+    if accepted.created:
+        done = gettext("Order created.")
+    else:
+        done = gettext("This order was created already; nothing new was stored.")
     return redirect(f"/orders/{accepted.order_id}", Flash().ok(done))
 
 

@@ -18,6 +18,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from oms.settings import get_settings
+from web.i18n import ngettext
 
 FLASH_COOKIE = "oms_flash"
 MAX_COOKIE = 3500
@@ -63,7 +64,8 @@ def store(response: Response, flash: Flash) -> None:
     while len(value) > MAX_COOKIE and flash.results:
         flash.results.pop()
         dropped += 1
-        value = _encode(Flash([*flash.notices, ("error", f"{dropped} more results are not shown")], flash.results))
+        more = ngettext("%(num)d more result is not shown", "%(num)d more results are not shown", dropped)
+        value = _encode(Flash([*flash.notices, ("error", more)], flash.results))
     response.set_cookie(FLASH_COOKIE, value, max_age=120, httponly=True, samesite="lax", path="/")
 
 

@@ -10,6 +10,7 @@ from services import scopes
 from web import printing
 from web.deps import CurrentUser, SessionDep
 from web.errors import status_for
+from web.i18n import gettext
 from web.pages.rendering import PageRoute
 from web.pages.security import PageRefused, SignedIn
 
@@ -26,7 +27,7 @@ def _print(make, *args) -> HTMLResponse:
 def _order(session, user: CurrentUser, order_id: str) -> Order:
     order = session.get(Order, order_id)
     if order is None or not scopes.sees_order(session, user, order):
-        raise PageRefused(404, f"There is no order {order_id!r}.")
+        raise PageRefused(404, gettext("There is no order %(id)r.", id=order_id))
     return order
 
 
@@ -44,5 +45,5 @@ def packing_slip_page(order_id: str, session: SessionDep, user: SignedIn):
 def pick_list_page(wave_id: str, session: SessionDep, user: SignedIn):
     wave = session.get(Wave, wave_id)
     if wave is None or not scopes.sees_wave(session, user, wave):
-        raise PageRefused(404, f"There is no wave {wave_id!r}.")
+        raise PageRefused(404, gettext("There is no wave %(id)r.", id=wave_id))
     return _print(printing.pick_list, session, wave)

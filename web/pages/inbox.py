@@ -25,6 +25,7 @@ from services.money import currency_of, money_text
 from services.orders import decisions
 from web.api.tasks import task_query
 from web.deps import CurrentUser, SessionDep, TemporalDep
+from web.i18n import N_, gettext
 from web.pages.flash import Flash, Result
 from web.pages.rendering import PageRoute, as_utc, redirect, render
 from web.pages.security import Acting, SignedIn
@@ -33,20 +34,20 @@ from workflows.contracts import DecisionAccepted
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 PAGE_SIZE = 50
-CLAIMED = {"any": "anyone or nobody", "me": "me", "none": "nobody"}
+CLAIMED = {"any": N_("anyone or nobody"), "me": N_("me"), "none": N_("nobody")}
 ROLES = ("operator", "admin")
 MAX_COMMENT = 2000
 MAX_BULK = 200
 BULK_CONCURRENCY = 8
-PAST = {"approve": "approved", "reject": "rejected"}
+PAST = {"approve": N_("approved"), "reject": N_("rejected")}
 # Decisions that carry more than a comment (a quality check: a result per returned line) are taken on
 # the return's page, where the form asks for them; the inbox links there instead of posting.
 NEEDS_FORM = {"inspected"}
 # How the rows are ordered: the URL's word -> (label, ORDER BY).
 SORTS = {
-    "due": ("due soonest", (col(Task.due_at), col(Task.id))),
-    "amount": ("largest amount", (col(Order.total).desc(), col(Task.due_at), col(Task.id))),
-    "age": ("oldest", (col(Task.created_at), col(Task.id))),
+    "due": (N_("due soonest"), (col(Task.due_at), col(Task.id))),
+    "amount": (N_("largest amount"), (col(Order.total).desc(), col(Task.due_at), col(Task.id))),
+    "age": (N_("oldest"), (col(Task.created_at), col(Task.id))),
 }
 SOON = timedelta(hours=1)  # due within the hour: amber
 
@@ -192,13 +193,19 @@ async def _load(task_ids: list[str]) -> dict[str, Task]:
 
 def _on(task: Task | None) -> str:
     if task is not None and task.return_id:
-        return f"the task on return {task.return_id}"
-    return f"the task on order {task.order_id}" if task else "this task"
+        return gettext("the task on return %(id)s", id=task.return_id)
+    return gettext("the task on order %(id)s", id=task.order_id) if task else gettext("this task")
 
 
-def _verb(decision: str) -> str:
-    """``Could not <verb> the task``: the decisions that are verbs, else what was chosen, quoted."""
-    return decision if decision in PAST else f"record “{decision}” for"
+def _could_not(decision: str, task: Task | None, problem: str) -> str:
+    """``Could not approve the task on order …: why``; a decision that is no verb is quoted."""
+    if decision == "approve":
+        return gettext("Could not approve %(task)s: %(problem)s", task=_on(task), problem=problem)
+    if decision == "reject":
+        return gettext("Could not reject %(task)s: %(problem)s", task=_on(task), problem=problem)
+    return gettext(
+        "Could not record “%(decision)s” for %(task)s: %(problem)s", decision=decision, task=_on(task), problem=problem
+    )
 
 
 def _actor(user: CurrentUser) -> decisions.Actor:
@@ -225,10 +232,15 @@ def _claim(task_id: str, user: CurrentUser, assignee: str | None, back: str):
         _in_scope(task_id, user)
         task = decisions.claim(task_id, _actor(user), assignee)
     except (decisions.TaskRefused, scopes.OutOfScope) as exc:
-        verb = "claim" if assignee else "release"
-        return redirect(back, Flash().error(f"Could not {verb} {_on(_tasks([task_id]).get(task_id))}: {exc.message}"))
-    done = "You claimed" if assignee else "You released"
-    return redirect(back, Flash().ok(f"{done} {_on(task)}."))
+        on = _on(_tasks([task_id]).get(task_id))
+        if assignee:
+            refused = gettext("Could not claim %(task)s: %(problem)s", task=on, problem=exc.message)
+        else:
+            refused = gettext("Could not release %(task)s: %(problem)s", task=on, problem=exc.message)
+        return redirect(back, Flash().error(refused))
+    if assignee:
+        return redirect(back, Flash().ok(gettext("You claimed %(task)s.", task=_on(task))))
+    return redirect(back, Flash().ok(gettext("You released %(task)s.", task=_on(task))))
 
 
 @router.post("/inbox/tasks/{task_id}/decision")
@@ -243,29 +255,38 @@ async def decide(
     task = (await _load([task_id])).get(task_id)
     decision, comment = decision.strip(), comment.strip()
     if not decision:
-        return redirect(back, Flash().error(f"Choose a decision for {_on(task)}; nothing was decided."))
+        nothing = gettext("Choose a decision for %(task)s; nothing was decided.", task=_on(task))
+        return redirect(back, Flash().error(nothing))
     if task is not None and task.return_id and decision in NEEDS_FORM:
         # A quality check needs a result per returned line: the return's page asks for them.
         return redirect(
             f"/returns/{quote(task.return_id)}#qc",
-            Flash().error(f"Record the quality check of return {task.return_id} line by line below."),
+            Flash().error(gettext("Record the quality check of return %(id)s line by line below.", id=task.return_id)),
         )
     if len(comment) > MAX_COMMENT:
-        too_long = f"The comment is longer than {MAX_COMMENT} characters; nothing was decided."
+        too_long = gettext("The comment is longer than %(n)s characters; nothing was decided.", n=MAX_COMMENT)
         return redirect(back, Flash().error(too_long))
     try:
         await anyio.to_thread.run_sync(_in_scope, task_id, user)
         accepted = await decisions.decide(client, task_id, _actor(user), decision, comment)
     except (decisions.TaskRefused, scopes.OutOfScope) as exc:
-        return redirect(back, Flash().error(f"Could not {_verb(decision)} {_on(task)}: {exc.message}"))
-    where = (f"Return {task.return_id}" if task.return_id else f"Order {task.order_id}") if task else f"Task {task_id}"
+        return redirect(back, Flash().error(_could_not(decision, task, exc.message)))
+    if task is None:
+        where = gettext("Task %(id)s", id=task_id)
+    elif task.return_id:
+        where = gettext("Return %(id)s", id=task.return_id)
+    else:
+        where = gettext("Order %(id)s", id=task.order_id)
     return redirect(back, Flash().ok(f"{where}: {_outcome(task, accepted)}."))
 
 
 def _outcome(task: Task | None, accepted: DecisionAccepted) -> str:
-    done = PAST.get(accepted.decision, f"decided {accepted.decision!r}")
+    if accepted.decision in PAST:
+        done = gettext(PAST[accepted.decision])
+    else:
+        done = gettext("decided %(decision)r", decision=accepted.decision)
     if task is not None and accepted.next_step == task.step:
-        return f"{done} once; a second person must approve too"
+        return gettext("%(done)s once; a second person must approve too", done=done)
     return done
 
 
@@ -278,7 +299,7 @@ async def approve_selected(
 ):
     task_ids = list(dict.fromkeys(task_ids))[:MAX_BULK]
     if not task_ids:
-        return redirect(back, Flash().error("Select at least one task to approve; nothing was decided."))
+        return redirect(back, Flash().error(gettext("Select at least one task to approve; nothing was decided.")))
     tasks = await _load(task_ids)
     results: list[Result | None] = [None] * len(task_ids)
     limiter = anyio.Semaphore(BULK_CONCURRENCY)
@@ -301,7 +322,8 @@ async def approve_selected(
     approved = sum(r.ok for r in done)
     notices = Flash(results=done)
     if approved:
-        notices.ok(f"Approved {approved} of {len(done)} selected tasks.")
+        notices.ok(gettext("Approved %(n)s of %(total)s selected tasks.", n=approved, total=len(done)))
     if approved < len(done):
-        notices.error(f"{len(done) - approved} of {len(done)} selected tasks were refused; see below.")
+        refused = len(done) - approved
+        notices.error(gettext("%(n)s of %(total)s selected tasks were refused; see below.", n=refused, total=len(done)))
     return redirect(back, notices)

@@ -17,10 +17,19 @@ from services.errors import DomainError, Invalid
 from services.orders import actions
 from services.orders.changes import request_change
 from services.orders.saved_views import delete_view, save_view, views_of
-from services.orders.search import SORT_WORDS, export, find_order, parse_query, row_view, search
+from services.orders.search import (
+    SORT_WORDS,
+    AmbiguousOrder,
+    export,
+    parse_query,
+    resolve_order,
+    row_view,
+    search,
+)
 from services.orders.views import order_detail
 from web.api.analytics import csv_response
 from web.deps import SessionDep, TemporalDep
+from web.i18n import N_, gettext
 from web.pages.flash import Flash
 from web.pages.rendering import PageRoute, redirect, render
 from web.pages.security import Acting, FormUser, PageRefused, SignedIn
@@ -31,10 +40,22 @@ SEARCH_FIELDS = ("q", "status", "channel", "warehouse", "sku", "tag", "from", "t
 CSV_COLUMNS = ("id", "external_id", "channel", "status", "customer", "email", "phone", "skus", "tags", "total")
 # Actions that cannot be undone ask first (a confirmation page, so they work without JavaScript too).
 CONFIRM = {
-    "cancel": "Cancel this order? Its stock is released and the payment refunded or voided. This cannot be undone.",
-    "payment": "Record that the customer paid? The order goes on to shipping. This cannot be undone.",
-    "resend": "Send the customer this notification again? An e-mail cannot be called back.",
+    "cancel": N_("Cancel this order? Its stock is released and the payment refunded or voided. This cannot be undone."),
+    "payment": N_("Record that the customer paid? The order goes on to shipping. This cannot be undone."),
+    "resend": N_("Send the customer this notification again? An e-mail cannot be called back."),
 }
+# The order list's sort labels (services.orders.search.SORT_WORDS), for the catalogue: the page translates them.
+# What each action does, in the notice after it (services.orders.actions.DONE, for the catalogue).
+DONE = {
+    "cancel": N_("cancelled"),
+    "address": N_("given a new address"),
+    "payment": N_("marked paid"),
+    "hold": N_("held"),
+    "release": N_("released"),
+}
+SORT_LABELS = (N_("Newest first"), N_("Oldest first"), N_("Largest total"), N_("Smallest total"))
+# The shipped saved views' names (services.orders.saved_views), for the catalogue: the page translates presets.
+PRESET_NAMES = (N_("Unpaid older than 2 days"), N_("Shipping problems"), N_("Held orders"))
 
 
 def reserved_now(allocations: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -105,8 +126,8 @@ def save_view_form(
     try:
         saved = save_view(session, user.username, name, parse_query(dict(parse_qsl(query))))
     except DomainError as exc:
-        return redirect(back, Flash().error(f"{exc.message}. Nothing was saved."), default="/orders")
-    return redirect(back, Flash().ok(f"Saved the view “{saved.name}”."), default="/orders")
+        return redirect(back, Flash().error(gettext("%(problem)s. Nothing was saved.", problem=exc.message)), "/orders")
+    return redirect(back, Flash().ok(gettext("Saved the view “%(name)s”.", name=saved.name)), default="/orders")
 
 
 @router.post("/orders/views/{view_id}/delete")
@@ -115,7 +136,7 @@ def delete_view_form(view_id: int, session: SessionDep, user: FormUser):
         name = delete_view(session, user.username, view_id)
     except DomainError as exc:
         return redirect("/orders", Flash().error(exc.message))
-    return redirect("/orders", Flash().ok(f"Deleted the view “{name}”."))
+    return redirect("/orders", Flash().ok(gettext("Deleted the view “%(name)s”.", name=name)))
 
 
 def _load(order_id: str, user) -> tuple[Order, dict[str, Any]] | None:
@@ -126,7 +147,7 @@ def _load(order_id: str, user) -> tuple[Order, dict[str, Any]] | None:
         return order, order_detail(session, order)
 
 
-def _offers(order: Order, step: str | None, why_not: str) -> dict[str, actions.Offer]:
+def _offers(order: Order, step: str | None, why_not: actions.Reason) -> dict[str, actions.Offer]:
     with Session(get_read_engine()) as session:
         return actions.offers(session, order, step, why_not)
 
@@ -144,9 +165,12 @@ async def order_page(order_id: str, request: Request, client: TemporalDep, user:
     if loaded is None:
         # Typed by a person: the external id a customer quotes finds the order too.
         with Session(get_read_engine()) as session:
-            other = find_order(session, user, order_id)
+            try:
+                other = resolve_order(session, user, order_id)
+            except AmbiguousOrder:  # several channels have it: the list shows each
+                return redirect(f"/orders?{urlencode({'q': order_id})}")
         if other is None:
-            raise PageRefused(404, f"There is no order {order_id!r}.")
+            raise PageRefused(404, gettext("There is no order %(id)r.", id=order_id))
         return redirect(f"/orders/{other.id}")
     order, detail = loaded
     step, why_not = await actions.current_step(client, order)
@@ -176,30 +200,30 @@ async def order_action(order_id: str, action: str, request: Request, client: Tem
     form = {k: str(v) for k, v in (await request.form()).items()}
     back = f"/orders/{order_id}"
     if await anyio.to_thread.run_sync(_load, order_id, user) is None:
-        raise PageRefused(404, f"There is no order {order_id!r}.")
+        raise PageRefused(404, gettext("There is no order %(id)r.", id=order_id))
     if action not in (*actions.EVENTS, "note", "resend"):
-        raise PageRefused(404, f"There is no action {action!r} on orders.")
+        raise PageRefused(404, gettext("There is no action %(action)r on orders.", action=action))
     if action in CONFIRM and form.get("confirmed") != "yes":
         hidden = {k: v for k, v in form.items() if k not in ("confirmed",)}
         return render(
             request,
             "pages/order_confirm.html",
-            {"order_id": order_id, "action": action, "question": CONFIRM[action], "fields": hidden},
+            {"order_id": order_id, "action": action, "question": gettext(CONFIRM[action]), "fields": hidden},
         )
     try:
         done = await _act(client, order_id, action, form, user.username)
     except DomainError as exc:  # ChangeRefused among them: the step does not take it, or it shipped
-        return redirect(back, Flash().error(f"{exc.message}. Nothing was changed."))
+        return redirect(back, Flash().error(gettext("%(problem)s. Nothing was changed.", problem=exc.message)))
     return redirect(back, Flash().ok(done))
 
 
 async def _act(client, order_id: str, action: str, form: dict[str, str], username: str) -> str:
     if action == "note":
         await anyio.to_thread.run_sync(actions.add_note, order_id, username, form.get("note", ""))
-        return "Note added to the timeline."
+        return gettext("Note added to the timeline.")
     if action == "resend":
         summary = await anyio.to_thread.run_sync(actions.resend_notification, order_id, form.get("event", ""), username)
-        return f"Resent: {summary}"
+        return gettext("Resent: %(summary)s", summary=summary)
     data: dict[str, Any] = {"by": username}
     if action == "cancel":
         data["reason"] = form.get("reason", "").strip() or f"cancelled by {username}"
@@ -208,11 +232,16 @@ async def _act(client, order_id: str, action: str, form: dict[str, str], usernam
         address["country"] = address["country"].upper()
         missing = [k for k in ("street", "postal_code", "city", "country") if not address[k]]
         if missing or len(address["country"]) != 2:
-            raise Invalid("bad_address", f"the new address needs {', '.join(missing) or 'a two-letter country code'}")
+            needs = ", ".join(missing) or gettext("a two-letter country code")
+            raise Invalid("bad_address", gettext("the new address needs %(what)s", what=needs))
         data["shipping_address"] = {k: v for k, v in address.items() if v}
     elif action == "payment":
         data["reference"] = form.get("reference", "").strip()
     elif action in ("hold", "release"):
         data["reason"] = form.get("reason", "").strip()
     await request_change(client, order_id, actions.EVENTS[action], data, actions.DONE[action])
-    return f"Sent: {actions.DONE[action]} ({actions.EVENTS[action]}); the timeline shows it when the flow has taken it."
+    return gettext(
+        "Sent: %(done)s (%(event)s); the timeline shows it when the flow has taken it.",
+        done=gettext(DONE[action]) if action in DONE else actions.DONE[action],
+        event=actions.EVENTS[action],
+    )

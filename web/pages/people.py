@@ -12,6 +12,7 @@ from oms.models import Warehouse
 from services import people
 from services.errors import DomainError
 from web.deps import CurrentUser, SessionDep
+from web.i18n import gettext
 from web.pages.flash import Flash
 from web.pages.rendering import PageRoute, redirect, render
 from web.pages.security import FormUser, PageRefused, SignedIn
@@ -23,7 +24,7 @@ HERE = "/people"
 
 def _admin(user: SignedIn) -> CurrentUser:
     if "admin" not in user.roles:
-        raise PageRefused(403, f"Role {user.role!r} may not manage people; that needs admin.")
+        raise PageRefused(403, gettext("Role %(role)r may not manage people; that needs admin.", role=user.role))
     return user
 
 
@@ -83,11 +84,14 @@ def add_user(
     roles: Annotated[str, Form()] = "",
     channels: Annotated[str, Form()] = "",
     warehouses: Annotated[str, Form()] = "",
+    language: Annotated[str, Form()] = "",
 ):
     name = username.strip()
     return _change(
-        lambda s: people.add_user(s, name, password, _names(roles), _names(channels), _names(warehouses)),
-        f"Added {name}.",
+        lambda s: people.add_user(
+            s, name, password, _names(roles), _names(channels), _names(warehouses), language=language
+        ),
+        gettext("Added %(name)s.", name=name),
     )
 
 
@@ -98,26 +102,32 @@ def set_roles(
     roles: Annotated[str, Form()] = "",
     channels: Annotated[str, Form()] = "",
     warehouses: Annotated[str, Form()] = "",
+    language: Annotated[str | None, Form()] = None,
 ):
+    def work(session) -> None:
+        people.set_roles(session, username, _names(roles), _names(channels), _names(warehouses))
+        if language is not None:
+            people.set_language(session, username, language)
+
     return _change(
-        lambda s: people.set_roles(s, username, _names(roles), _names(channels), _names(warehouses)),
-        f"Roles and scopes of {username} saved; they apply from the next request.",
+        work, gettext("Roles and scopes of %(name)s saved; they apply from the next request.", name=username)
     )
 
 
 @router.post("/people/users/{username}/active")
 def set_active(username: str, admin: FormAdmin, active: Annotated[str, Form()] = ""):
     if username == admin.username and active != "yes":
-        return redirect(HERE, Flash().error("You cannot disable yourself."), default=HERE)
-    verb = "Enabled" if active == "yes" else "Disabled"
-    return _change(lambda s: people.set_active(s, username, active == "yes"), f"{verb} {username}.")
+        return redirect(HERE, Flash().error(gettext("You cannot disable yourself.")), default=HERE)
+    enable = active == "yes"
+    done = gettext("Enabled %(name)s.", name=username) if enable else gettext("Disabled %(name)s.", name=username)
+    return _change(lambda s: people.set_active(s, username, enable), done)
 
 
 @router.post("/people/users/{username}/password")
 def set_password(username: str, _: FormAdmin, password: Annotated[str, Form()] = ""):
     return _change(
         lambda s: people.set_password(s, username, password),
-        f"New password for {username}; their sessions ended.",
+        gettext("New password for %(name)s; their sessions ended.", name=username),
     )
 
 
@@ -148,4 +158,6 @@ def rotate_key(key_id: str, request: Request, admin: FormAdmin):
 
 @router.post("/people/keys/{key_id}/revoke")
 def revoke_key(key_id: str, _: FormAdmin):
-    return _change(lambda s: people.revoke_key(s, key_id), f"Revoked key {key_id}; it stopped working.")
+    return _change(
+        lambda s: people.revoke_key(s, key_id), gettext("Revoked key %(id)s; it stopped working.", id=key_id)
+    )

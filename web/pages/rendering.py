@@ -8,12 +8,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
+from web import i18n
 from web.deps import page_user
+from web.i18n import gettext
 from web.pages import flash, wording
 from web.pages.security import (
     ACTING_ROLES,
@@ -27,6 +32,7 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent
 # Starlette turns autoescape on already; say so here because every reason,
 # name and comment on these pages comes from definitions or orders.
 TEMPLATES.env.autoescape = True
+i18n.install(TEMPLATES.env)
 
 
 def add_template_folder(folder: Path) -> None:
@@ -44,12 +50,12 @@ def span(seconds: float) -> str:
     """A duration for people: "< 1 min", "3 min", "2 h", "4 d"."""
     seconds = abs(seconds)
     if seconds < 60:
-        return "< 1 min"
+        return gettext("< 1 min")
     if seconds < 3600:
-        return f"{int(seconds // 60)} min"
+        return gettext("%(n)d min", n=seconds // 60)
     if seconds < 48 * 3600:
-        return f"{int(seconds // 3600)} h"
-    return f"{int(seconds // 86400)} d"
+        return gettext("%(n)d h", n=seconds // 3600)
+    return gettext("%(n)d d", n=seconds // 86400)
 
 
 def age(value: datetime | str, now: datetime | None = None) -> str:
@@ -58,7 +64,7 @@ def age(value: datetime | str, now: datetime | None = None) -> str:
 
 def due(value: datetime | str, now: datetime | None = None) -> str:
     left = (as_utc(value) - (now or datetime.now(UTC))).total_seconds()
-    return f"in {span(left)}" if left >= 0 else f"{span(left)} overdue"
+    return gettext("in %(span)s", span=span(left)) if left >= 0 else gettext("%(span)s overdue", span=span(left))
 
 
 def overdue(value: datetime | str) -> bool:
@@ -136,3 +142,29 @@ class PageRoute(APIRoute):
                 )
 
         return page_handler
+
+
+# Paths whose errors stay JSON: the HTTP API (a contract) and the machine endpoints beside it.
+JSON_PATHS = ("/api/", "/healthz", "/metrics", "/openapi.json", "/docs", "/redoc")
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """A path no page serves (404, or a method it does not take) gets the styled error page; /api keeps JSON."""
+
+    @app.exception_handler(HTTPException)
+    async def _page_or_json(request: Request, exc: HTTPException) -> Response:
+        path = request.url.path
+        if path == "/api" or path.startswith(JSON_PATHS) or exc.status_code not in (404, 405):
+            return await http_exception_handler(request, exc)
+        if isinstance(exc.detail, str) and exc.detail not in ("Not Found", "Method Not Allowed"):
+            message = exc.detail  # a route's own words
+        elif exc.status_code == 404:
+            message = gettext("There is no page at %(path)s.", path=path)
+        else:
+            message = gettext("The page at %(path)s cannot be used this way.", path=path)
+        response = await run_in_threadpool(
+            render, request, "pages/error.html", {"status_code": exc.status_code, "message": message}, exc.status_code
+        )
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response

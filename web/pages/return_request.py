@@ -25,9 +25,11 @@ from oms.models import Order
 from services.definitions.live import live_definitions
 from services.returns import requests as returns
 from services.returns.steps import counted_elsewhere
+from web import i18n
 from web.deps import CurrentUser, TemporalDep
 from web.errors import status_for
-from web.pages.entry import Entry, build_page, change_rows, row_name
+from web.i18n import gettext
+from web.pages.entry import Entry, build_page, change_rows, in_page_language, row_name, say
 from web.pages.flash import Flash
 from web.pages.rendering import PageRoute, redirect, render
 from web.pages.security import ACTING_ROLES, Acting, PageRefused, SignedIn
@@ -63,14 +65,16 @@ def _load(wanted: str, user: CurrentUser) -> Setup:
         flow = live.get("flow", FLOW)
         form_row = live.get("form", flow.model.form) if flow is not None and flow.model.form else None
         if form_row is None:
-            raise PageRefused(404, f"The {FLOW} flow has no published form to request returns with.")
+            raise PageRefused(
+                404, gettext("The %(flow)s flow has no published form to request returns with.", flow=FLOW)
+            )
         problem, order = "", None
         try:
             order = returns.find_order(session, wanted, user) if wanted else None
         except returns.ReturnRefused as exc:
             problem = "; ".join(e.message for e in exc.errors)
         if wanted and order is None and not problem:
-            problem = f"There is no order {wanted!r}."
+            problem = gettext("There is no order %(id)r.", id=wanted)
         lines: list[OrderLine] = []
         if order is not None:
             others = counted_elsewhere(session, order.id)
@@ -83,7 +87,10 @@ def _load(wanted: str, user: CurrentUser) -> Setup:
 def _may_request(user: CurrentUser) -> None:
     if not user.has(*ACTING_ROLES):
         raise PageRefused(
-            403, f"Role {user.role!r} can look at returns but not request one; that needs operator or admin."
+            403,
+            gettext(
+                "Role %(role)r can look at returns but not request one; that needs operator or admin.", role=user.role
+            ),
         )
 
 
@@ -109,7 +116,8 @@ def _show(
     focus: str | None = None,
     status_code: int = 200,
 ):
-    page = build_page(setup.form, entry, "en", errors or [], focus)
+    lang = i18n.language()
+    page = build_page(setup.form, entry, lang, errors or [], focus)
     return render(
         request,
         "pages/return_new.html",
@@ -119,6 +127,7 @@ def _show(
             "page": page,
             "wanted": entry.values.get("order_id", ""),
             "focus_summary": bool(page.summary) and focus is None,
+            "title": say(setup.form.title, lang)[0] or gettext("Return request"),
         },
         status_code=status_code,
     )
@@ -155,20 +164,22 @@ async def request_return(request: Request, client: TemporalDep, user: Acting):
     if action.startswith(("add_row:", "remove_row:")):
         return _show(request, setup, entry, focus=change_rows(setup.form, entry, action))
     if action != "request":
-        return redirect(f"/returns/new?order_id={quote(wanted)}", Flash().error("Unknown action; nothing was done."))
+        unknown = gettext("Unknown action; nothing was done.")
+        return redirect(f"/returns/new?order_id={quote(wanted)}", Flash().error(unknown))
     if setup.problem:
         return _show(request, setup, entry, [FieldError("order_id", setup.problem)], status_code=404)
     if not _without_unused_lines(entry):
-        missing = FieldError(LINES, "give the quantity to return of at least one line")
+        missing = FieldError(LINES, gettext("give the quantity to return of at least one line"))
         return _show(request, setup, entry, [missing], status_code=422)
     entry = entry.without_blank_rows(setup.form)
     payload: dict[str, Any] = entry.document(setup.form)
     try:
         requested = await returns.request_return(client, payload, user.username, caller=user)
     except returns.ReturnRefused as exc:
-        return _show(request, setup, entry, list(exc.errors), status_code=status_for(exc))
+        errors = in_page_language(setup.form, payload, exc.errors)
+        return _show(request, setup, entry, errors, status_code=status_for(exc))
     except returns.ReturnUnavailable as exc:
-        return _show(request, setup, entry, [FieldError("", f"{exc}. Nothing was stored.")], status_code=503)
-    return redirect(
-        f"/returns/{requested.return_id}", Flash().ok(f"Return {requested.return_id} requested."), default="/returns"
-    )
+        unavailable = FieldError("", gettext("%(problem)s. Nothing was stored.", problem=exc))
+        return _show(request, setup, entry, [unavailable], status_code=503)
+    done = gettext("Return %(id)s requested.", id=requested.return_id)
+    return redirect(f"/returns/{requested.return_id}", Flash().ok(done), default="/returns")

@@ -24,7 +24,10 @@ from services.orders.decisions import Actor, TaskRefused
 from services.returns import parcels
 from services.returns import requests as returns
 from services.returns.views import return_detail, return_query, return_summary
+from web import i18n
 from web.deps import SessionDep, TemporalDep
+from web.i18n import gettext
+from web.pages import wording
 from web.pages.flash import Flash
 from web.pages.rendering import PageRoute, redirect, render
 from web.pages.security import Acting, PageRefused, SignedIn
@@ -55,7 +58,8 @@ def _reasons(session) -> list[tuple[str, str]]:
     if row is None:
         return []
     field = next((f for f in row.model.fields if f.id == "reason"), None)
-    return [(value, label.get("en", value)) for value, label in (field.options if field else ())]
+    lang = i18n.language()
+    return [(value, label.get(lang) or label.get("en", value)) for value, label in (field.options if field else ())]
 
 
 def _float(value: str) -> float | None:
@@ -115,7 +119,7 @@ def return_page(return_id: str, request: Request, session: SessionDep, user: Sig
     ret = session.get(Return, return_id)
     order = session.get(Order, ret.order_id) if ret is not None else None
     if ret is None or order is None or not scopes.sees_order(session, user, order):
-        raise PageRefused(404, f"There is no return {return_id!r}.")
+        raise PageRefused(404, gettext("There is no return %(id)r.", id=return_id))
     detail = return_detail(session, ret)
     task = next((t for t in detail["tasks"] if t["status"] == "open"), None)
     wait = parcels.parcel_wait(session, ret)
@@ -146,16 +150,21 @@ async def scan_parcel(
     """A return parcel on the warehouse's desk: its label's tracking number finds the return."""
     number = tracking_number.strip()[:64]
     if not number:
-        return redirect(back, Flash().error("Scan or type the tracking number of the parcel's label."), "/returns")
+        return redirect(
+            back, Flash().error(gettext("Scan or type the tracking number of the parcel's label.")), "/returns"
+        )
     try:
         return_id = await anyio.to_thread.run_sync(parcels.scanned_return_id, number)
         await anyio.to_thread.run_sync(_visible, return_id, user)
         message = await parcels.act(client, return_id, parcels.RECEIVED, user.username, number)
     except (parcels.ReturnUnknown, scopes.OutOfScope) as exc:
-        return redirect(back, Flash().error(f"{exc.message[:1].upper()}{exc.message[1:]}; nothing was recorded."))
+        problem = f"{exc.message[:1].upper()}{exc.message[1:]}"
+        return redirect(back, Flash().error(gettext("%(problem)s; nothing was recorded.", problem=problem)))
     except DomainError as exc:
-        return redirect(f"/returns/{quote(return_id)}", Flash().error(f"{exc.message}. Nothing was recorded."))
-    return redirect(f"/returns/{quote(return_id)}", Flash().ok(f"Return {return_id}: {message}."))
+        nothing = gettext("%(problem)s. Nothing was recorded.", problem=exc.message)
+        return redirect(f"/returns/{quote(return_id)}", Flash().error(nothing))
+    done = gettext("Return %(id)s: %(what)s.", id=return_id, what=message)
+    return redirect(f"/returns/{quote(return_id)}", Flash().ok(done))
 
 
 def _visible(return_id: str, user) -> None:
@@ -177,14 +186,16 @@ async def parcel_action(
     back = f"/returns/{quote(return_id)}"
     event = PARCEL_ACTIONS.get(action.strip())
     if event is None:
-        return redirect(back, Flash().error("Choose received, extend or cancel; nothing was done."))
+        return redirect(back, Flash().error(gettext("Choose received, extend or cancel; nothing was done.")))
     if event == parcels.CANCEL and confirm != "yes":
-        return redirect(back, Flash().error("Tick “Yes, cancel this return” to cancel it; nothing was done."))
+        unticked = gettext("Tick “Yes, cancel this return” to cancel it; nothing was done.")
+        return redirect(back, Flash().error(unticked))
     try:
         await anyio.to_thread.run_sync(_visible, return_id, user)
         message = await parcels.act(client, return_id, event, user.username, tracking_number[:64], note)
     except DomainError as exc:
-        return redirect(back, Flash().error(f"{exc.message[:1].upper()}{exc.message[1:]}. Nothing was recorded."))
+        problem = f"{exc.message[:1].upper()}{exc.message[1:]}"
+        return redirect(back, Flash().error(gettext("%(problem)s. Nothing was recorded.", problem=problem)))
     return redirect(back, Flash().ok(f"{message[:1].upper()}{message[1:]}."))
 
 
@@ -212,7 +223,8 @@ async def decide(
                 try:
                     entry = {"line": int(parts[1]), "result": parts[0], "qty": int(str(value).strip())}
                 except ValueError:
-                    return redirect(back, Flash().error(f"{key}: a whole number is needed. Nothing was decided."))
+                    whole = gettext("%(field)s: a whole number is needed. Nothing was decided.", field=key)
+                    return redirect(back, Flash().error(whole))
                 if parts[0] == "damaged":
                     entry["reason"] = str(form.get(f"reason_{parts[1]}", "")).strip()
                 qc.append(entry)
@@ -220,5 +232,5 @@ async def decide(
         scopes.visible_return(session, user, return_id)
         await returns.decide(client, return_id, Actor(user.username, user.roles), decision, comment, qc)
     except (TaskRefused, scopes.OutOfScope) as exc:
-        return redirect(back, Flash().error(f"{exc.message}. Nothing was decided."))
-    return redirect(back, Flash().ok(f"Decided: {decision}."))
+        return redirect(back, Flash().error(gettext("%(problem)s. Nothing was decided.", problem=exc.message)))
+    return redirect(back, Flash().ok(gettext("Decided: %(decision)s.", decision=wording.term(decision))))

@@ -21,11 +21,12 @@ from fastapi.responses import Response
 
 from oms.settings import get_settings
 from web.deps import SESSION_COOKIE, CurrentUser, PageUserDep
+from web.i18n import N_, gettext
 
 LOGIN_COOKIE = "oms_login"
 CSRF_FIELD = "csrf_token"
 ACTING_ROLES = ("operator", "admin")
-CSRF_REFUSED = (
+CSRF_REFUSED = N_(
     "This form came without a valid security token (CSRF check failed), so nothing was changed. "
     "Go back, reload the page and try again."
 )
@@ -117,7 +118,7 @@ SignedIn = Annotated[CurrentUser, Depends(signed_in)]
 def csrf_checked(request: Request, user: SignedIn, token: Annotated[str, Form(alias=CSRF_FIELD)] = "") -> CurrentUser:
     """The signed-in user of a form whose CSRF token matches the session's; else 403."""
     if not tokens_match(csrf_token(request), token):
-        raise PageRefused(403, CSRF_REFUSED)
+        raise PageRefused(403, gettext(CSRF_REFUSED))
     return user
 
 
@@ -129,8 +130,11 @@ def acting(user: FormUser) -> CurrentUser:
     if not user.has(*ACTING_ROLES):
         raise PageRefused(
             403,
-            f"Role {user.role!r} can look at the inbox but not act on it; "
-            "claiming and deciding tasks needs operator or admin.",
+            gettext(
+                "Role %(role)r can look at the inbox but not act on it; "
+                "claiming and deciding tasks needs operator or admin.",
+                role=user.role,
+            ),
         )
     return user
 

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Form, Request
 from oms.auth import authenticate, issue_token
 from oms.db import session_scope
 from services import people
+from web import i18n
 from web.deps import PageUserDep, SessionDep
+from web.i18n import gettext
 from web.pages import flash
 from web.pages.rendering import PageRoute, redirect, render
 from web.pages.security import (
@@ -79,20 +81,22 @@ def login(
 ):
     nonce = request.cookies.get(LOGIN_COOKIE)
     if not nonce or not tokens_match(login_token(nonce), token):
-        raise PageRefused(403, CSRF_REFUSED)
+        raise PageRefused(403, gettext(CSRF_REFUSED))
     wait = throttle().retry_after(username, client_address(request))
     if wait is not None:
-        message = f"Too many failed sign-ins; try again in {wait} seconds."
+        message = gettext("Too many failed sign-ins; try again in %(seconds)s seconds.", seconds=wait)
         response = _login_form(request, next, username, message, status_code=429)
         response.headers["Retry-After"] = str(wait)
         return response
     user = authenticate(session, username.strip(), password)
     if user is None:
         throttle().failed(username, client_address(request))
-        return _login_form(request, next, username, "Wrong username or password.", status_code=401)
+        return _login_form(request, next, username, gettext("Wrong username or password."), status_code=401)
     throttle().succeeded(username)
     response = redirect(next or landing(tuple(user.roles)))
     start_session(request, response, issue_token(user))
+    if user.language:  # the pages of this browser follow the person's language once signed out too
+        i18n.remember(response, user.language)
     return response
 
 
@@ -100,6 +104,6 @@ def login(
 def logout(user: FormUser):
     with session_scope() as session:
         people.sign_out(session, user.username)  # the cookie's token, and every other, stops working
-    response = redirect("/login", flash.Flash().ok("You are signed out."))
+    response = redirect("/login", flash.Flash().ok(gettext("You are signed out.")))
     end_session(response)
     return response

@@ -24,6 +24,7 @@ from services.stock.backorders import wake
 from services.stock.ledger import InvalidStockChange, Movement, StockRefused
 from web.api.inventory import scoped_backorders, stock_rows
 from web.deps import CurrentUser, SessionDep, TemporalDep
+from web.i18n import gettext, ngettext
 from web.pages.flash import Flash
 from web.pages.rendering import PageRoute, redirect, render
 from web.pages.security import ACTING_ROLES, FormUser, PageRefused, SignedIn
@@ -35,10 +36,20 @@ HISTORY = 100
 
 def _stock_manager(user: FormUser, *warehouses: str) -> CurrentUser:
     if not user.has(*ACTING_ROLES):
-        raise PageRefused(403, f"Role {user.role!r} can look at stock but not change it; that needs operator or admin.")
+        raise PageRefused(
+            403,
+            gettext("Role %(role)r can look at stock but not change it; that needs operator or admin.", role=user.role),
+        )
     outside = [w for w in warehouses if not scopes.sees_warehouse(user, w)]
     if outside:
-        raise PageRefused(403, f"You may change stock of {', '.join(user.warehouses)} only, not {outside[0]}.")
+        raise PageRefused(
+            403,
+            gettext(
+                "You may change stock of %(mine)s only, not %(other)s.",
+                mine=", ".join(user.warehouses),
+                other=outside[0],
+            ),
+        )
     return user
 
 
@@ -89,7 +100,7 @@ def overview(request: Request, session: SessionDep, user: SignedIn, q: str = "",
 def sku_page(sku: str, request: Request, session: SessionDep, user: SignedIn):
     item = session.get(Sku, sku)
     if item is None:
-        raise PageRefused(404, f"There is no SKU {sku!r}.")
+        raise PageRefused(404, gettext("There is no SKU %(sku)r.", sku=sku))
     warehouses = session.exec(select(Warehouse).order_by(Warehouse.code)).all()
     channels = session.exec(
         select(DefinitionVersion.name)
@@ -131,7 +142,11 @@ def _int(value: str, field: str) -> int:
         return int(value.strip())
     except ValueError:
         raise InvalidStockChange(
-            "not_a_number", f"{field.replace('_', ' ')} must be a whole number, not {value.strip()!r}", field=field
+            "not_a_number",
+            gettext(
+                "%(field)s must be a whole number, not %(value)r", field=field.replace("_", " "), value=value.strip()
+            ),
+            field=field,
         ) from None
 
 
@@ -142,7 +157,9 @@ def _date(value: str, field: str) -> date | None:
         return date.fromisoformat(value.strip())
     except ValueError:
         raise InvalidStockChange(
-            "not_a_date", f"{field.replace('_', ' ')} must be a date like 2027-03-31", field=field
+            "not_a_date",
+            gettext("%(field)s must be a date like 2027-03-31", field=field.replace("_", " ")),
+            field=field,
         ) from None
 
 
@@ -153,12 +170,13 @@ def _write(work) -> object:
 
 def _done(back: str, text: str, woken: list[str]) -> object:
     if woken:
-        text += f" Woke {len(woken)} backordered order{'s' if len(woken) != 1 else ''}."
+        text += " " + ngettext("Woke %(num)d backordered order.", "Woke %(num)d backordered orders.", len(woken))
     return redirect(back, Flash().ok(text), default="/stock")
 
 
 def _refused(back: str, what: str, exc: StockRefused):
-    return redirect(back, Flash().error(f"{what}: {exc.message}. Nothing was changed."), default="/stock")
+    refused = gettext("%(what)s: %(problem)s. Nothing was changed.", what=what, problem=exc.message)
+    return redirect(back, Flash().error(refused), default="/stock")
 
 
 @router.post("/stock/{sku}/receive")
@@ -186,10 +204,19 @@ async def receive(
         )
         row = await anyio.to_thread.run_sync(_write, lambda s: stock_ledger.receive(s, move))
     except StockRefused as exc:
-        return _refused(back, "Could not receive", exc)
+        return _refused(back, gettext("Could not receive"), exc)
     woken = await wake(client, sku, warehouse, move.qty)
-    lot_text = f" (lot {row['lot']})" if row["lot"] else ""
-    return _done(back, f"Received {row['qty']} x {sku} into {warehouse}{lot_text}.", woken)
+    if row["lot"]:
+        done = gettext(
+            "Received %(qty)s x %(sku)s into %(warehouse)s (lot %(lot)s).",
+            qty=row["qty"],
+            sku=sku,
+            warehouse=warehouse,
+            lot=row["lot"],
+        )
+    else:
+        done = gettext("Received %(qty)s x %(sku)s into %(warehouse)s.", qty=row["qty"], sku=sku, warehouse=warehouse)
+    return _done(back, done, woken)
 
 
 @router.post("/stock/{sku}/adjust")
@@ -206,15 +233,17 @@ async def adjust(
     back = f"/stock/{quote(sku)}"
     try:
         if not reason.strip():
-            raise InvalidStockChange("reason_required", "give a reason for the adjustment", field="reason")
+            raise InvalidStockChange("reason_required", gettext("give a reason for the adjustment"), field="reason")
         move = Movement(
             warehouse, sku, _int(qty, "qty"), reason.strip()[:200], lot.strip() or None, None, user.username
         )
         row = await anyio.to_thread.run_sync(_write, lambda s: stock_ledger.adjust(s, move))
     except StockRefused as exc:
-        return _refused(back, "Could not adjust", exc)
+        return _refused(back, gettext("Could not adjust"), exc)
     woken = await wake(client, sku, warehouse, move.qty) if move.qty > 0 else []
-    return _done(back, f"Adjusted {sku} in {warehouse} by {row['qty']:+d}.", woken)
+    change = f"{row['qty']:+d}"
+    adjusted = gettext("Adjusted %(sku)s in %(warehouse)s by %(qty)s.", sku=sku, warehouse=warehouse, qty=change)
+    return _done(back, adjusted, woken)
 
 
 @router.post("/stock/{sku}/transfer")
@@ -246,9 +275,16 @@ async def transfer(
             ),
         )
     except StockRefused as exc:
-        return _refused(back, "Could not transfer", exc)
+        return _refused(back, gettext("Could not transfer"), exc)
     woken = await wake(client, sku, to_warehouse, amount)
-    return _done(back, f"Transferred {amount} x {sku} from {from_warehouse} to {to_warehouse}.", woken)
+    moved = gettext(
+        "Transferred %(qty)s x %(sku)s from %(source)s to %(target)s.",
+        qty=amount,
+        sku=sku,
+        source=from_warehouse,
+        target=to_warehouse,
+    )
+    return _done(back, moved, woken)
 
 
 @router.post("/stock/{sku}/channel-reserve")
@@ -263,11 +299,24 @@ def channel_reserve(
     back = f"/stock/{quote(sku)}"
     try:
         if not channel.strip():
-            raise InvalidStockChange("channel_required", "choose a channel", field="channel")
+            raise InvalidStockChange("channel_required", gettext("choose a channel"), field="channel")
         amount = _int(qty, "qty")
         _write(lambda s: stock_ledger.set_channel_reserve(s, channel.strip(), warehouse, sku, amount))
     except StockRefused as exc:
-        return _refused(back, "Could not keep stock for the channel", exc)
+        return _refused(back, gettext("Could not keep stock for the channel"), exc)
     if amount == 0:
-        return _done(back, f"No {sku} is kept for {channel} in {warehouse} any more.", [])
-    return _done(back, f"{amount} x {sku} in {warehouse} are kept for channel {channel}.", [])
+        none = gettext(
+            "No %(sku)s is kept for %(channel)s in %(warehouse)s any more.",
+            sku=sku,
+            channel=channel,
+            warehouse=warehouse,
+        )
+        return _done(back, none, [])
+    kept = gettext(
+        "%(qty)s x %(sku)s in %(warehouse)s are kept for channel %(channel)s.",
+        qty=amount,
+        sku=sku,
+        warehouse=warehouse,
+        channel=channel,
+    )
+    return _done(back, kept, [])

@@ -21,6 +21,7 @@ from services.fulfilment.picking import (
 )
 from services.orders import decisions
 from web.deps import CurrentUser, SessionDep, TemporalDep
+from web.i18n import gettext, ngettext
 from web.pages.flash import Flash
 from web.pages.rendering import PageRoute, redirect, render
 from web.pages.security import Acting, PageRefused, SignedIn
@@ -80,21 +81,25 @@ def new_wave(user: Acting, warehouse: Annotated[str, Form()] = "", max_orders: A
         limit = 0
     if not 1 <= limit <= 500:
         return redirect(
-            "/waves", Flash().error("Orders per wave must be a whole number from 1 to 500; no wave was made.")
+            "/waves", Flash().error(gettext("Orders per wave must be a whole number from 1 to 500; no wave was made."))
         )
     if not scopes.sees_warehouse(user, warehouse):
-        raise PageRefused(403, f"You may make waves in {', '.join(user.warehouses)} only, not {warehouse}.")
+        mine = ", ".join(user.warehouses)
+        raise PageRefused(
+            403, gettext("You may make waves in %(mine)s only, not %(other)s.", mine=mine, other=warehouse)
+        )
     with session_scope() as session:
         if session.get(Warehouse, warehouse) is None:
-            return redirect("/waves", Flash().error(f"Choose a warehouse; {warehouse!r} is not one. No wave was made."))
+            not_one = gettext("Choose a warehouse; %(code)r is not one. No wave was made.", code=warehouse)
+            return redirect("/waves", Flash().error(not_one))
         try:
             wave = create_wave(session, warehouse, limit, user.username, user.channels)
         except WaveRefused as exc:
-            return redirect("/waves", Flash().error(f"{str(exc)[0].upper()}{str(exc)[1:]}; no wave was made."))
+            problem = f"{str(exc)[0].upper()}{str(exc)[1:]}"
+            return redirect("/waves", Flash().error(gettext("%(problem)s; no wave was made.", problem=problem)))
         wave_id, count = wave.id, len(wave.orders)
-    return redirect(
-        f"/waves/{wave_id}", Flash().ok(f"Wave {wave_id} made with {count} order{'s' if count != 1 else ''}.")
-    )
+    made = ngettext("Wave %(id)s made with %(num)d order.", "Wave %(id)s made with %(num)d orders.", count, id=wave_id)
+    return redirect(f"/waves/{wave_id}", Flash().ok(made))
 
 
 def _open_tasks(session: Session, order_ids: list[str]) -> dict[str, Task]:
@@ -109,7 +114,7 @@ def wave_page(wave_id: str, request: Request, session: SessionDep, user: SignedI
     try:
         wave = scopes.visible_wave(session, user, wave_id)
     except scopes.OutOfScope:
-        raise PageRefused(404, f"There is no wave {wave_id!r}.") from None
+        raise PageRefused(404, gettext("There is no wave %(id)r.", id=wave_id)) from None
     view = wave_view(session, wave)
     return render(
         request,
@@ -144,18 +149,23 @@ async def scan(
 ):
     back = f"/waves/{wave_id}"
     task = await anyio.to_thread.run_sync(_task, task_id, wave_id, user)
-    on = f"order {task.order_id}" if task else f"task {task_id}"
+    on = gettext("order %(id)s", id=task.order_id) if task else gettext("task %(id)s", id=task_id)
+
+    def nothing(problem: object) -> str:
+        return gettext("Nothing was confirmed for %(on)s: %(problem)s.", on=on, problem=problem)
+
     if task is None:
-        return redirect(back, Flash().error(f"Nothing was confirmed for {on}: no task {task_id!r}."))
+        return redirect(back, Flash().error(nothing(gettext("no task %(id)r", id=task_id))))
     try:
         scanned = parse_scans(scans)
     except ScanError as exc:
-        return redirect(back, Flash().error(f"Nothing was confirmed for {on}: {exc}."))
+        return redirect(back, Flash().error(nothing(exc)))
     try:
         await decisions.decide(
             client, task_id, decisions.Actor(user.username, user.roles), decision.strip(), "", scanned
         )
     except decisions.TaskRefused as exc:
-        return redirect(back, Flash().error(f"Nothing was confirmed for {on}: {exc.message}."))
+        return redirect(back, Flash().error(nothing(exc.message)))
     items = ", ".join(f"{s['qty']} x {s['sku']}" for s in scanned)
-    return redirect(back, Flash().ok(f"{task.title if task else 'Task'} of {on} confirmed: {items}."))
+    done = gettext("%(task)s of %(on)s confirmed: %(items)s.", task=task.title, on=on, items=items)
+    return redirect(back, Flash().ok(done))

@@ -33,7 +33,8 @@ document.addEventListener("DOMContentLoaded", () => {
       ask.hidden = false;
       if (!text) {
         ask.classList.add("needs-comment");
-        question.textContent = `Write in the comment why order ${order} is rejected, then press Reject again.`;
+        question.textContent =
+          ask.dataset.askComment || `Write in the comment why order ${order} is rejected, then press Reject again.`;
         yes.hidden = true;
         comment.setAttribute("aria-invalid", "true");
         comment.focus();
@@ -41,7 +42,9 @@ document.addEventListener("DOMContentLoaded", () => {
       }
       ask.classList.remove("needs-comment");
       comment.removeAttribute("aria-invalid");
-      question.textContent = `Reject order ${order} with the comment “${text}”?`;
+      question.textContent = ask.dataset.askConfirm
+        ? ask.dataset.askConfirm.replace("{comment}", text)
+        : `Reject order ${order} with the comment “${text}”?`;
       yes.hidden = false;
       yes.focus();
     });

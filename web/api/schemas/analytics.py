@@ -34,7 +34,20 @@ class SkuSales(BaseModel):
     revenue: float
 
 
+class SalesTotals(BaseModel):
+    """Orders sold in the range (captured, not ended rejected, cancelled or out of stock), and the unsold."""
+
+    orders: int
+    units: int
+    revenue: float
+    unsold_orders: int = Field(
+        description="orders captured in the range that ended rejected, cancelled or out of stock"
+    )
+    unsold_value: float
+
+
 class Sales(BaseModel):
+    totals: SalesTotals
     by_day: list[DaySales]
     by_channel: list[ChannelSales]
     by_country: list[CountrySales]
@@ -69,6 +82,9 @@ class CycleTime(BaseModel):
     p50_hours: float | None
     p90_hours: float | None
     mean_hours: float | None
+    p50_seconds: float | None
+    p90_seconds: float | None
+    mean_seconds: float | None
 
 
 class OnTime(BaseModel):
@@ -121,7 +137,12 @@ class Forecast(BaseModel):
 
 
 class Withheld(BaseModel):
-    section: str = Field(description="a section of the dashboard (audit.top_reasons: a part of one), left empty")
+    section: str = Field(description="a section of the dashboard, left empty")
+    why: str
+
+
+class Unfiltered(BaseModel):
+    figure: str = Field(description="a figure (section.field) that does not obey every filter")
     why: str
 
 
@@ -137,6 +158,7 @@ class Dashboard(BaseModel):
     """Every section of the dashboard for the filters' date range (tables also as CSV)."""
 
     filters: Filters
+    currency: str = Field(description="the currency of every amount (the shop's, OMS_CURRENCY)")
     sales: Sales
     audit: AuditOutcomes
     funnel: list[FunnelStage]
@@ -145,4 +167,5 @@ class Dashboard(BaseModel):
     returns: Returns
     stock: list[StockMover]
     forecast: list[Forecast]
+    unfiltered: list[Unfiltered]
     scope: DashboardScope

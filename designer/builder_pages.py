@@ -1,0 +1,125 @@
+"""The structured editors' requests from the editor page (cookie and CSRF token, JSON in and out).
+
+``/definitions/structure`` reads a draft for the builders; ``/definitions/edit``
+writes structured edits into it; ``/definitions/rule`` writes the rule
+builder's rule; ``/definitions/case-from-order`` adds a test case made of a
+recorded order. None of them stores anything: the page keeps the text, and
+saving or publishing it is the editor's own step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlmodel import Session
+
+from designer.builder import case_from_order, edited, rule_saved, structure
+from designer.views import can_edit
+from engine.definitions import MAX_TEXT_CHARS
+from oms.db import get_read_engine
+from services.errors import DomainError, NotFound
+from web.deps import CurrentUser, page_user
+from web.pages.rendering import PageRoute
+from web.pages.security import csrf_token, tokens_match
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+async def _body(request: Request, needs_editor: str) -> tuple[CurrentUser, dict] | JSONResponse:
+    """The signed-in user and the JSON body, which has the draft as ``text``; or the refusal."""
+    user = page_user(request)
+    if user is None:
+        return JSONResponse({"detail": "not signed in; reload the page and sign in"}, status_code=401)
+    if needs_editor and not can_edit(user):
+        return JSONResponse({"detail": f"{needs_editor} needs analyst or admin"}, status_code=403)
+    if not tokens_match(csrf_token(request), request.headers.get("x-csrf-token")):
+        return JSONResponse({"detail": "security token missing or stale; reload the page"}, status_code=403)
+    try:
+        body = await request.json()
+        if not isinstance(body, dict) or not isinstance(body["text"], str):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        return JSONResponse({"detail": 'send JSON {"text": "...", ...}', "field": "text"}, status_code=422)
+    if len(body["text"]) > MAX_TEXT_CHARS:
+        return JSONResponse(
+            {"detail": f"the text is longer than {MAX_TEXT_CHARS} characters", "field": "text"}, status_code=422
+        )
+    return user, body
+
+
+async def _answer(run: Callable[[Session], dict]) -> JSONResponse:
+    def work() -> dict | JSONResponse:
+        with Session(get_read_engine()) as session:
+            try:
+                return run(session)
+            except DomainError as exc:
+                status = 404 if isinstance(exc, NotFound) else 422
+                return JSONResponse({"detail": exc.message, "field": exc.field, "code": exc.code}, status_code=status)
+
+    result = await to_thread.run_sync(work)
+    return result if isinstance(result, JSONResponse) else JSONResponse(result)
+
+
+def _index(value: Any) -> int | str | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return "bad"
+
+
+@router.post("/definitions/structure")
+async def builder_structure(request: Request):
+    """The builders' view of the draft (rules with their conditions read, fields to pick, the form preview)."""
+    got = await _body(request, needs_editor="")
+    if isinstance(got, JSONResponse):
+        return got
+    text = got[1]["text"]
+    return await _answer(lambda session: structure(session, text))
+
+
+@router.post("/definitions/edit")
+async def builder_edit(request: Request):
+    """Structured edits written into the draft in place: the new text, its validation, the builders' view."""
+    got = await _body(request, needs_editor="editing")
+    if isinstance(got, JSONResponse):
+        return got
+    body = got[1]
+    return await _answer(lambda session: edited(session, body["text"], body.get("edits")))
+
+
+@router.post("/definitions/rule")
+async def builder_rule(request: Request):
+    """The rule builder's rule (``index`` null: a new one) written into the draft rule set."""
+    got = await _body(request, needs_editor="editing")
+    if isinstance(got, JSONResponse):
+        return got
+    body = got[1]
+    index, spec = _index(body.get("index")), body.get("rule")
+    if index == "bad":
+        return JSONResponse({"detail": "index is a rule's position (0, 1, ...) or null", "field": "index"}, 422)
+    if not isinstance(spec, dict):
+        return JSONResponse({"detail": "send the rule as an object", "field": "rule"}, status_code=422)
+    position = index if isinstance(index, int) else None
+    return await _answer(lambda session: rule_saved(session, body["text"], position, spec))
+
+
+@router.post("/definitions/case-from-order")
+async def builder_case(request: Request):
+    """A recorded order (its document and audit facts) as a test case of the draft rule set."""
+    got = await _body(request, needs_editor="editing")
+    if isinstance(got, JSONResponse):
+        return got
+    user, body = got
+    reference, action, name = body.get("order_id"), body.get("expect"), body.get("name") or ""
+    if not isinstance(reference, str) or not reference.strip() or len(reference) > 200:
+        return JSONResponse({"detail": "name the order (its id or external id)", "field": "order_id"}, 422)
+    if not isinstance(name, str) or len(name) > 200:
+        return JSONResponse({"detail": "the case's name is text of at most 200 characters", "field": "name"}, 422)
+    return await _answer(
+        lambda session: case_from_order(session, user, body["text"], reference.strip(), str(action), name)
+    )

@@ -1,0 +1,589 @@
+// The structured editors beside the YAML text: the rule builder and the form builder.
+//
+// Hand-written, no packages. The YAML text stays the one draft: the builders
+// read it from the server (/definitions/structure) and change it only by
+// sending structured edits (/definitions/edit, /definitions/rule,
+// /definitions/case-from-order), which the server writes into the text in
+// place, comments and key order kept; the new text goes back into the text
+// editor, so switching between the two at any time loses nothing.
+(() => {
+  "use strict";
+  const tabs = document.querySelector("[data-role=builder-tabs]");
+  if (!tabs) return;
+  const pane = tabs.closest("[data-editor]") || document;
+  const panel = pane.querySelector("[data-role=builder]");
+  const body = panel.querySelector("[data-role=builder-body]");
+  const status = panel.querySelector("[data-role=builder-status]");
+  const textarea = pane.querySelector("textarea");
+  const kind = tabs.dataset.kind;
+  const csrf = tabs.dataset.csrf;
+  const canEdit = tabs.dataset.canEdit === "yes";
+  let structure = null;
+
+  // ---- the shared draft -------------------------------------------------------------------------
+
+  function editorView() { return window.omsEditor || null; }
+
+  function currentText() {
+    const view = editorView();
+    return view ? view.state.doc.toString() : textarea.value;
+  }
+
+  // Only the changed middle of the text is replaced, so the editor's undo and position survive.
+  function putText(text) {
+    const view = editorView();
+    if (!view) { textarea.value = text; return; }
+    const old = view.state.doc.toString();
+    if (old === text) return;
+    let start = 0;
+    while (start < old.length && start < text.length && old[start] === text[start]) start += 1;
+    let endOld = old.length;
+    let endNew = text.length;
+    while (endOld > start && endNew > start && old[endOld - 1] === text[endNew - 1]) { endOld -= 1; endNew -= 1; }
+    view.dispatch({ changes: { from: start, to: endOld, insert: text.slice(start, endNew) } });
+  }
+
+  async function post(url, payload) {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-csrf-token": csrf },
+      body: JSON.stringify({ text: currentText(), ...payload }),
+      credentials: "same-origin",
+    });
+    let answer = {};
+    try { answer = await response.json(); } catch (error) { answer = {}; }
+    if (!response.ok) {
+      const where = answer.field ? ` (${answer.field})` : "";
+      throw new Error(`${answer.detail || response.statusText}${where}`);
+    }
+    return answer;
+  }
+
+  function say(message, kindOfMessage) {
+    status.textContent = message;
+    status.className = `builder-status ${kindOfMessage || ""}`;
+  }
+
+  // An answer with a new text: into the editor, then the builder drawn again from it.
+  function took(answer, done) {
+    putText(answer.text);
+    structure = answer.structure;
+    draw();
+    const problems = answer.errors ? answer.errors.length : 0;
+    say(problems ? `${done} ${problems} problem${problems === 1 ? "" : "s"} to fix: see Problems.` : `${done} The definition is valid.`,
+      problems ? "error" : "ok");
+  }
+
+  async function change(url, payload, done) {
+    try {
+      took(await post(url, payload), done);
+      return true;
+    } catch (error) {
+      say(`Not changed: ${error.message || error}`, "error");
+      return false;
+    }
+  }
+
+  async function load() {
+    say("Reading the definition…");
+    try {
+      structure = await post("/definitions/structure", {});
+      say("");
+    } catch (error) {
+      structure = null;
+      say(`Could not read the definition: ${error.message || error}`, "error");
+    }
+    draw();
+  }
+
+  // ---- tabs -------------------------------------------------------------------------------------
+
+  function show(which) {
+    const builder = which === "builder";
+    for (const tab of tabs.querySelectorAll("[role=tab]")) {
+      tab.setAttribute("aria-selected", String(tab.dataset.tab === which));
+    }
+    panel.hidden = !builder;
+    // A class on the pane hides the text editor: CodeMirror owns its own element's attributes.
+    pane.classList.toggle("building", builder);
+    if (builder) load();
+    else if (editorView()) editorView().focus();
+  }
+
+  tabs.hidden = false;
+  tabs.addEventListener("click", (event) => {
+    const tab = event.target.closest("[role=tab]");
+    if (tab) show(tab.dataset.tab);
+  });
+
+  // ---- small DOM helpers (text only goes in as text) ----------------------------------------------
+
+  // The builder sits inside the editor's form: its controls belong to no form (a form id nobody has), so they
+  // are never sent with the draft nor hold up its submission with their own checks.
+  const NO_FORM = "builder-controls";
+
+  function el(tag, attrs, ...children) {
+    const element = document.createElement(tag);
+    if (["input", "select", "textarea"].includes(tag)) element.setAttribute("form", NO_FORM);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") element.className = value;
+      else if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
+      else if (key === "value") element.value = value;
+      else if (key === "checked") element.checked = Boolean(value);
+      else element.setAttribute(key, value === true ? "" : value);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return element;
+  }
+
+  function button(text, onclick, attrs) {
+    return el("button", { type: "button", class: "secondary small", onclick, ...(attrs || {}) }, text);
+  }
+
+  // Removing asks once more on the button itself: "Remove" becomes "Really remove?".
+  function removeButton(name, remove) {
+    const control = button("Remove", null, { class: "secondary small danger", "aria-label": name });
+    control.addEventListener("click", () => {
+      if (control.dataset.armed) { remove(); return; }
+      control.dataset.armed = "yes";
+      control.textContent = "Really remove?";
+      control.setAttribute("aria-label", `${name}: click again to confirm`);
+    });
+    return control;
+  }
+
+  function labelled(text, control) {
+    const id = `b-${Math.random().toString(36).slice(2, 9)}`;
+    control.id = id;
+    return el("div", { class: "builder-field" }, el("label", { for: id }, text), control);
+  }
+
+  function selectOf(options, value, attrs) {
+    const select = el("select", attrs || {});
+    for (const option of options) {
+      const [optionValue, text] = Array.isArray(option) ? option : [option, option];
+      select.append(el("option", { value: optionValue }, text));
+    }
+    if (value !== undefined && value !== null) select.value = value;
+    return select;
+  }
+
+  function draw() {
+    body.replaceChildren();
+    if (!structure) return;
+    if (!structure.readable) {
+      body.append(el("p", { class: "notice error" },
+        `The YAML text cannot be read now (${structure.problem}). Fix it in the YAML text; the builder shows it again then.`));
+      return;
+    }
+    if (kind === "rules") drawRules();
+    else drawForm();
+  }
+
+  // ---- the rule builder -------------------------------------------------------------------------
+
+  let editing = null; // {index: number|null}: the rule open in the rule form
+
+  function fieldOf(path) {
+    return structure.fields.find((f) => f.path === path) || { path, label: path, type: "text", options: [] };
+  }
+
+  function valueText(value) {
+    if (Array.isArray(value)) return value.join(", ");
+    return value === null || value === undefined ? "" : String(value);
+  }
+
+  function sentence(condition) {
+    const words = condition.terms.map((term) => {
+      const field = fieldOf(term.field);
+      const op = structure.operator_words[term.op] || term.op;
+      return term.op.startsWith("is ") ? `${field.label} ${op}` : `${field.label} ${op} ${valueText(term.value)}`;
+    });
+    return words.join(condition.join === "or" ? " or " : " and ");
+  }
+
+  function drawRules() {
+    const list = el("ol", { class: "rule-list" });
+    const rules = structure.rules;
+    rules.forEach((rule, position) => {
+      const item = el("li", { class: "rule-card", "data-rule": rule.id });
+      item.append(el("h4", {}, rule.id || "(no id)"));
+      if (rule.table) {
+        item.append(el("p", { class: "hint" }, "A decision table: edit it in the YAML text."));
+      } else if (rule.condition) {
+        item.append(el("p", { class: "rule-sentence" }, "When ", el("strong", {}, sentence(rule.condition))));
+      } else {
+        item.append(el("p", { class: "rule-sentence" }, "When ", el("code", {}, rule.when || "")));
+        item.append(el("p", { class: "hint read-only" },
+          "This condition is more than the builder shows (brackets, calculations or comparing two fields): it is read-only here; change it in the YAML text."));
+      }
+      if (!rule.table) {
+        item.append(el("p", { class: "rule-outcome" }, "then ", el("strong", {}, rule.action || "?"),
+          rule.tag ? ` (tag ${rule.tag})` : "", ": ", el("q", {}, rule.reason || "")));
+      }
+      if (canEdit) {
+        const actions = el("div", { class: "buttons" });
+        if (rule.condition) actions.append(button("Edit", () => openRule(rule.index), { "aria-label": `Edit rule ${rule.id}` }));
+        if (position > 0) actions.append(button("Move up", () => moveRule(rule.index, rule.index - 1), { "aria-label": `Move rule ${rule.id} up` }));
+        if (position < rules.length - 1) actions.append(button("Move down", () => moveRule(rule.index, rule.index + 1), { "aria-label": `Move rule ${rule.id} down` }));
+        actions.append(removeButton(`Remove rule ${rule.id}`, () => change("/definitions/edit",
+          { edits: [{ op: "delete", path: ["rules", rule.index] }] }, `Rule ${rule.id} removed.`)));
+        item.append(actions);
+      }
+      if (editing && editing.index === rule.index) item.append(ruleForm(rule));
+      list.append(item);
+    });
+    body.append(el("h3", {}, "Rules"), el("p", { class: "hint" },
+      "Each rule: when its condition holds, its action is taken and its reason recorded on the order."), list);
+    if (canEdit) {
+      if (editing && editing.index === null) body.append(ruleForm(null));
+      else body.append(el("div", { class: "buttons" }, el("button", { type: "button", onclick: () => openRule(null) }, "Add a rule")));
+      body.append(casesFromOrders());
+    }
+  }
+
+  function openRule(index) {
+    editing = { index };
+    draw();
+    const form = body.querySelector(".rule-form input, .rule-form select");
+    if (form) form.focus();
+  }
+
+  async function moveRule(index, to) {
+    await change("/definitions/edit", { edits: [{ op: "move", path: ["rules"], index, to }] }, "Rule moved.");
+  }
+
+
+  function fieldSelect(path) {
+    const select = el("select", { "aria-label": "Field", "data-role": "term-field" });
+    const groups = new Map();
+    for (const field of structure.fields) {
+      if (!groups.has(field.group)) groups.set(field.group, el("optgroup", { label: field.group }));
+      const sample = field.sample === null || field.sample === undefined ? "" : ` (e.g. ${valueText(field.sample)})`;
+      groups.get(field.group).append(el("option", { value: field.path }, `${field.label}${sample}`));
+    }
+    for (const group of groups.values()) select.append(group);
+    if (path) select.value = path;
+    return select;
+  }
+
+  function termRow(term, rows) {
+    const row = el("li", { class: "term" });
+    const field = fieldSelect(term.field);
+    const ops = el("select", { "aria-label": "Operator", "data-role": "term-op" });
+    const valueHolder = el("span", { class: "term-value" });
+
+    function fillOps(keep) {
+      const type = fieldOf(field.value).type;
+      ops.replaceChildren(...structure.operators[type].map((op) => el("option", { value: op }, structure.operator_words[op])));
+      if (keep && structure.operators[type].includes(keep)) ops.value = keep;
+    }
+    function fillValue(value) {
+      const spec = fieldOf(field.value);
+      valueHolder.replaceChildren();
+      if (ops.value.startsWith("is ")) return;
+      let control;
+      if (ops.value === "in" || ops.value === "not in") {
+        control = el("input", { type: "text", "aria-label": "Values, separated by commas", placeholder: "a, b, c", value: valueText(value) });
+      } else if (spec.options && spec.options.length) {
+        control = selectOf(spec.options, value === undefined ? spec.options[0] : value, { "aria-label": "Value" });
+      } else if (spec.type === "number") {
+        control = el("input", { type: "number", step: "any", "aria-label": "Value", value: valueText(value) });
+      } else {
+        control = el("input", { type: "text", "aria-label": "Value", value: valueText(value) });
+      }
+      control.dataset.role = "term-value";
+      valueHolder.append(control);
+    }
+    field.addEventListener("change", () => { fillOps(); fillValue(); });
+    ops.addEventListener("change", () => fillValue());
+    fillOps(term.op);
+    fillValue(term.value);
+    row.append(field, " ", ops, " ", valueHolder, " ",
+      button("Remove condition", () => { row.remove(); }, { "aria-label": "Remove this condition" }));
+    rows.append(row);
+  }
+
+  function readTerm(row) {
+    const field = row.querySelector("[data-role=term-field]").value;
+    const op = row.querySelector("[data-role=term-op]").value;
+    const input = row.querySelector("[data-role=term-value]");
+    const type = fieldOf(field).type;
+    const convert = (text) => (type === "number" && text.trim() !== "" && !Number.isNaN(Number(text)) ? Number(text) : text.trim());
+    if (op.startsWith("is ")) return { field, op, value: null };
+    if (op === "in" || op === "not in") {
+      return { field, op, value: input.value.split(",").map((v) => v.trim()).filter(Boolean).map(convert) };
+    }
+    return { field, op, value: convert(input.value) };
+  }
+
+  function ruleForm(rule) {
+    const form = el("fieldset", { class: "rule-form" });
+    form.append(el("legend", {}, rule ? `Change rule ${rule.id}` : "New rule"));
+    const id = el("input", { type: "text", value: rule ? rule.id : "", placeholder: "e.g. big_order_new_address" });
+    form.append(labelled("Rule name (lower case, digits, _)", id));
+    const condition = rule && rule.condition ? rule.condition : { join: "and", terms: [] };
+    const join = selectOf([["and", "all of these hold (and)"], ["or", "any of these holds (or)"]], condition.join);
+    form.append(labelled("The rule fires when", join));
+    const rows = el("ol", { class: "terms" });
+    for (const term of condition.terms) termRow(term, rows);
+    if (!condition.terms.length) termRow({ field: "order.total", op: ">", value: "" }, rows);
+    form.append(rows, el("div", { class: "buttons" },
+      button("Add a condition", () => termRow({ field: "order.total", op: ">", value: "" }, rows))));
+    const action = selectOf([["review", "review: hold for a person to decide"], ["reject", "reject"],
+      ["approve", "approve"], ["tag", "tag: label the order, decide nothing"]], rule ? rule.action : "review");
+    form.append(labelled("Then", action));
+    const tag = el("input", { type: "text", value: rule && rule.tag ? rule.tag : "" });
+    const tagField = labelled("Tag label", tag);
+    tagField.hidden = action.value !== "tag";
+    action.addEventListener("change", () => { tagField.hidden = action.value !== "tag"; });
+    form.append(tagField);
+    const reason = el("input", { type: "text", class: "wide", value: rule ? rule.reason || "" : "" });
+    form.append(labelled("Reason (recorded on the order)", reason));
+    const insert = el("select", { "aria-label": "Insert a field into the reason" },
+      el("option", { value: "" }, "Insert a field into the reason…"),
+      ...structure.fields.filter((f) => !f.path.includes("[]")).map((f) => el("option", { value: f.path }, f.label)));
+    insert.addEventListener("change", () => {
+      if (!insert.value) return;
+      reason.value = `${reason.value}${reason.value && !reason.value.endsWith(" ") ? " " : ""}{{ ${insert.value} }}`;
+      insert.value = "";
+      reason.focus();
+    });
+    form.append(insert);
+    const save = el("button", { type: "button" }, rule ? "Save rule" : "Add rule");
+    save.addEventListener("click", async () => {
+      const spec = {
+        id: id.value.trim(),
+        condition: { join: join.value, terms: [...rows.querySelectorAll(".term")].map(readTerm) },
+        action: action.value,
+        tag: tag.value.trim() || null,
+        reason: reason.value,
+      };
+      const ok = await change("/definitions/rule", { index: rule ? rule.index : null, rule: spec },
+        rule ? `Rule ${spec.id} saved.` : `Rule ${spec.id} added.`);
+      if (ok) { editing = null; draw(); }
+    });
+    form.append(el("div", { class: "buttons" }, save, button("Cancel", () => { editing = null; draw(); })));
+    return form;
+  }
+
+  function casesFromOrders() {
+    const section = el("section", { class: "cases-from-orders", "aria-labelledby": "cases-heading" });
+    section.append(el("h3", { id: "cases-heading" }, "Test cases from recorded orders"),
+      el("p", { class: "hint" }, "An order's input and the facts its audit found become a test case with the outcome you expect; it runs on every check, and publishing waits until it passes."));
+    const outcomes = structure.case_actions.map((a) => [a, a]);
+    if (structure.recent_orders.length) {
+      const table = el("table", { class: "recent-orders" },
+        el("thead", {}, el("tr", {}, ...["Order", "Channel", "Total", "Decided", "Expected outcome", ""].map((h) => el("th", { scope: "col" }, h)))));
+      const rows = el("tbody");
+      for (const order of structure.recent_orders) {
+        const expect = selectOf(outcomes, structure.case_actions.includes(order.action) ? order.action : "approve",
+          { "aria-label": `Expected outcome of ${order.external_id}` });
+        rows.append(el("tr", { "data-order": order.id },
+          el("td", {}, el("a", { href: `/orders/${encodeURIComponent(order.id)}` }, order.external_id)),
+          el("td", {}, order.channel), el("td", { class: "num" }, String(order.total)),
+          el("td", {}, order.action || "", order.fired.length ? el("span", { class: "hint" }, ` (${order.fired.join(", ")})`) : ""),
+          el("td", {}, expect),
+          el("td", {}, button("Make this a test case", () => makeCase(order.id, expect.value), { "aria-label": `Make order ${order.external_id} a test case` }))));
+      }
+      table.append(rows);
+      section.append(el("div", { class: "scroll" }, table));
+    } else {
+      section.append(el("p", { class: "hint" }, "No order has been audited by this rule set yet."));
+    }
+    const reference = el("input", { type: "text", placeholder: "ord_… or the channel's order number" });
+    const expect = selectOf(outcomes, "review", { "aria-label": "Expected outcome" });
+    section.append(el("div", { class: "case-by-id" }, labelled("Another order", reference), expect,
+      button("Make it a test case", () => makeCase(reference.value.trim(), expect.value))));
+    return section;
+  }
+
+  async function makeCase(orderId, expect) {
+    await change("/definitions/case-from-order", { order_id: orderId, expect },
+      `Test case from ${orderId} added, expecting ${expect}.`);
+  }
+
+  // ---- the form builder -------------------------------------------------------------------------
+
+  const TYPES = ["text", "number", "integer", "money", "email", "phone", "date", "boolean", "select", "address", "group", "table"];
+  const NUMERIC = ["number", "integer", "money"];
+  const TEXTUAL = ["text", "email", "phone"];
+  let fieldEditing = null; // {index: number|null}
+
+  function labelOf(label, language) {
+    if (label && typeof label === "object") return label[language] || "";
+    return language === "en" ? label || "" : "";
+  }
+
+  function drawForm() {
+    const list = el("ol", { class: "field-list" });
+    const fields = structure.fields;
+    fields.forEach((field, position) => {
+      const zh = labelOf(field.label, "zh");
+      const item = el("li", { class: "field-card", "data-field": field.id },
+        el("h4", {}, labelOf(field.label, "en") || field.id, zh ? el("span", { lang: "zh", class: "zh" }, ` · ${zh}`) : ""),
+        el("p", { class: "hint" }, `${field.id} · ${field.type}${field.required ? " · required" : ""}${field.visible_if ? ` · shown when ${field.visible_if}` : ""}`));
+      if (canEdit) {
+        const actions = el("div", { class: "buttons" });
+        actions.append(button("Edit", () => openField(field.index), { "aria-label": `Edit field ${field.id}` }));
+        if (position > 0) actions.append(button("Move up", () => moveField(field.index, field.index - 1), { "aria-label": `Move field ${field.id} up` }));
+        if (position < fields.length - 1) actions.append(button("Move down", () => moveField(field.index, field.index + 1), { "aria-label": `Move field ${field.id} down` }));
+        actions.append(removeButton(`Remove field ${field.id}`, () => change("/definitions/edit",
+          { edits: [{ op: "delete", path: ["fields", field.index] }] }, `Field ${field.id} removed.`)));
+        item.append(actions);
+      }
+      if (fieldEditing && fieldEditing.index === field.index) item.append(fieldForm(field));
+      list.append(item);
+    });
+    body.append(el("h3", {}, "Fields"), el("p", { class: "hint" }, "In the order they are shown and checked."), list);
+    if (canEdit) {
+      if (fieldEditing && fieldEditing.index === null) body.append(fieldForm(null));
+      else body.append(el("div", { class: "buttons" }, el("button", { type: "button", onclick: () => openField(null) }, "Add a field")));
+    }
+    const preview = el("div", { class: "form-preview-frame", inert: true });
+    preview.innerHTML = structure.preview_html || "<p class=\"hint\">No preview while the form has problems.</p>"; // rendered and escaped by the server
+    for (const control of preview.querySelectorAll("input, select, textarea, button")) control.setAttribute("form", NO_FORM);
+    body.append(el("section", { class: "form-preview-section", "aria-label": "Preview of the order entry page" },
+      el("h3", {}, "Preview: the order entry page"), preview));
+  }
+
+  function openField(index) {
+    fieldEditing = { index };
+    draw();
+    const first = body.querySelector(".field-form input");
+    if (first) first.focus();
+  }
+
+  async function moveField(index, to) {
+    await change("/definitions/edit", { edits: [{ op: "move", path: ["fields"], index, to }] }, "Field moved.");
+  }
+
+
+  function fieldForm(field) {
+    const form = el("fieldset", { class: "field-form" });
+    form.append(el("legend", {}, field ? `Change field ${field.id}` : "New field"));
+    const id = el("input", { type: "text", value: field ? field.id : "", placeholder: "e.g. purchase_order" });
+    const type = selectOf(TYPES, field ? field.type : "text");
+    const en = el("input", { type: "text", value: field ? labelOf(field.label, "en") : "" });
+    const zh = el("input", { type: "text", lang: "zh", value: field ? labelOf(field.label, "zh") : "" });
+    const required = el("input", { type: "checkbox", checked: field ? field.required : false });
+    const help = el("input", { type: "text", class: "wide", value: field ? labelOf(field.help, "en") : "" });
+    const min = el("input", { type: "number", step: "any", value: field && field.min !== undefined ? field.min : "" });
+    const max = el("input", { type: "number", step: "any", value: field && field.max !== undefined ? field.max : "" });
+    const minLength = el("input", { type: "number", min: "0", value: field && field.min_length !== undefined ? field.min_length : "" });
+    const maxLength = el("input", { type: "number", min: "0", value: field && field.max_length !== undefined ? field.max_length : "" });
+    const options = el("textarea", { rows: "3" });
+    options.value = field && Array.isArray(field.options)
+      ? field.options.map((o) => (o && typeof o === "object" ? o.value : o)).join("\n") : "";
+    const numberParts = el("div", { class: "builder-row" }, labelled("Smallest value", min), labelled("Largest value", max));
+    const textParts = el("div", { class: "builder-row" }, labelled("Fewest characters", minLength), labelled("Most characters", maxLength));
+    const optionParts = labelled("Options (one per line)", options);
+    function shown() {
+      numberParts.hidden = !NUMERIC.includes(type.value);
+      textParts.hidden = !TEXTUAL.includes(type.value);
+      optionParts.hidden = type.value !== "select";
+    }
+    type.addEventListener("change", shown);
+    shown();
+    const requiredLine = el("div", { class: "builder-field checkbox" });
+    required.id = `b-req-${Math.random().toString(36).slice(2, 8)}`;
+    requiredLine.append(required, el("label", { for: required.id }, "Required: an order without it is refused"));
+    const when = askWhen(field ? field.visible_if : null);
+    form.append(el("div", { class: "builder-row" }, labelled("Field id (lower case, digits, _)", id), labelled("Type", type)),
+      el("div", { class: "builder-row" }, labelled("Label in English", en), labelled("Label in Chinese", zh)),
+      requiredLine, when.element, labelled("Help (shown beside the field)", help), numberParts, textParts, optionParts);
+    const save = el("button", { type: "button" }, field ? "Save field" : "Add field");
+    save.addEventListener("click", async () => {
+      const edits = fieldEdits(field, {
+        id: id.value.trim(), type: type.value, en: en.value.trim(), zh: zh.value.trim(), required: required.checked,
+        help: help.value.trim(), min: min.value, max: max.value, min_length: minLength.value, max_length: maxLength.value,
+        options: options.value.split("\n").map((o) => o.trim()).filter(Boolean),
+        visible_if: when.read(),
+      });
+      const ok = await change("/definitions/edit", { edits }, field ? `Field ${id.value.trim()} saved.` : `Field ${id.value.trim()} added.`);
+      if (ok) { fieldEditing = null; draw(); }
+    });
+    form.append(el("div", { class: "buttons" }, save, button("Cancel", () => { fieldEditing = null; draw(); })));
+    return form;
+  }
+
+  // "Ask only when": a choice of the form (a select or a yes/no field) is, or is not, one value.
+  // A condition the builder cannot show (any other expression) is kept as it is and said so.
+  const SIMPLE_WHEN = /^\s*([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*)\s*(==|!=)\s*(?:'([^'\\]*)'|(true|false))\s*$/;
+
+  function askWhen(current) {
+    const match = current ? SIMPLE_WHEN.exec(current) : null;
+    const choices = structure.condition_fields || [];
+    if (current && (!match || !choices.some((c) => c.path === match[1]))) {
+      return {
+        element: el("p", { class: "hint" }, "Asked only when ", el("code", {}, current), " (change that condition in the YAML text)."),
+        read: () => current,
+      };
+    }
+    const fieldChoice = selectOf([["", "always"], ...choices.map((c) => [c.path, c.label])], match ? match[1] : "");
+    const op = selectOf([["==", "is"], ["!=", "is not"]], match ? match[2] : "==", { "aria-label": "Comparison" });
+    const value = el("select", { "aria-label": "Value of the condition" });
+    function fill(keep) {
+      const choice = choices.find((c) => c.path === fieldChoice.value);
+      op.hidden = value.hidden = !choice;
+      value.replaceChildren(...(choice ? choice.options : []).map((o) => el("option", { value: String(o) }, String(o))));
+      if (keep !== undefined) value.value = keep;
+    }
+    fieldChoice.addEventListener("change", () => fill());
+    fill(match ? (match[3] !== undefined ? match[3] : match[4]) : undefined);
+    const element = el("div", { class: "builder-row ask-when" }, labelled("Ask only when", fieldChoice), op, value);
+    return {
+      element,
+      read: () => {
+        const choice = choices.find((c) => c.path === fieldChoice.value);
+        if (!choice) return null;
+        const literal = value.value === "true" || value.value === "false" ? value.value : `'${value.value}'`;
+        return `${choice.path} ${op.value} ${literal}`;
+      },
+    };
+  }
+
+  // The field as the YAML holds it; keys the builder does not show (visible_if, default, columns...) are kept.
+  function fieldEdits(field, input) {
+    const oldLabel = field ? field.label : null;
+    let label = input.en;
+    const others = oldLabel && typeof oldLabel === "object" ? { ...oldLabel } : {};
+    delete others.en; delete others.zh;
+    if (input.zh || Object.keys(others).length) {
+      label = { en: input.en, ...(input.zh ? { zh: input.zh } : {}), ...others };
+    }
+    const wanted = { id: input.id, type: input.type, label };
+    if (input.required) wanted.required = true;
+    if (input.visible_if) wanted.visible_if = input.visible_if;
+    if (input.help) wanted.help = input.help;
+    const number = (text) => (text === "" ? undefined : Number(text));
+    if (NUMERIC.includes(input.type)) { wanted.min = number(input.min); wanted.max = number(input.max); }
+    if (TEXTUAL.includes(input.type)) { wanted.min_length = number(input.min_length); wanted.max_length = number(input.max_length); }
+    if (input.type === "select") wanted.options = input.options;
+    for (const key of Object.keys(wanted)) if (wanted[key] === undefined) delete wanted[key];
+    if (!field) return [{ op: "insert", path: ["fields"], value: wanted }];
+    const managed = ["id", "type", "label", "required", "visible_if", "help", "min", "max", "min_length", "max_length", "options"];
+    const edits = [];
+    for (const key of managed) {
+      const before = field[key];
+      const after = wanted[key];
+      if (after === undefined) {
+        if (before !== undefined) edits.push({ op: "delete", path: ["fields", field.index, key] });
+      } else if (JSON.stringify(before) !== JSON.stringify(after)) {
+        if (key === "help" && before && typeof before === "object") {
+          edits.push({ op: "set", path: ["fields", field.index, "help", "en"], value: after });
+        } else if (key === "options" && Array.isArray(before) && before.some((o) => o && typeof o === "object")
+          && JSON.stringify(before.map((o) => (o && typeof o === "object" ? o.value : o))) === JSON.stringify(after)) {
+          // options with labels of their own stay as they are when their values do not change
+        } else {
+          edits.push({ op: "set", path: ["fields", field.index, key], value: after });
+        }
+      }
+    }
+    return edits;
+  }
+})();
