@@ -72,7 +72,8 @@ class Order(SQLModel, table=True):
         Index("ix_orders_customer_name", "customer_name"),
         Index("ix_orders_email", "email"),
         Index("ix_orders_channel_created", "channel", "created_at"),
-        Index("ix_orders_total", "total"),
+        # (total, id): the list by total pages through orders of one total (there are few totals) in index order.
+        Index("ix_orders_total_id", "total", "id"),
     )
 
     id: str = Field(primary_key=True)
@@ -109,10 +110,16 @@ class OrderKey(SQLModel, table=True):
     """What an order is found by besides its own columns: each SKU, tag, and word of the customer's name."""
 
     __tablename__ = "order_keys"
+    __table_args__ = (
+        # A key's orders newest first in index order: the list filtered by a SKU or tag reads one page of
+        # rows, not every match (services/orders/search.py).
+        Index("ix_order_keys_kind_value_created", "kind", "value", "created_at", "order_id"),
+    )
 
     kind: str = Field(primary_key=True)  # sku | tag | word
     value: str = Field(primary_key=True)
     order_id: str = Field(primary_key=True, foreign_key="orders.id")
+    created_at: datetime  # the order's, which never changes
 
 
 def search_fields(document: dict[str, Any]) -> tuple[str, str]:
@@ -143,7 +150,7 @@ def _write_keys(mapper: Any, connection: Any, order: Order) -> None:
     table = OrderKey.__table__.c  # type: ignore[attr-defined]
     had = set(connection.execute(select(table.kind, table.value).where(table.order_id == order.id)))
     rows = [
-        {"kind": k, "value": v, "order_id": order.id}
+        {"kind": k, "value": v, "order_id": order.id, "created_at": order.created_at}
         for k, v in search_keys(order.document or {}, order.tags, order.customer_name) - had
     ]
     if rows:
@@ -470,6 +477,8 @@ class User(SQLModel, table=True):
     active: bool = True
     # Where escalated and overdue tasks of the user's roles are announced (services/escalations.py); "" none.
     email: str = ""
+    # The pages' language ("en", "zh"); "" follows the browser (web/i18n.py).
+    language: str = ""
     # Raised by sign-out, a password change and disabling: every token issued before stops working.
     token_version: int = 0
     created_at: datetime = Field(default_factory=utcnow)
@@ -580,3 +589,21 @@ class FlowMigration(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+
+
+class ChannelPullState(SQLModel, table=True):
+    """A pull connector's cursor (the progress one run hands to the next) and its last run's outcome,
+    with the listed orders it rejected (each naming the field); written when a run has taken every page."""
+
+    __tablename__ = "channel_pulls"
+
+    channel: str = Field(primary_key=True)
+    cursor: str | None = None
+    runs: int = 0
+    last_run_at: datetime | None = None
+    last_pages: int = 0
+    last_items: int = 0
+    last_created: int = 0
+    last_existing: int = 0
+    last_rejected: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)

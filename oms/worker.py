@@ -16,7 +16,10 @@ from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
     Interceptor,
+    PollerBehaviorSimpleMaximum,
+    UnsandboxedWorkflowRunner,
     Worker,
+    WorkflowRunner,
 )
 from temporalio.worker.workflow_sandbox import (
     SandboxedWorkflowRunner,
@@ -24,11 +27,13 @@ from temporalio.worker.workflow_sandbox import (
 )
 
 import workflows
+from activities.channel_pull import CHANNEL_PULL_ACTIVITIES
 from activities.migration import MIGRATION_ACTIVITIES
 from activities.registry import ALL_ACTIVITIES
 from oms.logs import about_order
 from oms.settings import get_settings
 from oms.temporal.client import connect
+from workflows.channel_pull import ChannelPull
 from workflows.migration import FlowMigration
 from workflows.order_flow import OrderWorkflow
 from workflows.return_flow import ReturnWorkflow
@@ -40,7 +45,9 @@ log = logging.getLogger("oms.worker")
 PASSTHROUGH = ("engine", "workflows.contracts", "zen", "ruamel", "jsonschema", "referencing", "rpds")
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
+def workflow_runner() -> WorkflowRunner:
+    if not get_settings().worker_sandbox:
+        return UnsandboxedWorkflowRunner()
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
 
 
@@ -81,11 +88,16 @@ def build_worker(client: Client, executor: ThreadPoolExecutor, task_queue: str |
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[OrderWorkflow, ReturnWorkflow, FlowMigration],
-        activities=[*ALL_ACTIVITIES, *MIGRATION_ACTIVITIES],
+        workflows=[OrderWorkflow, ReturnWorkflow, FlowMigration, ChannelPull],
+        activities=[*ALL_ACTIVITIES, *MIGRATION_ACTIVITIES, *CHANNEL_PULL_ACTIVITIES],
         activity_executor=executor,
         workflow_runner=workflow_runner(),
         max_concurrent_activities=settings.worker_threads,
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        max_concurrent_workflow_tasks=settings.worker_workflow_tasks or None,
+        max_concurrent_local_activities=settings.worker_local_activities or None,
+        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.worker_pollers),
+        activity_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.worker_pollers),
         interceptors=[OrderLogging()],
         # Lets running activities finish their transaction on shutdown.
         graceful_shutdown_timeout=timedelta(seconds=10),

@@ -5,13 +5,11 @@ from __future__ import annotations
 import gc
 import hmac
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Annotated
 
-from fastapi import FastAPI, Header, HTTPException, Request, Response
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi import FastAPI, Header, HTTPException, Response
+from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
@@ -23,11 +21,13 @@ from oms import metrics
 from oms.db import get_engine
 from oms.settings import get_settings
 from oms.temporal.client import connect
+from services.orders.channel_pull import sync_schedules_quietly
 from services.orders.outbox import WorkflowStarter
 from web import errors, pages
 from web.api import (
     analytics,
     auth,
+    channel_pulls,
     channels,
     fulfilment,
     inventory,
@@ -37,14 +37,16 @@ from web.api import (
     tasks,
 )
 from web.api.schemas.health import Health
+from web.i18n import LanguageMiddleware
 from web.limits import BodyLimit
-
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+from web.pages.rendering import install_error_pages
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     app.state.temporal = await connect()
+    # Pull connectors: one Temporal schedule per channel with a `pull:` section, in line with its definition.
+    await sync_schedules_quietly(app.state.temporal)
     async with WorkflowStarter(app.state.temporal) as starter:
         app.state.starter = starter
         metrics.WAITING_STARTS.set_function(lambda: starter.waiting)
@@ -58,10 +60,13 @@ async def lifespan(app: FastAPI):
 def create_app() -> FastAPI:
     app = FastAPI(title="OMS", description="Order management whose pipeline is data.", lifespan=lifespan)
     errors.install(app)
+    install_error_pages(app)  # a page path nothing serves: the styled 404, not JSON
     app.add_middleware(BodyLimit)  # every body capped at OMS_MAX_REQUEST_BYTES
+    app.add_middleware(LanguageMiddleware)  # English or Chinese pages (web/i18n.py); the API stays English
     for module in (auth, orders, channels, tasks, definitions, inventory, fulfilment, analytics, returns, people):
         app.include_router(module.router)
     app.include_router(migrations_api.router)
+    app.include_router(channel_pulls.router)
     app.include_router(pages.router)
     app.include_router(designer_pages.router)
     app.include_router(migration_pages.router)
@@ -90,10 +95,5 @@ def create_app() -> FastAPI:
         if expected and not hmac.compare_digest((authorization or "").encode(), f"Bearer {expected}".encode()):
             raise HTTPException(401, "metrics need 'Authorization: Bearer <OMS_METRICS_TOKEN>'")
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index(request: Request):
-        settings = get_settings()
-        return TEMPLATES.TemplateResponse(request, "index.html", {"temporal_ui": settings.temporal_ui_url})
 
     return app

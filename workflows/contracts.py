@@ -433,3 +433,55 @@ class MigrationBatchResult:
     stayed: int = 0
     failed: int = 0
     stays: list[dict[str, Any]] = field(default_factory=list)
+
+
+# ---- pull connectors (workflows/channel_pull.py) ----------------------------------------------------
+
+
+@dataclass
+class PullRun:
+    """One scheduled run of a channel's pull connector."""
+
+    channel: str
+
+
+@dataclass
+class PullPlan:
+    """What ``begin_channel_pull`` found: the first page's URL (empty: the channel pulls nothing now)."""
+
+    url: str = ""
+    cursor: str | None = None
+    min_gap_seconds: float = 0.0
+
+
+@dataclass
+class PullPage:
+    """The activity ``pull_channel_page``: fetch ``url`` (page ``page``) and take its orders."""
+
+    channel: str
+    url: str
+    page: int
+    cursor: str | None = None
+
+
+@dataclass
+class PulledPage:
+    next_url: str = ""  # empty: that was the last page
+    cursor: str | None = None  # the cursor once this page is taken
+    items: int = 0
+    created: int = 0
+    existing: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # {index, external_id, field, message}
+
+
+@dataclass
+class PullSummary:
+    """A run's outcome, stored with the channel's cursor (``finish_channel_pull``) and returned by the run."""
+
+    channel: str
+    cursor: str | None = None
+    pages: int = 0
+    items: int = 0
+    created: int = 0
+    existing: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)

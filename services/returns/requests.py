@@ -36,6 +36,7 @@ from services.errors import Conflict, DomainError, Invalid, NotFound, Unavailabl
 from services.orders import decisions
 from services.orders.decisions import Actor, FlowUnreachable, TaskTaken, UnknownTask, refused_by_flow
 from services.orders.repair import CLOSED_STEP
+from services.orders.search import AmbiguousOrder, resolve_order
 from services.returns.steps import DELIVERED_STATUSES, counted_elsewhere
 from workflows.contracts import DecisionAccepted, DefinitionRef, ReturnDecision, ReturnInput
 
@@ -112,34 +113,27 @@ def _validated(session: Session, payload: Any, flow_name: str) -> tuple[dict, An
     return document, flow_row, flow, rules, pin_set(live, flow)
 
 
-def find_order(session: Session, wanted: str, caller: Principal | None = None) -> Order | None:
-    """The order ``wanted`` names: its internal id (``ord_…``) or the channel's external id.
+def find_order(session: Session, wanted: str, caller: Principal | None = None, channel: str = "") -> Order | None:
+    """The order ``wanted`` names: its internal id (``ord_…``) or the channel's external id, resolved as the
+    order page and the search box do (``services.orders.search.resolve_order``).
 
-    An external id two channels share is refused with both channels named; an
-    order outside the caller's scope counts as none.
+    An external id several channels share, given without ``channel``, is refused
+    naming each match; an order outside the caller's scope counts as none.
     """
-    wanted = wanted.strip()
-    if not wanted:
-        return None
-    order = session.get(Order, wanted)
-    if order is None:
-        found = session.exec(select(Order).where(Order.external_id == wanted).limit(20)).all()
-        found = [o for o in found if caller is None or scopes.sees_order(session, caller, o)]
-        if len(found) > 1:
-            channels = ", ".join(sorted(o.channel for o in found))
-            raise ReturnInvalid(
-                [
-                    FieldError(
-                        "order_id",
-                        f"{len(found)} orders have the external id {wanted!r} (channels {channels}); "
-                        "give the order's own id (ord_…)",
-                    )
-                ]
-            )
-        order = found[0] if found else None
-    if order is not None and caller is not None and not scopes.sees_order(session, caller, order):
-        return None
-    return order
+    try:
+        return resolve_order(session, caller, wanted, channel)
+    except AmbiguousOrder as exc:
+        raise ReturnInvalid([FieldError("order_id", exc.message)], exc.code) from None
+
+
+def _channel_named(document: dict) -> str:
+    """The optional ``channel`` beside an external id in ``order_id``: which channel's order it is."""
+    channel = document.get("channel")
+    if channel is None:
+        return ""
+    if not isinstance(channel, str) or len(channel) > 64:
+        raise ReturnInvalid([FieldError("channel", "channel must be a channel's name (text)")])
+    return channel
 
 
 def _store(
@@ -154,8 +148,12 @@ def _store(
     with Session(get_read_engine(), expire_on_commit=False) as session:
         document, flow_row, _flow, rules, pins = _validated(session, payload, flow_name)
         # The external id works as well as the internal one; the return names the internal one.
-        if (named := find_order(session, str(document["order_id"]), caller)) is not None:
+        channel = _channel_named(document)
+        if (named := find_order(session, str(document["order_id"]), caller, channel)) is not None:
             document["order_id"] = named.id
+        elif channel:
+            where = f"no order {document['order_id']!r} in channel {channel!r}"
+            raise ReturnOrderUnknown([FieldError("order_id", where)], "order_not_found")
         if document.get("kind") == "exchange" and session.get(Sku, document["replacement_sku"]) is None:
             raise ReturnInvalid([FieldError("replacement_sku", f"unknown SKU {document['replacement_sku']!r}")])
     return_id = "ret_" + uuid.uuid4().hex[:16]
@@ -214,7 +212,7 @@ def _store(
         for line in lines:
             session.add(line)
         analytics.observe_return(
-            session, ret.reason, [{"sku": line.sku, "qty": line.qty, "price": line.price} for line in lines]
+            session, order, ret.reason, [{"sku": line.sku, "qty": line.qty, "price": line.price} for line in lines]
         )
         request = {
             "id": return_id,

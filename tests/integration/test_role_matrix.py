@@ -42,6 +42,8 @@ ACCESS: dict[tuple[str, str], str | tuple[str, ...]] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
     ("GET", "/"): PUBLIC,
+    ("GET", "/favicon.ico"): PUBLIC,
+    ("POST", "/language"): PUBLIC,  # the header's language switcher; a signed-in person's form carries the CSRF token
     ("GET", "/static"): PUBLIC,
     ("GET", "/static/editor"): PUBLIC,
     # auth
@@ -57,6 +59,8 @@ ACCESS: dict[tuple[str, str], str | tuple[str, ...]] = {
     ("POST", "/api/orders/{order_id}/cancel"): CHANNEL_OR_OPERATOR,
     ("POST", "/api/orders/{order_id}/address"): CHANNEL_OR_OPERATOR,
     ("POST", "/api/channels/{name}/orders"): SIGNATURE,
+    ("GET", "/api/channels/{name}/pull"): ("analyst", "operator"),
+    ("POST", "/api/channels/{name}/pull"): ANALYST,
     # tasks
     ("GET", "/api/tasks"): SIGNED_IN,
     ("GET", "/api/tasks/{task_id}"): SIGNED_IN,
@@ -68,6 +72,7 @@ ACCESS: dict[tuple[str, str], str | tuple[str, ...]] = {
     # definitions: everybody reads; validating, what-if, drafts and publishing are the editors'
     ("GET", "/api/definitions"): SIGNED_IN,
     ("POST", "/api/definitions/validate"): ANALYST,
+    ("POST", "/api/definitions/edit"): ANALYST,
     ("GET", "/api/definitions/schemas/{kind}"): SIGNED_IN,
     ("GET", "/api/definitions/log"): ADMIN,
     ("POST", "/api/definitions/whatif"): ANALYST,
@@ -184,6 +189,12 @@ ACCESS: dict[tuple[str, str], str | tuple[str, ...]] = {
     ("POST", "/definitions/check"): SIGNED_IN,
     ("POST", "/definitions/whatif"): ANALYST,
     ("POST", "/definitions/preview"): ANALYST,
+    ("POST", "/definitions/structure"): SIGNED_IN,
+    ("POST", "/definitions/edit"): ANALYST,
+    ("POST", "/definitions/flow-structure"): SIGNED_IN,
+    ("POST", "/definitions/flow-change"): ANALYST,
+    ("POST", "/definitions/rule"): ANALYST,
+    ("POST", "/definitions/case-from-order"): ANALYST,
     ("GET", "/definitions/flow/{name}/diagram"): SIGNED_IN,
     ("GET", "/definitions/flow/{name}/migrate"): ANALYST,
     ("POST", "/definitions/flow/{name}/migrate"): ANALYST,

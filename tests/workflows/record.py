@@ -26,6 +26,9 @@ import pytest
 from temporalio.client import Client
 
 from tests.conftest import fast_flow, order_payload, unique
+
+# Imported here, before the stacks start: it sets the pull connector's credential in the environment.
+from tests.integration.test_channel_pull import WooShop, pull_channel, woo_order
 from tests.integration.test_channels import post_native
 from tests.integration.test_returns import (
     decide,
@@ -36,6 +39,7 @@ from tests.integration.test_returns import (
     return_event,
     wait_return,
 )
+from workflows.contracts import PullRun
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 HELD = [{"sku": "LAPTOP-14", "qty": 4, "price": 1299.0}]  # 5196 to a new address: review
@@ -71,12 +75,15 @@ def _decide_task(stack, task_id: str, decision: str, comment: str = "", role: st
         assert response.status_code == 200, response.text
 
 
-def _save(stack, workflow_id: str, name: str, settled: Callable[[Sequence], bool] | None = None) -> None:
-    """Fetch ``workflow_id``'s history (once ``settled(events)`` holds) and store it as ``name``."""
+def _save(
+    stack, workflow_id: str, name: str, settled: Callable[[Sequence], bool] | None = None, run_id: str | None = None
+) -> None:
+    """Fetch ``workflow_id``'s history (of its run ``run_id``, default the latest; once ``settled(events)``
+    holds) and store it as ``name``."""
 
     async def fetch() -> str:
         client = await Client.connect(stack.env["OMS_TEMPORAL_ADDRESS"])
-        handle = client.get_workflow_handle(workflow_id)
+        handle = client.get_workflow_handle(workflow_id, run_id=run_id)
         deadline = time.monotonic() + 30
         while True:
             history = await handle.fetch_history()
@@ -89,6 +96,7 @@ def _save(stack, workflow_id: str, name: str, settled: Callable[[Sequence], bool
                 "workflow_task_completed_event_attributes",
                 "timer_started_event_attributes",
                 "activity_task_scheduled_event_attributes",
+                "workflow_execution_update_completed_event_attributes",  # written after its task completed
             )
             if done and (settled is None or settled(events)):
                 return history.to_json()
@@ -443,8 +451,11 @@ def test_record_repair_histories(stack):
 # ---- moved to another flow version while waiting (workflows/moving.py) -------------------------------
 
 
-def _migrate(stack, workflow_id: str, flow: dict, text: str, pins: list[dict], by: str = "analyst") -> dict:
-    """Send the Update ``migrate`` as the migration workflow does; its result."""
+def _migrate(
+    stack, workflow_id: str, flow: dict, text: str, pins: list[dict], by: str = "analyst", attempt: int = 1
+) -> dict:
+    """Send the Update ``migrate`` as the migration workflow does; its result. The same ``attempt`` again is
+    the same Update (Temporal answers it from the first); another is a second migration asking."""
     from dataclasses import asdict
 
     from workflows.contracts import DefinitionRef, MigrateRequest, MigrateResult
@@ -456,7 +467,8 @@ def _migrate(stack, workflow_id: str, flow: dict, text: str, pins: list[dict], b
     async def send() -> MigrateResult:
         client = await Client.connect(stack.env["OMS_TEMPORAL_ADDRESS"])
         handle = client.get_workflow_handle(workflow_id)
-        return await handle.execute_update("migrate", request, id=f"rec-{target.version}", result_type=MigrateResult)
+        update_id = f"rec-{target.version}-{attempt}"
+        return await handle.execute_update("migrate", request, id=update_id, result_type=MigrateResult)
 
     return asdict(asyncio.run(send()))
 
@@ -471,13 +483,9 @@ def _first_run(stack, workflow_id: str) -> str:
 
 
 def _save_run(stack, workflow_id: str, run_id: str, name: str) -> None:
-    async def fetch() -> str:
-        client = await Client.connect(stack.env["OMS_TEMPORAL_ADDRESS"])
-        return (await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()).to_json()
-
-    body = {"workflow_id": workflow_id, "history": json.loads(asyncio.run(fetch()))}
-    prefix = os.environ.get("OMS_HISTORY_PREFIX", "")
-    (HISTORIES / f"{prefix}{name}.json").write_text(json.dumps(body, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    """The history of one run: the first, which a move before MOVE_IN_PLACE continued as new (since, the
+    only one, which goes on after the move)."""
+    _save(stack, workflow_id, name, run_id=run_id)
 
 
 FRAUD_CHECK = """\
@@ -514,7 +522,7 @@ def test_record_moved_histories(stack):
     flow = {"name": name, "version": published["version"], "sha256": published["sha256"]}
     result = _migrate(s, wf, flow, v2, order["pins"])
     assert result["moved"] and result["step"] == "await_payment", result
-    again = _migrate(s, wf, flow, v2, order["pins"])
+    again = _migrate(s, wf, flow, v2, order["pins"], attempt=2)
     assert not again["moved"] and again["reason"] == f"already on v{flow['version']}", again
     moved = s.wait_for(oid, lambda o: o["flow"]["version"] == flow["version"])
     lines = [e["message"] for e in moved["timeline"] if e["type"] == "moved"]
@@ -601,3 +609,30 @@ def test_record_return_repair_histories(stack):
     assert decide(s, rid, "inspected", qc=resellable).status_code == 200
     wait_return(s, rid, "completed")
     _save(s, _return_wf(rid), "return_terminated_retried_completed", _completed)
+
+
+def test_record_channel_pull_histories(stack):
+    """A pull connector's run: two pages of a WooCommerce-shaped shop, a 503 retried, one item rejected."""
+    shop = WooShop()
+    try:
+        name = "rec_pull_" + unique("p").lower().replace("-", "_")
+        base = int(time.time()) * 10
+        shop.orders = [
+            woo_order(base + 1, "2025-03-01T10:00:00"),
+            woo_order(base + 2, "2025-03-01T10:05:00", billing={"first_name": "Bo"}),
+            woo_order(base + 3, "2025-03-01T10:10:00"),
+        ]
+        shop.faults = {1: [(503, {})]}
+        stack.publish(pull_channel(name, shop.url))
+        workflow_id = f"channel-pull-{name}-recorded"
+
+        async def run() -> None:
+            client = await Client.connect(stack.env["OMS_TEMPORAL_ADDRESS"])
+            await client.execute_workflow(
+                "ChannelPull", PullRun(channel=name), id=workflow_id, task_queue=stack.env["OMS_TASK_QUEUE"]
+            )
+
+        asyncio.run(run())
+        _save(stack, workflow_id, "channel_pull_two_pages_retried", _completed)
+    finally:
+        shop.server.shutdown()

@@ -18,6 +18,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from oms.worker import workflow_runner
+from workflows.channel_pull import ChannelPull
 from workflows.order_flow import OrderWorkflow
 from workflows.return_flow import ReturnWorkflow
 
@@ -45,7 +46,7 @@ def test_the_library_covers_orders_and_returns():
 
 @pytest.mark.parametrize("path", FILES, ids=[path.stem for path in FILES])
 def test_recorded_history_replays(path):
-    failure = replay(path, [OrderWorkflow, ReturnWorkflow])
+    failure = replay(path, [OrderWorkflow, ReturnWorkflow, ChannelPull])
     assert failure is None, f"{path.name} no longer replays: {failure}"
 
 
