@@ -14,6 +14,7 @@ from services.definitions.live import live_definitions
 from services.errors import Forbidden, Invalid
 from web.api.analytics import csv_response, scoped
 from web.deps import CurrentUser, SessionDep
+from web.i18n import N_, gettext
 from web.pages import charts
 from web.pages.figures import amount, duration, number, share
 from web.pages.rendering import PageRoute, render
@@ -57,7 +58,9 @@ def _chosen(asked: dict[str, str], user: CurrentUser) -> figures.Filters:
     try:
         return scoped(chosen, user)
     except Forbidden as exc:
-        raise PageRefused(403, f"You see the figures of {', '.join(user.channels)} only.") from exc
+        raise PageRefused(
+            403, gettext("You see the figures of %(channels)s only.", channels=", ".join(user.channels))
+        ) from exc
 
 
 @router.get("/dashboard/{table}.csv")
@@ -69,71 +72,83 @@ def dashboard_csv(table: str, request: Request, session: SessionDep, user: Signe
         raise PageRefused(422, f"{exc}.") from None
     every = figures.tables(figures.dashboard(session, chosen))
     if table not in every:
-        raise PageRefused(404, f"There is no table {table!r}.")
+        raise PageRefused(404, gettext("There is no table %(table)r.", table=table))
     return csv_response(every[table], f"{table}_{chosen.start}_{chosen.end}.csv")
 
 
 # The page's tables: (key, heading, how the value is written) per column; the CSV keeps raw values.
 Column = tuple[str, str, str]
 COLUMNS: dict[str, list[Column]] = {
-    "sales_by_day": [("day", "Day", "text"), ("orders", "Orders", "number"), ("revenue", "Revenue", "amount")],
+    "sales_by_day": [
+        ("day", N_("Day"), "text"),
+        ("orders", N_("Orders"), "number"),
+        ("revenue", N_("Revenue"), "amount"),
+    ],
     "sales_by_channel": [
-        ("channel", "Channel", "text"),
-        ("orders", "Orders", "number"),
-        ("revenue", "Revenue", "amount"),
+        ("channel", N_("Channel"), "text"),
+        ("orders", N_("Orders"), "number"),
+        ("revenue", N_("Revenue"), "amount"),
     ],
     "sales_by_country": [
-        ("country", "Country", "text"),
-        ("orders", "Orders", "number"),
-        ("revenue", "Revenue", "amount"),
+        ("country", N_("Country"), "text"),
+        ("orders", N_("Orders"), "number"),
+        ("revenue", N_("Revenue"), "amount"),
     ],
-    "sales_by_sku": [("sku", "SKU", "text"), ("units", "Units", "number"), ("revenue", "Revenue", "amount")],
-    "audit_outcomes": [("outcome", "Outcome", "words"), ("orders", "Orders", "number")],
-    "hold_reasons": [("rule", "Rule", "text"), ("action", "Action", "words"), ("orders", "Orders", "number")],
-    "funnel": [("status", "Status", "words"), ("orders", "Orders", "number")],
+    "sales_by_sku": [
+        ("sku", N_("SKU"), "text"),
+        ("units", N_("Units"), "number"),
+        ("revenue", N_("Revenue"), "amount"),
+    ],
+    "audit_outcomes": [("outcome", N_("Outcome"), "words"), ("orders", N_("Orders"), "number")],
+    "hold_reasons": [
+        ("rule", N_("Rule"), "text"),
+        ("action", N_("Action"), "words"),
+        ("orders", N_("Orders"), "number"),
+    ],
+    "funnel": [("status", N_("Status"), "words"), ("orders", N_("Orders"), "number")],
     "cycle_times": [
-        ("stage", "Stage", "text"),
-        ("orders", "Orders", "number"),
-        ("p50_seconds", "Median (p50)", "duration"),
-        ("p90_seconds", "p90", "duration"),
-        ("mean_seconds", "Mean", "duration"),
+        ("stage", N_("Stage"), "text"),
+        ("orders", N_("Orders"), "number"),
+        ("p50_seconds", N_("Median (p50)"), "duration"),
+        ("p90_seconds", N_("p90"), "duration"),
+        ("mean_seconds", N_("Mean"), "duration"),
     ],
     "on_time_shipments": [
-        ("warehouse", "Warehouse", "text"),
-        ("parcels", "Parcels", "number"),
-        ("on_time", "On time", "number"),
-        ("on_time_rate", "On-time rate", "share"),
+        ("warehouse", N_("Warehouse"), "text"),
+        ("parcels", N_("Parcels"), "number"),
+        ("on_time", N_("On time"), "number"),
+        ("on_time_rate", N_("On-time rate"), "share"),
     ],
     "returns_by_sku": [
-        ("sku", "SKU", "text"),
-        ("units_returned", "Units returned", "number"),
-        ("value", "Value", "amount"),
-        ("units_sold", "Units sold", "number"),
-        ("return_rate", "Return rate", "share"),
+        ("sku", N_("SKU"), "text"),
+        ("units_returned", N_("Units returned"), "number"),
+        ("value", N_("Value"), "amount"),
+        ("units_sold", N_("Units sold"), "number"),
+        ("return_rate", N_("Return rate"), "share"),
     ],
     "returns_by_reason": [
-        ("reason", "Reason", "words"),
-        ("units", "Units", "number"),
-        ("value", "Value", "amount"),
-        ("share", "Share", "share"),
+        ("reason", N_("Reason"), "words"),
+        ("units", N_("Units"), "number"),
+        ("value", N_("Value"), "amount"),
+        ("share", N_("Share"), "share"),
     ],
     "returns_by_sku_and_reason": [
-        ("sku", "SKU", "text"),
-        ("reason", "Reason", "words"),
-        ("units", "Units", "number"),
-        ("value", "Value", "amount"),
+        ("sku", N_("SKU"), "text"),
+        ("reason", N_("Reason"), "words"),
+        ("units", N_("Units"), "number"),
+        ("value", N_("Value"), "amount"),
     ],
     "stock_movers": [
-        ("sku", "SKU", "text"),
-        ("name", "Name", "text"),
-        ("units_sold", "Units sold", "number"),
-        ("on_hand", "On hand now, all warehouses", "number"),
-        ("turnover", "Turnover", "number"),
+        ("sku", N_("SKU"), "text"),
+        ("name", N_("Name"), "text"),
+        ("units_sold", N_("Units sold"), "number"),
+        ("on_hand", N_("On hand now, all warehouses"), "number"),
+        ("turnover", N_("Turnover"), "number"),
     ],
     "forecast": [
-        ("sku", "SKU", "text"),
-        ("weekly_units", "Units per week", "text"),
-        ("forecast_next_weeks", "Forecast, next 4 weeks", "text"),
+        ("sku", N_("SKU"), "text"),
+        ("weekly_units", N_("Units per week"), "text"),
+        ("forecast_next_weeks", N_("Forecast, next 4 weeks"), "text"),
     ],
 }
 # The columns that name a row (its data-key on the page: what tests and scripts find it by).
@@ -164,7 +179,7 @@ def page_tables(tables: dict[str, list[dict]], currency: str) -> dict[str, dict[
             }
             for row in tables[name]
         ]
-        shown[name] = {"headings": [(heading, kind) for _, heading, kind in columns], "rows": rows}
+        shown[name] = {"headings": [(gettext(heading), kind) for _, heading, kind in columns], "rows": rows}
     return shown
 
 
@@ -176,19 +191,23 @@ def pictures(board: dict[str, Any]) -> dict[str, Any]:
         return amount(value, currency)
 
     return {
-        "revenue": charts.line_chart([(d["day"], d["revenue"]) for d in sales["by_day"]], "Revenue per day", money),
-        "channels": charts.bar_chart(
-            [(r["channel"], r["revenue"]) for r in sales["by_channel"]], "Revenue by channel", money
+        "revenue": charts.line_chart(
+            [(d["day"], d["revenue"]) for d in sales["by_day"]], gettext("Revenue per day"), money
         ),
-        "countries": charts.bar_chart([(r["country"], r["orders"]) for r in sales["by_country"]], "Orders by country"),
-        "skus": charts.bar_chart([(r["sku"], r["revenue"]) for r in sales["by_sku"]], "Revenue by SKU", money),
+        "channels": charts.bar_chart(
+            [(r["channel"], r["revenue"]) for r in sales["by_channel"]], gettext("Revenue by channel"), money
+        ),
+        "countries": charts.bar_chart(
+            [(r["country"], r["orders"]) for r in sales["by_country"]], gettext("Orders by country")
+        ),
+        "skus": charts.bar_chart([(r["sku"], r["revenue"]) for r in sales["by_sku"]], gettext("Revenue by SKU"), money),
         "funnel": charts.bar_chart(
-            [(words(r["status"]), r["orders"]) for r in board["funnel"]], "Orders reaching each status"
+            [(words(r["status"]), r["orders"]) for r in board["funnel"]], gettext("Orders reaching each status")
         ),
         "forecast": {
             f["sku"]: charts.line_chart(
-                [(f"week {i + 1}", v) for i, v in enumerate(f["weekly_units"])],
-                f"Units of {f['sku']} per week, with the forecast",
+                [(gettext("week %(n)s", n=i + 1), v) for i, v in enumerate(f["weekly_units"])],
+                gettext("Units of %(sku)s per week, with the forecast", sku=f["sku"]),
                 forecast=f["forecast"],
             )
             for f in board["forecast"]
@@ -200,16 +219,20 @@ def key_figures(board: dict[str, Any]) -> list[dict[str, str]]:
     """The figures at the top of the page (``key``: what tests and scripts find each by)."""
     totals, audit, currency = board["sales"]["totals"], board["audit"], board["currency"]
     return [
-        {"key": "orders", "value": number(totals["orders"]), "label": "orders sold"},
-        {"key": "units", "value": number(totals["units"]), "label": "units sold"},
-        {"key": "revenue", "value": amount(totals["revenue"], currency), "label": "revenue"},
+        {"key": "orders", "value": number(totals["orders"]), "label": gettext("orders sold")},
+        {"key": "units", "value": number(totals["units"]), "label": gettext("units sold")},
+        {"key": "revenue", "value": amount(totals["revenue"], currency), "label": gettext("revenue")},
         {
             "key": "unsold",
             "value": number(totals["unsold_orders"]),
-            "label": f"rejected or cancelled ({amount(totals['unsold_value'], currency)})",
+            "label": gettext("rejected or cancelled (%(value)s)", value=amount(totals["unsold_value"], currency)),
         },
-        {"key": "approval_rate", "value": share(audit["auto_approval_rate"]), "label": "approved by the rules"},
-        {"key": "hold_rate", "value": share(audit["hold_rate"]), "label": "held for review"},
+        {
+            "key": "approval_rate",
+            "value": share(audit["auto_approval_rate"]),
+            "label": gettext("approved by the rules"),
+        },
+        {"key": "hold_rate", "value": share(audit["hold_rate"]), "label": gettext("held for review")},
     ]
 
 
