@@ -79,7 +79,7 @@ def test_every_problem_of_every_file_is_one_line(tmp_path):
     flow_variant(defs, "no_start", "start: audit\n", "")
     flow_variant(defs, "wrong_type", "    due: 4h\n", "    due: 12\n")
     edit(defs / "rules" / "order_audit.yaml", '"not facts.address.complete"', '"not (facts.address.complete"')
-    edit(defs / "forms" / "order.yaml", "title: Order\n", "")
+    edit(defs / "forms" / "order.yaml", "title: {en: Order, zh: 订单}\n", "")
 
     result = oms_validate(defs)
 

@@ -556,7 +556,7 @@ def _leaf(*path: str, **changes) -> Callable[[dict], None]:
 
 # What a channel's top level may hold, as "allowed here" lists it (`type` left out: see the known gaps).
 TOP_LEVEL_KEYS = (
-    "callback_expiry, callback_url, events, flow, kind, mapping, name, secret_env, tests, title, type, webhook"
+    "callback_expiry, callback_url, events, flow, kind, mapping, name, pull, secret_env, tests, title, type, webhook"
 )
 
 BROKEN_CHANNELS = {
