@@ -176,7 +176,8 @@ def test_cookies_are_secure_behind_a_tls_proxy(stack):
     https = {"X-Forwarded-Proto": "https"}  # what the TLS proxy in front (on 127.0.0.1) says
     form = httpx.get(f"{stack.base_url}/login", headers=https)
     assert "secure" in form.headers["set-cookie"].lower()
-    token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+    sign_in_form = form.text.split('action="/login"')[1]  # the header's language form has a token of its own
+    token = sign_in_form.split('name="csrf_token" value="')[1].split('"')[0]
     # A Secure cookie is not sent over plain http by a client: the proxy would; send it by hand.
     nonce = form.headers["set-cookie"].split(";")[0]
     signed_in = httpx.post(
