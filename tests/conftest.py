@@ -197,14 +197,14 @@ def order_payload(**overrides: Any) -> dict[str, Any]:
         "external_id": unique(),
         "customer": {"name": "Ann Example", "email": "ann@example.com"},
         "shipping_address": {
-            "street": f"Hauptstr. {uuid.uuid4().int % 100000}",
+            "street": f"Hauptstr. {uuid.uuid4().int % 10**9}",
             "city": "Berlin",
             "postal_code": "10115",
             "country": "DE",
         },
         "lines": [{"sku": "MUG-LOGO", "qty": 2, "price": 9.5}],
         "payment": {"method": "card", "status": "paid"},
-        # A fresh address per order keeps the IP-velocity rule out of tests that do not test it.
+        # A fresh address and IP per order keep the address and velocity rules out of tests that do not test them.
         "client_ip": f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}",
     }
     payload.update(overrides)

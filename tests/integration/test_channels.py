@@ -223,7 +223,7 @@ def shopify_order(**overrides) -> dict:
         "line_items": [{"id": 866550311766439020, "price": "9.50", "quantity": 2, "sku": "MUG-LOGO"}],
         "shipping_address": {
             "name": "John Smith",
-            "address1": f"Hauptstr. {uuid.uuid4().int % 100000}",
+            "address1": f"Hauptstr. {uuid.uuid4().int % 10**9}",
             "address2": None,
             "city": "Berlin",
             "zip": "10115",
@@ -327,7 +327,7 @@ def test_a_shopify_payload_that_does_not_fit_the_mapping_names_the_field_and_the
 
 def woocommerce_order(**overrides) -> dict:
     """An order.created payload in the shape of WooCommerce's documented order, with a stocked SKU in Germany."""
-    street = f"Hauptstr. {uuid.uuid4().int % 100000}"
+    street = f"Hauptstr. {uuid.uuid4().int % 10**9}"
     payload = {
         "id": uuid.uuid4().int % 10**9,
         "number": "727",
@@ -463,7 +463,7 @@ def corner_payload(ref: str, event: str = "order.placed", **order) -> dict:
             "paid": True,
             "buyer": {"first": "Ann", "last": "Lee", "mail": "ann@example.com"},
             "ship_to": {
-                "street": f"Hauptstr. {uuid.uuid4().int % 1000}",
+                "street": f"Hauptstr. {uuid.uuid4().int % 10**9}",
                 "city": "Berlin",
                 "zip": "10115",
                 "country": "de",
