@@ -178,6 +178,15 @@ def generate(rng: random.Random, index: int) -> Plan:
     return Plan(order=order, script=script)
 
 
+async def _settled(handle: Any) -> None:
+    """Wait until the workflow has nothing left to do but wait: no workflow task and no activity pending."""
+    while True:
+        raw = (await handle.describe()).raw_description
+        if not raw.HasField("pending_workflow_task") and not raw.pending_activities:
+            return
+        await asyncio.sleep(0.05)
+
+
 async def _drive_decisions(client: Client, workflow_id: str, plan: Plan, finished: asyncio.Task) -> None:
     """Send the scripted decisions as Updates, each when its task is open and settled."""
     handle = client.get_workflow_handle(workflow_id)
@@ -189,7 +198,7 @@ async def _drive_decisions(client: Client, workflow_id: str, plan: Plan, finishe
             task = (await handle.query("state")).get("task")
             if not task or task.get("state") != "open":
                 continue
-            await asyncio.sleep(0.3)  # let a pending closing event win, as the simulation assumes
+            await _settled(handle)  # a pending closing event wins, as the simulation assumes
             again = (await handle.query("state")).get("task")
         except Exception:
             continue
