@@ -34,9 +34,8 @@ def order_payload(external_id: str, n: int) -> dict:
     """A prepaid consumer order the shipped audit approves (a unique IP: no velocity rule fires)."""
     country, city, postal = COUNTRIES[n % len(COUNTRIES)]
     (sku, price), (other, other_price) = SKUS[n % len(SKUS)], SKUS[(n * 7 + 3) % len(SKUS)]
-    lines = [{"sku": sku, "qty": 1 + n % 3, "price": price}] + [{"sku": other, "qty": 1, "price": other_price}] * (
-        n % 2
-    )
+    lines = [{"sku": sku, "qty": 1 + n % 3, "price": price}]
+    lines += [{"sku": other, "qty": 1, "price": other_price}] * (n % 2)
     name, street = f"Bench Customer {n}", f"Benchstrasse {n}"
     address = {"name": name, "street": street, "city": city, "postal_code": postal, "country": country}
     order = {"channel": "web", "external_id": external_id, "customer": {"name": name, "email": f"bench{n}@example.com"}}

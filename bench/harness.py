@@ -146,6 +146,20 @@ def read_only(db_file: Path, sql: str, params: tuple | list = ()) -> list[tuple]
         return db.execute(sql, params).fetchall()
 
 
+def prepaid_order(n: int, tag: str, sku: str, price: float, qty: int) -> dict:
+    """A prepaid web order; a street and an IP of its own keep the velocity rules out of it."""
+    address = {"street": f"Hauptstr. {n}", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+    customer = {"name": "Bench Buyer", "email": f"buyer{n}@example.com"}
+    order = {"channel": "web", "external_id": f"{tag}-{n}", "customer": customer, "shipping_address": address}
+    lines, payment = [{"sku": sku, "qty": qty, "price": price}], {"method": "card", "status": "paid"}
+    return order | {"lines": lines, "payment": payment, "client_ip": f"2001:db8::{n // 65536:x}:{n % 65536:x}"}
+
+
+def rss_mib(pid: int) -> int:
+    """A process's resident memory in MiB."""
+    return int(Path(f"/proc/{pid}/status").read_text().split("VmRSS:")[1].split()[0]) // 1024
+
+
 async def login(client: Any, username: str = "channel", password: str = PASSWORD) -> dict[str, str]:
     """The Authorization header of a dev user."""
     response = await client.post("/api/auth/token", data={"username": username, "password": password})

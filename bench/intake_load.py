@@ -163,17 +163,13 @@ async def wait_for(stack: harness.BenchStack, ids: list[str], key: str, patience
 
 def figures(args, orders: list[Order], peak: int, cpu: tuple[dict, dict], rows: dict, workflows: dict) -> dict:
     accepted, last = [o for o in orders if o.status == 201], max(o.done for o in orders)
-    failed = {
-        o.order_id: str(o.status) if o.status else (o.error or "").split(":")[0] for o in orders if o.status != 201
-    }
+    kind = {o.order_id: str(o.status) if o.status else (o.error or "").split(":")[0] for o in orders}
+    failed = {o.order_id: kind[o.order_id] for o in orders if o.status != 201}
     errors, examples = Counter(failed.values()), {failed[o.order_id]: o.error for o in orders if o.order_id in failed}
     cores, used = cpu
     per_process = {k: v for k, v in used.items() if k not in ("machine", "others", "wall")}
-    offered = {
-        "offered": len(orders),
-        "accepted (201)": len(accepted),
-        "per s": round(len(accepted) / args.duration, 2),
-    }
+    per_s = round(len(accepted) / args.duration, 2)
+    offered = {"offered": len(orders), "accepted (201)": len(accepted), "per s": per_s}
     answered = {"last answer (s)": round(last, 2), "accepted per s until then": round(len(accepted) / last, 2)}
     lost = {"without a workflow": [o.order_id for o in accepted if workflows.get(o.order_id, "missing") == "missing"]}
     lost["without an order row"] = [o.order_id for o in accepted if o.order_id not in rows]
@@ -231,22 +227,9 @@ async def measure(args, stack: harness.BenchStack) -> tuple[dict, list]:
 
 
 def main() -> int:
-    args = harness.arguments(
-        __doc__,
-        rate=TARGET_RATE,
-        duration=60.0,
-        channel="web",
-        worker=True,
-        burst=False,
-        daily_average=3.5,
-        burst_seconds=20.0,
-        audit_timeout=600.0,
-        warmup=20,
-        connections=256,
-        timeout=60.0,
-        seed=20261121,
-        output="",
-    )
+    rates = {"rate": TARGET_RATE, "duration": 60.0, "channel": "web", "worker": True, "burst": False, "warmup": 20}
+    other = {"daily_average": 3.5, "burst_seconds": 20.0, "audit_timeout": 600.0, "connections": 256, "timeout": 60.0}
+    args = harness.arguments(__doc__, **rates, **other, seed=20261121, output="")
     if args.burst:
         args.rate, args.duration = args.daily_average * BURST_FACTOR, args.burst_seconds
     mode = "burst" if args.burst else "sustained" if args.worker else "no_worker"
@@ -259,9 +242,8 @@ def main() -> int:
         verdicts += [(f"all {load['offered']} orders of the burst accepted", load["accepted (201)"] == load["offered"])]
     else:
         sustained = min(load["per s"], load["accepted per s until then"])
-        verdicts += [
-            (f"{TARGET_RATE:g} orders/s sustained", args.rate >= TARGET_RATE and sustained >= TARGET_RATE * 0.98)
-        ]
+        sustained_ok = args.rate >= TARGET_RATE and sustained >= TARGET_RATE * 0.98
+        verdicts += [(f"{TARGET_RATE:g} orders/s sustained", sustained_ok)]
         limit = TARGET_P99_MS[args.worker]
         verdicts += [(f"p99 at most {limit:g} ms", (latency["p99"] or 1e9) <= limit)]
         verdicts += [("no errors", load["errors"] == "none")]

@@ -17,7 +17,6 @@ import time
 import uuid
 from contextlib import nullcontext
 from datetime import timedelta
-from pathlib import Path
 
 import psycopg
 from temporalio import activity, workflow
@@ -29,12 +28,7 @@ SKUS = [("MUG-LOGO", 9.5), ("TSHIRT-BLK-M", 19.9), ("BACKPACK-20L", 59.0), ("HEA
 
 
 def payload(n: int, tag: str) -> dict:
-    """A prepaid web order; a street and an IP of its own keep the velocity rules out of it."""
-    address = {"street": f"Hauptstr. {n}", "city": "Berlin", "postal_code": "10115", "country": "DE"}
-    customer = {"name": "Bench Buyer", "email": f"buyer{n}@example.com"}
-    order = {"channel": "web", "external_id": f"LC-{tag}-{n}", "customer": customer, "shipping_address": address}
-    lines = [{"sku": SKUS[n % 4][0], "qty": 1 + n % 2, "price": SKUS[n % 4][1]}]
-    return order | {"lines": lines, "payment": {"method": "card", "status": "paid"}, "client_ip": f"2001:db8::{n:x}"}
+    return harness.prepaid_order(n, f"LC-{tag}", *SKUS[n % 4], qty=1 + n % 2)
 
 
 def read(stack: harness.BenchStack, sql: str, params: tuple) -> list[tuple]:
@@ -110,12 +104,12 @@ async def measure(stack: harness.BenchStack, args) -> dict:
         orders = (one_order(client, stack, n, tag) for n in range(args.orders))
         results = await harness.gather_limited(args.concurrency, orders)
         product = meter.used(before, meter.read())
-        held, rss = {}, Path(f"/proc/{stack.children['worker'].process.pid}/status").read_text
+        held, worker = {}, stack.children["worker"].process.pid
         if args.waiting:  # orders left waiting for delivery: the worker's memory; the first and last delivered
-            held["worker memory before (MiB)"] = int(rss().split("VmRSS:")[1].split()[0]) // 1024
+            held["worker memory before (MiB)"] = harness.rss_mib(worker)
             more = (one_order(client, stack, n, tag + "h", deliver=False) for n in range(args.waiting))
             ids = [r["id"] for r in await harness.gather_limited(args.concurrency, more)]
-            held[f"... with {args.waiting} waiting (MiB)"] = int(rss().split("VmRSS:")[1].split()[0]) // 1024
+            held[f"... with {args.waiting} waiting (MiB)"] = harness.rss_mib(worker)
             for name, order_id in (("first", ids[0]), ("last", ids[-1])):
                 began = time.perf_counter()
                 await client.post(f"/api/orders/{order_id}/events", json={"type": "delivered", "data": {}})
@@ -131,16 +125,12 @@ async def measure(stack: harness.BenchStack, args) -> dict:
     queue = f"bare-{tag}"
     async with Worker(temporal, task_queue=queue, workflows=[BareLifecycle], activities=[bare_step]):
         before = meter.read()
-        runs = (
-            temporal.execute_workflow("BareLifecycle", counts, id=f"{queue}-{n}", task_queue=queue)
-            for n in range(args.orders)
-        )
-        await harness.gather_limited(args.concurrency, runs)
+        bare_run = lambda n: temporal.execute_workflow("BareLifecycle", counts, id=f"{queue}-{n}", task_queue=queue)  # noqa: E731
+        await harness.gather_limited(args.concurrency, map(bare_run, range(args.orders)))
         bare = meter.used(before, meter.read())
     rate, ceiling = len(results) / product["wall"], args.orders / bare["wall"]
-    per_order = {
-        k: {n: round(1000 * s / args.orders, 1) for n, s in v.items()} for k, v in (("order", product), ("bare", bare))
-    }
+    ms = lambda used: {n: round(1000 * s / args.orders, 1) for n, s in used.items()}  # noqa: E731
+    per_order = {"order": ms(product), "bare": ms(bare)}
     return {
         "completed orders per second": round(rate, 2),
         "intake to shipment (ms)": harness.spread([r["to_shipment"] for r in results], 1000),

@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 
 from bench import harness
-from bench.returns import order_payload
 
 FLOW, UNPAID = "bench_move", {"payment": {"method": "invoice", "status": "pending"}}
 WAITING = "SELECT count(*) FROM orders WHERE flow_name = ? AND status = 'awaiting_payment'"
@@ -23,7 +22,7 @@ async def measure(stack: harness.BenchStack, args, v1: str, worker: Path) -> dic
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=120) as client:
         analyst, client.headers = await harness.login(client, "analyst"), await harness.login(client, "channel")
         (await client.post("/api/definitions", json={"text": v1}, headers=analyst)).raise_for_status()
-        orders = (order_payload(i, FLOW) | UNPAID for i in range(args.orders))
+        orders = (harness.prepaid_order(i, f"RB-{FLOW}", "MUG-LOGO", 9.5, qty=2) | UNPAID for i in range(args.orders))
         await harness.gather_limited(32, (client.post("/api/orders", json=o, params={"flow": FLOW}) for o in orders))
         while harness.read_only(stack.db_file, WAITING, (FLOW,))[0][0] < args.orders:
             stack.check()  # a child that died ends the run instead of leaving it waiting

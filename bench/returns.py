@@ -5,6 +5,7 @@ completed: returns per second, p50/p99 of POST /api/returns and of request to co
 refund equals the value, with one `return` ledger movement.
 
     .venv/bin/python -m bench.returns --returns 100 --concurrency 10      # default: 200 returns, 20 at a time
+    .venv/bin/python -m bench.returns --returns 20 --waiting 10000        # and the worker's memory with 10,000 waiting
 """
 
 import asyncio
@@ -17,16 +18,7 @@ import httpx
 from bench import harness
 
 POLL, PATIENCE = 0.1, 300  # seconds between looks at a return or order; seconds it may take to the next status
-
-
-def order_payload(n: int, tag: str) -> dict:
-    """A prepaid web order; a street and an IP of its own keep the velocity rules out of it."""
-    sku, price = [("MUG-LOGO", 9.5), ("TSHIRT-BLK-M", 19.9), ("BACKPACK-20L", 59.0)][n % 3]
-    address = {"street": f"Hauptstr. {n}", "city": "Berlin", "postal_code": "10115", "country": "DE"}
-    customer = {"name": "Bench Buyer", "email": f"buyer{n}@example.com"}
-    order = {"channel": "web", "external_id": f"RB-{tag}-{n}", "customer": customer, "shipping_address": address}
-    lines, payment = [{"sku": sku, "qty": 2, "price": price}], {"method": "card", "status": "paid"}
-    return order | {"lines": lines, "payment": payment, "client_ip": f"2001:db8::{n // 65536:x}:{n % 65536:x}"}
+SKUS = [("MUG-LOGO", 9.5), ("TSHIRT-BLK-M", 19.9), ("BACKPACK-20L", 59.0)]
 
 
 async def until(client: httpx.AsyncClient, url: str, status: str) -> dict:
@@ -40,28 +32,43 @@ async def until(client: httpx.AsyncClient, url: str, status: str) -> dict:
 
 
 async def deliver(client: httpx.AsyncClient, n: int, tag: str) -> str:
-    order_id = (await client.post("/api/orders", json=order_payload(n, tag))).json()["id"]
+    body = harness.prepaid_order(n, f"RB-{tag}", *SKUS[n % 3], qty=2)
+    order_id = (await client.post("/api/orders", json=body)).json()["id"]
     await until(client, f"/api/orders/{order_id}", "shipped")
     await client.post(f"/api/orders/{order_id}/events", json={"type": "delivered"})
     await until(client, f"/api/orders/{order_id}", "completed")
     return order_id
 
 
-async def one_return(client: httpx.AsyncClient, order_id: str) -> dict:
-    began, lines = time.perf_counter(), [{"line": 1, "qty": 1}]
-    response = await client.post("/api/returns", json={"order_id": order_id, "lines": lines, "reason": "changed_mind"})
-    posted = time.perf_counter() - began
-    url = f"/api/returns/{response.raise_for_status().json()['id']}"
+async def requested(client: httpx.AsyncClient, order_id: str) -> tuple[str, float]:
+    """Ask for one item of ``order_id`` back: the return's URL once it waits for its parcel, seconds to answer."""
+    body = {"order_id": order_id, "lines": [{"line": 1, "qty": 1}], "reason": "changed_mind"}
+    began = time.perf_counter()
+    response = (await client.post("/api/returns", json=body)).raise_for_status()
+    posted, url = time.perf_counter() - began, f"/api/returns/{response.json()['id']}"
     await until(client, url, "awaiting_parcel")
+    return url, posted
+
+
+async def received(client: httpx.AsyncClient, url: str) -> float:
+    """The parcel of a waiting return arrives: seconds until the return is being inspected."""
+    began = time.perf_counter()
     await client.post(f"{url}/events", json={"type": "parcel_received"})
     await until(client, url, "inspecting")
+    return time.perf_counter() - began
+
+
+async def one_return(client: httpx.AsyncClient, order_id: str) -> dict:
+    began = time.perf_counter()
+    url, posted = await requested(client, order_id)
+    await received(client, url)
     qc = {"decision": "inspected", "qc": [{"line": 1, "result": "resellable"}]}
     (await client.post(f"{url}/decision", json=qc)).raise_for_status()
     return {"post_s": posted, "total_s": time.perf_counter() - began, "return": await until(client, url, "completed")}
 
 
 async def measure(stack: harness.BenchStack, args) -> tuple[dict, list]:
-    tag = uuid.uuid4().hex[:6]
+    tag, figures = uuid.uuid4().hex[:6], {}
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as client:
         client.headers.update(await harness.login(client, "operator"))
         orders = await harness.gather_limited(args.concurrency, (deliver(client, n, tag) for n in range(args.returns)))
@@ -69,16 +76,24 @@ async def measure(stack: harness.BenchStack, args) -> tuple[dict, list]:
         began = time.perf_counter()
         done = await harness.gather_limited(args.concurrency, (one_return(client, o) for o in orders))
         seconds = time.perf_counter() - began
+        if args.waiting:  # returns left waiting for their parcel: the worker's memory; the first and last received
+            worker, more = stack.children["worker"].process.pid, range(args.returns, args.returns + args.waiting)
+            figures, limit = {"worker memory before (MiB)": harness.rss_mib(worker)}, args.concurrency
+            orders = await harness.gather_limited(limit, (deliver(client, n, tag) for n in more))
+            urls = [url for url, _ in await harness.gather_limited(limit, (requested(client, o) for o in orders))]
+            figures[f"... with {args.waiting} returns waiting (MiB)"] = harness.rss_mib(worker)
+            for name, url in (("first", urls[0]), ("last", urls[-1])):
+                figures[f"parcel received to inspecting, the {name} (ms)"] = round(1000 * await received(client, url))
     wrong = [r["return"]["id"] for r in done if r["return"]["refunded"] != r["return"]["value"]]
     wrong += [r["return"]["id"] for r in done if [m["operation"] for m in r["return"]["stock_movements"]] != ["return"]]
-    figures = {"completed returns per second": round(len(done) / seconds, 2), "seconds": round(seconds, 1)}
+    figures |= {"completed returns per second": round(len(done) / seconds, 2), "seconds": round(seconds, 1)}
     figures["POST /api/returns (ms)"] = harness.spread([r["post_s"] for r in done], 1000)
     figures["request to completed (ms)"] = harness.spread([r["total_s"] for r in done], 1000)
     return figures, wrong
 
 
 def main() -> int:
-    args = harness.arguments(__doc__, returns=200, concurrency=20)
+    args = harness.arguments(__doc__, returns=200, concurrency=20, waiting=0)
     with harness.BenchStack() as stack:
         figures, wrong = asyncio.run(measure(stack, args))
     title = f"returns: {args.returns} refund returns, {args.concurrency} at a time, embedded stack (polls {POLL} s)"
