@@ -156,7 +156,6 @@ def prepaid_order(n: int, tag: str, sku: str, price: float, qty: int) -> dict:
 
 
 def rss_mib(pid: int) -> int:
-    """A process's resident memory in MiB."""
     return int(Path(f"/proc/{pid}/status").read_text().split("VmRSS:")[1].split()[0]) // 1024
 
 

@@ -4,8 +4,7 @@ Delivers ``--returns`` prepaid web orders, then returns one item of each, ``--co
 completed: returns per second, p50/p99 of POST /api/returns and of request to completion; checks that each
 refund equals the value, with one `return` ledger movement.
 
-    .venv/bin/python -m bench.returns --returns 100 --concurrency 10      # default: 200 returns, 20 at a time
-    .venv/bin/python -m bench.returns --returns 20 --waiting 10000        # and the worker's memory with 10,000 waiting
+    .venv/bin/python -m bench.returns --returns 100 --concurrency 10   # --waiting N: memory with N returns waiting
 """
 
 import asyncio
@@ -19,6 +18,7 @@ from bench import harness
 
 POLL, PATIENCE = 0.1, 300  # seconds between looks at a return or order; seconds it may take to the next status
 SKUS = [("MUG-LOGO", 9.5), ("TSHIRT-BLK-M", 19.9), ("BACKPACK-20L", 59.0)]
+KEEP_ALIVE = httpx.Limits(keepalive_expiry=4.0)  # idle connections dropped before the server closes them (5 s)
 
 
 async def until(client: httpx.AsyncClient, url: str, status: str) -> dict:
@@ -69,7 +69,7 @@ async def one_return(client: httpx.AsyncClient, order_id: str) -> dict:
 
 async def measure(stack: harness.BenchStack, args) -> tuple[dict, list]:
     tag, figures = uuid.uuid4().hex[:6], {}
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60, limits=KEEP_ALIVE) as client:
         client.headers.update(await harness.login(client, "operator"))
         orders = await harness.gather_limited(args.concurrency, (deliver(client, n, tag) for n in range(args.returns)))
         print(f"{len(orders)} orders delivered; returning one item of each", flush=True)
@@ -79,6 +79,8 @@ async def measure(stack: harness.BenchStack, args) -> tuple[dict, list]:
         if args.waiting:  # returns left waiting for their parcel: the worker's memory; the first and last received
             worker, more = stack.children["worker"].process.pid, range(args.returns, args.returns + args.waiting)
             figures, limit = {"worker memory before (MiB)": harness.rss_mib(worker)}, args.concurrency
+            for sku, _ in SKUS:  # stock no run exhausts, in Berlin where these orders are allocated
+                (await client.put(f"/api/inventory/BER/{sku}", json={"on_hand": 10**9})).raise_for_status()
             orders = await harness.gather_limited(limit, (deliver(client, n, tag) for n in more))
             urls = [url for url, _ in await harness.gather_limited(limit, (requested(client, o) for o in orders))]
             figures[f"... with {args.waiting} returns waiting (MiB)"] = harness.rss_mib(worker)
