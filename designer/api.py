@@ -48,6 +48,7 @@ from services.definitions.whatif import (
 )
 from services.errors import Invalid
 from services.orders.channel_pull import follow_publish
+from services.stock import sync_starts
 from web.api.params import MAX_ID, Version
 from web.deps import CurrentUser, SessionDep, UserDep, require
 
@@ -419,5 +420,7 @@ def publish_definition(
 
 
 def follow_publish_later(request: Request, background: BackgroundTasks, row: DefinitionVersion) -> None:
-    """What a new live version starts outside the database (a channel's pull schedule), after the answer."""
+    """What a new live version starts outside the database (a channel's pull schedule, its stock sync), after
+    the answer."""
     background.add_task(follow_publish, getattr(request.app.state, "temporal", None), row.kind, row.name)
+    background.add_task(sync_starts.follow_publish, getattr(request.app.state, "temporal", None), row.kind, row.name)

@@ -5,26 +5,35 @@ writes structured edits into it; ``/definitions/rule`` writes the rule
 builder's rule; ``/definitions/case-from-order`` adds a test case made of a
 recorded order. None of them stores anything: the page keeps the text, and
 saving or publishing it is the editor's own step.
+
+``/definitions/test-case-from-order`` is the order page's form: the same test
+case, expecting what the order's audit decided, goes into the analyst's draft
+of the rule set that audited it (a draft is theirs alone and runs no order);
+the editor then opens on that draft.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import quote
 
 from anyio import to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
-from designer.builder import case_from_order, edited, rule_saved, structure
+from designer.builder import case_from_order, draft_with_case, edited, rule_saved, structure
 from designer.views import can_edit
-from engine.definitions import MAX_TEXT_CHARS
-from oms.db import get_read_engine
+from engine.definitions import MAX_TEXT_CHARS, load
+from oms.db import get_read_engine, session_scope
+from services.definitions.publishing import save_draft
 from services.errors import DomainError, NotFound
 from web.deps import CurrentUser, page_user
-from web.pages.rendering import PageRoute
-from web.pages.security import csrf_token, tokens_match
+from web.i18n import gettext
+from web.pages.flash import Flash
+from web.pages.rendering import PageRoute, redirect
+from web.pages.security import FormUser, PageRefused, csrf_token, tokens_match
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -123,3 +132,34 @@ async def builder_case(request: Request):
     return await _answer(
         lambda session: case_from_order(session, user, body["text"], reference.strip(), str(action), name)
     )
+
+
+@router.post("/definitions/test-case-from-order")
+def case_from_order_page(user: FormUser, order_id: Annotated[str, Form(max_length=200)] = ""):
+    """The order page's "Make this a test case": the order, expecting what its audit decided, into the analyst's
+    draft of the rule set that audited it; then the editor on that draft."""
+    if not can_edit(user):
+        raise PageRefused(
+            403,
+            gettext(
+                "Role %(role)r can read definitions but not keep drafts; that needs analyst or admin.", role=user.role
+            ),
+        )
+    reference = order_id.strip()
+    back = f"/orders/{quote(reference, safe='')}" if reference else "/orders"
+    try:
+        with Session(get_read_engine()) as session:
+            rule_set, answer = draft_with_case(session, user, reference)
+        with session_scope() as write:
+            save_draft(write, answer["text"], user.username)
+    except DomainError as exc:
+        return redirect(back, Flash().error(gettext("No test case was made: %(problem)s.", problem=exc.message)))
+    case = load(answer["text"]).raw["tests"][-1]
+    made = gettext(
+        "The order is now a test case of your draft of %(rules)s, expecting %(action)s: “%(case)s”. "
+        "Publish the draft to keep it.",
+        rules=rule_set,
+        action=case["expect"]["action"],
+        case=case["name"],
+    )
+    return redirect(f"/definitions/rules/{quote(rule_set, safe='')}", Flash().ok(made), default="/definitions")

@@ -3,7 +3,7 @@
 Like the rule and form builders (``designer.builder``), it holds no copy of the
 flow: the view is read from the text the editor has now, and every change —
 a step added after another, a step deleted, an outcome connected, a wait or a
-timeout set in words — becomes structured edits (``engine.yaml_edit``) written
+timeout set in words, a step's title — becomes structured edits (``engine.yaml_edit``) written
 into that text in place, comments and key order kept. A change that names what
 is not there is refused with the definition path it names
 (``$.steps[3].on.approve: no step 'x' in this flow``).
@@ -22,22 +22,27 @@ from engine.catalog import ROLES, step_activities
 from engine.definitions import load
 from engine.duration_words import from_words, in_words
 from engine.errors import join_path
+from engine.http_steps import METHODS, ON_ERROR_KEY
 from engine.yaml_edit import Edit, EditError, apply_edits
 from services.definitions.publishing import validate
 from services.errors import Invalid
+from web.i18n import N_
 
-STEP_TYPES = ("approval", "activity", "wait", "switch", "audit", "end")
+STEP_TYPES = ("approval", "activity", "wait", "switch", "audit", "http", "end")
+# In English; the page's script shows them in the reader's language (designer/js_text.py).
 TYPE_SUMMARIES = {
-    "approval": "A person decides (a task in the inbox): approve or reject.",
-    "activity": "The system does something: one activity from the catalogue.",
-    "wait": "Wait for an event (a payment, a delivery), with a timeout.",
-    "switch": "Go one way or another by a condition.",
-    "audit": "Run a rule set: approve, review or reject.",
-    "end": "The order ends here with a status.",
+    "approval": N_("A person decides (a task in the inbox): approve or reject."),
+    "activity": N_("The system does something: one activity from the catalogue."),
+    "wait": N_("Wait for an event (a payment, a delivery), with a timeout."),
+    "switch": N_("Go one way or another by a condition."),
+    "audit": N_("Run a rule set: approve, review or reject."),
+    "http": N_("Call another system over HTTP: go on with its answer, or elsewhere on an error."),
+    "end": N_("The order ends here with a status."),
 }
 # The waits and timeouts each step type has, by the key path inside the step.
 DURATIONS = {"approval": ("due", "escalation.due"), "wait": ("timeout",)}
-CHANGES = ("insert_after", "delete", "connect", "duration")
+CHANGES = ("insert_after", "delete", "connect", "duration", "title")
+MAX_TITLE = 200
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 Key = tuple[str | int, ...]
@@ -124,6 +129,7 @@ def flow_view(text: str, errors: list[dict]) -> dict:
                 "type": kind,
                 "title": step.get("title"),
                 "activity": step.get("activity"),
+                "method": step.get("method"),
                 "status": step.get("status"),
                 "outcomes": [
                     {"key": _key_name(key), "label": label, "target": target} for key, label, target in outcomes(step)
@@ -149,6 +155,7 @@ def flow_view(text: str, errors: list[dict]) -> dict:
             "types": [{"type": t, "summary": TYPE_SUMMARIES[t]} for t in STEP_TYPES],
             "activities": [{"name": n, "summary": s.summary} for n, s in sorted(step_activities(serves).items())],
             "roles": list(ROLES),
+            "http_methods": list(METHODS),
         },
     }
 
@@ -218,8 +225,80 @@ def _new_step(raw: dict, spec: dict, path: str, target: Any) -> dict:
     elif kind == "audit":
         step.update(rules=_name(spec.get("rules"), f"{path}.rules", "the rule set"))
         step["on"] = {"approve": target, "review": target, "reject": target}
+    elif kind == "http":
+        step.update(_http_step(raw, spec, path, target))
     else:
         step.setdefault("status", "completed")
+    return step
+
+
+def _text(spec: dict, key: str, path: str) -> str:
+    value = spec.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise Invalid("bad_text", f"{path}.{key}: write it as text", field=f"{path}.{key}")
+    return value.strip()
+
+
+def _http_step(raw: dict, spec: dict, path: str, target: Any) -> dict:
+    """An http step's request and where it goes: ``next`` (a 2xx answer) and each error outcome asked for
+    lead where the outcome it was put on led, or ``on_error_to``; each is connected anew afterwards.
+
+    What only the whole flow can judge (an https URL, a body on a GET, a save expression that does not
+    compile, neither url nor endpoint) is left to validation, which marks it on the new node.
+    """
+    method = str(spec.get("method") or "").upper()
+    if method not in METHODS:
+        raise Invalid("bad_method", f"{path}.method: one of {', '.join(METHODS)}", field=f"{path}.method")
+    step: dict[str, Any] = {"method": method}
+    endpoint, url = _text(spec, "endpoint", path), _text(spec, "url", path)
+    if endpoint:
+        step["endpoint"] = _name(endpoint, f"{path}.endpoint", "an endpoint's name (OMS_HTTP_ENDPOINTS)")
+        request_path = _text(spec, "path", path) or "/"
+        step["path"] = request_path if request_path.startswith("/") else "/" + request_path
+    if url:
+        step["url"] = url
+    body = spec.get("body")
+    if isinstance(body, str) and body.strip():
+        step["body"] = body.strip()
+    elif body not in (None, ""):
+        raise Invalid("bad_text", f"{path}.body: write it as text", field=f"{path}.body")
+    save = spec.get("save") or []
+    if not isinstance(save, list):
+        raise Invalid("bad_save", f"{path}.save: a list of {{key, expression}} pairs", field=f"{path}.save")
+    saved: dict[str, str] = {}
+    for number, pair in enumerate(save):
+        where = f"{path}.save[{number}]"
+        if not isinstance(pair, dict):
+            raise Invalid("bad_save", f"{where}: a pair {{key, expression}}", field=where)
+        key = _name(pair.get("key"), f"{where}.key", "a saved value's name")
+        if key in saved:
+            raise Invalid("duplicate_key", f"{where}.key: {key!r} is saved already", field=f"{where}.key")
+        expression = _text(pair, "expression", where)
+        if not expression:
+            raise Invalid("bad_save", f"{where}.expression: say what to save, e.g. body.score", field=where)
+        saved[key] = expression
+    if saved:
+        step["save"] = saved
+    step["next"] = target
+    errors = spec.get("on_error") or []
+    if not isinstance(errors, list) or not all(isinstance(e, str) for e in errors):
+        raise Invalid("bad_outcome", f"{path}.on_error: a list of outcomes", field=f"{path}.on_error")
+    if errors:
+        error_target = spec.get("on_error_to") or target
+        _find(raw, error_target, f"{path}.on_error_to")
+        outcomes: dict[str, Any] = {}
+        for outcome in (e.strip().lower() for e in errors):
+            if not ON_ERROR_KEY.match(outcome):
+                raise Invalid(
+                    "bad_outcome",
+                    f"{path}.on_error: {outcome!r} is not an outcome of an http step: a status (404), "
+                    "a class (4xx, 5xx), timeout or unreachable",
+                    field=f"{path}.on_error",
+                )
+            outcomes[outcome] = error_target
+        step["on_error"] = outcomes
     return step
 
 
@@ -247,6 +326,14 @@ def change_edits(raw: dict, change: Any) -> list[Edit]:
                         if target == step.get("id")
                     ]
         return [*edits, Edit("delete", ("steps", index))]
+    if op == "title":
+        title = change.get("title")
+        if not isinstance(title, str) or len(title) > MAX_TITLE:
+            problem = f"{at}.title: a title is text of at most {MAX_TITLE} characters"
+            raise Invalid("bad_title", problem, field="change.title")
+        if title.strip():
+            return [Edit("set", ("steps", index, "title"), title.strip())]
+        return [Edit("delete", ("steps", index, "title"))] if "title" in step else []
     if op == "duration":
         field = change.get("field")
         if field not in DURATIONS.get(str(step.get("type")), ()):

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from designer import TEMPLATES_DIR, builder_pages, flow_editor_pages
 from designer.api import check_view, follow_publish_later, whatif_view
+from designer.js_text import script_text
 from designer.views import (
     NEW_TEMPLATES,
     can_edit,
@@ -51,6 +52,8 @@ from web.pages.rendering import TEMPLATES, PageRoute, add_template_folder, redir
 from web.pages.security import FormUser, PageRefused, SignedIn, csrf_token, tokens_match
 
 add_template_folder(TEMPLATES_DIR)
+# The designer scripts' messages in the reader's language, embedded by pages/script_text.html.
+TEMPLATES.env.globals["script_text"] = script_text
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 MAX_TEXT = 500_000
 MAX_NOTE = 500

@@ -9,6 +9,11 @@ expression into that shape, or answers None when the expression says more
 stays editable as text. ``expression_of`` writes the shape back; the two agree
 (``expression_of(condition_of(e)) == e`` for what the builder writes).
 
+A rule set that audits returns (return_policy) tests other things: the
+return asked for (``return.reason``), any returned line
+(``some(facts.lines, #.category in ['food'])``), the facts the return audit
+computes and the returned order's fields (``return_rule_fields``).
+
 Pure: the catalogue of fields is built from the order form and a recorded
 order's document and facts, handed in by the caller.
 """
@@ -21,6 +26,21 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from engine.case_support import ORDINARY_FACTS, ORDINARY_ORDER
+from engine.reasons import english_reason
+
+
+def N_(message: str) -> str:
+    """Marks words the builder's page shows for the pages' catalogue; the page translates them (designer/js_text.py)."""
+    return message
+
+
+# The groups the field list shows.
+GROUP_ORDER, GROUP_LINES, GROUP_FACTS = N_("Order"), N_("Any line"), N_("Facts the audit computes")
+GROUP_RETURN, GROUP_RETURN_LINES, GROUP_RETURNED_ORDER = N_("Return"), N_("Any returned line"), N_("Returned order")
+GROUP_MENTIONED = N_("Used by these rules")
+GROUPS: tuple[str, ...] = (GROUP_ORDER, GROUP_LINES, GROUP_FACTS, GROUP_RETURN, GROUP_RETURN_LINES)
+GROUPS += (GROUP_RETURNED_ORDER, GROUP_MENTIONED)
+ORDER_TOTAL = N_("Order total")
 
 OPERATORS: dict[str, tuple[str, ...]] = {
     "number": (">", ">=", "<", "<=", "==", "!="),
@@ -28,43 +48,43 @@ OPERATORS: dict[str, tuple[str, ...]] = {
     "boolean": ("is true", "is false"),
 }
 OPERATOR_WORDS = {
-    ">": "is more than",
-    ">=": "is at least",
-    "<": "is less than",
-    "<=": "is at most",
-    "==": "is",
-    "!=": "is not",
-    "in": "is one of",
-    "not in": "is none of",
-    "is true": "is true",
-    "is false": "is false",
+    ">": N_("is more than"),
+    ">=": N_("is at least"),
+    "<": N_("is less than"),
+    "<=": N_("is at most"),
+    "==": N_("is"),
+    "!=": N_("is not"),
+    "in": N_("is one of"),
+    "not in": N_("is none of"),
+    "is true": N_("is true"),
+    "is false": N_("is false"),
 }
 ACTIONS = ("review", "reject", "approve", "tag")
 LINES = "order.lines"
 
 # What each fact means, in words (services/orders/facts.py computes them; README "Writing a definition").
 FACT_LABELS = {
-    "facts.first_time_address": "First-time address (no earlier order went to it)",
-    "facts.orders_from_ip_last_hour": "Orders from this IP in the last hour",
-    "facts.velocity.ip": "Orders from this IP in the last hour",
-    "facts.velocity.phone": "Orders from this phone in the last hour",
-    "facts.velocity.address": "Orders to this address in the last hour",
-    "facts.velocity.window_minutes": "Velocity window (minutes)",
-    "facts.customer.known": "Customer has ordered before",
-    "facts.customer.orders_so_far": "Customer's earlier orders",
-    "facts.customer.returned_orders": "Customer's returned orders",
-    "facts.customer.returns_ratio": "Customer's share of orders returned (0 to 1)",
-    "facts.credit.limit": "B2B credit limit",
-    "facts.credit.open_balance": "B2B open balance",
-    "facts.credit.remaining": "B2B credit remaining",
-    "facts.address.complete": "Shipping address is complete",
-    "facts.address.serviceable": "Shipping address is in a delivery region",
-    "facts.address.unserviceable_reason": "Why the address is not served",
-    "facts.stock.all_available": "Every line is in stock",
-    "facts.coupon.exists": "Coupon exists",
-    "facts.coupon.valid": "Coupon is valid today",
-    "facts.coupon.min_spend_met": "Coupon's minimum spend is met",
-    "facts.coupon.code": "Coupon code",
+    "facts.first_time_address": N_("First-time address (no earlier order went to it)"),
+    "facts.orders_from_ip_last_hour": N_("Orders from this IP in the last hour"),
+    "facts.velocity.ip": N_("Orders from this IP in the last hour"),
+    "facts.velocity.phone": N_("Orders from this phone in the last hour"),
+    "facts.velocity.address": N_("Orders to this address in the last hour"),
+    "facts.velocity.window_minutes": N_("Velocity window (minutes)"),
+    "facts.customer.known": N_("Customer has ordered before"),
+    "facts.customer.orders_so_far": N_("Customer's earlier orders"),
+    "facts.customer.returned_orders": N_("Customer's returned orders"),
+    "facts.customer.returns_ratio": N_("Customer's share of orders returned (0 to 1)"),
+    "facts.credit.limit": N_("B2B credit limit"),
+    "facts.credit.open_balance": N_("B2B open balance"),
+    "facts.credit.remaining": N_("B2B credit remaining"),
+    "facts.address.complete": N_("Shipping address is complete"),
+    "facts.address.serviceable": N_("Shipping address is in a delivery region"),
+    "facts.address.unserviceable_reason": N_("Why the address is not served"),
+    "facts.stock.all_available": N_("Every line is in stock"),
+    "facts.coupon.exists": N_("Coupon exists"),
+    "facts.coupon.valid": N_("Coupon is valid today"),
+    "facts.coupon.min_spend_met": N_("Coupon's minimum spend is met"),
+    "facts.coupon.code": N_("Coupon code"),
 }
 # Facts that say which definition version computed the others: not for conditions.
 _BOOKKEEPING = re.compile(r"_version$")
@@ -86,7 +106,7 @@ class RuleField:
     type: str  # number, text or boolean
     sample: Any = None
     options: tuple[str, ...] = ()
-    group: str = "Order"
+    group: str = GROUP_ORDER
 
 
 def _label(raw: Any) -> str:
@@ -157,16 +177,111 @@ def rule_fields(form: Mapping | None, document: Mapping | None, facts: Mapping |
     if not order_fields:  # no form: the fields an ordinary order has
         order_fields = [(f"order.{k}", k.replace("_", " ").capitalize(), "text", ()) for k in ORDINARY_ORDER]
     known = {"order": {**(document or {})}, "facts": facts or {}}
-    out = [RuleField("order.total", "Order total", "number", _sample(known, "order.total"), (), "Order")]
+    out = [RuleField("order.total", ORDER_TOTAL, "number", _sample(known, "order.total"), (), GROUP_ORDER)]
     for path, label, kind, options in order_fields:
         if path == "order.total":
             continue
-        group = "Any line" if "[]." in path else "Order"
+        group = GROUP_LINES if "[]." in path else GROUP_ORDER
         out.append(RuleField(path, label, kind, _sample(known, path), options, group))
     merged_facts = {**ORDINARY_FACTS, **(facts or {})}
     for path, kind in _fact_fields(merged_facts):
         label = FACT_LABELS.get(path) or path.removeprefix("facts.").replace(".", ": ").replace("_", " ").capitalize()
-        out.append(RuleField(path, label, kind, _sample(known, path), (), "Facts the audit computes"))
+        out.append(RuleField(path, label, kind, _sample(known, path), (), GROUP_FACTS))
+    return out
+
+
+# What a return audit finds (services/returns/steps.py ``return_facts``; the header of rules/return_policy.yaml):
+# a rule set that audits returns offers these instead of the order audit's facts. The values give the types.
+RETURN_FACTS: dict[str, Any] = {
+    "days_since_delivery": 3.5,
+    "value": 49.0,
+    "reason": "changed_mind",
+    "kind": "refund",
+    "photos": 0,
+    "quantity_ok": True,
+    "returns_before": 0,
+    "order_total": 99.0,
+}
+RETURN_LINE: dict[str, Any] = {
+    "line": 1,
+    "sku": "MUG-LOGO",
+    "qty": 1,
+    "price": 9.5,
+    "value": 9.5,
+    "category": "kitchen",
+    "delivered": 2,
+    "left": 2,
+}
+RETURN_FACT_LABELS = {
+    "return.reason": N_("Reason for the return"),
+    "return.kind": N_("Refund or exchange"),
+    "return.value": N_("Value of the items asked back"),
+    "facts.days_since_delivery": N_("Days since the order was delivered"),
+    "facts.value": N_("Value of the items asked back"),
+    "facts.reason": N_("Reason for the return"),
+    "facts.kind": N_("Refund or exchange"),
+    "facts.photos": N_("Photos sent"),
+    "facts.quantity_ok": N_("No line asks for more than is left"),
+    "facts.returns_before": N_("Earlier returns of this order"),
+    "facts.order_total": N_("Total of the returned order"),
+    "facts.lines[].line": N_("Returned line: order line number"),
+    "facts.lines[].sku": N_("Returned line: SKU"),
+    "facts.lines[].qty": N_("Returned line: quantity asked back"),
+    "facts.lines[].price": N_("Returned line: price"),
+    "facts.lines[].value": N_("Returned line: value"),
+    "facts.lines[].category": N_("Returned line: category"),
+    "facts.lines[].delivered": N_("Returned line: quantity delivered"),
+    "facts.lines[].left": N_("Returned line: delivered and not yet returned"),
+}
+# Tags the return flow acts on (definitions/flows/return.yaml, services/returns): offered when a rule tags.
+RETURN_TAGS = {
+    "keep_item": N_("refund or exchange at once; nothing is sent back"),
+    "refund_shipping": N_("the order's shipping fee is refunded too"),
+}
+
+
+def _choices(form: Mapping | None, field_id: str) -> tuple[str, ...]:
+    for raw in (form or {}).get("fields") or []:
+        if isinstance(raw, Mapping) and raw.get("id") == field_id:
+            return _options(raw)
+    return ()
+
+
+def return_rule_fields(
+    order_form: Mapping | None,
+    return_form: Mapping | None,
+    document: Mapping | None,
+    request: Mapping | None,
+    facts: Mapping | None,
+) -> list[RuleField]:
+    """Every field a return policy's condition can test: the return asked for, any returned line, the facts the
+    return audit computes and the returned order's fields; samples from a recent return's ``request`` (kind,
+    reason, value), ``facts`` and its order's ``document`` when given."""
+    known = {"return": {**(request or {})}, "facts": {**(facts or {})}, "order": {**(document or {})}}
+    reasons, kinds = _choices(return_form, "reason"), _choices(return_form, "kind") or ("refund", "exchange")
+    options = {"reason": reasons, "kind": kinds}
+    out = [
+        RuleField(path, RETURN_FACT_LABELS[path], kind, _sample(known, path), choices, GROUP_RETURN)
+        for path, kind, choices in (
+            ("return.reason", "text", reasons),
+            ("return.kind", "text", kinds),
+            ("return.value", "number", ()),
+        )
+    ]
+    for key, value in RETURN_FACTS.items():
+        path = f"facts.{key}"
+        kind = "boolean" if isinstance(value, bool) else "number" if isinstance(value, (int, float)) else "text"
+        out.append(
+            RuleField(path, RETURN_FACT_LABELS[path], kind, _sample(known, path), options.get(key, ()), GROUP_FACTS)
+        )
+    for key, value in RETURN_LINE.items():
+        path = f"facts.lines[].{key}"
+        kind = "number" if isinstance(value, (int, float)) else "text"
+        out.append(RuleField(path, RETURN_FACT_LABELS[path], kind, _sample(known, path), (), GROUP_RETURN_LINES))
+    for field in rule_fields(order_form, document, None):
+        if field.path.startswith("order."):
+            group = GROUP_RETURNED_ORDER
+            out.append(RuleField(field.path, field.label, field.type, field.sample, field.options, group))
     return out
 
 
@@ -182,13 +297,14 @@ _TOKEN = re.compile(
       | (?P<number>-?\d+(?:\.\d+)?)
       | (?P<op>==|!=|>=|<=|>|<)
       | (?P<punct>[\[\],()])
-      | (?P<some>some\(\s*order\.lines\s*,\s*\#\.)
+      | (?P<some>some\(\s*(?:order|facts)\.lines\s*,\s*\#\.)
       | (?P<word>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
     )""",
     re.VERBOSE,
 )
-_FIELD = re.compile(r"^(order|facts)(\.[a-z_][a-z0-9_]*)+$")
-_LINE_FIELD = re.compile(r"^order\.lines\[\]\.[a-z_][a-z0-9_]*$")
+_FIELD = re.compile(r"^(order|facts|return)(\.[a-z_][a-z0-9_]*)+$")
+_LINE_FIELD = re.compile(r"^(?:order|facts)\.lines\[\]\.[a-z_][a-z0-9_]*$")
+_SOME_LIST = re.compile(r"(order|facts)\.lines")
 
 
 class _TooComplex(Exception):
@@ -228,12 +344,15 @@ def _term(tokens: list[tuple[str, str]], at: int) -> tuple[dict, int]:
     if negated:
         at += 1
     inside_lines = tokens[at][0] == "some" if at < len(tokens) else False
+    listed = ""
     if inside_lines:
+        found = _SOME_LIST.search(tokens[at][1])
+        listed = f"{found.group(1)}.lines" if found else LINES
         at += 1
     if at >= len(tokens) or tokens[at][0] != "word":
         raise _TooComplex
     field = tokens[at][1]
-    field = f"{LINES}[].{field}" if inside_lines else field
+    field = f"{listed}[].{field}" if inside_lines else field
     if not (_LINE_FIELD.match(field) if inside_lines else _FIELD.match(field)):
         raise _TooComplex
     at += 1
@@ -332,8 +451,9 @@ def _term_text(term: Mapping, where: str) -> str:
         raise ConditionError(f"{where}.field", f"{field!r} is not a field of the order, its lines or the facts")
     if op not in OPERATOR_WORDS:
         raise ConditionError(f"{where}.op", f"{op!r} is not an operator; they are {', '.join(OPERATOR_WORDS)}")
-    line = field.startswith(f"{LINES}[].")
-    subject = "#." + field.split("[].", 1)[1] if line else field
+    line = "[]." in field
+    listed, _, column = field.partition("[].")
+    subject = f"#.{column}" if line else field
     if op == "is true":
         text = subject
     elif op == "is false":
@@ -348,7 +468,7 @@ def _term_text(term: Mapping, where: str) -> str:
         if op not in ("==", "!=") and not isinstance(value, (int, float)):
             raise ConditionError(f"{where}.value", f"'{OPERATOR_WORDS[op]}' compares numbers: give a number")
         text = f"{subject} {op} {_written(value)}"
-    return f"some({LINES}, {text})" if line else text
+    return f"some({listed}, {text})" if line else text
 
 
 def expression_of(condition: Mapping) -> str:
@@ -404,9 +524,14 @@ def rule_edits(rules: list, index: int | None, spec: Mapping) -> list[dict]:
         raise ConditionError("index", f"rule {old.get('id')!r} is a decision table; edit it as text")
     edits: list[dict] = [
         {"op": "set", "path": ["rules", index, key], "value": value[key]}
-        for key in ("id", "when", "action", "tag", "reason")
+        for key in ("id", "when", "action", "tag")
         if key in value and old.get(key) != value[key]
     ]
+    if english_reason(old.get("reason")) != value["reason"]:
+        # A reason per language keeps its translations: the builder edits the English one.
+        bilingual = isinstance(old.get("reason"), Mapping)
+        path = ["rules", index, "reason", "en"] if bilingual else ["rules", index, "reason"]
+        edits.append({"op": "set", "path": path, "value": value["reason"]})
     if "tag" in old and "tag" not in value:
         edits.append({"op": "delete", "path": ["rules", index, "tag"]})
     return edits
@@ -428,7 +553,7 @@ def rules_view(raw: Mapping | None) -> list[dict]:
                 "table": "table" in rule,
                 "action": rule.get("action"),
                 "tag": rule.get("tag"),
-                "reason": rule.get("reason"),
+                "reason": english_reason(rule.get("reason")),
             }
         )
     return out

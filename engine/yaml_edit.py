@@ -29,7 +29,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, YAMLError
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString, SingleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 
 from engine.errors import join_path
@@ -136,7 +136,7 @@ def _load(text: str) -> tuple[Any, YAML, str]:
     for style in _STYLES:
         yaml = _yaml(style)
         try:
-            data = yaml.load(text)
+            data = _settle(yaml.load(text))
         except YAMLError as exc:
             raise EditError("text", f"the YAML does not parse, so it cannot be edited: {exc}") from exc
         written = _dump(yaml, data)
@@ -147,7 +147,43 @@ def _load(text: str) -> tuple[Any, YAML, str]:
             best = (changed, yaml, written)
     assert best is not None
     yaml = best[1]
-    return yaml.load(text), yaml, best[2]
+    return _settle(yaml.load(text)), yaml, best[2]
+
+
+def _settle(node: Any) -> Any:
+    """Lines between items held where the edits look for them: after the item they follow.
+
+    After a flow-style value (``reason: {en: ..., zh: ...}``) the loader keeps the blank and comment
+    lines that follow an item as a comment before the next item, or at the list's end; moved onto the
+    trail of the item before, they write back the same and travel with it like any other item's."""
+    if isinstance(node, CommentedMap):
+        for key, value in node.items():
+            _settle(value)
+            if (entry := node.ca.items.get(key)) is not None and not any(entry):
+                del node.ca.items[key]  # an empty entry would hide a comment put above a list under this key
+    elif isinstance(node, CommentedSeq):
+        for value in node:
+            _settle(value)
+        for index in range(1, len(node)):
+            entry = node.ca.items.get(index)
+            if entry is not None and entry[1] and _block(node[index - 1]):
+                _append_gap(node[index - 1], _text(entry[1]))
+                entry[1] = None
+        end = getattr(node.ca, "end", None)
+        if end and len(node) and _block(node[-1]):
+            _append_gap(node[-1], _text(end))
+            node.ca.end = []
+    return node
+
+
+def _text(tokens: list[CommentToken]) -> str:
+    return "".join(t.value if t.value.startswith("\n") else " " * t.column + t.value for t in tokens)
+
+
+def _append_gap(item: Any, gap: str) -> None:
+    where = _last_slot(item)
+    trail = _slot_trail(*where, take=False) or _Trail("", 0, None)
+    _set_slot(*where, _Trail(trail.eol, trail.column, (trail.gap or "") + gap))
 
 
 def apply_edits(text: str, edits: Iterable[Edit]) -> str:
@@ -454,7 +490,7 @@ def _start_comment(seq: CommentedSeq) -> str | None:
     if not seq.ca.comment or not seq.ca.comment[1]:
         return None
     tokens = seq.ca.comment[1]
-    text = "".join(t.value if t.value.startswith("\n") else " " * t.column + t.value for t in tokens)
+    text = _text(tokens)
     del tokens[:]  # the same list the parent mapping holds for the key
     return text or None
 
@@ -561,15 +597,23 @@ def _node(value: Any, old: Any, nested: bool) -> Any:
             return SingleQuotedScalarString(value)
         if isinstance(old, str):
             return value
-        # An expression or a text with markup reads best quoted, as the shipped definitions write them.
-        return DoubleQuotedScalarString(value) if _NEEDS_QUOTES.search(value) and " " in value else value
+        if "\n" in value.strip("\n"):
+            # A text of several lines (an http step's body, a template) is a block, as people write it.
+            return LiteralScalarString(value if value.endswith("\n") else value + "\n")
+        # An expression or a text with markup reads best quoted, as the shipped definitions write them;
+        # one holding double quotes (JSON) in single quotes, so that it reads as written.
+        if _NEEDS_QUOTES.search(value) and " " in value:
+            single = '"' in value and "'" not in value
+            return SingleQuotedScalarString(value) if single else DoubleQuotedScalarString(value)
+        return value
     if value is None or isinstance(value, (bool, int, float)):
         return value
     raise EditError("value", f"{type(value).__name__} is not a value a definition holds")
 
 
 def _short(value: Any) -> bool:
-    return len(json.dumps(value, ensure_ascii=False)) <= FLOW_WIDTH
+    text = json.dumps(value, ensure_ascii=False)
+    return len(text) <= FLOW_WIDTH and "\\n" not in text  # a text of several lines is a block: not in a one-liner
 
 
 def _flow(node: Any) -> None:

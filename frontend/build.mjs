@@ -1,4 +1,4 @@
-// Bundles src/editor.js and src/diagram.js into ../designer/static/editor/ and writes the
+// Bundles src/editor.js, src/diagram.js, src/flow_editor.js and src/builder.js into ../designer/static/editor/ and writes the
 // licences of every npm package that went into it beside it (LICENSES.txt).
 import { build } from "esbuild";
 import { fileURLToPath } from "node:url";
@@ -8,12 +8,14 @@ import path from "node:path";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const out = path.join(here, "..", "designer", "static", "editor");
 // editor.js: the editor page's CodeMirror and its steps; diagram.js: zoom for the flow diagrams (no packages);
-// flow_editor.js: editing a flow on its diagram, laid out by @dagrejs/dagre.
+// flow_editor.js: editing a flow on its diagram, laid out by @dagrejs/dagre; builder.js: the rule and form builders
+// and the decision tables' grid (no packages). Each says what it says through src/text.js, in the reader's language.
 const result = await build({
   entryPoints: {
     editor: path.join(here, "src/editor.js"),
     diagram: path.join(here, "src/diagram.js"),
     flow_editor: path.join(here, "src/flow_editor.js"),
+    builder: path.join(here, "src/builder.js"),
   },
   bundle: true,
   minify: true,

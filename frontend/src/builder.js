@@ -1,97 +1,76 @@
-// The structured editors beside the YAML text: the rule builder and the form builder.
+// The structured editors beside the YAML text: the rule builder, the form builder and the grid of a
+// decision table (a rule set's table rules; the carrier table).
 //
-// Hand-written, no packages. The YAML text stays the one draft: the builders
-// read it from the server (/definitions/structure) and change it only by
-// sending structured edits (/definitions/edit, /definitions/rule,
-// /definitions/case-from-order), which the server writes into the text in
-// place, comments and key order kept; the new text goes back into the text
-// editor, so switching between the two at any time loses nothing.
-(() => {
-  "use strict";
-  const tabs = document.querySelector("[data-role=builder-tabs]");
-  if (!tabs) return;
+// The YAML text stays the one draft: the builders read it from the server (/definitions/structure) and
+// change it only by sending structured edits (/definitions/edit, /definitions/rule,
+// /definitions/case-from-order), which the server writes into the text in place, comments and key order
+// kept; the new text goes back into the text editor, so switching between the two at any time loses
+// nothing. Changes go one at a time, each on the text the one before it left.
+import { t, tn } from "./text.js";
+import { NO_FORM, el, button, removeButton, labelled, selectOf } from "./dom.js";
+import { tableGrid } from "./table_grid.js";
+import { draftOf } from "./draft.js";
+
+const tabs = document.querySelector("[data-role=builder-tabs]");
+if (tabs) setup(tabs);
+
+function setup(tabs) {
   const pane = tabs.closest("[data-editor]") || document;
   const panel = pane.querySelector("[data-role=builder]");
   const body = panel.querySelector("[data-role=builder-body]");
   const status = panel.querySelector("[data-role=builder-status]");
-  const textarea = pane.querySelector("textarea");
   const kind = tabs.dataset.kind;
   const csrf = tabs.dataset.csrf;
   const canEdit = tabs.dataset.canEdit === "yes";
   let structure = null;
+  let grids = []; // the tables drawn now: their errors are marked again after each change
 
   // ---- the shared draft -------------------------------------------------------------------------
 
-  function editorView() { return window.omsEditor || null; }
-
-  function currentText() {
-    const view = editorView();
-    return view ? view.state.doc.toString() : textarea.value;
-  }
-
-  // Only the changed middle of the text is replaced, so the editor's undo and position survive.
-  function putText(text) {
-    const view = editorView();
-    if (!view) { textarea.value = text; return; }
-    const old = view.state.doc.toString();
-    if (old === text) return;
-    let start = 0;
-    while (start < old.length && start < text.length && old[start] === text[start]) start += 1;
-    let endOld = old.length;
-    let endNew = text.length;
-    while (endOld > start && endNew > start && old[endOld - 1] === text[endNew - 1]) { endOld -= 1; endNew -= 1; }
-    view.dispatch({ changes: { from: start, to: endOld, insert: text.slice(start, endNew) } });
-  }
-
-  async function post(url, payload) {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-csrf-token": csrf },
-      body: JSON.stringify({ text: currentText(), ...payload }),
-      credentials: "same-origin",
-    });
-    let answer = {};
-    try { answer = await response.json(); } catch (error) { answer = {}; }
-    if (!response.ok) {
-      const where = answer.field ? ` (${answer.field})` : "";
-      throw new Error(`${answer.detail || response.statusText}${where}`);
-    }
-    return answer;
-  }
+  const { editorView, putText, post } = draftOf(pane, csrf);
 
   function say(message, kindOfMessage) {
     status.textContent = message;
     status.className = `builder-status ${kindOfMessage || ""}`;
   }
 
-  // An answer with a new text: into the editor, then the builder drawn again from it.
-  function took(answer, done) {
+  // An answer with a new text: into the editor, then the builder drawn again from it (a quiet one, a cell
+  // typed into, keeps what is drawn and only marks the errors again, so typing goes on undisturbed).
+  function took(answer, done, quiet) {
     putText(answer.text);
     structure = answer.structure;
-    draw();
+    if (quiet) grids.forEach((grid) => grid.mark());
+    else draw();
     const problems = answer.errors ? answer.errors.length : 0;
-    say(problems ? `${done} ${problems} problem${problems === 1 ? "" : "s"} to fix: see Problems.` : `${done} The definition is valid.`,
-      problems ? "error" : "ok");
+    say(problems
+      ? `${done} ${tn("%(num)d problem to fix: see Problems.", "%(num)d problems to fix: see Problems.", problems)}`
+      : `${done} ${t("The definition is valid.")}`, problems ? "error" : "ok");
   }
 
-  async function change(url, payload, done) {
-    try {
-      took(await post(url, payload), done);
-      return true;
-    } catch (error) {
-      say(`Not changed: ${error.message || error}`, "error");
-      return false;
-    }
+  let queue = Promise.resolve(true);
+
+  function change(url, payload, done, quiet) {
+    const run = queue.then(async () => {
+      try {
+        took(await post(url, payload), done, quiet);
+        return true;
+      } catch (error) {
+        say(t("Not changed: %(problem)s", { problem: error.message || error }), "error");
+        return false;
+      }
+    });
+    queue = run;
+    return run;
   }
 
   async function load() {
-    say("Reading the definition…");
+    say(t("Reading the definition…"));
     try {
       structure = await post("/definitions/structure", {});
       say("");
     } catch (error) {
       structure = null;
-      say(`Could not read the definition: ${error.message || error}`, "error");
+      say(t("Could not read the definition: %(problem)s", { problem: error.message || error }), "error");
     }
     draw();
   }
@@ -116,72 +95,41 @@
     if (tab) show(tab.dataset.tab);
   });
 
-  // ---- small DOM helpers (text only goes in as text) ----------------------------------------------
-
-  // The builder sits inside the editor's form: its controls belong to no form (a form id nobody has), so they
-  // are never sent with the draft nor hold up its submission with their own checks.
-  const NO_FORM = "builder-controls";
-
-  function el(tag, attrs, ...children) {
-    const element = document.createElement(tag);
-    if (["input", "select", "textarea"].includes(tag)) element.setAttribute("form", NO_FORM);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key === "class") element.className = value;
-      else if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
-      else if (key === "value") element.value = value;
-      else if (key === "checked") element.checked = Boolean(value);
-      else element.setAttribute(key, value === true ? "" : value);
-    }
-    for (const child of children.flat()) {
-      if (child === null || child === undefined || child === false) continue;
-      element.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return element;
-  }
-
-  function button(text, onclick, attrs) {
-    return el("button", { type: "button", class: "secondary small", onclick, ...(attrs || {}) }, text);
-  }
-
-  // Removing asks once more on the button itself: "Remove" becomes "Really remove?".
-  function removeButton(name, remove) {
-    const control = button("Remove", null, { class: "secondary small danger", "aria-label": name });
-    control.addEventListener("click", () => {
-      if (control.dataset.armed) { remove(); return; }
-      control.dataset.armed = "yes";
-      control.textContent = "Really remove?";
-      control.setAttribute("aria-label", `${name}: click again to confirm`);
-    });
-    return control;
-  }
-
-  function labelled(text, control) {
-    const id = `b-${Math.random().toString(36).slice(2, 9)}`;
-    control.id = id;
-    return el("div", { class: "builder-field" }, el("label", { for: id }, text), control);
-  }
-
-  function selectOf(options, value, attrs) {
-    const select = el("select", attrs || {});
-    for (const option of options) {
-      const [optionValue, text] = Array.isArray(option) ? option : [option, option];
-      select.append(el("option", { value: optionValue }, text));
-    }
-    if (value !== undefined && value !== null) select.value = value;
-    return select;
-  }
-
   function draw() {
     body.replaceChildren();
+    grids = [];
     if (!structure) return;
     if (!structure.readable) {
       body.append(el("p", { class: "notice error" },
-        `The YAML text cannot be read now (${structure.problem}). Fix it in the YAML text; the builder shows it again then.`));
+        t("The YAML text cannot be read now (%(problem)s). Fix it in the YAML text; the builder shows it again then.",
+          { problem: structure.problem })));
       return;
     }
     if (kind === "rules") drawRules();
+    else if (kind === "carriers") drawCarriers();
     else drawForm();
+  }
+
+  // ---- decision tables --------------------------------------------------------------------------
+
+  function grid(view) {
+    const drawn = tableGrid(view, {
+      canEdit,
+      errors: () => (structure && structure.errors) || [],
+      change: (edits, done, quiet) => change("/definitions/edit", { edits }, done, quiet),
+    });
+    grids.push(drawn);
+    return drawn.element;
+  }
+
+  function tableHint() {
+    return el("p", { class: "hint" }, t("The first row whose tests all pass decides. A cell tests its column's input: 'express' (is express), <= 30, > 2, in ['eu', 'uk'], not in ['DE']; - matches anything."));
+  }
+
+  function drawCarriers() {
+    body.append(el("h3", {}, t("Carrier table")), tableHint());
+    if (structure.grid) body.append(grid(structure.grid));
+    else body.append(el("p", { class: "notice error" }, t("The table cannot be shown as a grid: fix it in the YAML text.")));
   }
 
   // ---- the rule builder -------------------------------------------------------------------------
@@ -197,13 +145,16 @@
     return value === null || value === undefined ? "" : String(value);
   }
 
+  function opWords(op) { return t(structure.operator_words[op] || op); }
+
   function sentence(condition) {
     const words = condition.terms.map((term) => {
       const field = fieldOf(term.field);
-      const op = structure.operator_words[term.op] || term.op;
-      return term.op.startsWith("is ") ? `${field.label} ${op}` : `${field.label} ${op} ${valueText(term.value)}`;
+      return term.op.startsWith("is ")
+        ? t("%(field)s %(op)s", { field: t(field.label), op: opWords(term.op) })
+        : t("%(field)s %(op)s %(value)s", { field: t(field.label), op: opWords(term.op), value: valueText(term.value) });
     });
-    return words.join(condition.join === "or" ? " or " : " and ");
+    return words.join(condition.join === "or" ? t(" or ") : t(" and "));
   }
 
   function drawRules() {
@@ -211,38 +162,40 @@
     const rules = structure.rules;
     rules.forEach((rule, position) => {
       const item = el("li", { class: "rule-card", "data-rule": rule.id });
-      item.append(el("h4", {}, rule.id || "(no id)"));
+      item.append(el("h4", {}, rule.id || t("(no id)")));
       if (rule.table) {
-        item.append(el("p", { class: "hint" }, "A decision table: edit it in the YAML text."));
+        item.append(el("p", { class: "hint" }, t("A decision table: the first row whose tests all pass fires.")));
+        if (rule.grid) item.append(grid(rule.grid));
+        else item.append(el("p", { class: "hint read-only" }, t("This table cannot be shown as a grid: edit it in the YAML text.")));
       } else if (rule.condition) {
-        item.append(el("p", { class: "rule-sentence" }, "When ", el("strong", {}, sentence(rule.condition))));
+        item.append(el("p", { class: "rule-sentence" }, t("When "), el("strong", {}, sentence(rule.condition))));
       } else {
-        item.append(el("p", { class: "rule-sentence" }, "When ", el("code", {}, rule.when || "")));
+        item.append(el("p", { class: "rule-sentence" }, t("When "), el("code", {}, rule.when || "")));
         item.append(el("p", { class: "hint read-only" },
-          "This condition is more than the builder shows (brackets, calculations or comparing two fields): it is read-only here; change it in the YAML text."));
+          t("This condition is more than the builder shows (brackets, calculations or comparing two fields): it is read-only here; change it in the YAML text.")));
       }
       if (!rule.table) {
-        item.append(el("p", { class: "rule-outcome" }, "then ", el("strong", {}, rule.action || "?"),
-          rule.tag ? ` (tag ${rule.tag})` : "", ": ", el("q", {}, rule.reason || "")));
+        item.append(el("p", { class: "rule-outcome" }, t("then "), el("strong", {}, rule.action ? t(rule.action) : "?"),
+          rule.tag ? t(" (tag %(tag)s)", { tag: rule.tag }) : "", ": ", el("q", {}, rule.reason || "")));
       }
       if (canEdit) {
         const actions = el("div", { class: "buttons" });
-        if (rule.condition) actions.append(button("Edit", () => openRule(rule.index), { "aria-label": `Edit rule ${rule.id}` }));
-        if (position > 0) actions.append(button("Move up", () => moveRule(rule.index, rule.index - 1), { "aria-label": `Move rule ${rule.id} up` }));
-        if (position < rules.length - 1) actions.append(button("Move down", () => moveRule(rule.index, rule.index + 1), { "aria-label": `Move rule ${rule.id} down` }));
-        actions.append(removeButton(`Remove rule ${rule.id}`, () => change("/definitions/edit",
-          { edits: [{ op: "delete", path: ["rules", rule.index] }] }, `Rule ${rule.id} removed.`)));
+        if (rule.condition) actions.append(button(t("Edit"), () => openRule(rule.index), { "aria-label": t("Edit rule %(rule)s", { rule: rule.id }) }));
+        if (position > 0) actions.append(button(t("Move up"), () => moveRule(rule.index, rule.index - 1), { "aria-label": t("Move rule %(rule)s up", { rule: rule.id }) }));
+        if (position < rules.length - 1) actions.append(button(t("Move down"), () => moveRule(rule.index, rule.index + 1), { "aria-label": t("Move rule %(rule)s down", { rule: rule.id }) }));
+        actions.append(removeButton(t("Remove rule %(rule)s", { rule: rule.id }), () => change("/definitions/edit",
+          { edits: [{ op: "delete", path: ["rules", rule.index] }] }, t("Rule %(rule)s removed.", { rule: rule.id }))));
         item.append(actions);
       }
       if (editing && editing.index === rule.index) item.append(ruleForm(rule));
       list.append(item);
     });
-    body.append(el("h3", {}, "Rules"), el("p", { class: "hint" },
-      "Each rule: when its condition holds, its action is taken and its reason recorded on the order."), list);
+    body.append(el("h3", {}, t("Rules")), el("p", { class: "hint" },
+      t("Each rule: when its condition holds, its action is taken and its reason recorded on the order.")), list);
     if (canEdit) {
       if (editing && editing.index === null) body.append(ruleForm(null));
-      else body.append(el("div", { class: "buttons" }, el("button", { type: "button", onclick: () => openRule(null) }, "Add a rule")));
-      body.append(casesFromOrders());
+      else body.append(el("div", { class: "buttons" }, el("button", { type: "button", onclick: () => openRule(null) }, t("Add a rule"))));
+      if (structure.audits !== "returns") body.append(casesFromOrders());
     }
   }
 
@@ -254,32 +207,33 @@
   }
 
   async function moveRule(index, to) {
-    await change("/definitions/edit", { edits: [{ op: "move", path: ["rules"], index, to }] }, "Rule moved.");
+    await change("/definitions/edit", { edits: [{ op: "move", path: ["rules"], index, to }] }, t("Rule moved."));
   }
 
-
   function fieldSelect(path) {
-    const select = el("select", { "aria-label": "Field", "data-role": "term-field" });
+    const select = el("select", { "aria-label": t("Field"), "data-role": "term-field" });
     const groups = new Map();
     for (const field of structure.fields) {
-      if (!groups.has(field.group)) groups.set(field.group, el("optgroup", { label: field.group }));
-      const sample = field.sample === null || field.sample === undefined ? "" : ` (e.g. ${valueText(field.sample)})`;
-      groups.get(field.group).append(el("option", { value: field.path }, `${field.label}${sample}`));
+      if (!groups.has(field.group)) groups.set(field.group, el("optgroup", { label: t(field.group) }));
+      const sample = field.sample === null || field.sample === undefined ? "" : t(" (e.g. %(sample)s)", { sample: valueText(field.sample) });
+      groups.get(field.group).append(el("option", { value: field.path }, `${t(field.label)}${sample}`));
     }
     for (const group of groups.values()) select.append(group);
     if (path) select.value = path;
     return select;
   }
 
+  function firstField() { return structure.fields.length ? structure.fields[0].path : "order.total"; }
+
   function termRow(term, rows) {
     const row = el("li", { class: "term" });
     const field = fieldSelect(term.field);
-    const ops = el("select", { "aria-label": "Operator", "data-role": "term-op" });
+    const ops = el("select", { "aria-label": t("Operator"), "data-role": "term-op" });
     const valueHolder = el("span", { class: "term-value" });
 
     function fillOps(keep) {
       const type = fieldOf(field.value).type;
-      ops.replaceChildren(...structure.operators[type].map((op) => el("option", { value: op }, structure.operator_words[op])));
+      ops.replaceChildren(...structure.operators[type].map((op) => el("option", { value: op }, opWords(op))));
       if (keep && structure.operators[type].includes(keep)) ops.value = keep;
     }
     function fillValue(value) {
@@ -288,13 +242,13 @@
       if (ops.value.startsWith("is ")) return;
       let control;
       if (ops.value === "in" || ops.value === "not in") {
-        control = el("input", { type: "text", "aria-label": "Values, separated by commas", placeholder: "a, b, c", value: valueText(value) });
+        control = el("input", { type: "text", "aria-label": t("Values, separated by commas"), placeholder: "a, b, c", value: valueText(value) });
       } else if (spec.options && spec.options.length) {
-        control = selectOf(spec.options, value === undefined ? spec.options[0] : value, { "aria-label": "Value" });
+        control = selectOf(spec.options, value === undefined ? spec.options[0] : value, { "aria-label": t("Value") });
       } else if (spec.type === "number") {
-        control = el("input", { type: "number", step: "any", "aria-label": "Value", value: valueText(value) });
+        control = el("input", { type: "number", step: "any", "aria-label": t("Value"), value: valueText(value) });
       } else {
-        control = el("input", { type: "text", "aria-label": "Value", value: valueText(value) });
+        control = el("input", { type: "text", "aria-label": t("Value"), value: valueText(value) });
       }
       control.dataset.role = "term-value";
       valueHolder.append(control);
@@ -304,7 +258,7 @@
     fillOps(term.op);
     fillValue(term.value);
     row.append(field, " ", ops, " ", valueHolder, " ",
-      button("Remove condition", () => { row.remove(); }, { "aria-label": "Remove this condition" }));
+      button(t("Remove condition"), () => { row.remove(); }, { "aria-label": t("Remove this condition") }));
     rows.append(row);
   }
 
@@ -323,30 +277,38 @@
 
   function ruleForm(rule) {
     const form = el("fieldset", { class: "rule-form" });
-    form.append(el("legend", {}, rule ? `Change rule ${rule.id}` : "New rule"));
-    const id = el("input", { type: "text", value: rule ? rule.id : "", placeholder: "e.g. big_order_new_address" });
-    form.append(labelled("Rule name (lower case, digits, _)", id));
+    form.append(el("legend", {}, rule ? t("Change rule %(rule)s", { rule: rule.id }) : t("New rule")));
+    const id = el("input", { type: "text", value: rule ? rule.id : "", placeholder: t("e.g. big_order_new_address") });
+    form.append(labelled(t("Rule name (lower case, digits, _)"), id));
     const condition = rule && rule.condition ? rule.condition : { join: "and", terms: [] };
-    const join = selectOf([["and", "all of these hold (and)"], ["or", "any of these holds (or)"]], condition.join);
-    form.append(labelled("The rule fires when", join));
+    const join = selectOf([["and", t("all of these hold (and)")], ["or", t("any of these holds (or)")]], condition.join);
+    form.append(labelled(t("The rule fires when"), join));
     const rows = el("ol", { class: "terms" });
     for (const term of condition.terms) termRow(term, rows);
-    if (!condition.terms.length) termRow({ field: "order.total", op: ">", value: "" }, rows);
+    if (!condition.terms.length) termRow({ field: firstField(), op: null, value: undefined }, rows);
     form.append(rows, el("div", { class: "buttons" },
-      button("Add a condition", () => termRow({ field: "order.total", op: ">", value: "" }, rows))));
-    const action = selectOf([["review", "review: hold for a person to decide"], ["reject", "reject"],
-      ["approve", "approve"], ["tag", "tag: label the order, decide nothing"]], rule ? rule.action : "review");
-    form.append(labelled("Then", action));
-    const tag = el("input", { type: "text", value: rule && rule.tag ? rule.tag : "" });
-    const tagField = labelled("Tag label", tag);
+      button(t("Add a condition"), () => termRow({ field: firstField(), op: null, value: undefined }, rows))));
+    const returns = structure.audits === "returns";
+    const action = selectOf([["review", t("review: hold for a person to decide")], ["reject", t("reject")],
+      ["approve", t("approve")], ["tag", returns ? t("tag: label the return, decide nothing") : t("tag: label the order, decide nothing")]],
+    rule ? rule.action : "review");
+    form.append(labelled(t("Then"), action));
+    const tags = `b-tags-${Math.random().toString(36).slice(2, 8)}`;
+    const tag = el("input", { type: "text", value: rule && rule.tag ? rule.tag : "", list: tags });
+    const tagField = labelled(t("Tag label"), tag);
+    tagField.append(el("datalist", { id: tags }, ...(structure.tags || []).map((known) => el("option", { value: known.tag }, known.hint ? t(known.hint) : known.tag))));
+    const known = (structure.tags || []).filter((k) => k.hint);
+    if (known.length) {
+      tagField.append(el("p", { class: "hint" }, ...known.map((k, i) => [i ? "; " : "", el("code", {}, k.tag), `: ${t(k.hint)}`])));
+    }
     tagField.hidden = action.value !== "tag";
     action.addEventListener("change", () => { tagField.hidden = action.value !== "tag"; });
     form.append(tagField);
     const reason = el("input", { type: "text", class: "wide", value: rule ? rule.reason || "" : "" });
-    form.append(labelled("Reason (recorded on the order)", reason));
-    const insert = el("select", { "aria-label": "Insert a field into the reason" },
-      el("option", { value: "" }, "Insert a field into the reason…"),
-      ...structure.fields.filter((f) => !f.path.includes("[]")).map((f) => el("option", { value: f.path }, f.label)));
+    form.append(labelled(returns ? t("Reason (recorded on the return)") : t("Reason (recorded on the order)"), reason));
+    const insert = el("select", { "aria-label": t("Insert a field into the reason") },
+      el("option", { value: "" }, t("Insert a field into the reason…")),
+      ...structure.fields.filter((f) => !f.path.includes("[]")).map((f) => el("option", { value: f.path }, t(f.label))));
     insert.addEventListener("change", () => {
       if (!insert.value) return;
       reason.value = `${reason.value}${reason.value && !reason.value.endsWith(" ") ? " " : ""}{{ ${insert.value} }}`;
@@ -354,7 +316,7 @@
       reason.focus();
     });
     form.append(insert);
-    const save = el("button", { type: "button" }, rule ? "Save rule" : "Add rule");
+    const save = el("button", { type: "button" }, rule ? t("Save rule") : t("Add rule"));
     save.addEventListener("click", async () => {
       const spec = {
         id: id.value.trim(),
@@ -364,47 +326,47 @@
         reason: reason.value,
       };
       const ok = await change("/definitions/rule", { index: rule ? rule.index : null, rule: spec },
-        rule ? `Rule ${spec.id} saved.` : `Rule ${spec.id} added.`);
+        rule ? t("Rule %(rule)s saved.", { rule: spec.id }) : t("Rule %(rule)s added.", { rule: spec.id }));
       if (ok) { editing = null; draw(); }
     });
-    form.append(el("div", { class: "buttons" }, save, button("Cancel", () => { editing = null; draw(); })));
+    form.append(el("div", { class: "buttons" }, save, button(t("Cancel"), () => { editing = null; draw(); })));
     return form;
   }
 
   function casesFromOrders() {
     const section = el("section", { class: "cases-from-orders", "aria-labelledby": "cases-heading" });
-    section.append(el("h3", { id: "cases-heading" }, "Test cases from recorded orders"),
-      el("p", { class: "hint" }, "An order's input and the facts its audit found become a test case with the outcome you expect; it runs on every check, and publishing waits until it passes."));
-    const outcomes = structure.case_actions.map((a) => [a, a]);
+    section.append(el("h3", { id: "cases-heading" }, t("Test cases from recorded orders")),
+      el("p", { class: "hint" }, t("An order's input and the facts its audit found become a test case with the outcome you expect; it runs on every check, and publishing waits until it passes.")));
+    const outcomes = structure.case_actions.map((a) => [a, t(a)]);
     if (structure.recent_orders.length) {
       const table = el("table", { class: "recent-orders" },
-        el("thead", {}, el("tr", {}, ...["Order", "Channel", "Total", "Decided", "Expected outcome", ""].map((h) => el("th", { scope: "col" }, h)))));
+        el("thead", {}, el("tr", {}, ...[t("Order"), t("Channel"), t("Total"), t("Decided"), t("Expected outcome"), ""].map((h) => el("th", { scope: "col" }, h)))));
       const rows = el("tbody");
       for (const order of structure.recent_orders) {
         const expect = selectOf(outcomes, structure.case_actions.includes(order.action) ? order.action : "approve",
-          { "aria-label": `Expected outcome of ${order.external_id}` });
+          { "aria-label": t("Expected outcome of %(order)s", { order: order.external_id }) });
         rows.append(el("tr", { "data-order": order.id },
           el("td", {}, el("a", { href: `/orders/${encodeURIComponent(order.id)}` }, order.external_id)),
           el("td", {}, order.channel), el("td", { class: "num" }, String(order.total)),
-          el("td", {}, order.action || "", order.fired.length ? el("span", { class: "hint" }, ` (${order.fired.join(", ")})`) : ""),
+          el("td", {}, order.action ? t(order.action) : "", order.fired.length ? el("span", { class: "hint" }, ` (${order.fired.join(", ")})`) : ""),
           el("td", {}, expect),
-          el("td", {}, button("Make this a test case", () => makeCase(order.id, expect.value), { "aria-label": `Make order ${order.external_id} a test case` }))));
+          el("td", {}, button(t("Make this a test case"), () => makeCase(order.id, expect.value), { "aria-label": t("Make order %(order)s a test case", { order: order.external_id }) }))));
       }
       table.append(rows);
       section.append(el("div", { class: "scroll" }, table));
     } else {
-      section.append(el("p", { class: "hint" }, "No order has been audited by this rule set yet."));
+      section.append(el("p", { class: "hint" }, t("No order has been audited by this rule set yet.")));
     }
-    const reference = el("input", { type: "text", placeholder: "ord_… or the channel's order number" });
-    const expect = selectOf(outcomes, "review", { "aria-label": "Expected outcome" });
-    section.append(el("div", { class: "case-by-id" }, labelled("Another order", reference), expect,
-      button("Make it a test case", () => makeCase(reference.value.trim(), expect.value))));
+    const reference = el("input", { type: "text", placeholder: t("ord_… or the channel's order number") });
+    const expect = selectOf(outcomes, "review", { "aria-label": t("Expected outcome") });
+    section.append(el("div", { class: "case-by-id" }, labelled(t("Another order"), reference), expect,
+      button(t("Make it a test case"), () => makeCase(reference.value.trim(), expect.value))));
     return section;
   }
 
   async function makeCase(orderId, expect) {
     await change("/definitions/case-from-order", { order_id: orderId, expect },
-      `Test case from ${orderId} added, expecting ${expect}.`);
+      t("Test case from %(order)s added, expecting %(outcome)s.", { order: orderId, outcome: t(expect) }));
   }
 
   // ---- the form builder -------------------------------------------------------------------------
@@ -424,31 +386,35 @@
     const fields = structure.fields;
     fields.forEach((field, position) => {
       const zh = labelOf(field.label, "zh");
+      const facts = [field.id, field.type];
+      if (field.required) facts.push(t("required"));
+      if (field.visible_if) facts.push(t("shown when %(condition)s", { condition: field.visible_if }));
       const item = el("li", { class: "field-card", "data-field": field.id },
         el("h4", {}, labelOf(field.label, "en") || field.id, zh ? el("span", { lang: "zh", class: "zh" }, ` · ${zh}`) : ""),
-        el("p", { class: "hint" }, `${field.id} · ${field.type}${field.required ? " · required" : ""}${field.visible_if ? ` · shown when ${field.visible_if}` : ""}`));
+        el("p", { class: "hint" }, facts.join(" · ")));
       if (canEdit) {
         const actions = el("div", { class: "buttons" });
-        actions.append(button("Edit", () => openField(field.index), { "aria-label": `Edit field ${field.id}` }));
-        if (position > 0) actions.append(button("Move up", () => moveField(field.index, field.index - 1), { "aria-label": `Move field ${field.id} up` }));
-        if (position < fields.length - 1) actions.append(button("Move down", () => moveField(field.index, field.index + 1), { "aria-label": `Move field ${field.id} down` }));
-        actions.append(removeButton(`Remove field ${field.id}`, () => change("/definitions/edit",
-          { edits: [{ op: "delete", path: ["fields", field.index] }] }, `Field ${field.id} removed.`)));
+        actions.append(button(t("Edit"), () => openField(field.index), { "aria-label": t("Edit field %(field)s", { field: field.id }) }));
+        if (position > 0) actions.append(button(t("Move up"), () => moveField(field.index, field.index - 1), { "aria-label": t("Move field %(field)s up", { field: field.id }) }));
+        if (position < fields.length - 1) actions.append(button(t("Move down"), () => moveField(field.index, field.index + 1), { "aria-label": t("Move field %(field)s down", { field: field.id }) }));
+        actions.append(removeButton(t("Remove field %(field)s", { field: field.id }), () => change("/definitions/edit",
+          { edits: [{ op: "delete", path: ["fields", field.index] }] }, t("Field %(field)s removed.", { field: field.id }))));
         item.append(actions);
       }
       if (fieldEditing && fieldEditing.index === field.index) item.append(fieldForm(field));
       list.append(item);
     });
-    body.append(el("h3", {}, "Fields"), el("p", { class: "hint" }, "In the order they are shown and checked."), list);
+    body.append(el("h3", {}, t("Fields")), el("p", { class: "hint" }, t("In the order they are shown and checked.")), list);
     if (canEdit) {
       if (fieldEditing && fieldEditing.index === null) body.append(fieldForm(null));
-      else body.append(el("div", { class: "buttons" }, el("button", { type: "button", onclick: () => openField(null) }, "Add a field")));
+      else body.append(el("div", { class: "buttons" }, el("button", { type: "button", onclick: () => openField(null) }, t("Add a field"))));
     }
     const preview = el("div", { class: "form-preview-frame", inert: true });
-    preview.innerHTML = structure.preview_html || "<p class=\"hint\">No preview while the form has problems.</p>"; // rendered and escaped by the server
+    if (structure.preview_html) preview.innerHTML = structure.preview_html; // rendered and escaped by the server
+    else preview.append(el("p", { class: "hint" }, t("No preview while the form has problems.")));
     for (const control of preview.querySelectorAll("input, select, textarea, button")) control.setAttribute("form", NO_FORM);
-    body.append(el("section", { class: "form-preview-section", "aria-label": "Preview of the order entry page" },
-      el("h3", {}, "Preview: the order entry page"), preview));
+    body.append(el("section", { class: "form-preview-section", "aria-label": t("Preview of the order entry page") },
+      el("h3", {}, t("Preview: the order entry page")), preview));
   }
 
   function openField(index) {
@@ -459,14 +425,13 @@
   }
 
   async function moveField(index, to) {
-    await change("/definitions/edit", { edits: [{ op: "move", path: ["fields"], index, to }] }, "Field moved.");
+    await change("/definitions/edit", { edits: [{ op: "move", path: ["fields"], index, to }] }, t("Field moved."));
   }
-
 
   function fieldForm(field) {
     const form = el("fieldset", { class: "field-form" });
-    form.append(el("legend", {}, field ? `Change field ${field.id}` : "New field"));
-    const id = el("input", { type: "text", value: field ? field.id : "", placeholder: "e.g. purchase_order" });
+    form.append(el("legend", {}, field ? t("Change field %(field)s", { field: field.id }) : t("New field")));
+    const id = el("input", { type: "text", value: field ? field.id : "", placeholder: t("e.g. purchase_order") });
     const type = selectOf(TYPES, field ? field.type : "text");
     const en = el("input", { type: "text", value: field ? labelOf(field.label, "en") : "" });
     const zh = el("input", { type: "text", lang: "zh", value: field ? labelOf(field.label, "zh") : "" });
@@ -479,9 +444,9 @@
     const options = el("textarea", { rows: "3" });
     options.value = field && Array.isArray(field.options)
       ? field.options.map((o) => (o && typeof o === "object" ? o.value : o)).join("\n") : "";
-    const numberParts = el("div", { class: "builder-row" }, labelled("Smallest value", min), labelled("Largest value", max));
-    const textParts = el("div", { class: "builder-row" }, labelled("Fewest characters", minLength), labelled("Most characters", maxLength));
-    const optionParts = labelled("Options (one per line)", options);
+    const numberParts = el("div", { class: "builder-row" }, labelled(t("Smallest value"), min), labelled(t("Largest value"), max));
+    const textParts = el("div", { class: "builder-row" }, labelled(t("Fewest characters"), minLength), labelled(t("Most characters"), maxLength));
+    const optionParts = labelled(t("Options (one per line)"), options);
     function shown() {
       numberParts.hidden = !NUMERIC.includes(type.value);
       textParts.hidden = !TEXTUAL.includes(type.value);
@@ -491,12 +456,12 @@
     shown();
     const requiredLine = el("div", { class: "builder-field checkbox" });
     required.id = `b-req-${Math.random().toString(36).slice(2, 8)}`;
-    requiredLine.append(required, el("label", { for: required.id }, "Required: an order without it is refused"));
+    requiredLine.append(required, el("label", { for: required.id }, t("Required: an order without it is refused")));
     const when = askWhen(field ? field.visible_if : null);
-    form.append(el("div", { class: "builder-row" }, labelled("Field id (lower case, digits, _)", id), labelled("Type", type)),
-      el("div", { class: "builder-row" }, labelled("Label in English", en), labelled("Label in Chinese", zh)),
-      requiredLine, when.element, labelled("Help (shown beside the field)", help), numberParts, textParts, optionParts);
-    const save = el("button", { type: "button" }, field ? "Save field" : "Add field");
+    form.append(el("div", { class: "builder-row" }, labelled(t("Field id (lower case, digits, _)"), id), labelled(t("Type"), type)),
+      el("div", { class: "builder-row" }, labelled(t("Label in English"), en), labelled(t("Label in Chinese"), zh)),
+      requiredLine, when.element, labelled(t("Help (shown beside the field)"), help), numberParts, textParts, optionParts);
+    const save = el("button", { type: "button" }, field ? t("Save field") : t("Add field"));
     save.addEventListener("click", async () => {
       const edits = fieldEdits(field, {
         id: id.value.trim(), type: type.value, en: en.value.trim(), zh: zh.value.trim(), required: required.checked,
@@ -504,10 +469,11 @@
         options: options.value.split("\n").map((o) => o.trim()).filter(Boolean),
         visible_if: when.read(),
       });
-      const ok = await change("/definitions/edit", { edits }, field ? `Field ${id.value.trim()} saved.` : `Field ${id.value.trim()} added.`);
+      const ok = await change("/definitions/edit", { edits },
+        field ? t("Field %(field)s saved.", { field: id.value.trim() }) : t("Field %(field)s added.", { field: id.value.trim() }));
       if (ok) { fieldEditing = null; draw(); }
     });
-    form.append(el("div", { class: "buttons" }, save, button("Cancel", () => { fieldEditing = null; draw(); })));
+    form.append(el("div", { class: "buttons" }, save, button(t("Cancel"), () => { fieldEditing = null; draw(); })));
     return form;
   }
 
@@ -520,13 +486,13 @@
     const choices = structure.condition_fields || [];
     if (current && (!match || !choices.some((c) => c.path === match[1]))) {
       return {
-        element: el("p", { class: "hint" }, "Asked only when ", el("code", {}, current), " (change that condition in the YAML text)."),
+        element: el("p", { class: "hint" }, t("Asked only when "), el("code", {}, current), t(" (change that condition in the YAML text).")),
         read: () => current,
       };
     }
-    const fieldChoice = selectOf([["", "always"], ...choices.map((c) => [c.path, c.label])], match ? match[1] : "");
-    const op = selectOf([["==", "is"], ["!=", "is not"]], match ? match[2] : "==", { "aria-label": "Comparison" });
-    const value = el("select", { "aria-label": "Value of the condition" });
+    const fieldChoice = selectOf([["", t("always")], ...choices.map((c) => [c.path, c.label])], match ? match[1] : "");
+    const op = selectOf([["==", t("is")], ["!=", t("is not")]], match ? match[2] : "==", { "aria-label": t("Comparison") });
+    const value = el("select", { "aria-label": t("Value of the condition") });
     function fill(keep) {
       const choice = choices.find((c) => c.path === fieldChoice.value);
       op.hidden = value.hidden = !choice;
@@ -535,7 +501,7 @@
     }
     fieldChoice.addEventListener("change", () => fill());
     fill(match ? (match[3] !== undefined ? match[3] : match[4]) : undefined);
-    const element = el("div", { class: "builder-row ask-when" }, labelled("Ask only when", fieldChoice), op, value);
+    const element = el("div", { class: "builder-row ask-when" }, labelled(t("Ask only when"), fieldChoice), op, value);
     return {
       element,
       read: () => {
@@ -586,4 +552,4 @@
     }
     return edits;
   }
-})();
+}

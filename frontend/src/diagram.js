@@ -4,6 +4,8 @@
 // before it): zoom out and in, fit to the screen, actual size; Ctrl + wheel
 // zooms too. The scale survives the editor replacing the diagram as the text
 // changes. A highlighted step (an order's current step) is scrolled into view.
+import { t } from "./text.js";
+
 const STEPS = [0.25, 0.33, 0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 3];
 
 function setup(frame, tools) {
@@ -39,7 +41,11 @@ function setup(frame, tools) {
     element.setAttribute("width", String(Math.round(width * scale)));
     element.setAttribute("height", String(Math.round(height * scale)));
     frame.dataset.scale = scale.toFixed(3);
-    if (level) level.textContent = `${Math.round(scale * 100)}%`;
+    if (level) {
+      const percent = Math.round(scale * 100);
+      level.textContent = `${percent}%`;
+      level.title = t("Shown at %(percent)d%% of its actual size", { percent });
+    }
     if (centre) {
       frame.scrollLeft = centre.x * frame.scrollWidth - frame.clientWidth / 2;
       frame.scrollTop = centre.y * frame.scrollHeight - frame.clientHeight / 2;

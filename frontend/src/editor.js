@@ -23,6 +23,7 @@ import { linter, lintGutter, lintKeymap } from "@codemirror/lint";
 import { yaml, yamlLanguage } from "@codemirror/lang-yaml";
 import { yamlCompletion, yamlSchemaLinter } from "codemirror-json-schema/yaml";
 import { stateExtensions, handleRefresh } from "codemirror-json-schema";
+import { t, tn } from "./text.js";
 
 const DEBOUNCE_MS = 400;
 
@@ -83,13 +84,13 @@ function renderResult(root, result) {
   const tests = document.querySelector("[data-role=tests]");
   const diagram = document.querySelector("[data-role=diagram]");
   if (result.failed) {
-    status.textContent = `Could not check with the server: ${result.failed}`;
+    status.textContent = t("Could not check with the server: %(problem)s", { problem: result.failed });
     status.className = "check-status error";
     return;
   }
   status.textContent = result.valid
-    ? "Valid: no problems found."
-    : `${result.errors.length} problem${result.errors.length === 1 ? "" : "s"} found.`;
+    ? t("Valid: no problems found.")
+    : tn("%(num)d problem found.", "%(num)d problems found.", result.errors.length);
   status.className = `check-status ${result.valid ? "ok" : "error"}`;
   // Server-rendered fragments: every definition-supplied text in them is escaped by the server.
   if (problems && typeof result.problems_html === "string") problems.innerHTML = result.problems_html;
@@ -140,7 +141,7 @@ function guardUnsaved(form, isDirty) {
     event.preventDefault();
     const go = () => { leaving = true; window.location.assign(link.href); };
     if (!dialog || typeof dialog.showModal !== "function") {
-      if (window.confirm("Your edits are not saved. Leave this page and lose them?")) go();
+      if (window.confirm(t("Your edits are not saved. Leave this page and lose them?"))) go();
       return;
     }
     dialog.querySelector("[data-role=leave]").onclick = () => { dialog.close(); go(); };
@@ -164,7 +165,7 @@ function whatIfInPlace(root, form, view) {
     event.preventDefault();
     button.disabled = true;
     target.setAttribute("aria-busy", "true");
-    target.innerHTML = '<p class="hint">Running what-if…</p>';
+    target.replaceChildren(Object.assign(document.createElement("p"), { className: "hint", textContent: t("Running what-if…") }));
     try {
       const body = await postJson("/definitions/whatif", root.dataset.csrf, {
         text: view.state.doc.toString(),
@@ -176,7 +177,7 @@ function whatIfInPlace(root, form, view) {
       const p = document.createElement("p");
       p.className = "notice error";
       p.setAttribute("role", "alert");
-      p.textContent = `What-if did not run: ${error.message || error}`;
+      p.textContent = t("What-if did not run: %(problem)s", { problem: error.message || error });
       target.append(p);
     } finally {
       button.disabled = false;
@@ -211,8 +212,9 @@ function publishWithDiff(root, form, view) {
       const body = await postJson("/definitions/preview", root.dataset.csrf, { text: view.state.doc.toString() });
       dialog.innerHTML = body.html; // rendered and escaped by the server
     } catch (error) {
-      dialog.innerHTML = '<p class="notice error" role="alert"></p><div class="buttons"><button type="button" data-role="close">Close</button></div>';
-      dialog.querySelector("p").textContent = `Could not prepare the publish: ${error.message || error}`;
+      dialog.innerHTML = '<p class="notice error" role="alert"></p><div class="buttons"><button type="button" data-role="close"></button></div>';
+      dialog.querySelector("p").textContent = t("Could not prepare the publish: %(problem)s", { problem: error.message || error });
+      dialog.querySelector("[data-role=close]").textContent = t("Close");
     } finally {
       button.disabled = false;
     }
@@ -240,7 +242,7 @@ function mount(root) {
     keymap.of([indentWithTab, ...defaultKeymap, ...historyKeymap, ...completionKeymap, ...lintKeymap]),
     EditorView.lineWrapping,
     EditorState.readOnly.of(readOnly),
-    EditorView.contentAttributes.of({ "aria-label": textarea.getAttribute("aria-label") || "Definition text" }),
+    EditorView.contentAttributes.of({ "aria-label": textarea.getAttribute("aria-label") || t("Definition text") }),
     EditorView.updateListener.of((update) => {
       if (update.docChanged) textarea.value = update.state.doc.toString();
     }),

@@ -6,6 +6,8 @@
 // change (/definitions/flow-change), which the server writes into the YAML in place
 // (engine/yaml_edit.py, comments kept); the new text goes back into the text editor.
 import dagre from "@dagrejs/dagre";
+import { t, tn } from "./text.js";
+import { draftOf } from "./draft.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const NODE_W = 170;
@@ -20,40 +22,15 @@ function setup(tabs) {
   const status = panel.querySelector("[data-role=flow-status]");
   const canvas = panel.querySelector("[data-role=flow-canvas]");
   const side = panel.querySelector("[data-role=flow-step]");
-  const textarea = pane.querySelector("textarea");
   const csrf = tabs.dataset.csrf;
   const canEdit = tabs.dataset.canEdit === "yes";
   let flow = null;
   let selected = null;
 
-  const editorView = () => window.omsEditor || null;
-  const currentText = () => (editorView() ? editorView().state.doc.toString() : textarea.value);
-
-  function putText(text) {
-    const view = editorView();
-    if (!view) { textarea.value = text; return; }
-    const old = view.state.doc.toString();
-    if (old === text) return;
-    let start = 0;
-    while (start < old.length && start < text.length && old[start] === text[start]) start += 1;
-    let endOld = old.length;
-    let endNew = text.length;
-    while (endOld > start && endNew > start && old[endOld - 1] === text[endNew - 1]) { endOld -= 1; endNew -= 1; }
-    view.dispatch({ changes: { from: start, to: endOld, insert: text.slice(start, endNew) } });
-  }
-
-  async function post(url, payload) {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-csrf-token": csrf },
-      body: JSON.stringify({ text: currentText(), ...payload }),
-      credentials: "same-origin",
-    });
-    let answer = {};
-    try { answer = await response.json(); } catch (error) { answer = {}; }
-    if (!response.ok) throw new Error(answer.detail || response.statusText);
-    return answer;
-  }
+  const draft = draftOf(pane, csrf);
+  const editorView = draft.editorView;
+  const putText = draft.putText;
+  const post = (url, payload) => draft.post(url, payload, false);
 
   function say(message, kind) {
     status.textContent = message;
@@ -81,14 +58,14 @@ function setup(tabs) {
   }
 
   async function load() {
-    say("Reading the flow…");
+    say(t("Reading the flow…"));
     try {
       const answer = await post("/definitions/flow-structure", {});
       flow = answer.flow;
       say("");
     } catch (error) {
       flow = null;
-      say(`Could not read the flow: ${error.message || error}`, "error");
+      say(t("Could not read the flow: %(problem)s", { problem: error.message || error }), "error");
     }
     draw();
   }
@@ -99,12 +76,12 @@ function setup(tabs) {
       putText(answer.text);
       flow = answer.flow;
       const problems = answer.errors.length;
-      say(problems ? `${done} ${problems} problem${problems === 1 ? "" : "s"} to fix: see the steps marked ⚠.`
-        : `${done} The flow is valid.`, problems ? "error" : "ok");
+      say(problems ? `${done} ${tn("%(num)d problem to fix: see the steps marked ⚠.", "%(num)d problems to fix: see the steps marked ⚠.", problems)}`
+        : `${done} ${t("The flow is valid.")}`, problems ? "error" : "ok");
       draw();
       return true;
     } catch (error) {
-      say(`Not changed: ${error.message || error}`, "error");
+      say(t("Not changed: %(problem)s", { problem: error.message || error }), "error");
       return false;
     }
   }
@@ -115,7 +92,7 @@ function setup(tabs) {
     canvas.replaceChildren();
     side.replaceChildren();
     if (!flow) return;
-    if (!flow.readable) { say(`Fix the text first: ${flow.problem}`, "error"); return; }
+    if (!flow.readable) { say(t("Fix the text first: %(problem)s", { problem: flow.problem }), "error"); return; }
     const steps = new Map(flow.steps.map((s) => [s.id, s]));
     if (selected && !steps.has(selected)) selected = null;
     const graph = new dagre.graphlib.Graph({ multigraph: true });
@@ -133,7 +110,7 @@ function setup(tabs) {
     dagre.layout(graph);
     const size = graph.graph();
     const picture = svg("svg", { class: "flow-editor-diagram", viewBox: `0 0 ${size.width} ${size.height}`,
-      width: size.width, height: size.height, role: "group", "aria-label": `Flow ${flow.name || ""}` });
+      width: size.width, height: size.height, role: "group", "aria-label": t("Flow %(name)s", { name: flow.name || "" }) });
     const defs = svg("defs");
     defs.append(marker());
     picture.append(defs);
@@ -149,11 +126,12 @@ function setup(tabs) {
         class: `fe-node type-${step.type}${step.errors.length ? " has-errors" : ""}${step.id === selected ? " selected" : ""}${step.id === flow.start ? " start" : ""}`,
         transform: `translate(${box.x - NODE_W / 2},${box.y - NODE_H / 2})`,
         "data-step": step.id, tabindex: 0, role: "button",
-        "aria-label": `Step ${step.id} (${step.type})${step.errors.length ? `, ${step.errors.length} problem${step.errors.length === 1 ? "" : "s"}` : ""}`,
+        "aria-label": `${t("Step %(step)s (%(type)s)", { step: step.id, type: step.type })}${step.title ? `: ${step.title}` : ""}${step.errors.length ? `, ${tn("%(num)d problem", "%(num)d problems", step.errors.length)}` : ""}`,
       });
       group.append(svg("rect", { width: NODE_W, height: NODE_H, rx: step.type === "switch" ? 2 : 8 }));
       group.append(svg("text", { x: 10, y: 19, class: "fe-id" }, step.id));
-      const detail = step.activity || step.status || "";
+      if (step.title && !step.errors.length) group.append(svg("title", {}, step.title));
+      const detail = step.activity || step.method || step.status || "";
       group.append(svg("text", { x: 10, y: 36, class: "fe-type" }, `${step.type}${detail ? ` · ${detail}` : ""}`.slice(0, 30)));
       if (step.errors.length) {
         group.append(svg("text", { x: NODE_W - 8, y: 19, class: "fe-warn", "text-anchor": "end" }, `⚠ ${step.errors.length}`));
@@ -170,7 +148,7 @@ function setup(tabs) {
         ...flow.general_errors.map((e) => el("li", { text: `${e.path}: ${e.message}` }))));
     }
     if (selected) side.append(stepPanel(steps.get(selected)));
-    else side.append(el("p", { class: "hint", text: "Click a step to change it, add a step after it or delete it." }));
+    else side.append(el("p", { class: "hint", text: t("Click a step to change it, add a step after it or delete it.") }));
   }
 
   function marker() {
@@ -188,42 +166,44 @@ function setup(tabs) {
       select.append(el("option", { value: step.id, text: step.id, selected: step.id === value }));
     }
     if (value && !flow.steps.some((s) => s.id === value)) {
-      select.prepend(el("option", { value, text: `${value} (missing)`, selected: true }));
+      select.prepend(el("option", { value, text: t("%(step)s (missing)", { step: value }), selected: true }));
     }
     return select;
   }
 
   function stepPanel(step) {
     const box = el("div", { class: "fe-step", "data-step": step.id });
-    box.append(el("h3", { tabindex: -1, text: `Step ${step.id}` }));
-    box.append(el("p", { class: "fe-kind", text: [step.type, step.activity, step.status && `status ${step.status}`, step.title].filter(Boolean).join(" · ") }));
+    box.append(el("h3", { tabindex: -1, text: t("Step %(step)s", { step: step.id }) }));
+    box.append(el("p", { class: "fe-kind", text: [step.type, step.activity, step.method, step.status && t("status %(status)s", { status: step.status }), step.title].filter(Boolean).join(" · ") }));
+    box.append(titleForm(step));
     if (step.errors.length) {
       box.append(el("ul", { class: "fe-errors", role: "list" }, ...step.errors.map((e) => el("li", { text: `${e.path}: ${e.message}` }))));
     }
     if (step.outcomes.length) {
       const list = el("table", { class: "fe-outcomes" });
       for (const outcome of step.outcomes) {
-        const select = targetSelect(`Outcome ${outcome.label} of ${step.id} goes to`, outcome.target);
+        const select = targetSelect(t("Outcome %(outcome)s of %(step)s goes to", { outcome: outcome.label, step: step.id }), outcome.target);
         select.disabled = !canEdit;
         select.addEventListener("change", () => change({ op: "connect", step: step.id, outcome: outcome.key, target: select.value },
-          `${step.id} ${outcome.label} now goes to ${select.value}.`));
+          t("%(step)s %(outcome)s now goes to %(target)s.", { step: step.id, outcome: outcome.label, target: select.value })));
         list.append(el("tr", {}, el("th", { scope: "row", text: outcome.label }), el("td", {}, "→ ", select)));
       }
-      box.append(el("h4", { text: "Outcomes" }), list);
+      box.append(el("h4", { text: t("Outcomes") }), list);
     }
     for (const wait of step.durations) {
-      const input = el("input", { type: "text", value: wait.words, placeholder: "e.g. 3 days", "aria-label": `${wait.field} of ${step.id}`, readonly: !canEdit });
-      const form = el("form", { class: "fe-duration" }, el("label", { text: `${wait.field === "due" ? "Due in" : wait.field === "timeout" ? "Times out after" : "Escalation due in"} ` }, input));
-      if (canEdit) form.append(el("button", { type: "submit", class: "small secondary", text: "Set" }));
+      const input = el("input", { type: "text", value: wait.words, placeholder: t("e.g. 3 days"), "aria-label": `${wait.field} of ${step.id}`, readonly: !canEdit });
+      const form = el("form", { class: "fe-duration" }, el("label", { text: `${wait.field === "due" ? t("Due in") : wait.field === "timeout" ? t("Times out after") : t("Escalation due in")} ` }, input));
+      if (canEdit) form.append(el("button", { type: "submit", class: "small secondary", text: t("Set") }));
       form.addEventListener("submit", (event) => {
         event.preventDefault();
-        change({ op: "duration", step: step.id, field: wait.field, words: input.value }, `${step.id} ${wait.field} set to ${input.value}.`);
+        change({ op: "duration", step: step.id, field: wait.field, words: input.value },
+          t("%(step)s %(field)s set to %(words)s.", { step: step.id, field: wait.field, words: input.value }));
       });
       box.append(form);
     }
     if (step.references.length) {
-      box.append(el("h4", { text: "Led to from" }),
-        el("ul", { class: "fe-references" }, ...step.references.map((r) => el("li", { text: r.step ? `${r.step} · ${r.outcome}` : "the start of the flow" }))));
+      box.append(el("h4", { text: t("Led to from") }),
+        el("ul", { class: "fe-references" }, ...step.references.map((r) => el("li", { text: r.step ? `${r.step} · ${r.outcome}` : t("the start of the flow") }))));
     }
     if (canEdit) {
       box.append(insertForm(step), deleteForm(step));
@@ -233,38 +213,55 @@ function setup(tabs) {
 
   function field(label, control) { return el("label", { class: "fe-field" }, el("span", { text: label }), control); }
 
+  // The title people see for the step (the inbox's task, the order's timeline); empty: none.
+  function titleForm(step) {
+    const input = el("input", { type: "text", value: step.title || "", "aria-label": t("Title of step %(step)s", { step: step.id }), readonly: !canEdit, maxlength: 200 });
+    const form = el("form", { class: "fe-title" }, el("label", { class: "fe-field" }, el("span", { text: t("Title") }), input));
+    if (!canEdit) return form;
+    form.append(el("button", { type: "submit", class: "small secondary", text: t("Set title") }));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const title = input.value.trim();
+      change({ op: "title", step: step.id, title },
+        title ? t("Title of %(step)s set to “%(title)s”.", { step: step.id, title }) : t("Title of %(step)s removed.", { step: step.id }));
+    });
+    return form;
+  }
+
   function insertForm(step) {
     const form = el("form", { class: "fe-insert" });
-    form.append(el("h4", { text: `Add a step after ${step.id}` }));
-    if (!step.outcomes.length) { form.append(el("p", { class: "hint", text: "An end step leads nowhere." })); return form; }
-    const after = el("select", {}, ...step.outcomes.map((o) => el("option", { value: o.key, text: `${o.label} (now → ${o.target})` })));
-    const type = el("select", {}, ...flow.catalogue.types.map((t) => el("option", { value: t.type, text: `${t.type}: ${t.summary}` })));
+    form.append(el("h4", { text: t("Add a step after %(step)s", { step: step.id }) }));
+    if (!step.outcomes.length) { form.append(el("p", { class: "hint", text: t("An end step leads nowhere.") })); return form; }
+    const after = el("select", {}, ...step.outcomes.map((o) => el("option", { value: o.key, text: t("%(outcome)s (now → %(target)s)", { outcome: o.label, target: o.target }) })));
+    const type = el("select", {}, ...flow.catalogue.types.map((kind) => el("option", { value: kind.type, text: `${kind.type}: ${t(kind.summary)}` })));
     const id = el("input", { type: "text", pattern: "[a-z][a-z0-9_]*", required: true });
     const title = el("input", { type: "text" });
     const stepStatus = el("input", { type: "text", pattern: "[a-z][a-z0-9_]*" });
     const activity = el("select", {}, ...flow.catalogue.activities.map((a) => el("option", { value: a.name, text: a.name, title: a.summary })));
     const role = el("select", {}, ...flow.catalogue.roles.map((r) => el("option", { value: r, text: r, selected: r === "operator" })));
-    const due = el("input", { type: "text", value: "1 day", placeholder: "e.g. 4 hours" });
-    const reject = targetSelect("On reject go to", "", [{ value: "", text: "(where this outcome led)" }]);
+    const due = el("input", { type: "text", value: "1 day", placeholder: t("e.g. 4 hours") });
+    const reject = targetSelect(t("On reject go to"), "", [{ value: "", text: t("(where this outcome led)") }]);
     const event = el("input", { type: "text", pattern: "[a-z][a-z0-9_]*" });
     const timeout = el("input", { type: "text", value: "1 day" });
     const when = el("input", { type: "text", value: "true" });
     const rules = el("input", { type: "text" });
+    const http = httpFields();
     const parts = {
-      approval: [field("Who decides", role), field("Due in", due), field("On reject go to", reject)],
-      activity: [field("Activity", activity)],
-      wait: [field("Event waited for", event), field("Times out after", timeout)],
-      switch: [field("Condition", when)],
-      audit: [field("Rule set", rules)],
+      approval: [field(t("Who decides"), role), field(t("Due in"), due), field(t("On reject go to"), reject)],
+      activity: [field(t("Activity"), activity)],
+      wait: [field(t("Event waited for"), event), field(t("Times out after"), timeout)],
+      switch: [field(t("Condition"), when)],
+      audit: [field(t("Rule set"), rules)],
+      http: http.parts,
       end: [],
     };
     const extra = el("div", { class: "fe-extra" });
     const showExtra = () => extra.replaceChildren(...parts[type.value]);
     type.addEventListener("change", showExtra);
     showExtra();
-    form.append(field("After the outcome", after), field("Type of the new step", type), field("Id of the new step", id),
-      field("Title", title), field("Status shown on the order", stepStatus), extra,
-      el("button", { type: "submit", text: "Add step" }));
+    form.append(field(t("After the outcome"), after), field(t("Type of the new step"), type), field(t("Id of the new step"), id),
+      field(t("Title"), title), field(t("Status shown on the order"), stepStatus), extra,
+      el("button", { type: "submit", text: t("Add step") }));
     form.addEventListener("submit", async (submitted) => {
       submitted.preventDefault();
       const spec = { type: type.value, id: id.value.trim(), title: title.value.trim() || undefined, status: stepStatus.value.trim() || undefined };
@@ -273,8 +270,10 @@ function setup(tabs) {
       if (type.value === "wait") Object.assign(spec, { event: event.value.trim(), timeout: timeout.value });
       if (type.value === "switch") spec.when = when.value;
       if (type.value === "audit") spec.rules = rules.value.trim();
+      if (type.value === "http") Object.assign(spec, http.spec());
       const label = step.outcomes.find((o) => o.key === after.value).label;
-      if (await change({ op: "insert_after", step: step.id, outcome: after.value, new: spec }, `Step ${spec.id} added after ${step.id} (${label}).`)) {
+      if (await change({ op: "insert_after", step: step.id, outcome: after.value, new: spec },
+        t("Step %(new)s added after %(step)s (%(outcome)s).", { new: spec.id, step: step.id, outcome: label }))) {
         selected = spec.id;
         draw();
       }
@@ -282,24 +281,68 @@ function setup(tabs) {
     return form;
   }
 
+  // An http step: the method, where it goes (a named endpoint and a path, or an https URL), an optional
+  // body, the values saved from its answer, and which error outcomes lead elsewhere than `next`.
+  function httpFields() {
+    const method = el("select", {}, ...flow.catalogue.http_methods.map((m) => el("option", { value: m, text: m, selected: m === "POST" })));
+    const endpoint = el("input", { type: "text", pattern: "[a-z][a-z0-9_]*", placeholder: t("e.g. fraud") });
+    const path = el("input", { type: "text", placeholder: "/v1/score/{{ order.id | urlencode }}" });
+    const url = el("input", { type: "url", placeholder: "https://risk.example.com/v1/score" });
+    const body = el("textarea", { rows: 3, placeholder: '{"order": {{ order.id | tojson }}}' });
+    const pairs = el("div", { class: "fe-pairs" });
+    const addPair = () => {
+      const number = pairs.children.length + 1;
+      pairs.append(el("div", { class: "fe-pair" },
+        el("input", { type: "text", pattern: "[a-z][a-z0-9_]*", "aria-label": t("Name of saved value %(num)s", { num: number }), placeholder: t("e.g. score") }),
+        el("input", { type: "text", "aria-label": t("Expression of saved value %(num)s", { num: number }), placeholder: "body.score" })));
+    };
+    addPair();
+    const more = el("button", { type: "button", class: "small secondary", text: t("Save another value"), onclick: addPair });
+    const errors = el("input", { type: "text", placeholder: t("e.g. 404, 5xx, timeout") });
+    const errorTo = targetSelect(t("On an error go to"), "", [{ value: "", text: t("(where this outcome led)") }]);
+    const parts = [
+      field(t("Method"), method),
+      field(t("Endpoint (named in OMS_HTTP_ENDPOINTS)"), endpoint),
+      field(t("Path after the endpoint"), path),
+      field(t("Or an https URL"), url),
+      field(t("Body (optional)"), body),
+      el("fieldset", { class: "fe-save" }, el("legend", { text: t("Saved from the answer (results.<step>.<name>)") }), pairs, more),
+      field(t("Errors that go elsewhere"), errors),
+      field(t("On an error go to"), errorTo),
+    ];
+    const spec = () => ({
+      method: method.value,
+      endpoint: endpoint.value.trim() || undefined,
+      path: path.value.trim() || undefined,
+      url: url.value.trim() || undefined,
+      body: body.value.trim() ? body.value : undefined,
+      save: [...pairs.children].map((row) => row.querySelectorAll("input"))
+        .filter(([key, expression]) => key.value.trim() || expression.value.trim())
+        .map(([key, expression]) => ({ key: key.value.trim(), expression: expression.value.trim() })),
+      on_error: errors.value.split(",").map((e) => e.trim()).filter(Boolean),
+      on_error_to: errorTo.value || undefined,
+    });
+    return { parts, spec };
+  }
+
   function deleteForm(step) {
     const box = el("div", { class: "fe-delete" });
-    const ask = el("button", { type: "button", class: "secondary danger", text: `Delete step ${step.id}…` });
+    const ask = el("button", { type: "button", class: "secondary danger", text: t("Delete step %(step)s…", { step: step.id }) });
     ask.addEventListener("click", () => {
       const others = flow.steps.filter((s) => s.id !== step.id);
-      const reconnect = el("select", { "aria-label": `Steps that led to ${step.id} now go to` },
-        el("option", { value: "", text: "(nowhere: I will connect them myself)" }),
+      const reconnect = el("select", { "aria-label": t("Steps that led to %(step)s now go to", { step: step.id }) },
+        el("option", { value: "", text: t("(nowhere: I will connect them myself)") }),
         ...others.map((s) => el("option", { value: s.id, text: s.id })));
       const firstTarget = step.outcomes.map((o) => o.target).find((t) => t && t !== step.id);
       if (firstTarget) reconnect.value = firstTarget;
-      const confirm = el("button", { type: "button", class: "danger", text: `Delete ${step.id}` });
+      const confirm = el("button", { type: "button", class: "danger", text: t("Delete %(step)s", { step: step.id }) });
       confirm.addEventListener("click", () => change({ op: "delete", step: step.id, reconnect_to: reconnect.value || null },
-        `Step ${step.id} deleted.`));
+        t("Step %(step)s deleted.", { step: step.id })));
       const refs = step.references.length
         ? el("ul", { class: "fe-references" }, ...step.references.map((r) => el("li", { text: `${r.path}${r.step ? ` (${r.step} · ${r.outcome})` : ""}` })))
-        : el("p", { text: "No step leads to it." });
-      box.replaceChildren(el("p", { role: "alert", text: `${step.references.length} reference${step.references.length === 1 ? "" : "s"} to ${step.id}:` }),
-        refs, field("They now go to", reconnect), confirm);
+        : el("p", { text: t("No step leads to it.") });
+      box.replaceChildren(el("p", { role: "alert", text: tn("%(num)d reference to %(step)s:", "%(num)d references to %(step)s:", step.references.length, { step: step.id }) }),
+        refs, field(t("They now go to"), reconnect), confirm);
     });
     box.append(ask);
     return box;

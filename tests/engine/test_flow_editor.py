@@ -151,3 +151,125 @@ def test_bad_changes_are_refused_naming_the_definition_path(change, message):
     with pytest.raises(Invalid) as caught:
         change_edits(load(ORDER).raw, change)
     assert caught.value.message == message
+
+
+def test_a_steps_title_is_set_in_place_changed_and_removed_with_every_comment_kept():
+    raw = load(ORDER).raw
+    index = next(i for i, s in enumerate(raw["steps"]) if s["id"] == "record_payment")
+    assert "title" not in raw["steps"][index]
+    titled = _changed({"op": "title", "step": "record_payment", "title": "  Record the payment  "})
+    assert load(titled).raw["steps"][index]["title"] == "Record the payment"
+    assert _comments(titled) == _comments(ORDER)
+    assert flow_view(titled, [])["steps"][index]["title"] == "Record the payment"
+    renamed = _changed({"op": "title", "step": "record_payment", "title": "Payment arrived"}, titled)
+    assert load(renamed).raw["steps"][index]["title"] == "Payment arrived"
+    assert _changed({"op": "title", "step": "record_payment", "title": ""}, renamed) == ORDER
+
+
+@pytest.mark.parametrize(
+    ("title", "message"),
+    [
+        (None, "$.steps[5].title: a title is text of at most 200 characters"),
+        ("x" * 201, "$.steps[5].title: a title is text of at most 200 characters"),
+    ],
+)
+def test_a_title_that_is_not_text_is_refused_naming_the_path(title, message):
+    with pytest.raises(Invalid) as caught:
+        change_edits(load(ORDER).raw, {"op": "title", "step": "record_payment", "title": title})
+    assert caught.value.message == message
+
+
+def test_an_http_step_goes_after_payment_with_its_request_saves_and_error_outcomes():
+    change = {
+        "op": "insert_after",
+        "step": "record_payment",
+        "outcome": "next",
+        "new": {
+            "type": "http",
+            "id": "fraud_check",
+            "method": "post",
+            "endpoint": "fraud",
+            "path": "v1/score/{{ order.id | urlencode }}",
+            "body": '{"order": {{ order.id | tojson }},\n "total": {{ order.total }}}',
+            "save": [{"key": "score", "expression": "body.score"}, {"key": "risky", "expression": "body.score > 80"}],
+            "on_error": ["404", " 5XX "],
+            "on_error_to": "release_cancelled",
+        },
+    }
+    text = _changed(change)
+    assert (
+        "    next: fraud_check\n\n"
+        "  - id: fraud_check\n"
+        "    type: http\n"
+        "    method: POST\n"
+        "    endpoint: fraud\n"
+        '    path: "/v1/score/{{ order.id | urlencode }}"\n'
+        "    body: |\n"
+        '      {"order": {{ order.id | tojson }},\n'
+        '       "total": {{ order.total }}}\n'
+        '    save: {score: body.score, risky: "body.score > 80"}\n'
+        "    next: delivery_method\n"
+        "    on_error: {'404': release_cancelled, 5xx: release_cancelled}\n\n"
+        "  # Store customers may take the goods with them.\n" in text
+    )
+    assert _comments(text) == _comments(ORDER)
+    assert load(text).errors == ()
+    node = next(s for s in flow_view(text, [])["steps"] if s["id"] == "fraud_check")
+    assert (node["method"], [(o["key"], o["target"]) for o in node["outcomes"]]) == (
+        "POST",
+        [("next", "delivery_method"), ("on_error.404", "release_cancelled"), ("on_error.5xx", "release_cancelled")],
+    )
+    # Each outcome is connected anew like any other.
+    text = _changed({"op": "connect", "step": "fraud_check", "outcome": "on_error.5xx", "target": "ship"}, text)
+    assert "    on_error: {'404': release_cancelled, 5xx: ship}\n" in text
+
+
+def test_an_http_step_the_flow_cannot_take_is_marked_on_its_node_by_validation():
+    new = {"type": "http", "id": "score", "method": "GET", "url": "http://risk.example.com/score", "body": "{}"}
+    text = _changed({"op": "insert_after", "step": "record_payment", "outcome": "next", "new": new})
+    errors = [{"path": e.path, "message": e.message} for e in load(text).errors]
+    node = next(s for s in flow_view(text, errors)["steps"] if s["id"] == "score")
+    assert [e["path"] for e in node["errors"]] == ["$.steps[6].url", "$.steps[6].body"]
+
+
+@pytest.mark.parametrize(
+    ("new", "message"),
+    [
+        (
+            {"method": "FETCH", "url": "https://x.example"},
+            "$.steps[5].next (new step).method: one of GET, POST, PUT, PATCH, DELETE",
+        ),
+        (
+            {"method": "POST", "endpoint": "Risk Service"},
+            "$.steps[5].next (new step).endpoint: an endpoint's name (OMS_HTTP_ENDPOINTS) is lower-case letters, "
+            "digits and _ (e.g. approve_payment)",
+        ),
+        (
+            {
+                "method": "POST",
+                "url": "https://x.example",
+                "save": [{"key": "a", "expression": "1"}, {"key": "a", "expression": "2"}],
+            },
+            "$.steps[5].next (new step).save[1].key: 'a' is saved already",
+        ),
+        (
+            {"method": "POST", "url": "https://x.example", "on_error": ["6xx"]},
+            "$.steps[5].next (new step).on_error: '6xx' is not an outcome of an http step: a status (404), "
+            "a class (4xx, 5xx), timeout or unreachable",
+        ),
+        (
+            {"method": "POST", "url": "https://x.example", "on_error": ["timeout"], "on_error_to": "nowhere"},
+            "$.steps[5].next (new step).on_error_to: no step 'nowhere' in this flow",
+        ),
+    ],
+)
+def test_an_http_step_that_cannot_be_written_is_refused_naming_the_field(new, message):
+    change = {
+        "op": "insert_after",
+        "step": "record_payment",
+        "outcome": "next",
+        "new": {"type": "http", "id": "x", **new},
+    }
+    with pytest.raises(Invalid) as caught:
+        change_edits(load(ORDER).raw, change)
+    assert caught.value.message == message

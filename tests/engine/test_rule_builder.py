@@ -8,9 +8,11 @@ import pytest
 
 from engine.definitions import load, validate_text
 from engine.rule_builder import (
+    RETURN_FACTS,
     ConditionError,
     condition_of,
     expression_of,
+    return_rule_fields,
     rule_edits,
     rule_fields,
     rules_view,
@@ -20,6 +22,9 @@ from engine.yaml_edit import apply_edits, parse_edits
 DEFINITIONS = Path(__file__).resolve().parents[2] / "definitions"
 AUDIT = (DEFINITIONS / "rules" / "order_audit.yaml").read_text(encoding="utf-8")
 FORM = load((DEFINITIONS / "forms" / "order.yaml").read_text(encoding="utf-8")).raw
+RETURN_FORM = load((DEFINITIONS / "forms" / "return_request.yaml").read_text(encoding="utf-8")).raw
+POLICY = (DEFINITIONS / "rules" / "return_policy.yaml").read_text(encoding="utf-8")
+STEPS = (Path(__file__).resolve().parents[2] / "services" / "returns" / "steps.py").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(
@@ -34,6 +39,8 @@ FORM = load((DEFINITIONS / "forms" / "order.yaml").read_text(encoding="utf-8")).
         "order.channel == 'marketplace' or order.total <= 10.5",
         "some(order.lines, #.sku == 'LAPTOP-14') and order.shipping_address.country not in ['DE', 'FR']",
         'order.customer.name == "O\'Brien"',
+        "some(facts.lines, #.category in ['food', 'hygiene', 'gift_card'])",
+        "return.reason == 'damaged_on_arrival' and facts.value < 30",
     ],
 )
 def test_what_the_builder_writes_it_reads_back_the_same(expression):
@@ -60,7 +67,7 @@ def test_the_seeds_rule_reads_as_two_comparisons_joined_by_and():
         "order.total * 2 > 100",
         "a and b or c",
         "facts.x > 1 and facts.y < 2 or facts.z",
-        "some(facts.lines, #.category in ['food'])",
+        "some(return.lines, #.category in ['food'])",
         "len(order.lines) > 3",
         "order.total >",
     ],
@@ -132,7 +139,7 @@ def test_changing_a_rule_sets_only_what_changed_and_a_tag_goes_when_the_action_i
         "id": "high_value",
         "condition": {"join": "and", "terms": [{"field": "order.total", "op": ">=", "value": 2000}]},
         "action": "review",
-        "reason": rules[index]["reason"],
+        "reason": rules[index]["reason"]["en"],  # the builder edits the English of a reason given per language
     }
     assert rule_edits(rules, index, spec) == [
         {"op": "set", "path": ["rules", index, "when"], "value": "order.total >= 2000"},
@@ -173,3 +180,35 @@ def test_fields_come_from_the_form_any_line_and_every_fact_with_types_and_sample
     assert fields["facts.velocity.ip"].sample == 2
     assert fields["facts.credit.remaining"].type == "number"  # from the ordinary facts when not recorded
     assert "facts.regions_version" not in fields
+
+
+def test_a_return_policy_offers_the_return_its_lines_and_the_facts_the_return_audit_computes():
+    request = {"kind": "refund", "reason": "damaged_on_arrival", "value": 19.0}
+    facts = {"days_since_delivery": 4.5, "value": 19.0, "lines": [{"category": "kitchen", "qty": 1}]}
+    fields = {f.path: f for f in return_rule_fields(FORM, RETURN_FORM, {"total": 99.0}, request, facts)}
+    reason = fields["return.reason"]
+    assert (reason.type, reason.sample, reason.group) == ("text", "damaged_on_arrival", "Return")
+    assert "damaged_on_arrival" in reason.options and "changed_mind" in reason.options
+    assert fields["facts.reason"].options == reason.options
+    assert fields["facts.kind"].options == ("refund", "exchange")
+    assert (fields["facts.days_since_delivery"].type, fields["facts.days_since_delivery"].sample) == ("number", 4.5)
+    assert fields["facts.quantity_ok"].type == "boolean"
+    line = fields["facts.lines[].category"]
+    assert (line.type, line.sample, line.group) == ("text", "kitchen", "Any returned line")
+    assert (fields["order.total"].sample, fields["order.total"].group) == (99.0, "Returned order")
+    assert not [path for path in fields if path.startswith("facts.velocity") or path == "facts.first_time_address"]
+
+
+def test_the_return_facts_offered_are_the_ones_the_return_audit_computes():
+    # services/returns/steps.py return_facts: every key the builder offers is one it returns.
+    for key in RETURN_FACTS:
+        assert f'"{key}":' in STEPS, key
+
+
+def test_every_return_policy_rule_reads_into_the_builder_with_the_fields_it_offers():
+    views = rules_view(load(POLICY).raw)
+    fields = {f.path for f in return_rule_fields(FORM, RETURN_FORM, None, None, None)}
+    for view in views:
+        assert view["condition"] is not None, view["id"]
+        assert expression_of(view["condition"]) == view["when"]
+        assert {t["field"] for t in view["condition"]["terms"]} <= fields, view["id"]

@@ -60,13 +60,16 @@ NEW_RULE = {
 
 def test_a_new_rule_goes_at_the_end_of_the_rules_set_apart_like_the_others_and_the_tests_comment_stays_put():
     after = edit(AUDIT, {"op": "insert", "path": ["rules"], "value": NEW_RULE})
-    assert changed(AUDIT, after) == [
-        "+  - id: big_new_address",
-        '+    when: "order.total > 5000 and facts.first_time_address"',
-        "+    action: review",
-        '+    reason: "amount {{ order.total }} to a first-time address"',
-        "+",
-    ]
+    added = (
+        "\n\n  - id: big_new_address\n"
+        '    when: "order.total > 5000 and facts.first_time_address"\n'
+        "    action: review\n"
+        '    reason: "amount {{ order.total }} to a first-time address"\n'
+        "\n# Test cases: run on every validation"
+    )
+    assert added in after
+    # Five lines added (the rule and the blank line setting it apart), none removed or changed.
+    assert sorted(changed(AUDIT, after)) == sorted(["+" + line for line in added.splitlines()[2:6]] + ["+"])
     assert after.index("id: big_new_address") < after.index("# Test cases: run on every validation")
     assert comments(after) == comments(AUDIT)
     assert validate_text(after).errors == ()

@@ -90,3 +90,101 @@ def test_analyst_inserts_an_approval_step_after_payment_on_the_diagram(stack, si
     stack.wait_status(order_id, "payment_check")
     task = stack.open_task(order_id)
     assert task["step"] == "approve_payment"
+
+
+def test_analyst_inserts_an_http_step_after_payment_connects_it_and_publishes(stack, signed_in_at, restored):  # noqa: F811
+    restored("flow", "order")
+    comments = _comments(_live(stack, "flow", "order"))
+
+    page = signed_in_at("analyst", "/definitions/flow/order")
+    expect(page.locator(".cm-editor")).to_be_visible()
+    page.get_by_role("tab", name="Flow editor").click()
+    editor = page.locator("[data-role=flow-editor]")
+    status = editor.locator("[data-role=flow-status]")
+
+    def add_http_after_payment(step_id: str, **fields: str) -> None:
+        editor.get_by_role("button", name="Step record_payment (activity)").click()
+        form = editor.locator(".fe-step[data-step='record_payment'] form.fe-insert")
+        form.get_by_label("Type of the new step").select_option("http")
+        form.get_by_label("Id of the new step").fill(step_id)
+        for label, value in fields.items():
+            control = form.get_by_label(re.compile("^" + re.escape(label)))  # its name goes on with its value
+            if control.evaluate("e => e.tagName") == "SELECT":
+                control.select_option(value)
+            else:
+                control.fill(value)
+        form.get_by_role("button", name="Add step").click()
+
+    # A plain-http URL to another machine is written, and validation marks it on the new node.
+    add_http_after_payment("score", **{"Or an https URL": "http://risk.example.com/v1/score"})
+    expect(status).to_have_text(
+        "Step score added after record_payment (next). 1 problem to fix: see the steps marked ⚠."
+    )
+    marked = editor.get_by_role("button", name="Step score (http), 1 problem")
+    expect(marked).to_be_visible()
+    expect(marked.locator(".fe-warn")).to_have_text("⚠ 1")
+    side = editor.locator(".fe-step[data-step='score']")
+    expect(side.locator(".fe-errors")).to_contain_text("$.steps[6].url: must be https: plain http is accepted only")
+    side.get_by_role("button", name="Delete step score…").click()
+    expect(side.get_by_label("Steps that led to score now go to")).to_have_value("delivery_method")
+    side.get_by_role("button", name="Delete score").click()
+    expect(status).to_have_text("Step score deleted. The flow is valid.")
+
+    # The analyst's http step: a named endpoint and its path, a body, a saved value, two error outcomes.
+    add_http_after_payment(
+        "fraud_check",
+        **{
+            "Title": "Ask the fraud service",
+            "Method": "POST",
+            "Endpoint (named in OMS_HTTP_ENDPOINTS)": "fraud",
+            "Path after the endpoint": "/v1/score/{{ order.id | urlencode }}",
+            "Body (optional)": '{"order": {{ order.id | tojson }},\n "total": {{ order.total }}}',
+            "Name of saved value 1": "score",
+            "Expression of saved value 1": "body.score",
+            "Errors that go elsewhere": "5xx, timeout",
+        },
+    )
+    expect(status).to_have_text("Step fraud_check added after record_payment (next). The flow is valid.")
+    added = editor.get_by_role("button", name="Step fraud_check (http): Ask the fraud service")
+    expect(added).to_be_visible()
+    expect(added.locator(".fe-type")).to_have_text("http · POST")
+    side = editor.locator(".fe-step[data-step='fraud_check']")
+    expect(side.get_by_label("Outcome next of fraud_check goes to")).to_have_value("delivery_method")
+    expect(side.get_by_label("Outcome error 5xx of fraud_check goes to")).to_have_value("delivery_method")
+    expect(side.locator(".fe-references")).to_contain_text("record_payment · next")
+
+    # Connected on the diagram: a failing fraud service sends the order to a person's review.
+    side.get_by_label("Outcome error 5xx of fraud_check goes to").select_option("manual_review")
+    expect(status).to_have_text("fraud_check error 5xx now goes to manual_review. The flow is valid.")
+    side = editor.locator(".fe-step[data-step='fraud_check']")
+    side.get_by_label("Outcome error timeout of fraud_check goes to").select_option("manual_review")
+    expect(status).to_have_text("fraud_check error timeout now goes to manual_review. The flow is valid.")
+
+    page.get_by_role("tab", name="YAML text").click()
+    expect(page.locator("[data-role=status]")).to_have_text("Valid: no problems found.")
+    text = page.evaluate("window.omsEditor.state.doc.toString()")
+    assert [c for c in comments if c not in _comments(text)] == []
+    assert (
+        "    next: fraud_check\n\n"
+        "  - id: fraud_check\n"
+        "    type: http\n"
+        "    title: Ask the fraud service\n"
+        "    method: POST\n"
+        "    endpoint: fraud\n"
+        '    path: "/v1/score/{{ order.id | urlencode }}"\n'
+        "    body: |\n"
+        '      {"order": {{ order.id | tojson }},\n'
+        '       "total": {{ order.total }}}\n'
+        "    save: {score: body.score}\n"
+        "    next: delivery_method\n"
+        "    on_error: {5xx: manual_review, timeout: manual_review}\n\n"
+        "  # Store customers may take the goods with them.\n" in text
+    )
+    assert load(text).errors == ()
+
+    page.get_by_role("button", name="Publish…").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Note: why this change").fill("orders are scored by the fraud service once paid")
+    dialog.get_by_role("button", name=re.compile(r"^Publish v\d+$")).click()
+    expect(page.locator(".notices .notice.ok")).to_contain_text("Published flow order")
+    assert _live(stack, "flow", "order") == text

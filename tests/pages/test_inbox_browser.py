@@ -317,7 +317,9 @@ def test_analyst_sees_the_inbox_read_only(stack, slow_review, signed_in):
 
     page.goto(f"/orders/{order_id}")
     expect(page.get_by_role("heading", level=1)).to_contain_text(re.compile("on.hold|held", re.IGNORECASE))
-    expect(page.locator("main button")).to_have_count(0)
+    # No order action; the one button is the designer's: this order as a test case of the audit rules.
+    expect(page.locator("main button")).to_have_count(1)
+    expect(page.locator("main button")).to_have_text("Make this a test case")
 
 
 def test_bulk_approve_shows_one_result_per_order(stack, slow_review, signed_in):
