@@ -453,9 +453,10 @@ def run_template_case(template: Template, case: dict, index: int) -> CaseResult:
     check = Expectations(index)
     try:
         if template.use == "notification":
-            # As the notify step chooses: the order's language, else its customer's; a case may name one.
+            # As the notify step chooses (services/notifications.py): the customer's language, else the order's;
+            # a case may name one.
             order = context["order"]
-            language = case.get("language") or order.get("language") or (order.get("customer") or {}).get("language")
+            language = case.get("language") or (order.get("customer") or {}).get("language") or order.get("language")
             message = template.message(context, language)
             subject, body, language = message.subject, message.body, message.language
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import DefinitionError, join_path
@@ -13,8 +13,8 @@ from engine.expressions import (
     compile_expression,
     condition_error,
     render_template,
-    template_error,
 )
+from engine.reasons import Translations, reason_errors, render_translations, split_reason
 from engine.tables import DecisionTable, check_table, compile_table
 
 # Strictness of an action: with the `collect` hit policy the strictest wins.
@@ -32,6 +32,7 @@ class Rule:
     reason: str
     tag: str | None = None
     table: DecisionTable | None = None
+    reasons: Translations = ()  # the reason in other languages (engine.reasons)
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,10 @@ class RuleSet:
 class FiredRule:
     rule: str
     action: str
-    reason: str
+    reason: str  # English: what is stored and what the API says
     tag: str | None = None
+    # Rendered in the rule's other languages, for the pages; the same decision whatever its translations.
+    reasons: Translations = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,8 @@ def parse_rules(raw: dict) -> RuleSet:
 def _parse_rule(raw: dict, rule_set: str) -> Rule:
     if "table" in raw:
         return Rule(raw["id"], None, "", "", table=compile_table(raw["table"], f"{rule_set}.{raw['id']}"))
-    return Rule(raw["id"], compile_expression(raw["when"]), raw["action"], raw["reason"], raw.get("tag"))
+    reason, translations = split_reason(raw["reason"])
+    return Rule(raw["id"], compile_expression(raw["when"]), raw["action"], reason, raw.get("tag"), reasons=translations)
 
 
 def check_rules(raw: dict) -> Iterator[DefinitionError]:
@@ -96,9 +100,7 @@ def check_rules(raw: dict) -> Iterator[DefinitionError]:
         problem = condition_error(rule["when"])
         if problem:
             yield DefinitionError(join_path(path, "when"), f"expression does not compile: {problem}")
-        problem = template_error(rule["reason"])
-        if problem:
-            yield DefinitionError(join_path(path, "reason"), problem)
+        yield from reason_errors(rule["reason"], join_path(path, "reason"))
         if rule["action"] == "tag" and not rule.get("tag"):
             yield DefinitionError(path, "a tag rule needs `tag`, the label it puts on the order")
 
@@ -148,11 +150,18 @@ def _fire(rule: Rule, context: dict[str, Any], matched: bool | None = None) -> F
         if match is None:
             return None
         index, row = match
-        return FiredRule(f"{rule.id}[{index}]", row.action, render_template(row.reason, context), row.tag)
+        return FiredRule(
+            f"{rule.id}[{index}]",
+            row.action,
+            render_template(row.reason, context),
+            row.tag,
+            render_translations(row.reasons, context),
+        )
     if matched is None:
         # A rule is either a table or a condition: the loader gives every rule without a table a `when`.
         assert rule.when is not None
         matched = rule.when.is_true(context)
     if not matched:
         return None
-    return FiredRule(rule.id, rule.action, render_template(rule.reason, context), rule.tag)
+    reason = render_template(rule.reason, context)
+    return FiredRule(rule.id, rule.action, reason, rule.tag, render_translations(rule.reasons, context))

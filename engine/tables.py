@@ -30,8 +30,8 @@ from engine.expressions import (
     compile_error,
     compile_expression,
     cost_error,
-    template_error,
 )
+from engine.reasons import Translations, reason_errors, split_reason
 
 ANY = ("", "-")
 
@@ -41,6 +41,7 @@ class Row:
     action: str
     reason: str
     tag: str | None
+    reasons: Translations = ()  # the reason in other languages (engine.reasons)
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,14 @@ def to_jdm(raw: dict, name: str) -> dict:
 _ENGINE = zen.ZenEngine()
 
 
+def _row(raw: dict) -> Row:
+    reason, translations = split_reason(raw["reason"])
+    return Row(raw["action"], reason, raw.get("tag"), translations)
+
+
 def compile_table(raw: dict, name: str) -> DecisionTable:
     jdm = json.dumps(to_jdm(raw, name))
-    rows = tuple(Row(r["action"], r["reason"], r.get("tag")) for r in raw["rows"])
+    rows = tuple(_row(r) for r in raw["rows"])
     inputs = tuple(compile_expression(field) for field in raw["inputs"])
     return DecisionTable(rows=rows, inputs=inputs, jdm=jdm, _decision=_ENGINE.create_decision(jdm))
 
@@ -140,8 +146,6 @@ def check_table(raw: dict, path: str) -> Iterator[DefinitionError]:
             problem = unary_error(test)
             if problem:
                 yield DefinitionError(join_path(row_path, "when", n), f"test {test!r} does not compile: {problem}")
-        problem = template_error(row["reason"])
-        if problem:
-            yield DefinitionError(join_path(row_path, "reason"), problem)
+        yield from reason_errors(row["reason"], join_path(row_path, "reason"))
         if row["action"] == "tag" and not row.get("tag"):
             yield DefinitionError(row_path, "a tag row needs `tag`")

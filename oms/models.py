@@ -198,6 +198,10 @@ class OrderEvent(SQLModel, table=True):
     step: str | None = None
     status: str | None = None  # the order's status this line set, if any
     message: str = ""
+    # The message's wording and the values it was written with (services/timeline_words.py): the pages
+    # say the line in the reader's language. None for lines no wording fits, and for those stored before.
+    message_key: str | None = None
+    message_values: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     at: datetime = Field(default_factory=utcnow)
 
@@ -562,6 +566,10 @@ class ReturnEvent(SQLModel, table=True):
     step: str | None = None
     status: str | None = None
     message: str = ""
+    # The message's wording and the values it was written with (services/timeline_words.py): the pages
+    # say the line in the reader's language. None for lines no wording fits, and for those stored before.
+    message_key: str | None = None
+    message_values: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     at: datetime = Field(default_factory=utcnow)
 
@@ -607,3 +615,42 @@ class ChannelPullState(SQLModel, table=True):
     last_existing: int = 0
     last_rejected: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class StockSyncChannel(SQLModel, table=True):
+    """A channel whose stock is pushed to its platform (a live definition with ``stock_sync:``).
+
+    Every stock change marks its SKUs for each row here (services/stock/sync_marks.py); ``sha256`` is
+    the definition text the ``StockSync`` workflow last took its settings from: a new one pushes every SKU.
+    """
+
+    __tablename__ = "stock_sync_channels"
+
+    channel: str = Field(primary_key=True)
+    sha256: str
+    since: datetime = Field(default_factory=utcnow)
+    # Who last asked to push every SKU again (after the platform was fixed), and when.
+    resync_by: str | None = None
+    resync_at: datetime | None = None
+
+
+class StockSyncItem(SQLModel, table=True):
+    """One SKU of a syncing channel: whether it changed since its last push, and that push's outcome.
+
+    ``changes`` grows with every stock change of the SKU; a push clears ``dirty_since`` only when
+    ``changes`` is still what it read, so a change during a push is pushed again.
+    """
+
+    __tablename__ = "stock_sync_items"
+    __table_args__ = (Index("ix_stock_sync_items_channel_dirty", "channel", "dirty_since"),)
+
+    channel: str = Field(primary_key=True)
+    sku: str = Field(primary_key=True)
+    changes: int = 0
+    dirty_since: datetime | None = None  # None: the platform has the latest quantity (or was told and refused)
+    pushed_qty: int | None = None  # the last quantity the platform took
+    pushed_at: datetime | None = None
+    attempted_qty: int | None = None  # the quantity of the last attempt, taken or not
+    attempted_at: datetime | None = None
+    error: str | None = None  # why the last attempt failed; None once a push succeeds
+    failures: int = 0  # attempts failed since the last success

@@ -10,16 +10,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.phrases import Phrase
+
 
 class DomainError(Exception):
-    """Base of every business failure. Subclasses say which kind it is."""
+    """Base of every business failure. Subclasses say which kind it is.
+
+    ``message`` is English text, or a ``Phrase`` whose English is the message and whose
+    wording the pages translate (``services.error_words``).
+    """
 
     def __init__(
-        self, code: str, message: str, *, field: str | None = None, details: Any = None, retryable: bool = False
+        self,
+        code: str,
+        message: str | Phrase,
+        *,
+        field: str | None = None,
+        details: Any = None,
+        retryable: bool = False,
     ):
-        super().__init__(message)
+        self.phrase = message if isinstance(message, Phrase) else None
+        text = message.text if isinstance(message, Phrase) else message
+        super().__init__(text)
         self.code = code
-        self.message = message
+        self.message = text
         self.field = field
         self.details = details
         # For activities: a passing condition (contention, a row not committed yet) Temporal should retry.

@@ -1,8 +1,8 @@
 """Customer notifications: a template per event and language, sent by e-mail and signed webhook.
 
 A flow decides when: an ``activity`` step ``notify`` with ``params: {event: shipped}``
-renders the live ``template`` named ``notify_<event>`` (or ``params.template``)
-in the order's language and sends it
+renders the pinned ``template`` named ``notify_<event>`` (or ``params.template``)
+in the customer's language (``customer_language``) and sends it
 
 - by e-mail over SMTP (``OMS_SMTP_HOST``/``PORT``/``FROM``/``USER``/``PASSWORD``/``STARTTLS``)
   to the customer's address, and
@@ -133,6 +133,17 @@ class Prepared:
     webhook: dict[str, Any] = field(default_factory=dict)
 
 
+def customer_language(session: Session, order: Order) -> str:
+    """The language the customer is written in: the order's ``customer.language`` (or, as older orders say it,
+    its ``language``), else its channel's ``language``, else English. A template without it uses its default."""
+    document = order.document
+    said = (document.get("customer") or {}).get("language") or document.get("language")
+    if said:
+        return str(said)
+    channel, _ = pinned_model(session, order.pins, "channel", order.channel)
+    return str(getattr(channel, "language", None) or "en")
+
+
 def prepare(session: Session, order: Order, inp: StepInput, pins: list[dict[str, Any]] | None = None) -> Prepared:
     """The notification of ``inp.params.event`` by the template pinned in ``pins`` (default: the order's)."""
     event = str(inp.params.get("event") or "")
@@ -151,7 +162,7 @@ def prepare(session: Session, order: Order, inp: StepInput, pins: list[dict[str,
         "shipments": [shipment_view(s) for s in shipments_of(session, order.id)],
     }
     try:
-        message = template.message(context, doc.get("language") or customer.get("language"))
+        message = template.message(context, customer_language(session, order))
     except RenderError as exc:
         return Prepared(
             f"{event} notification not sent: {exc}", {"event": event, "template": name, "sent": [], "error": str(exc)}

@@ -16,7 +16,7 @@ and the page says why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import func
@@ -32,6 +32,7 @@ from services.notifications import ATTEMPTS, prepare, send
 from services.orders.changes import takes
 from services.orders.repair import FINAL_STATUSES, OUTSIDE_SEQ
 from services.orders.timeline import record
+from services.phrases import N_, Phrase, phrase
 from workflows.contracts import REPAIR_TITLE, Progress, StepInput
 
 # Page action -> the flow event it sends.
@@ -53,26 +54,9 @@ DONE = {
 RETURNABLE = ("delivered", "completed")
 
 
-def N_(text: str) -> str:  # the name gettext's tools look for
-    """Marks a reason for the pages' catalogues (web/locale); the pages say it in the reader's language."""
-    return text
-
-
-@dataclass(frozen=True)
-class Reason:
-    """Why an action is not offered: English ``text``, and its ``wording`` with the ``values`` it was filled with."""
-
-    wording: str = ""
-    values: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def text(self) -> str:
-        return self.wording % dict(self.values) if self.values else self.wording
-
-
-def _reason(wording: str, **values: object) -> Reason:
-    return Reason(wording, tuple((key, str(value)) for key, value in values.items()))
-
+# Why an action is not offered: a sentence the page says in the reader's language.
+Reason = Phrase
+_reason = phrase
 
 ASK_TIMEOUT = timedelta(seconds=3)  # a page never waits longer for the flow to say where it is
 
@@ -83,7 +67,7 @@ class Offer:
 
     action: str
     enabled: bool
-    why: Reason = Reason()  # why it is not offered
+    why: Reason = field(default_factory=Reason)  # why it is not offered
 
     @property
     def reason(self) -> str:

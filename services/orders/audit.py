@@ -13,13 +13,14 @@ from services.definitions.pinned import compiled
 from services.orders.facts import order_facts
 from services.orders.timeline import already_recorded, record
 from services.rows import required
+from services.rule_reasons import fired_rows, without_translations
 from workflows.contracts import AuditInput, AuditOutcome, FiredRuleRecord, Progress
 
 
 def _stored(audit: dict, rules) -> AuditOutcome:
     return AuditOutcome(
         action=audit["action"],
-        fired=[FiredRuleRecord(**f) for f in audit["fired"]],
+        fired=[FiredRuleRecord(**f) for f in without_translations(audit["fired"])],
         facts=audit["facts"],
         rules=rules,
     )
@@ -39,14 +40,15 @@ def audit_order(inp: AuditInput) -> AuditOutcome:
         facts = order_facts(session, order)
         document = order.document
     decision = evaluate_rules(rule_set, {"order": document, "facts": facts})
-    fired = [FiredRuleRecord(f.rule, f.action, f.reason, f.tag) for f in decision.fired]
+    rows = fired_rows(decision.fired)
+    fired = [FiredRuleRecord(**f) for f in without_translations(rows)]
     with session_scope() as session:
         order = required(session, Order, inp.order_id)
         if order.audit and already_recorded(session, inp.order_id, inp.seq):
             return _stored(order.audit, inp.rules)
         order.audit = {
             "action": decision.action,
-            "fired": [asdict(f) for f in fired],
+            "fired": rows,
             "tags": list(decision.tags),
             "facts": facts,
             "rules": asdict(inp.rules),

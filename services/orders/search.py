@@ -299,6 +299,9 @@ def export(session: Session, caller: Principal, query: OrderQuery) -> list[Order
 class AmbiguousOrder(Invalid):
     """An external id that orders of several channels have, typed without its channel."""
 
+    # (channel, order id) of each order that has it, for a page to offer the choice.
+    matches: tuple[tuple[str, str], ...] = ()
+
 
 def resolve_order(
     session: Session, caller: Principal | None, reference: str, channel: str = "", field: str = "order_id"
@@ -329,7 +332,9 @@ def resolve_order(
             f"{len(found)} orders have the external id {reference!r} ({matches}): "
             "give the channel as well, or the order's own id (ord_…)"
         )
-        raise AmbiguousOrder("order_ambiguous", message, field=field, details=[FieldError(field, message)])
+        ambiguous = AmbiguousOrder("order_ambiguous", message, field=field, details=[FieldError(field, message)])
+        ambiguous.matches = tuple((o.channel, o.id) for o in found)
+        raise ambiguous
     return found[0] if found else None
 
 

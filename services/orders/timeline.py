@@ -15,6 +15,7 @@ from oms.db import session_scope
 from oms.models import Order, OrderEvent, utcnow
 from services import analytics
 from services.rows import required
+from services.timeline_words import worded
 from workflows.contracts import Progress
 
 
@@ -35,6 +36,7 @@ def record(session: Session, progress: Progress) -> None:
             step=progress.step,
             status=progress.status,
             message=progress.message,
+            **worded(progress.type, progress.message),
             data=progress.data,
         )
     )

@@ -6,8 +6,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from oms.models import DecisionRecord, Order, OrderEvent, Shipment, StockMovement, Task
+from oms.models import DecisionRecord, Order, OrderEvent, ReturnEvent, Shipment, StockMovement, Task
 from oms.settings import get_settings
+from services.rule_reasons import without_translations
 
 
 def temporal_url(workflow_id: str) -> str:
@@ -64,7 +65,9 @@ def decision_view(row: DecisionRecord) -> dict[str, Any]:
     }
 
 
-def order_detail(session: Session, order: Order) -> dict[str, Any]:
+def order_detail(session: Session, order: Order, wording: bool = False) -> dict[str, Any]:
+    """The order as the API returns it; ``wording``: as the page reads it, with what it needs to say the
+    timeline and the rules' reasons in the reader's language (``timeline_entry``, ``services.rule_reasons``)."""
     doc = order.document
     events = session.exec(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(col(OrderEvent.seq))).all()
     moves = session.exec(
@@ -112,7 +115,7 @@ def order_detail(session: Session, order: Order) -> dict[str, Any]:
         if audit is None
         else {
             "action": audit["action"],
-            "fired": audit["fired"],
+            "fired": audit["fired"] if wording else without_translations(audit["fired"]),
             "tags": audit.get("tags", []),
             "rules": {"name": audit["rules"]["name"], "version": audit["rules"]["version"]},
             "facts": audit["facts"],
@@ -121,7 +124,15 @@ def order_detail(session: Session, order: Order) -> dict[str, Any]:
         "decisions": [decision_view(d) for d in decisions],
         "pins": order.pins,
         "timeline": [
-            {"seq": e.seq, "type": e.type, "step": e.step, "message": e.message, "data": e.data, "at": e.at.isoformat()}
+            timeline_entry(e, wording, seq=e.seq, type=e.type, step=e.step, message=e.message, data=e.data)
             for e in events
         ],
     }
+
+
+def timeline_entry(line: OrderEvent | ReturnEvent, wording: bool, **fields: Any) -> dict[str, Any]:
+    """A timeline line's ``fields`` and its time; ``wording``: also its message's key and values for the page."""
+    entry = {**fields, "at": line.at.isoformat()}
+    if wording:
+        entry.update(message_key=line.message_key, message_values=line.message_values)
+    return entry

@@ -31,6 +31,7 @@ from services.definitions.publishing import version_of
 from services.errors import Conflict, Invalid, NotFound, Unavailable
 from services.fulfilment.carriers import CarrierEvent
 from services.orders.repair import OUTSIDE_SEQ
+from services.timeline_words import worded
 from workflows.contracts import ExternalEvent
 
 RECEIVED, EXTENDED, CANCEL = "parcel_received", "deadline_extended", "cancel_requested"
@@ -183,6 +184,7 @@ def record_line(planned: Planned, type_: str = "action") -> None:
                 seq=next_outside_seq(session, planned.return_id),
                 type=type_,
                 message=planned.message,
+                **worded(type_, planned.message),
                 data={"event": planned.event, **planned.data},
             )
         )
@@ -267,13 +269,16 @@ def track(carrier: str, event: CarrierEvent) -> ReturnTracked | None:
             planned = plan(session, ret, RECEIVED, f"carrier {carrier}")
         if not duplicate:
             words = event.type.replace("_", " ")
+            message = f"return parcel {ret.label.get('tracking_number')} {words} ({carrier})" + (
+                f": {event.description}" if event.description else ""
+            )
             session.add(
                 ReturnEvent(
                     return_id=ret.id,
                     seq=next_outside_seq(session, ret.id),
                     type="parcel_tracking",
-                    message=f"return parcel {ret.label.get('tracking_number')} {words} ({carrier})"
-                    + (f": {event.description}" if event.description else ""),
+                    message=message,
+                    **worded("parcel_tracking", message),
                     data={"event_id": event.event_id, "status": event.type, "carrier": carrier, **event.data},
                 )
             )

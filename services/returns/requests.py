@@ -59,6 +59,15 @@ class ReturnInvalid(ReturnRefused, Invalid):
     """The request breaks the return form or names lines, SKUs or a flow that do not exist."""
 
 
+class ReturnOrderAmbiguous(ReturnInvalid):
+    """An external id several channels' orders have, given without the channel: ``matches`` are their
+    (channel, order id)."""
+
+    def __init__(self, errors: list[FieldError], matches: tuple[tuple[str, str], ...]):
+        super().__init__(errors, "order_ambiguous")
+        self.matches = matches
+
+
 class ReturnOrderUnknown(ReturnRefused, NotFound):
     """No order has the id the request names."""
 
@@ -123,7 +132,7 @@ def find_order(session: Session, wanted: str, caller: Principal | None = None, c
     try:
         return resolve_order(session, caller, wanted, channel)
     except AmbiguousOrder as exc:
-        raise ReturnInvalid([FieldError("order_id", exc.message)], exc.code) from None
+        raise ReturnOrderAmbiguous([FieldError("order_id", exc.message)], exc.matches) from None
 
 
 def _channel_named(document: dict) -> str:

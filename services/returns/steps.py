@@ -31,16 +31,19 @@ from oms.models import (
     utcnow,
 )
 from services import escalations
+from services.adapter_calls import Answers, CallsNeeded, Pending, with_calls
 from services.definitions.pinned import compiled
 from services.errors import StepFailed
 from services.fulfilment.carriers import ParcelRequest, adapter
 from services.notifications import prepare, send
 from services.orders.intake import order_id_for
-from services.orders.payments import PAYMENT_PROVIDERS
+from services.orders.payments import move_money, payment_request, provider_of
 from services.orders.timeline import MOVED, moved_to
 from services.rows import required
+from services.rule_reasons import fired_rows, without_translations
 from services.stock.ledger import Movement, receive
 from services.stock.reservation import Short, release_reserved, reserve_order
+from services.timeline_words import worded
 from workflows.contracts import (
     ReturnAuditInput,
     ReturnAuditOutcome,
@@ -80,6 +83,7 @@ def record(session: Session, progress: ReturnProgress) -> None:
             step=progress.step,
             status=progress.status,
             message=progress.message,
+            **worded(progress.type, progress.message),
             data=progress.data,
         )
     )
@@ -216,7 +220,9 @@ def _recorded_outcome(ret: Return) -> ReturnAuditOutcome:
     if ret.audit is None:
         raise StepFailed("audit_missing", f"return {ret.id} was audited but its outcome is not stored", retryable=True)
     audit = ret.audit
-    return ReturnAuditOutcome(**{k: audit[k] for k in ("action", "fired", "tags", "facts")})
+    return ReturnAuditOutcome(
+        action=audit["action"], fired=without_translations(audit["fired"]), tags=audit["tags"], facts=audit["facts"]
+    )
 
 
 def audit_return(inp: ReturnAuditInput) -> ReturnAuditOutcome:
@@ -231,9 +237,8 @@ def audit_return(inp: ReturnAuditInput) -> ReturnAuditOutcome:
         order = required(session, Order, ret.order_id).document
         request = {"id": ret.id, "kind": ret.kind, "reason": ret.reason, "value": ret.value}
     decision = evaluate_rules(rule_set, {"order": order, "facts": facts, "return": request})
-    fired: list[dict[str, Any]] = [
-        {"rule": f.rule, "action": f.action, "reason": f.reason, "tag": f.tag} for f in decision.fired
-    ]
+    rows = fired_rows(decision.fired)
+    fired = without_translations(rows)
     outcome = ReturnAuditOutcome(action=decision.action, fired=fired, tags=list(decision.tags), facts=facts)
     with session_scope() as session:
         if already_recorded(session, inp.return_id, inp.seq) is not None:
@@ -241,7 +246,7 @@ def audit_return(inp: ReturnAuditInput) -> ReturnAuditOutcome:
         ret = required(session, Return, inp.return_id)
         ret.audit = {
             "action": outcome.action,
-            "fired": fired,
+            "fired": rows,
             "tags": outcome.tags,
             "facts": facts,
             "rules": {"name": inp.rules.name, "version": inp.rules.version},
@@ -700,7 +705,7 @@ def paid_amount(order: Order) -> float:
     return float(payment.get("amount") or (order.total + float(order.document.get("shipping_fee") or 0)))
 
 
-def _refund(session: Session, ret: Return, inp: ReturnStepInput) -> tuple[str, dict]:
+def _refund(session: Session, ret: Return, inp: ReturnStepInput, answers: Answers | None = None) -> tuple[str, dict]:
     # The order row is the lock: two returns of one order refund one after the other.
     order = session.exec(select(Order).where(Order.id == ret.order_id).with_for_update()).one()
     lines = _lines(session, ret.id)
@@ -726,8 +731,13 @@ def _refund(session: Session, ret: Return, inp: ReturnStepInput) -> tuple[str, d
     )
     if refund.amount <= 0:
         return "nothing to refund", {"amount": 0.0, "goods": 0.0, "shipping": 0.0, "capped": refund.capped}
-    provider = PAYMENT_PROVIDERS[payment.get("provider", "simulated")]
-    reference = provider.refund(order.id, payment, refund.amount)
+    # The order's payment provider (its pinned `payments` definition); an API is called outside the transaction.
+    pending: Pending = {}
+    request = payment_request(order, refund.amount, f"oms-{ret.id}-refund")
+    result = move_money(provider_of(session, order), "refund", request, answers or {}, pending)
+    if result is None:
+        raise CallsNeeded(pending)
+    reference = result.reference
     ret.refunded = refund.amount
     ret.refunded_shipping = refund.shipping
     session.add(ret)
@@ -748,4 +758,4 @@ def _refund(session: Session, ret: Return, inp: ReturnStepInput) -> tuple[str, d
 def refund_return(inp: ReturnStepInput) -> dict:
     """Refund the goods that came back through the payment adapter, never more than the order paid;
     shipping only when the policy tagged refund_shipping."""
-    return run_return_step(inp, "refunded", _refund)
+    return with_calls(lambda answers: run_return_step(inp, "refunded", lambda s, r, i: _refund(s, r, i, answers)))

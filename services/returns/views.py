@@ -8,7 +8,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from oms.models import Return, ReturnEvent, ReturnLine, StockMovement, Task, utcnow
-from services.orders.views import task_view
+from services.orders.views import task_view, timeline_entry
+from services.rule_reasons import audit_for_api
 
 
 def return_summary(ret: Return) -> dict[str, Any]:
@@ -35,8 +36,9 @@ def _aware(at):
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def return_detail(session: Session, ret: Return) -> dict[str, Any]:
-    """The return with its lines, QC result, refund, exchange order, tasks, stock movements and timeline."""
+def return_detail(session: Session, ret: Return, wording: bool = False) -> dict[str, Any]:
+    """The return with its lines, QC result, refund, exchange order, tasks, stock movements and timeline;
+    ``wording``: as the page reads it (``services.orders.views.order_detail``)."""
     lines = session.exec(
         select(ReturnLine).where(ReturnLine.return_id == ret.id).order_by(col(ReturnLine.line_no))
     ).all()
@@ -65,7 +67,7 @@ def return_detail(session: Session, ret: Return) -> dict[str, Any]:
         "comment": ret.comment,
         "photos": ret.photos,
         "label": ret.label,
-        "audit": ret.audit,
+        "audit": ret.audit if wording else audit_for_api(ret.audit),
         "refunded_shipping": ret.refunded_shipping,
         "created_by": ret.created_by,
         "lines": [
@@ -99,15 +101,9 @@ def return_detail(session: Session, ret: Return) -> dict[str, Any]:
             for m in moves
         ],
         "timeline": [
-            {
-                "seq": e.seq,
-                "type": e.type,
-                "step": e.step,
-                "status": e.status,
-                "message": e.message,
-                "data": e.data,
-                "at": e.at.isoformat(),
-            }
+            timeline_entry(
+                e, wording, seq=e.seq, type=e.type, step=e.step, status=e.status, message=e.message, data=e.data
+            )
             for e in events
         ],
     }

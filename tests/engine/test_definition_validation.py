@@ -6,6 +6,7 @@ and in `oms validate`.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import pytest
@@ -83,6 +84,7 @@ def test_the_shipped_set_is_the_order_definitions_their_channels_and_reference_d
         "flows/return.yaml",
         "forms/order.yaml",
         "forms/return_request.yaml",
+        "payments/default.yaml",
         "promotions/coupons.yaml",
         "regions/delivery.yaml",
         "rules/order_audit.yaml",
@@ -288,7 +290,12 @@ BROKEN_FLOWS = {
     ),
     "unknown step type": (
         set_in_step("payment_check", "type", "branch"),
-        [("$.steps[3].type", "'branch' is not one of 'activity', 'audit', 'approval', 'wait', 'switch', 'end'")],
+        [
+            (
+                "$.steps[3].type",
+                "'branch' is not one of 'activity', 'audit', 'approval', 'wait', 'switch', 'http', 'end'",
+            )
+        ],
     ),
     "unknown activity": (
         set_in_step("reserve", "activity", "reserve_stok"),
@@ -411,7 +418,7 @@ def test_references_are_not_checked_while_the_definition_has_other_errors():
 # ---- text that is not a definition ----------------------------------------------
 
 
-KINDS_LISTED = "form, rules, flow, regions, promotions, channel, allocation, carriers, template"
+KINDS_LISTED = "form, rules, flow, regions, promotions, channel, allocation, carriers, payments, template"
 
 NOT_DEFINITIONS = {
     "unclosed flow sequence": (
@@ -456,7 +463,7 @@ def _rule(index: int, **changes) -> Callable[[dict], None]:
 
 
 def _duplicate_first_rule(raw: dict) -> None:
-    raw["rules"].append(dict(raw["rules"][0]))
+    raw["rules"].append(copy.deepcopy(raw["rules"][0]))  # deep: a shared reason mapping would dump as an alias
 
 
 BROKEN_RULES = {

@@ -310,7 +310,7 @@ def test_a_print_template_case_sees_escaped_values():
 
 def test_template_cases_name_languages_the_template_has_and_no_subject_of_a_print_template():
     note = with_cases(SHIPPED_NOTE, {"name": "fr", "expect": {"language": "fr"}})
-    assert errors_of(note) == [("$.tests[0].expect.language", "unknown language 'fr'; this template has de, en")]
+    assert errors_of(note) == [("$.tests[0].expect.language", "unknown language 'fr'; this template has de, en, zh")]
     label = with_cases(LABEL, {"name": "subject", "expect": {"subject_contains": "x"}})
     assert errors_of(label) == [("$.tests[0].expect.subject_contains", "a label template has no subject")]
 

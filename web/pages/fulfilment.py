@@ -13,6 +13,7 @@ from web.errors import status_for
 from web.i18n import gettext
 from web.pages.rendering import PageRoute
 from web.pages.security import PageRefused, SignedIn
+from web.pages.wording import problem
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -21,7 +22,7 @@ def _print(make, *args) -> HTMLResponse:
     try:
         return printing.printable(make(*args))
     except printing.PrintRefused as exc:
-        raise PageRefused(status_for(exc), exc.message) from exc
+        raise PageRefused(status_for(exc), problem(exc)) from exc
 
 
 def _order(session, user: CurrentUser, order_id: str) -> Order:

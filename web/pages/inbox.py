@@ -26,6 +26,7 @@ from services.orders import decisions
 from web.api.tasks import task_query
 from web.deps import CurrentUser, SessionDep, TemporalDep
 from web.i18n import N_, gettext
+from web.pages import wording
 from web.pages.flash import Flash, Result
 from web.pages.rendering import PageRoute, as_utc, redirect, render
 from web.pages.security import Acting, SignedIn
@@ -234,9 +235,9 @@ def _claim(task_id: str, user: CurrentUser, assignee: str | None, back: str):
     except (decisions.TaskRefused, scopes.OutOfScope) as exc:
         on = _on(_tasks([task_id]).get(task_id))
         if assignee:
-            refused = gettext("Could not claim %(task)s: %(problem)s", task=on, problem=exc.message)
+            refused = gettext("Could not claim %(task)s: %(problem)s", task=on, problem=wording.problem(exc))
         else:
-            refused = gettext("Could not release %(task)s: %(problem)s", task=on, problem=exc.message)
+            refused = gettext("Could not release %(task)s: %(problem)s", task=on, problem=wording.problem(exc))
         return redirect(back, Flash().error(refused))
     if assignee:
         return redirect(back, Flash().ok(gettext("You claimed %(task)s.", task=_on(task))))
@@ -270,7 +271,7 @@ async def decide(
         await anyio.to_thread.run_sync(_in_scope, task_id, user)
         accepted = await decisions.decide(client, task_id, _actor(user), decision, comment)
     except (decisions.TaskRefused, scopes.OutOfScope) as exc:
-        return redirect(back, Flash().error(_could_not(decision, task, exc.message)))
+        return redirect(back, Flash().error(_could_not(decision, task, wording.problem(exc))))
     if task is None:
         where = gettext("Task %(id)s", id=task_id)
     elif task.return_id:
@@ -313,7 +314,7 @@ async def approve_selected(
                 accepted = await decisions.decide(client, task_id, _actor(user), "approve", "")
                 results[index] = Result(order_id, task_id, True, _outcome(task, accepted))
             except (decisions.TaskRefused, scopes.OutOfScope) as exc:
-                results[index] = Result(order_id, task_id, False, exc.message)
+                results[index] = Result(order_id, task_id, False, wording.problem(exc))
 
     async with anyio.create_task_group() as group:
         for index, task_id in enumerate(task_ids):

@@ -33,6 +33,7 @@ from web.i18n import N_, gettext
 from web.pages.flash import Flash
 from web.pages.rendering import PageRoute, redirect, render
 from web.pages.security import Acting, FormUser, PageRefused, SignedIn
+from web.pages.wording import problem, said_as
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -74,9 +75,9 @@ def orders_page(request: Request, session: SessionDep, user: SignedIn):
     try:
         query = parse_query(params)
         found = search(session, user, query)
-        problem = ""
+        refused = ""
     except DomainError as exc:
-        query, found, problem = parse_query({}), None, exc.message
+        query, found, refused = parse_query({}), None, problem(exc)
     filters = query.filters()
     return render(
         request,
@@ -85,7 +86,7 @@ def orders_page(request: Request, session: SessionDep, user: SignedIn):
             "nav": "orders",
             "query": query,
             "params": params,
-            "problem": problem,
+            "problem": refused,
             "rows": [row_view(o) for o in found.orders] if found else [],
             "next_url": f"/orders?{urlencode({**filters, 'after': found.next_cursor})}"
             if found and found.next_cursor
@@ -105,7 +106,7 @@ def orders_csv(request: Request, session: SessionDep, user: SignedIn) -> Respons
     try:
         query = parse_query(_params(request))
     except DomainError as exc:
-        raise PageRefused(422, exc.message) from exc
+        raise PageRefused(422, problem(exc)) from exc
     rows = [row_view(o) for o in export(session, user, query)]
     table = [
         {k: ";".join(r[k]) if isinstance(r[k], list) else r[k] for k in CSV_COLUMNS}
@@ -126,7 +127,8 @@ def save_view_form(
     try:
         saved = save_view(session, user.username, name, parse_query(dict(parse_qsl(query))))
     except DomainError as exc:
-        return redirect(back, Flash().error(gettext("%(problem)s. Nothing was saved.", problem=exc.message)), "/orders")
+        refused = gettext("%(problem)s. Nothing was saved.", problem=problem(exc))
+        return redirect(back, Flash().error(refused), "/orders")
     return redirect(back, Flash().ok(gettext("Saved the view “%(name)s”.", name=saved.name)), default="/orders")
 
 
@@ -135,7 +137,7 @@ def delete_view_form(view_id: int, session: SessionDep, user: FormUser):
     try:
         name = delete_view(session, user.username, view_id)
     except DomainError as exc:
-        return redirect("/orders", Flash().error(exc.message))
+        return redirect("/orders", Flash().error(problem(exc)))
     return redirect("/orders", Flash().ok(gettext("Deleted the view “%(name)s”.", name=name)))
 
 
@@ -144,7 +146,7 @@ def _load(order_id: str, user) -> tuple[Order, dict[str, Any]] | None:
         order = session.get(Order, order_id)
         if order is None or not scopes.sees_order(session, user, order):
             return None
-        return order, order_detail(session, order)
+        return order, order_detail(session, order, wording=True)
 
 
 def _offers(order: Order, step: str | None, why_not: actions.Reason) -> dict[str, actions.Offer]:
@@ -213,7 +215,7 @@ async def order_action(order_id: str, action: str, request: Request, client: Tem
     try:
         done = await _act(client, order_id, action, form, user.username)
     except DomainError as exc:  # ChangeRefused among them: the step does not take it, or it shipped
-        return redirect(back, Flash().error(gettext("%(problem)s. Nothing was changed.", problem=exc.message)))
+        return redirect(back, Flash().error(gettext("%(problem)s. Nothing was changed.", problem=problem(exc))))
     return redirect(back, Flash().ok(done))
 
 
@@ -223,7 +225,7 @@ async def _act(client, order_id: str, action: str, form: dict[str, str], usernam
         return gettext("Note added to the timeline.")
     if action == "resend":
         summary = await anyio.to_thread.run_sync(actions.resend_notification, order_id, form.get("event", ""), username)
-        return gettext("Resent: %(summary)s", summary=summary)
+        return gettext("Resent: %(summary)s", summary=said_as("notification", summary))
     data: dict[str, Any] = {"by": username}
     if action == "cancel":
         data["reason"] = form.get("reason", "").strip() or f"cancelled by {username}"

@@ -16,6 +16,7 @@ from web.i18n import gettext
 from web.pages.flash import Flash
 from web.pages.rendering import PageRoute, redirect, render
 from web.pages.security import FormUser, PageRefused, SignedIn
+from web.pages.wording import problem
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -72,7 +73,7 @@ def _change(work, done: str):
         with session_scope() as session:
             work(session)
     except DomainError as exc:
-        return redirect(HERE, Flash().error(exc.message), default=HERE)
+        return redirect(HERE, Flash().error(problem(exc)), default=HERE)
     return redirect(HERE, Flash().ok(done), default=HERE)
 
 
@@ -138,7 +139,7 @@ def _issue(request: Request, work) -> object:
             issued = work(session)
             return _page(request, session, issued=issued)
     except DomainError as exc:
-        return redirect(HERE, Flash().error(exc.message), default=HERE)
+        return redirect(HERE, Flash().error(problem(exc)), default=HERE)
 
 
 @router.post("/people/keys")

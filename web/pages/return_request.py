@@ -1,7 +1,9 @@
 """Request a return: the live ``return_request`` form of the return flow, drawn like the order entry page.
 
 GET /returns/new?order_id=… finds the order by its own id or its external id
-and shows the form the return flow names (definitions/forms/return_request.yaml),
+(an external id orders of several channels have: the page asks which channel's,
+and ``channel=`` names it) and shows the form the return flow names
+(definitions/forms/return_request.yaml),
 with one row per order line to fill in; POST /returns/new adds or removes a
 row, or hands the request to ``services.returns.requests.request_return`` (the
 same checks as the API) and goes to the return. Rows nobody gave a quantity
@@ -57,9 +59,14 @@ class Setup:
     order: Order | None
     lines: tuple[OrderLine, ...]
     problem: str = ""  # why the order was not found
+    problem_field: str = "order_id"  # the field the problem is about: the order, or the channel named with it
+    # (channel, order id) of each order an external id typed without its channel may mean: the page asks which.
+    matches: tuple[tuple[str, str], ...] = ()
+    channel: str = ""
+    wanted: str = ""  # what the person typed
 
 
-def _load(wanted: str, user: CurrentUser) -> Setup:
+def _load(wanted: str, user: CurrentUser, channel: str = "") -> Setup:
     with Session(get_read_engine()) as session:
         live = live_definitions(session)
         flow = live.get("flow", FLOW)
@@ -68,12 +75,18 @@ def _load(wanted: str, user: CurrentUser) -> Setup:
             raise PageRefused(
                 404, gettext("The %(flow)s flow has no published form to request returns with.", flow=FLOW)
             )
-        problem, order = "", None
+        problem, problem_field, order, matches = "", "order_id", None, ()
         try:
-            order = returns.find_order(session, wanted, user) if wanted else None
+            order = returns.find_order(session, wanted, user, channel) if wanted else None
+        except returns.ReturnOrderAmbiguous as exc:
+            matches = exc.matches
         except returns.ReturnRefused as exc:
             problem = "; ".join(e.message for e in exc.errors)
-        if wanted and order is None and not problem:
+        if wanted and channel and order is None and not problem:
+            problem_field = "channel"
+            problem = gettext("There is no order %(id)r in channel %(channel)r.", id=wanted, channel=channel)
+            matches = _matches(session, wanted, user)
+        elif wanted and order is None and not problem and not matches:
             problem = gettext("There is no order %(id)r.", id=wanted)
         lines: list[OrderLine] = []
         if order is not None:
@@ -81,7 +94,18 @@ def _load(wanted: str, user: CurrentUser) -> Setup:
             for number, line in enumerate(order.document.get("lines") or [], start=1):
                 qty = int(line.get("qty") or 0)
                 lines.append(OrderLine(number, str(line.get("sku") or ""), qty, qty - others.get(number, 0)))
-        return Setup(form_row.model, form_row.version, order, tuple(lines), problem)
+        return Setup(
+            form_row.model, form_row.version, order, tuple(lines), problem, problem_field, matches, channel, wanted
+        )
+
+
+def _matches(session: Session, wanted: str, user: CurrentUser) -> tuple[tuple[str, str], ...]:
+    """The orders of several channels an external id may mean (none when it means one or none)."""
+    try:
+        returns.find_order(session, wanted, user)
+    except returns.ReturnOrderAmbiguous as exc:
+        return exc.matches
+    return ()
 
 
 def _may_request(user: CurrentUser) -> None:
@@ -125,7 +149,7 @@ def _show(
             "nav": "returns",
             "setup": setup,
             "page": page,
-            "wanted": entry.values.get("order_id", ""),
+            "wanted": entry.values.get("order_id") or setup.wanted,
             "focus_summary": bool(page.summary) and focus is None,
             "title": say(setup.form.title, lang)[0] or gettext("Return request"),
         },
@@ -134,11 +158,13 @@ def _show(
 
 
 @router.get("/returns/new")
-async def new_return_page(request: Request, user: SignedIn, order_id: str = ""):
+async def new_return_page(request: Request, user: SignedIn, order_id: str = "", channel: str = ""):
     _may_request(user)
-    setup = await anyio.to_thread.run_sync(_load, order_id.strip()[:64], user)
-    if setup.problem:
+    setup = await anyio.to_thread.run_sync(_load, order_id.strip()[:64], user, channel.strip()[:64])
+    if setup.problem and not setup.matches:
         raise PageRefused(404, setup.problem)
+    if setup.problem:  # a channel none of the orders with that external id is in: choose again
+        return _show(request, setup, _blank(setup), [FieldError("channel", setup.problem)], status_code=404)
     return _show(request, setup, _blank(setup))
 
 
@@ -159,7 +185,8 @@ async def request_return(request: Request, client: TemporalDep, user: Acting):
     data = await request.form()
     action = str(data.get("action") or "request").strip()
     wanted = str(data.get("order_id") or "").strip()[:64]
-    setup = await anyio.to_thread.run_sync(_load, wanted, user)
+    channel = str(data.get("channel") or "").strip()[:64]
+    setup = await anyio.to_thread.run_sync(_load, wanted, user, channel)
     entry = Entry.read(setup.form, data)
     if action.startswith(("add_row:", "remove_row:")):
         return _show(request, setup, entry, focus=change_rows(setup.form, entry, action))
@@ -167,7 +194,10 @@ async def request_return(request: Request, client: TemporalDep, user: Acting):
         unknown = gettext("Unknown action; nothing was done.")
         return redirect(f"/returns/new?order_id={quote(wanted)}", Flash().error(unknown))
     if setup.problem:
-        return _show(request, setup, entry, [FieldError("order_id", setup.problem)], status_code=404)
+        return _show(request, setup, entry, [FieldError(setup.problem_field, setup.problem)], status_code=404)
+    if setup.order is None and setup.matches:
+        which = gettext("orders of several channels have the external id %(id)r: choose the channel", id=wanted)
+        return _show(request, setup, entry, [FieldError("channel", which)], status_code=422)
     if not _without_unused_lines(entry):
         missing = FieldError(LINES, gettext("give the quantity to return of at least one line"))
         return _show(request, setup, entry, [missing], status_code=422)

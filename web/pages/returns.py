@@ -120,7 +120,7 @@ def return_page(return_id: str, request: Request, session: SessionDep, user: Sig
     order = session.get(Order, ret.order_id) if ret is not None else None
     if ret is None or order is None or not scopes.sees_order(session, user, order):
         raise PageRefused(404, gettext("There is no return %(id)r.", id=return_id))
-    detail = return_detail(session, ret)
+    detail = return_detail(session, ret, wording=True)
     task = next((t for t in detail["tasks"] if t["status"] == "open"), None)
     wait = parcels.parcel_wait(session, ret)
     return render(
@@ -158,18 +158,22 @@ async def scan_parcel(
         await anyio.to_thread.run_sync(_visible, return_id, user)
         message = await parcels.act(client, return_id, parcels.RECEIVED, user.username, number)
     except (parcels.ReturnUnknown, scopes.OutOfScope) as exc:
-        problem = f"{exc.message[:1].upper()}{exc.message[1:]}"
+        problem = _capitalised(wording.problem(exc))
         return redirect(back, Flash().error(gettext("%(problem)s; nothing was recorded.", problem=problem)))
     except DomainError as exc:
-        nothing = gettext("%(problem)s. Nothing was recorded.", problem=exc.message)
+        nothing = gettext("%(problem)s. Nothing was recorded.", problem=wording.problem(exc))
         return redirect(f"/returns/{quote(return_id)}", Flash().error(nothing))
-    done = gettext("Return %(id)s: %(what)s.", id=return_id, what=message)
+    done = gettext("Return %(id)s: %(what)s.", id=return_id, what=wording.said_as("action", message))
     return redirect(f"/returns/{quote(return_id)}", Flash().ok(done))
 
 
 def _visible(return_id: str, user) -> None:
     with Session(get_read_engine()) as session:
         scopes.visible_return(session, user, return_id)
+
+
+def _capitalised(text: str) -> str:
+    return f"{text[:1].upper()}{text[1:]}"
 
 
 @router.post("/returns/{return_id}/parcel")
@@ -194,9 +198,9 @@ async def parcel_action(
         await anyio.to_thread.run_sync(_visible, return_id, user)
         message = await parcels.act(client, return_id, event, user.username, tracking_number[:64], note)
     except DomainError as exc:
-        problem = f"{exc.message[:1].upper()}{exc.message[1:]}"
+        problem = _capitalised(wording.problem(exc))
         return redirect(back, Flash().error(gettext("%(problem)s. Nothing was recorded.", problem=problem)))
-    return redirect(back, Flash().ok(f"{message[:1].upper()}{message[1:]}."))
+    return redirect(back, Flash().ok(f"{_capitalised(wording.said_as('action', message))}."))
 
 
 @router.post("/returns/{return_id}/decision")
@@ -232,5 +236,5 @@ async def decide(
         scopes.visible_return(session, user, return_id)
         await returns.decide(client, return_id, Actor(user.username, user.roles), decision, comment, qc)
     except (TaskRefused, scopes.OutOfScope) as exc:
-        return redirect(back, Flash().error(gettext("%(problem)s. Nothing was decided.", problem=exc.message)))
+        return redirect(back, Flash().error(gettext("%(problem)s. Nothing was decided.", problem=wording.problem(exc))))
     return redirect(back, Flash().ok(gettext("Decided: %(decision)s.", decision=wording.term(decision))))

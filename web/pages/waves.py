@@ -22,6 +22,7 @@ from services.fulfilment.picking import (
 from services.orders import decisions
 from web.deps import CurrentUser, SessionDep, TemporalDep
 from web.i18n import gettext, ngettext
+from web.pages import wording
 from web.pages.flash import Flash
 from web.pages.rendering import PageRoute, redirect, render
 from web.pages.security import Acting, PageRefused, SignedIn
@@ -95,7 +96,8 @@ def new_wave(user: Acting, warehouse: Annotated[str, Form()] = "", max_orders: A
         try:
             wave = create_wave(session, warehouse, limit, user.username, user.channels)
         except WaveRefused as exc:
-            problem = f"{str(exc)[0].upper()}{str(exc)[1:]}"
+            problem = wording.problem(exc)
+            problem = f"{problem[:1].upper()}{problem[1:]}"
             return redirect("/waves", Flash().error(gettext("%(problem)s; no wave was made.", problem=problem)))
         wave_id, count = wave.id, len(wave.orders)
     made = ngettext("Wave %(id)s made with %(num)d order.", "Wave %(id)s made with %(num)d orders.", count, id=wave_id)
@@ -165,7 +167,7 @@ async def scan(
             client, task_id, decisions.Actor(user.username, user.roles), decision.strip(), "", scanned
         )
     except decisions.TaskRefused as exc:
-        return redirect(back, Flash().error(nothing(exc.message)))
+        return redirect(back, Flash().error(nothing(wording.problem(exc))))
     items = ", ".join(f"{s['qty']} x {s['sku']}" for s in scanned)
     done = gettext("%(task)s of %(on)s confirmed: %(items)s.", task=task.title, on=on, items=items)
     return redirect(back, Flash().ok(done))
