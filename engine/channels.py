@@ -25,6 +25,7 @@ from engine.channel_webhooks import DEFAULT_WEBHOOK, Webhook, check_webhook, par
 from engine.durations import parse_duration
 from engine.errors import DefinitionError, join_path
 from engine.expressions import Expression, ExpressionError, compile_error, compile_expression, to_text
+from engine.stock_sync import StockSync, check_stock_sync, parse_stock_sync
 
 CHANNEL_TYPES = ("web_shop", "marketplace", "store_pos", "phone", "b2b_portal")
 _MISSING = object()
@@ -157,6 +158,17 @@ def _apply_fields(fields: Mapping[str, Any], payload: Any, prefix: str, where: s
     return out
 
 
+@dataclass(frozen=True)
+class FieldMapping:
+    """Fields mapped from any payload the way ``mapping:`` maps an order (a stock sync's item)."""
+
+    fields: Mapping[str, Any]
+
+    def apply(self, payload: Any, prefix: str) -> dict[str, Any]:
+        """The mapped fields; raises MappingError naming the field (``<prefix>.<name>``)."""
+        return _apply_fields(self.fields, payload, prefix)
+
+
 # What a channel's integration may tell about its own orders when its definition does not say.
 DEFAULT_CHANNEL_EVENTS = ("cancel_requested",)
 
@@ -177,6 +189,10 @@ class Channel:
     webhook: Webhook = field(default=DEFAULT_WEBHOOK)
     # How its orders are polled from the platform's API, for platforms that do not push (engine/channel_pulls.py).
     pull: Pull | None = None
+    # How the quantities it may sell are pushed to its platform (engine/stock_sync.py).
+    stock_sync: StockSync | None = None
+    # The language its customers are written to when an order does not say (customer.language); None: English.
+    language: str | None = None
 
     def to_order(self, payload: Any) -> dict:
         """The canonical order for a native payload; raises MappingError."""
@@ -213,7 +229,16 @@ def parse_channel(raw: dict) -> Channel:
         events=tuple(raw.get("events", DEFAULT_CHANNEL_EVENTS)),
         webhook=parse_webhook(raw.get("webhook")),
         pull=parse_pull(raw.get("pull")),
+        stock_sync=_parse_stock_sync(raw.get("stock_sync")),
+        language=raw.get("language"),
     )
+
+
+def _parse_stock_sync(raw: dict | None) -> StockSync | None:
+    if raw is None:
+        return None
+    item = FieldMapping({k: _parse_mapper(v) for k, v in raw["body"]["item"].items()})
+    return parse_stock_sync(raw, item)
 
 
 def check_channel(raw: dict) -> Iterator[DefinitionError]:
@@ -228,6 +253,11 @@ def check_channel(raw: dict) -> Iterator[DefinitionError]:
         yield from check_webhook(raw["webhook"])
     if "pull" in raw:
         yield from check_pull(raw["pull"])
+    if "stock_sync" in raw:
+        yield from check_stock_sync(raw["stock_sync"])
+        item = (raw["stock_sync"].get("body") or {}).get("item") or {}
+        for name, leaf in item.items():
+            yield from _check_mapping(leaf, join_path("$.stock_sync.body.item", name))
 
 
 _SOURCES = ("path", "const", "expr")

@@ -28,6 +28,7 @@ from oms.models import (
 )
 from services.errors import DomainError, Invalid, NotFound
 from services.stock.alerts import check_alerts
+from services.stock.sync_marks import mark_changed
 
 # How each operation moves the balances: (on_hand sign, reserved sign); qty is signed for adjust/transfer.
 EFFECT = {
@@ -184,6 +185,7 @@ def receive(session: Session, move: Movement, operation: str = "receipt") -> dic
     _add_on_hand(session, move, move.qty)
     row = _row(session, move, operation, move.qty)
     check_alerts(session, [move.sku])
+    mark_changed(session, [move.sku])
     session.flush()
     return movement_view(row)
 
@@ -203,6 +205,7 @@ def adjust(session: Session, move: Movement) -> dict[str, Any]:
     _add_on_hand(session, move, move.qty)
     row = _row(session, move, "adjust", move.qty)
     check_alerts(session, [move.sku])
+    mark_changed(session, [move.sku])
     session.flush()
     return movement_view(row)
 
@@ -234,6 +237,7 @@ def set_on_hand(
         _add_on_hand(session, move, delta)
         _row(session, move, "adjust", delta)
         check_alerts(session, [sku])
+        mark_changed(session, [sku])
     session.flush()
     session.refresh(row)
     return row
@@ -271,6 +275,7 @@ def transfer(
         _row(session, out, "transfer", -qty, counterpart=target),
         _row(session, into, "transfer", qty, counterpart=source),
     ]
+    mark_changed(session, [sku])  # a channel may sell from one warehouse and not the other
     session.flush()
     return [movement_view(r) for r in rows]
 
@@ -285,6 +290,7 @@ def set_channel_reserve(session: Session, channel: str, warehouse: str, sku: str
         row = ChannelReservation(channel=channel, warehouse=warehouse, sku=sku, qty=qty)
     row.qty = qty
     session.add(row)
+    mark_changed(session, [sku])  # what the other channels may sell changes
     session.flush()
     return {"channel": channel, "warehouse": warehouse, "sku": sku, "qty": qty}
 

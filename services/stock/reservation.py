@@ -47,6 +47,7 @@ from services.orders.steps import run_step
 from services.stock.alerts import check_alerts
 from services.stock.backorders import wake
 from services.stock.ledger import rows_changed
+from services.stock.sync_marks import mark_changed
 from workflows.contracts import StepInput, StepResult
 
 log = logging.getLogger("oms.inventory")
@@ -247,6 +248,7 @@ def reserve_order(session: Session, order: Order, allocation: str = DEFAULT_ALLO
             continue
         _close_backorders(session, order.id, "filled")
         check_alerts(session, skus)
+        mark_changed(session, {a["sku"] for a in allocations})
         summary = ", ".join(
             f"{a['qty']} x {a['sku']} from {a['warehouse']}" + (f" lot {a['lot']}" if a["lot"] else "")
             for a in allocations
@@ -341,6 +343,7 @@ def _close(
             )
         )
         moved.append(_view(move))
+    mark_changed(session, {m["sku"] for m in moved})
     session.flush()
     return moved
 

@@ -556,7 +556,8 @@ def _leaf(*path: str, **changes) -> Callable[[dict], None]:
 
 # What a channel's top level may hold, as "allowed here" lists it (`type` left out: see the known gaps).
 TOP_LEVEL_KEYS = (
-    "callback_expiry, callback_url, events, flow, kind, mapping, name, pull, secret_env, tests, title, type, webhook"
+    "callback_expiry, callback_url, events, flow, kind, language, mapping, name, pull, secret_env, stock_sync, tests, "
+    "title, type, webhook"
 )
 
 BROKEN_CHANNELS = {

@@ -1,4 +1,5 @@
-"""The stock page: balances per SKU and warehouse, lots, alerts, movement history; receive, adjust, transfer.
+"""The stock page: balances per SKU and warehouse, lots, alerts, movement history; receive, adjust, transfer;
+what was pushed to each syncing channel (stock sync), and "push every SKU again".
 
 Works without JavaScript: plain forms with a CSRF token, a redirect back and
 a notice. Operators and admins change stock; every signed-in role reads.
@@ -18,16 +19,20 @@ from sqlmodel import col, select
 from oms.db import session_scope
 from oms.models import ChannelReservation, DefinitionVersion, Sku, Stock, Warehouse
 from services import scopes
+from services.errors import NotFound
+from services.stock import channel_sync
 from services.stock import ledger as stock_ledger
 from services.stock.alerts import alerts, replenishment
 from services.stock.backorders import wake
 from services.stock.ledger import InvalidStockChange, Movement, StockRefused
+from services.stock.sync_starts import start_sync
 from web.api.inventory import scoped_backorders, stock_rows
 from web.deps import CurrentUser, SessionDep, TemporalDep
 from web.i18n import gettext, ngettext
 from web.pages.flash import Flash
 from web.pages.rendering import PageRoute, redirect, render
 from web.pages.security import ACTING_ROLES, FormUser, PageRefused, SignedIn
+from web.pages.wording import problem
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -69,6 +74,8 @@ def overview(request: Request, session: SessionDep, user: SignedIn, q: str = "",
     open_alerts = alerts(session, "open", warehouses=user.warehouses)
     alerted = {a["sku"] for a in open_alerts}
     waiting = scoped_backorders(session, user, "open")
+    # Stock sync: per syncing channel (a channel-scoped person's own), each SKU's last push and failure.
+    synced = channel_sync.sync_view(session, channels=user.channels)
     rows = []
     for item in session.exec(query).all():
         on_hand, reserved = sums.get(item.sku, (0, 0))
@@ -80,6 +87,7 @@ def overview(request: Request, session: SessionDep, user: SignedIn, q: str = "",
                 "available": on_hand - reserved,
                 "alert": item.sku in alerted,
                 "backorders": sum(1 for b in waiting if b["sku"] == item.sku),
+                "sync": synced["items"].get(item.sku, {}),
             }
         )
     return render(
@@ -92,6 +100,7 @@ def overview(request: Request, session: SessionDep, user: SignedIn, q: str = "",
             "alerts": open_alerts,
             "backorders": waiting,
             "ledger": ledger,
+            "sync_channels": synced["channels"],
         },
     )
 
@@ -117,6 +126,7 @@ def sku_page(sku: str, request: Request, session: SessionDep, user: SignedIn):
         ).all()
         if scopes.sees_warehouse(user, r.warehouse)
     ]
+    synced = channel_sync.sync_view(session, [sku], user.channels)
     return render(
         request,
         "pages/stock_sku.html",
@@ -132,6 +142,8 @@ def sku_page(sku: str, request: Request, session: SessionDep, user: SignedIn):
             "suggestion": replenishment(session, [sku], warehouses=user.warehouses)[0],
             "backorders": scoped_backorders(session, user, "open", sku),
             "here": f"/stock/{quote(sku)}",
+            "sync_channels": synced["channels"],
+            "sync": synced["items"].get(sku, {}),
             "today": date.today().isoformat(),
         },
     )
@@ -175,7 +187,7 @@ def _done(back: str, text: str, woken: list[str]) -> object:
 
 
 def _refused(back: str, what: str, exc: StockRefused):
-    refused = gettext("%(what)s: %(problem)s. Nothing was changed.", what=what, problem=exc.message)
+    refused = gettext("%(what)s: %(problem)s. Nothing was changed.", what=what, problem=problem(exc))
     return redirect(back, Flash().error(refused), default="/stock")
 
 
@@ -320,3 +332,26 @@ def channel_reserve(
         channel=channel,
     )
     return _done(back, kept, [])
+
+
+@router.post("/stock/channels/{channel}/resync")
+async def resync(channel: str, user: FormUser, client: TemporalDep):
+    """Push every SKU the channel lists again (once the platform that refused them is fixed)."""
+    _stock_manager(user)
+    if user.channels and channel not in user.channels:
+        raise PageRefused(
+            403, gettext("You act for %(mine)s only, not %(other)s.", mine=", ".join(user.channels), other=channel)
+        )
+    try:
+        count = await anyio.to_thread.run_sync(_write, lambda s: channel_sync.resync(s, channel, user.username))
+    except NotFound:
+        refused = gettext("Channel %(channel)s does not push its stock. Nothing was changed.", channel=channel)
+        return redirect("/stock", Flash().error(refused), default="/stock")
+    await start_sync(client, channel)
+    again = ngettext(
+        "%(num)d SKU will be pushed to %(channel)s again.",
+        "%(num)d SKUs will be pushed to %(channel)s again.",
+        count,
+        channel=channel,
+    )
+    return redirect("/stock", Flash().ok(again), default="/stock")
