@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 from temporalio.exceptions import ApplicationError
 
@@ -21,4 +22,12 @@ def typed_failures() -> Iterator[None]:
         yield
     except DomainError as exc:
         details = () if exc.details is None else (exc.details,)
-        raise ApplicationError(exc.message, *details, type=exc.code, non_retryable=not exc.retryable) from None
+        # A provider that answered 429 said when to come back (services/adapter_calls.py: retry_after).
+        retry_after = getattr(exc, "retry_after", None)
+        raise ApplicationError(
+            exc.message,
+            *details,
+            type=exc.code,
+            non_retryable=not exc.retryable,
+            next_retry_delay=timedelta(seconds=retry_after) if retry_after else None,
+        ) from None

@@ -6,6 +6,8 @@ name: default
 regions: {eu: [DE, FR], uk: [GB]}            # destination region of a parcel by country
 carriers:
   - {name: sim_post, adapter: simulated, title: Simulated Post}
+  - name: dhl                                 # or a carrier's API, configured as data
+    adapter: {type: http, base_url: https://api.goshippo.com, create: {...}, track: {...}}
 table:
   inputs: [shipment.weight_kg, shipment.region, shipment.service_level]
   rows:                                       # first matching row wins
@@ -16,7 +18,9 @@ table:
 ```
 
 The table compiles to zen-engine's JDM with ``engine.tables.to_jdm``, the
-same compiler the audit rules use.
+same compiler the audit rules use. A carrier's ``adapter`` is ``simulated``
+(built in) or an ``http`` section (engine/http_adapters.py) that books,
+voids and tracks parcels through the carrier's API.
 """
 
 from __future__ import annotations
@@ -34,17 +38,19 @@ from engine.expressions import (
     compile_expression,
     suggest,
 )
+from engine.http_adapters import CARRIER_SPECS, HttpAdapter, check_adapter, parse_adapter
 from engine.tables import _ENGINE, _first_line_message, to_jdm, unary_error
 
-# Adapters the platform has; a carrier names one (see activities/carriers.py).
+# Adapters built into the platform, by name (services/fulfilment/carriers.py); any other is an `http` section.
 ADAPTERS = ("simulated",)
 
 
 @dataclass(frozen=True)
 class Carrier:
     name: str
-    adapter: str
+    adapter: str  # simulated, or http (then `http` says how its API is called)
     title: str
+    http: HttpAdapter | None = None
 
 
 @dataclass(frozen=True)
@@ -109,13 +115,18 @@ def _price(value: Any) -> Expression:
     return compile_expression(str(value))
 
 
+def _carrier(raw: dict, index: int) -> Carrier:
+    adapter, http = parse_adapter(raw["adapter"], join_path("$.carriers", index, "adapter"), CARRIER_SPECS)
+    return Carrier(raw["name"], adapter, raw.get("title", raw["name"]), http)
+
+
 def parse_carriers(raw: dict) -> CarrierTable:
     """Build the typed carrier table from a definition that passed validation."""
     text = json.dumps(to_jdm(raw["table"], raw["name"]))
     return CarrierTable(
         name=raw["name"],
         regions={country: region for region, countries in raw.get("regions", {}).items() for country in countries},
-        carriers={c["name"]: Carrier(c["name"], c["adapter"], c.get("title", c["name"])) for c in raw["carriers"]},
+        carriers={c["name"]: _carrier(c, index) for index, c in enumerate(raw["carriers"])},
         rows=tuple(
             CarrierRow(r["carrier"], r.get("service", "standard"), _price(r["price"])) for r in raw["table"]["rows"]
         ),
@@ -133,12 +144,7 @@ def check_carriers(raw: dict) -> Iterator[DefinitionError]:
         if carrier["name"] in names:
             yield DefinitionError(join_path(path, "name"), f"duplicate carrier {carrier['name']!r}")
         names.add(carrier["name"])
-        if carrier["adapter"] not in ADAPTERS:
-            yield DefinitionError(
-                join_path(path, "adapter"),
-                f"unknown adapter {carrier['adapter']!r}{suggest(carrier['adapter'], ADAPTERS)}; "
-                f"adapters are {', '.join(ADAPTERS)}",
-            )
+        yield from check_adapter(carrier["adapter"], join_path(path, "adapter"), CARRIER_SPECS, ("create",), ADAPTERS)
     seen: dict[str, str] = {}
     for region, countries in raw.get("regions", {}).items():
         for index, country in enumerate(countries):

@@ -3,7 +3,7 @@
 A flow names some definitions directly (its form, the rule sets of its audit
 steps) and others through its activity steps' params: the allocation of a
 reservation, the carriers table of a shipment, the template of a
-notification. ``definitions_used`` lists them all as (kind, name); what an
+notification, the payment providers of a refund or void. ``definitions_used`` lists them all as (kind, name); what an
 order uses outside its flow (its channel, the delivery regions and coupons its
 audit facts read, its printed documents) the caller adds.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from engine.flows import ActivityStep, Flow
+from engine.payments import DEFAULT_PAYMENTS
 
 DEFAULT_ALLOCATION = "default"
 DEFAULT_CARRIERS = "default"
@@ -36,6 +37,8 @@ def _step_uses(step: ActivityStep) -> Iterator[tuple[str, str]]:
         yield "carriers", str(params.get("carriers") or DEFAULT_CARRIERS)
     elif step.activity in _NOTIFYING:
         yield "template", notification_template(params)
+    elif step.activity == "cancel_payment":
+        yield "payments", str(params.get("payments") or DEFAULT_PAYMENTS)
 
 
 def definitions_used(flow: Flow) -> list[tuple[str, str]]:

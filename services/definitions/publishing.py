@@ -37,6 +37,7 @@ KIND_ORDER = {
     "flow": 2,
     "channel": 3,
     "carriers": 0,
+    "payments": 0,
     "template": 0,
 }
 

@@ -1,28 +1,40 @@
-"""Carrier adapters: create a shipment (tracking number + label data), read tracking events.
+"""Carrier adapters: create a shipment (tracking number + label data), void its label, track it.
 
 A carrier in the ``carriers`` definition names its adapter. The built-in
 ``simulated`` adapter issues tracking numbers itself and lets an operator (or
 a test) move a parcel along in_transit -> out_for_delivery -> delivered, or to
 an exception, through the same path a real carrier's webhook takes
-(``record_tracking``).
+(``record_tracking``). An ``http`` adapter calls the carrier's API as the
+definition configures it (engine/http_adapters.py, services/adapter_calls.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from engine.adapters import (
+    TRACKING_TYPES,
+    CarrierAdapter,
+    CarrierShipment,
+    LabelVoided,
+    ParcelRef,
+    ParcelRequest,
+    ParcelStatus,
+)
+from engine.carriers import Carrier
+from engine.http_adapters import HTTP, HttpAdapter
 from oms.models import Order, Shipment, TrackingEvent, utcnow
+from services.adapter_calls import ProviderFailed, call
 from services.errors import Conflict, DomainError, Invalid, NotFound
 from services.rows import required
 
-# What a parcel can go through; each is also the order event the flow hears
-# (``delivered`` only once every parcel of the order is delivered).
-TRACKING_TYPES = ("in_transit", "out_for_delivery", "delivered", "exception")
+__all__ = ["TRACKING_TYPES", "CarrierAdapter", "CarrierShipment", "ParcelRequest"]
+
 ORDER_EVENT = {
     "in_transit": "in_transit",
     "out_for_delivery": "out_for_delivery",
@@ -30,23 +42,6 @@ ORDER_EVENT = {
     "exception": "delivery_exception",
 }
 PROGRESS = {"label_created": 0, "in_transit": 1, "out_for_delivery": 2, "delivered": 3, "exception": 1}
-
-
-@dataclass(frozen=True)
-class ParcelRequest:
-    order_id: str
-    parcel: int
-    carrier: str
-    service: str
-    weight_kg: float
-    sender: dict[str, Any]
-    recipient: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class CarrierShipment:
-    tracking_number: str
-    label: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,10 +69,18 @@ class TrackingConflict(TrackingRefused, Conflict):
     """The parcel is delivered already, or the same event is being recorded at this moment."""
 
 
-class CarrierAdapter(Protocol):
-    def create_shipment(self, request: ParcelRequest) -> CarrierShipment: ...
-
-    def parse_event(self, payload: dict[str, Any]) -> CarrierEvent: ...
+def parse_event(payload: dict[str, Any]) -> CarrierEvent:
+    """A tracking webhook's generic payload {tracking_number, type, event_id, description, data}."""
+    number = str(payload.get("tracking_number") or "").strip()
+    kind = str(payload.get("type") or "").strip()
+    if not number:
+        raise TrackingInvalid("tracking_number_required", "tracking_number is required", field="tracking_number")
+    if kind not in TRACKING_TYPES:
+        raise TrackingInvalid(
+            "unknown_tracking_type", f"type: {kind!r} is not one of {', '.join(TRACKING_TYPES)}", field="type"
+        )
+    event_id = str(payload.get("event_id") or f"{number}:{kind}:{payload.get('at', '')}")
+    return CarrierEvent(number, kind, event_id, str(payload.get("description") or ""), dict(payload.get("data") or {}))
 
 
 class SimulatedCarrier:
@@ -99,19 +102,15 @@ class SimulatedCarrier:
             },
         )
 
+    def cancel_shipment(self, parcel: ParcelRef) -> LabelVoided:
+        return LabelVoided(f"VOID-{parcel.tracking_number}", "voided")
+
+    def track(self, parcel: ParcelRef) -> ParcelStatus:
+        """The simulated carrier knows no more than its parcels' rows: events come from ``advance``."""
+        return ParcelStatus(parcel.tracking_number, "label_created", "label_created")
+
     def parse_event(self, payload: dict[str, Any]) -> CarrierEvent:
-        number = str(payload.get("tracking_number") or "").strip()
-        kind = str(payload.get("type") or "").strip()
-        if not number:
-            raise TrackingInvalid("tracking_number_required", "tracking_number is required", field="tracking_number")
-        if kind not in TRACKING_TYPES:
-            raise TrackingInvalid(
-                "unknown_tracking_type", f"type: {kind!r} is not one of {', '.join(TRACKING_TYPES)}", field="type"
-            )
-        event_id = str(payload.get("event_id") or f"{number}:{kind}:{payload.get('at', '')}")
-        return CarrierEvent(
-            number, kind, event_id, str(payload.get("description") or ""), dict(payload.get("data") or {})
-        )
+        return parse_event(payload)
 
     def next_type(self, status: str) -> str | None:
         """The event that moves a parcel on from ``status``; None once delivered."""
@@ -122,11 +121,73 @@ class SimulatedCarrier:
         return None
 
 
-ADAPTERS: dict[str, CarrierAdapter] = {"simulated": SimulatedCarrier()}
+class HttpCarrier:
+    """A carrier's API, called as its ``adapter: {type: http}`` section says."""
+
+    def __init__(self, name: str, http: HttpAdapter):
+        self.name = name
+        self.http = http
+        self.who = f"carrier {name!r}"
+
+    def create_shipment(self, request: ParcelRequest) -> CarrierShipment:
+        key = f"oms-{request.reference}-create"
+        answer = call(self.http, "create", request.context(), self.who, key)
+        if not answer.get("label_url", "https://").startswith(("https://", "http://")):
+            # The label page links it: nothing but a web address may go there.
+            raise ProviderFailed(
+                "carrier_failed",
+                f"{self.who}: the answer to create does not match the mapping: "
+                f"{self.http.where}.create.label_url: {answer['label_url'][:80]!r} is not an http(s) URL",
+            )
+        label = {"barcode": answer["tracking_number"], "service": request.service}
+        label.update({name: answer[name] for name in ("label_url", "reference") if name in answer})
+        return CarrierShipment(answer["tracking_number"], label)
+
+    def cancel_shipment(self, parcel: ParcelRef) -> LabelVoided:
+        self._needs("cancel")
+        answer = call(self.http, "cancel", parcel.context(), self.who, f"oms-{parcel.tracking_number}-cancel")
+        return LabelVoided(answer.get("reference", ""), answer.get("status", ""))
+
+    def track(self, parcel: ParcelRef) -> ParcelStatus:
+        self._needs("track")
+        answer = call(self.http, "track", parcel.context(), self.who)
+        return ParcelStatus(
+            parcel.tracking_number,
+            answer["state"],
+            answer["status"],
+            answer.get("description", ""),
+            answer.get("at", ""),
+        )
+
+    def _needs(self, operation: str) -> None:
+        if not self.http.has(operation):
+            raise CarrierCannot(
+                "carrier_cannot", f"{self.who} has no `{operation}` section in its adapter ({self.http.where})"
+            )
 
 
-def adapter(name: str) -> CarrierAdapter:
+class CarrierCannot(Invalid):
+    """The carrier's adapter does not offer the operation (an http adapter without that section)."""
+
+
+ADAPTERS: dict[str, SimulatedCarrier] = {"simulated": SimulatedCarrier()}
+
+
+def adapter(name: str) -> SimulatedCarrier:
+    """A built-in adapter by name (a return's label names one in its step's params)."""
     return ADAPTERS[name]
+
+
+def carrier_adapter(carrier: Carrier) -> CarrierAdapter:
+    """The adapter a carrier of a ``carriers`` definition books, voids and tracks its parcels with."""
+    if carrier.adapter == HTTP and carrier.http is not None:
+        return HttpCarrier(carrier.name, carrier.http)
+    return ADAPTERS[carrier.adapter]
+
+
+def is_remote(adapter: CarrierAdapter) -> bool:
+    """Whether the adapter calls out (then a step calls it outside its transaction)."""
+    return isinstance(adapter, HttpCarrier)
 
 
 @dataclass(frozen=True)

@@ -10,23 +10,33 @@ level) unless the step names a ``carrier``. With ``merge_window`` (e.g.
 that was booked within the window and has not left yet is shipped together
 with this one: both carry the same ``consolidation`` key, which the label and
 the packing slip print, and the warehouse packs them in one box.
+
+A carrier with an ``http`` adapter is booked outside the step's transaction:
+the step plans its parcels, books the ones it has no booking for at the
+carrier's API (services/adapter_calls.py: ``with_calls``), then plans again
+and writes the parcels with the carrier's tracking numbers and labels. A
+parcel whose plan changed in between is booked again.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from engine.carriers import NoCarrier
+from engine.adapters import CarrierShipment
+from engine.carriers import Carrier, NoCarrier
 from engine.durations import parse_duration
 from engine.expressions import ExpressionError, compile_expression
 from oms.models import Order, Shipment, Sku, StockMovement, Warehouse, utcnow
+from services.adapter_calls import Answers, CallsNeeded, Pending, answer_of, with_calls
 from services.definitions.pinned import pinned_model
 from services.errors import StepFailed
-from services.fulfilment.carriers import ParcelRequest, adapter
+from services.fulfilment.carriers import CarrierAdapter, ParcelRequest, carrier_adapter, is_remote
 from services.orders.steps import run_step
 from services.stock import reservation as inventory
 from workflows.contracts import StepInput, StepResult
@@ -93,7 +103,9 @@ def _consolidation(session: Session, order: Order, warehouse: str, window: str |
     return None
 
 
-def _ship(session: Session, order: Order, inp: StepInput) -> tuple[str, dict]:
+def _ship(session: Session, order: Order, inp: StepInput, bookings: Answers | None = None) -> tuple[str, dict]:
+    bookings = {} if bookings is None else bookings
+    pending: Pending = {}
     moves = inventory.open_reservations(session, order.id)
     if not moves:
         raise StepFailed("nothing_to_ship", f"order {order.id} holds no reserved stock to ship")
@@ -116,14 +128,8 @@ def _ship(session: Session, order: Order, inp: StepInput) -> tuple[str, dict]:
         value = round(sum(prices.get(m.line_no, 0) * m.qty for m in parcel_moves), 2)
         service_level = str(doc.get("service_level") or "standard")
         if table is None:
-            carrier, carrier_adapter, title, service, price, row = (
-                params["carrier"],
-                "simulated",
-                params["carrier"],
-                "",
-                0.0,
-                None,
-            )
+            chosen = Carrier(params["carrier"], "simulated", params["carrier"])
+            service, price, row = "", 0.0, None
         else:
             try:
                 choice = table.choose(
@@ -137,24 +143,28 @@ def _ship(session: Session, order: Order, inp: StepInput) -> tuple[str, dict]:
                 )
             except (NoCarrier, ExpressionError) as exc:
                 raise StepFailed("no_carrier", str(exc)) from exc
-            carrier, carrier_adapter, title = choice.carrier.name, choice.carrier.adapter, choice.carrier.title
-            service, price, row = choice.service, choice.price, choice.row
+            chosen, service, price, row = choice.carrier, choice.service, choice.price, choice.row
+        carrier, title = chosen.name, chosen.title
         sender = {
             "code": warehouse_code,
             "name": warehouse.name if warehouse else warehouse_code,
             "country": warehouse.country if warehouse else "",
         }
-        booking = adapter(carrier_adapter).create_shipment(
-            ParcelRequest(
-                order_id=order.id,
-                parcel=number,
-                carrier=carrier,
-                service=service,
-                weight_kg=weight,
-                sender=sender,
-                recipient=address,
-            )
+        request = ParcelRequest(
+            order_id=order.id,
+            parcel=number,
+            carrier=carrier,
+            service=service,
+            weight_kg=weight,
+            sender=sender,
+            recipient={**address, "name": address.get("name") or (doc.get("customer") or {}).get("name") or ""},
+            value=value,
+            customer=dict(doc.get("customer") or {}),
+            external_id=order.external_id,
         )
+        booking = _book(carrier_adapter(chosen), request, bookings, pending)
+        if booking is None:
+            continue  # booked at the carrier's API once the plan is complete (below)
         lines = [
             {"line": m.line_no, "sku": m.sku, "qty": m.qty, "name": skus[m.sku].name if m.sku in skus else m.sku}
             for m in parcel_moves
@@ -165,7 +175,7 @@ def _ship(session: Session, order: Order, inp: StepInput) -> tuple[str, dict]:
                 order_id=order.id,
                 parcel=number,
                 carrier=carrier,
-                adapter=carrier_adapter,
+                adapter=chosen.adapter,
                 tracking_number=booking.tracking_number,
                 warehouses=[warehouse_code],
                 warehouse=warehouse_code,
@@ -174,7 +184,13 @@ def _ship(session: Session, order: Order, inp: StepInput) -> tuple[str, dict]:
                 price=price,
                 weight_kg=weight,
                 lines=lines,
-                label={**booking.label, "carrier_title": title, "sender": sender, "apart": apart},
+                label={
+                    **booking.label,
+                    "carrier_title": title,
+                    "sender": sender,
+                    "apart": apart,
+                    **({"carriers_definition": table.name} if table is not None else {}),
+                },
                 consolidation=consolidation,
             )
         )
@@ -192,6 +208,8 @@ def _ship(session: Session, order: Order, inp: StepInput) -> tuple[str, dict]:
                 "consolidation": consolidation,
             }
         )
+    if pending:
+        raise CallsNeeded(pending)  # nothing of this transaction is kept: the step runs again with the bookings
     summary = "; ".join(
         f"parcel {b['parcel']} from {b['warehouse']} ({b['weight_kg']} kg) with {b['carrier']}"
         + (f" {b['service']} for {b['price']:.2f}" if b["service"] else "")
@@ -207,6 +225,19 @@ def _ship(session: Session, order: Order, inp: StepInput) -> tuple[str, dict]:
     }
 
 
+def _book(
+    adapter: CarrierAdapter,
+    request: ParcelRequest,
+    bookings: Answers,
+    pending: Pending,
+) -> CarrierShipment | None:
+    """The parcel's booking: at once from a built-in adapter; from a carrier's API only outside the transaction."""
+    if not is_remote(adapter):
+        return adapter.create_shipment(request)
+    key = json.dumps(asdict(request), sort_keys=True, default=str)
+    return answer_of(bookings, pending, key, lambda: adapter.create_shipment(request))
+
+
 def create_shipment(inp: StepInput) -> StepResult:
     """Ship the reserved stock: one parcel per warehouse (or rule), carrier by the carriers table."""
-    return run_step(inp, "shipped", _ship)
+    return with_calls(lambda bookings: run_step(inp, "shipped", lambda s, o, i: _ship(s, o, i, bookings)))

@@ -16,6 +16,7 @@ from engine.channels import Channel
 from engine.definitions import parse_published
 from engine.forms import FieldError, FormValidator
 from engine.lru import Lru
+from engine.payments import DEFAULT_PAYMENTS
 from oms import metrics
 from oms.db import get_read_engine, session_scope
 from oms.models import Order, Sku
@@ -163,6 +164,7 @@ def prepare(session: Session, payload: Any, flow_name: str | None) -> Prepared:
             ("channel", origin.name),
             ("regions", REGIONS),
             ("promotions", PROMOTIONS),
+            ("payments", DEFAULT_PAYMENTS),  # who refunds it, also when a return does
             *(("template", name) for name in ORDER_DOCUMENTS),
         ],
     )

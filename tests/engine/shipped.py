@@ -45,6 +45,7 @@ KNOWN = frozenset(
         ("promotions", "coupons"),
         ("allocation", "default"),
         ("carriers", "default"),
+        ("payments", "default"),
         ("flow", "return"),
         ("rules", "return_policy"),
         ("form", "return_request"),

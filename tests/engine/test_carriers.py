@@ -113,7 +113,10 @@ def test_unknown_adapter_and_duplicate_carrier():
         "  - {name: post, adapter: simulatd}\n  - {name: post, adapter: simulated}",
     )
     assert [(e.path, e.message) for e in validate_text(text).errors] == [
-        ("$.carriers[0].adapter", "unknown adapter 'simulatd' (did you mean 'simulated'?); adapters are simulated"),
+        (
+            "$.carriers[0].adapter",
+            "unknown adapter 'simulatd' (did you mean 'simulated'?); adapters are simulated, or an http section",
+        ),
         ("$.carriers[1].name", "duplicate carrier 'post'"),
     ]
 

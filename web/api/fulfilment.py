@@ -16,6 +16,8 @@ from oms.db import session_scope
 from oms.models import Order, Shipment, TrackingEvent, Warehouse
 from oms.settings import get_settings
 from services import scopes
+from services.adapter_calls import ProviderFailed
+from services.fulfilment.carrier_queries import ask_carrier
 from services.fulfilment.carriers import ADAPTERS, SimulatedCarrier, UnknownParcel, record_tracking
 from services.fulfilment.picking import create_wave, wave_view
 from services.notifications import shipment_view
@@ -25,7 +27,14 @@ from services.orders.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, check_s
 from services.returns import parcels as return_parcels
 from web import printing
 from web.api.params import RowId
-from web.api.schemas.fulfilment import ChangeSent, OrderParcels, TrackingRecorded, WaveList, WaveView
+from web.api.schemas.fulfilment import (
+    ChangeSent,
+    OrderParcels,
+    ParcelTracked,
+    TrackingRecorded,
+    WaveList,
+    WaveView,
+)
 from web.deps import CurrentUser, SessionDep, TemporalDep, UserDep, require
 from web.limits import limited_body
 
@@ -198,6 +207,39 @@ async def advance_parcel(
             "event_id": f"{tracking_number}:{count + 1}",
         },
     )
+
+
+@router.post(
+    "/shipments/{shipment_id}/track",
+    response_model=ParcelTracked,
+    summary="Ask the parcel's carrier (an http adapter's track) where it is; news is recorded as its webhook's",
+)
+async def track_parcel(shipment_id: RowId, session: SessionDep, client: TemporalDep, user: Operator) -> dict:
+    order, shipment = printing.shipment_for(session, shipment_id)
+    _order(session, user, order.id)
+    try:
+        answer = await anyio.to_thread.run_sync(ask_carrier, shipment_id)
+    except ProviderFailed as exc:  # the carrier refused or answered otherwise than its mapping says
+        raise HTTPException(502, exc.message) from None
+    recorded = None
+    if answer.event is not None:
+        event = answer.event
+        payload = {
+            "tracking_number": event.tracking_number,
+            "type": event.type,
+            "event_id": event.event_id,
+            "description": event.description,
+            "data": {"asked_by": user.username, "carrier_status": answer.status.carrier_status},
+        }
+        recorded = await _deliver(client, shipment.carrier, payload)
+    status = answer.status
+    return {
+        "tracking_number": status.tracking_number,
+        "state": status.state,
+        "carrier_status": status.carrier_status,
+        "description": status.description,
+        "recorded": recorded,
+    }
 
 
 def _history_of(shipment_id: int) -> list:

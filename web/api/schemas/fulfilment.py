@@ -43,6 +43,16 @@ class TrackingRecorded(BaseModel):
     order_event: str | None
 
 
+class ParcelTracked(BaseModel):
+    """What the parcel's carrier said; ``recorded`` is the tracking event it meant, when it was news."""
+
+    tracking_number: str
+    state: str = Field(description="label_created, in_transit, out_for_delivery, delivered or exception")
+    carrier_status: str = Field(description="the carrier's own word, e.g. TRANSIT (Shippo)")
+    description: str
+    recorded: TrackingRecorded | None
+
+
 class ChangeSent(BaseModel):
     """The change went to the order's flow, which was waiting at ``step``."""
 
