@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from activities import fulfilment, orders, returns, stock
+from activities import fulfilment, http, orders, returns, stock
 
 ALL_ACTIVITIES: list[Callable[..., Any]] = [
     function
-    for module in (orders, stock, fulfilment, returns)
+    for module in (orders, stock, fulfilment, returns, http)
     for function in vars(module).values()
     if callable(function) and hasattr(function, "__temporal_activity_definition")
 ]

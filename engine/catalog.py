@@ -40,8 +40,10 @@ ACTIVITIES: dict[str, ActivitySpec] = {
             "Ship the reserved stock: one parcel per warehouse (params.apart: an expression over `line` that "
             "puts lines in a parcel of their own; params.merge_window: pack with a parcel of the same customer "
             "and address booked within it), carrier and price from the carriers definition params.carriers "
-            "(default: default) unless params.carrier names one; each parcel gets a tracking number.",
-            failures=("no_carrier", "nothing_to_ship"),
+            "(default: default) unless params.carrier names one; each parcel gets a tracking number "
+            "(from the carrier's API for an http adapter: carrier_failed when it refuses or answers "
+            "otherwise than its mapping says, carrier_unavailable when it stays busy or down).",
+            failures=("no_carrier", "nothing_to_ship", "carrier_failed", "carrier_unavailable"),
         ),
         ActivitySpec("mark_paid", "Record the payment that arrived with an event."),
         ActivitySpec(
@@ -49,7 +51,13 @@ ACTIVITIES: dict[str, ActivitySpec] = {
             "Send the customer the notification of params.event (template notify_<event>, or params.template) "
             "by e-mail and signed webhook; on the timeline.",
         ),
-        ActivitySpec("cancel_payment", "Refund a paid order, void an unpaid authorisation (payment adapter)."),
+        ActivitySpec(
+            "cancel_payment",
+            "Refund a paid order, void an unpaid authorisation, through the provider of its payment method "
+            "(payments definition params.payments, default: default): payment_failed when the provider refuses "
+            "or answers otherwise than its mapping says, payment_unavailable when it stays busy or down.",
+            failures=("payment_failed", "payment_unavailable"),
+        ),
         ActivitySpec("change_address", "Apply the shipping address of the address_changed event that arrived."),
         ActivitySpec("pick", "Pick the reserved items (automatic; use an approval step with scan for a person)."),
         ActivitySpec("check", "Check the picked items against the order (automatic)."),
@@ -106,6 +114,7 @@ ACTIVITIES: dict[str, ActivitySpec] = {
                 ("escalate_task", "An undecided task handed to the escalation role."),
                 ("record_approval", "The first approval of a four-eyes task."),
                 ("push_status", "The order's new status to the channel's callback URL."),
+                ("http_request", "An http step's request (any flow): its answer, typed failures for on_error."),
             )
         ),
         *(

@@ -25,6 +25,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from engine.durations import parse_duration
 from engine.errors import DefinitionError, join_path
+from engine.outbound_config import SecretHeader, check_duration, parse_auth
+from engine.outbound_config import retry_after_seconds as retry_after_seconds  # where its tests read it
 
 _MISSING = object()
 # Longest a single run may page before it stops and leaves the rest to the next run.
@@ -34,13 +36,6 @@ _LINK = re.compile(r"<([^>]*)>\s*;([^,]*)")
 
 class PullShapeError(ValueError):
     """The platform's answer does not have the shape the ``pull:`` section describes."""
-
-
-@dataclass(frozen=True)
-class PullAuth:
-    header: str
-    secret_env: str
-    prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,7 +61,7 @@ class Pull:
     interval_seconds: float
     items: str | None  # dotted path of the order list in the answer; None: the answer is the list
     query: Mapping[str, str]
-    auth: PullAuth | None
+    auth: SecretHeader | None
     cursor: PullCursor | None
     paging: PullPaging
     per_second: float | None
@@ -154,15 +149,6 @@ def next_link(header: str) -> str | None:
     return None
 
 
-def retry_after_seconds(value: str | None, default: float = 1.0, ceiling: float = 300.0) -> float:
-    """A Retry-After header's delay in seconds (the delta-seconds form; a date counts as ``default``)."""
-    try:
-        seconds = float((value or "").strip())
-    except ValueError:
-        return default
-    return min(max(seconds, 0.0), ceiling)
-
-
 def _dig(value: Any, path: str) -> Any:
     for part in path.split("."):
         if isinstance(value, dict) and part in value:
@@ -184,7 +170,6 @@ def _with_query(url: str, params: Mapping[str, str]) -> str:
 def parse_pull(raw: dict | None) -> Pull | None:
     if raw is None:
         return None
-    auth = raw.get("auth")
     cursor = raw.get("cursor")
     paging = raw.get("paging") or {}
     rate = raw.get("rate_limit") or {}
@@ -194,7 +179,7 @@ def parse_pull(raw: dict | None) -> Pull | None:
         interval_seconds=parse_duration(raw.get("interval", "5m")),
         items=raw.get("items"),
         query={str(k): str(v) for k, v in (raw.get("query") or {}).items()},
-        auth=PullAuth(auth["header"], auth["secret_env"], auth.get("prefix", "")) if auth else None,
+        auth=parse_auth(raw.get("auth")),
         cursor=(
             PullCursor(cursor["param"], cursor.get("item"), cursor.get("field"), cursor.get("initial"))
             if cursor
@@ -213,14 +198,9 @@ def parse_pull(raw: dict | None) -> Pull | None:
 def check_pull(raw: dict) -> Iterator[DefinitionError]:
     """Semantic checks of ``pull:`` the schema cannot express, each at its path."""
     base = "$.pull"
-    if "interval" in raw:
-        try:
-            seconds = parse_duration(raw["interval"])
-        except ValueError as exc:
-            yield DefinitionError(join_path(base, "interval"), str(exc))
-        else:
-            if seconds < 10:
-                yield DefinitionError(join_path(base, "interval"), "poll at most every 10 seconds ('10s' or longer)")
+    yield from check_duration(
+        raw, "interval", base, lambda seconds: seconds >= 10, "poll at most every 10 seconds ('10s' or longer)"
+    )
     url = urlsplit(str(raw.get("url", "")))
     if url.query or url.fragment:
         yield DefinitionError(join_path(base, "url"), "give query parameters in `query`, not in the URL")

@@ -27,6 +27,7 @@ from engine.expressions import range_values, suggest
 from engine.flows import check_flow, parse_flow
 from engine.forms import check_form, parse_form
 from engine.lru import Lru
+from engine.payments import check_payments, parse_payments
 from engine.reference import (
     check_promotions,
     check_regions,
@@ -70,6 +71,7 @@ KINDS: dict[str, Kind] = {
         Kind("channel", check_channel, parse_channel),
         Kind("allocation", check_allocation, parse_allocation),
         Kind("carriers", check_carriers, parse_carriers),
+        Kind("payments", check_payments, parse_payments),
         Kind("template", check_template, parse_template),
     )
 }
@@ -184,6 +186,11 @@ PATTERN_MEANING = {
         "is not a secret's variable: name an OMS_..._SECRET... environment variable, e.g. OMS_CHANNEL_SECRET_WEB"
     ),
     "^https?://": "is not a URL: start it with http:// or https://",
+    "^/": "must start with /",
+    "^([3-5][0-9][0-9]|[3-5]xx|timeout|unreachable)$": (
+        "is not an outcome of an http step: a status (404), a class (4xx, 5xx), timeout or unreachable"
+    ),
+    "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$": "is not a header name: letters, digits and - (e.g. X-Request-Id)",
 }
 
 

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
+from urllib.parse import urlsplit
 
 from engine.flows import step_targets
 
@@ -107,6 +108,14 @@ def _detail(step: dict) -> str:
         return f"wait · timeout {step.get('timeout', '?')}"
     if kind == "switch":
         return "switch"
+    if kind == "http":
+        # The host (or the endpoint's name) fits the box; the whole URL is in the step.
+        url = step.get("url")
+        try:
+            where = urlsplit(url.split("{", 1)[0]).hostname if isinstance(url, str) else None
+        except ValueError:  # a draft's half-written URL
+            where = None
+        return f"http {step.get('method', '?')} {where or step.get('endpoint', '?')}"
     if kind == "end":
         return f"end · {step.get('status', 'done')}"
     return str(kind or "?")

@@ -9,6 +9,7 @@ from engine.catalog import ACTIVITIES, AUDIT_ACTIONS, ROLES, step_activities
 from engine.durations import parse_duration
 from engine.errors import DefinitionError, join_path
 from engine.expressions import Expression, compile_expression, condition_error, suggest
+from engine.http_steps import HttpCallSpec, check_http, parse_http_call
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,16 @@ class WaitStep(Step):
 class SwitchStep(Step):
     cases: tuple[tuple[Expression, str], ...]
     default: str
+
+
+@dataclass(frozen=True)
+class HttpStep(Step):
+    """Calls another system over HTTP (engine/http_steps.py); a 2xx answer goes to ``next``."""
+
+    call: HttpCallSpec
+    next: str
+    # Outcome (a status "404", a class "4xx", "timeout", "unreachable") -> step.
+    on_error: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -148,6 +159,10 @@ def _parse_step(raw: dict) -> Step:
             cases=tuple((compile_expression(c["when"]), c["next"]) for c in raw["cases"]),
             default=raw["default"],
         )
+    if kind == "http":
+        # YAML reads an unquoted `404:` as a number; outcomes are compared as text.
+        on_error = {str(outcome): target for outcome, target in (raw.get("on_error") or {}).items()}
+        return HttpStep(**common, call=parse_http_call(raw), next=raw["next"], on_error=on_error)
     return EndStep(**common)
 
 
@@ -179,7 +194,7 @@ def step_targets(raw_step: dict) -> Iterator[tuple[tuple[str | int, ...], str]]:
             yield (key,), raw_step[key]
     for key in ("on", "on_error", "events"):
         for outcome, target in raw_step.get(key, {}).items():
-            yield (key, outcome), target
+            yield (key, str(outcome)), target
     for index, case in enumerate(raw_step.get("cases", [])):
         yield ("cases", index, "next"), case["next"]
 
@@ -288,6 +303,8 @@ def _check_step(step: dict, path: str, ids: dict[str, int], serves: str) -> Iter
                 yield DefinitionError(
                     join_path(path, "events", event), f"{event!r} is a decision of this step; name the event otherwise"
                 )
+    elif kind == "http":
+        yield from check_http(step, path, serves)
     elif kind == "switch":
         for index, case in enumerate(step["cases"]):
             problem = condition_error(case["when"])

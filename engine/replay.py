@@ -4,7 +4,7 @@ What-if walks a draft flow for orders already running or done. What the world
 did to an order is on its timeline: the audits' actions, the events that
 arrived (and which waits ran out instead), the decisions taken on its tasks
 (escalations, four-eyes approvals, expiries), the failures its activities
-raised and the data they returned. Keyed by step id, that is an
+raised and the data they returned, the answers its http steps got. Keyed by step id, that is an
 ``engine.simulation.Script``: a draft that keeps a step sees what the order
 met there; a step the order never reached finds nothing scripted, and the
 walk stops at its first real wait.
@@ -38,6 +38,8 @@ RUNTIME_LINES = frozenset(
         "task_closed",
         "task_escalated",
         "task_approved_once",
+        "http_response",
+        "http_error",
     }
 )
 
@@ -69,9 +71,12 @@ def recorded_script(lines: Sequence[TimelineLine], flows: Iterable[Flow], audit_
     timeouts: dict[str, list[bool]] = {}
     visits: dict[str, list[str | None]] = {}
     results: dict[str, dict] = {}
+    responses: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
         step, data = line.step or "", line.data or {}
-        if line.type == "audited":
+        if line.type in ("http_response", "http_error"):
+            responses.setdefault(step, []).append(_recorded_answer(line.type, data))
+        elif line.type == "audited":
             audit.setdefault(step, []).append(str(data.get("action") or audit_action or "approve"))
         elif line.type in ("task_escalated", "task_expired"):
             decisions.setdefault(step, []).append(TIMEOUT)  # a waiting period ran out
@@ -100,4 +105,13 @@ def recorded_script(lines: Sequence[TimelineLine], flows: Iterable[Flow], audit_
         stop_at_waits=True,
         timeouts={step: outcomes for step, outcomes in timeouts.items() if any(outcomes)},
         audit_default=audit_action or "approve",
+        responses={step: list(answers) for step, answers in responses.items()},
     )
+
+
+def _recorded_answer(type_: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The answer an http step's timeline line records, as a test case scripts one."""
+    if type_ == "http_response":
+        return {"status": int(data.get("status") or 200), "body": data.get("body")}
+    outcome = str(data.get("outcome") or "")
+    return {"status": int(outcome)} if outcome.isdigit() else {"error": outcome or "unreachable"}

@@ -23,9 +23,19 @@ from engine.flows import (
     AuditStep,
     EndStep,
     Flow,
+    HttpStep,
     Step,
     SwitchStep,
     WaitStep,
+)
+from engine.http_steps import (
+    HttpRequest,
+    HttpResponse,
+    HttpStepError,
+    describe_saved,
+    error_key,
+    outcome_of,
+    recorded_body,
 )
 from engine.interpreter import TIMEOUT, Event, FlowError, evaluate_switch, next_step
 
@@ -92,6 +102,10 @@ class FlowEffects(Protocol):
         """Evaluate the step's rules: {action, fired, ...}."""
         ...
 
+    async def http(self, step: HttpStep, request: HttpRequest) -> HttpResponse:
+        """Send an http step's request; its 2xx answer. Raises StepFailed typed ``http_<outcome>`` otherwise."""
+        ...
+
     async def open_task(self, step: ApprovalStep, state: FlowState) -> None:
         """Put the approval step's task in the inbox, open for decisions from now on."""
         ...
@@ -146,6 +160,8 @@ async def run_step(flow: Flow, step: Step, effects: FlowEffects, state: FlowStat
             message = "; ".join(problems) + (f"; went on to {target}" if problems else "")
             await effects.record("expression_error" if problems else "status", step.id, message, step.status)
         return target
+    if isinstance(step, HttpStep):
+        return await _http(step, effects, state)
     outcome: str | None
     if isinstance(step, ActivityStep):
         outcome = await _activity(step, effects, state)
@@ -179,6 +195,51 @@ async def _activity(step: ActivityStep, effects: FlowEffects, state: FlowState) 
         state.order = {**state.order, **data["order_update"]}
     effects.reached(step.status)
     return None
+
+
+async def _http(step: HttpStep, effects: FlowEffects, state: FlowState) -> str:
+    try:
+        request = step.call.request(state.context())
+    except HttpStepError as exc:
+        raise FlowError(f"step {step.id!r}: {exc}") from None
+    try:
+        response = await effects.http(step, request)
+    except StepFailed as failure:
+        return await _http_failed(step, request, failure, effects)
+    saved, problems = step.call.saved(response)
+    state.results[step.id] = {"status": response.status, **saved}
+    message = f"{request.method} {request.target} answered {response.status}"
+    await effects.record(
+        "http_response",
+        step.id,
+        message + (f"; saved {describe_saved(saved)}" if saved else ""),
+        step.status,
+        {
+            "method": request.method,
+            "url": request.target,
+            "status": response.status,
+            "saved": saved,
+            **recorded_body(response.body),
+        },
+    )
+    if problems:
+        await effects.record("expression_error", step.id, "; ".join(problems))
+    return step.next
+
+
+async def _http_failed(step: HttpStep, request: HttpRequest, failure: StepFailed, effects: FlowEffects) -> str:
+    """Where an http step goes without a 2xx answer: the on_error key naming the outcome, else the step fails."""
+    outcome = outcome_of(failure.type)
+    key = error_key(step.on_error, outcome) if outcome is not None else None
+    if outcome is not None and key is not None:
+        target = step.on_error[key]
+        data = {"outcome": outcome, "on_error": key, "method": request.method, "url": request.target}
+        await effects.record("http_error", step.id, f"{failure.message}; on_error {key}: {target}", data=data)
+        return target
+    if failure.cause is not None:
+        # The activity's failure itself, for the repair task to show.
+        raise failure.cause from failure.cause.__cause__
+    raise FlowError(f"step {step.id!r}: {failure.message}, which the flow does not handle") from None
 
 
 async def _audit(step: AuditStep, effects: FlowEffects, state: FlowState) -> str:

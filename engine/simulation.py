@@ -11,6 +11,8 @@ because the steps run in ``engine.runtime.run_flow`` exactly as in a workflow:
   approval takes the first one it reacts to, as a workflow takes queued signals;
 - ``failures``: ``{step: failure}`` (every visit) or ``{step: [failure or null per visit]}``;
 - ``results``: ``{step: data}`` an activity returns (e.g. ``{order_update: {...}}``);
+- ``responses``: ``{step: {status, body}}`` an http step gets (or ``{error: timeout}``), or a list: one
+  per visit; a step without one gets its ``example_response`` (default: 200, an empty body);
 - ``timeouts``: ``{step: true}`` (every visit) or ``{step: [true or false per visit]}``: a wait
   that runs out on that visit whatever has arrived (what-if replays a recorded timeout so);
 - ``audit_default``: the action of an audit step ``audit`` (a mapping) does not name.
@@ -25,7 +27,8 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.flows import ActivityStep, ApprovalStep, AuditStep, Flow, WaitStep
+from engine.flows import ActivityStep, ApprovalStep, AuditStep, Flow, HttpStep, WaitStep
+from engine.http_steps import FAILURE_PREFIX, HttpRequest, HttpResponse, scripted_answer
 from engine.interpreter import TIMEOUT, Event, FlowError, first_awaited_event
 from engine.runtime import FlowState, StepFailed, TaskOutcome, run_flow, task_event
 
@@ -44,6 +47,23 @@ class Script:
     stop_at_waits: bool = False
     timeouts: dict[str, Any] = field(default_factory=dict)
     audit_default: str = "approve"
+    responses: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """An http step's simulated call: the request it rendered and the answer it took, and whose answer that was."""
+
+    step: str
+    method: str
+    target: str
+    answer: str  # "200", "404", "timeout"
+    source: str  # "scripted" (the case or the recorded order) or "example" (the step's example_response)
+    body: str | None = None
+
+    def __str__(self) -> str:
+        said = f"answered {self.answer}" if self.answer.isdigit() else f"got no answer ({self.answer})"
+        return f"{self.step}: {self.method} {self.target} {said} ({self.source})"
 
 
 @dataclass(frozen=True)
@@ -55,6 +75,7 @@ class Simulated:
     ended: bool
     activities: tuple[str, ...]
     problem: str = ""
+    exchanges: tuple[Exchange, ...] = ()
 
 
 def _per_visit(value: Any, visit: int) -> Any:
@@ -76,6 +97,7 @@ class SimulatedEffects:
         self.visits: dict[str, int] = {}
         self.decision_pulls: dict[str, int] = {}
         self.calls: list[str] = []
+        self.exchanges: list[Exchange] = []
         self.approvals = 0
         self.needs = 1
 
@@ -90,6 +112,17 @@ class SimulatedEffects:
         if failure:
             raise StepFailed(str(failure), f"{step.activity} failed with {failure} (scripted)")
         return dict(self.script.results.get(step.id) or {})
+
+    async def http(self, step: HttpStep, request: HttpRequest) -> HttpResponse:
+        scripted = _per_visit(self.script.responses.get(step.id), self._visit(step.id))
+        answer = scripted_answer(scripted if isinstance(scripted, dict) else step.call.example)
+        outcome = str(answer.status) if isinstance(answer, HttpResponse) else answer
+        source = "scripted" if isinstance(scripted, dict) else "example"
+        self.exchanges.append(Exchange(step.id, request.method, request.target, outcome, source, request.body))
+        if isinstance(answer, str):
+            said = f"gave no answer ({answer})" if not answer.isdigit() else f"answered {answer}"
+            raise StepFailed(FAILURE_PREFIX + answer, f"{request.method} {request.target} {said} ({source})")
+        return answer
 
     async def audit(self, step: AuditStep, state: FlowState) -> dict:
         self.calls.append("audit_order" if self.flow.serves != "return" else "audit_return")
@@ -184,4 +217,4 @@ def simulate(flow: Flow, order: dict, script: Script, extra: dict | None = None)
         status = flow.steps[step_id].status or status
     if problem:
         status = "failed"  # as in production, where the order then waits for an operator's repair
-    return Simulated(tuple(state.path), status, ended, tuple(effects.calls), problem)
+    return Simulated(tuple(state.path), status, ended, tuple(effects.calls), problem, tuple(effects.exchanges))

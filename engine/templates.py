@@ -175,6 +175,17 @@ def _compile(env: _BoundedSandbox, text: str) -> Any:
     return env.from_string(ast)
 
 
+def compile_text(text: str) -> Any:
+    """A plain-text template another kind of definition holds (an http step's URL, headers, body): unescaped,
+    in the same bounded sandbox."""
+    return _compile(TEXT, text)
+
+
+def render_text(name: str, compiled: Any, context: dict[str, Any]) -> str:
+    """Render a template from ``compile_text`` within the loop and output caps; RenderError if the sandbox stops it."""
+    return _bounded_render(name, compiled, context)
+
+
 def parse_template(raw: dict) -> Template:
     """Compile every Jinja2 text of a definition that passed validation."""
     common = {"name": raw["name"], "use": raw["use"], "title": raw.get("title", raw["name"])}

@@ -27,6 +27,10 @@ tests:
       status: completed
 ```
 
+An http step takes its answer from ``responses: {step: {status, body}}`` (or
+``{error: timeout}``, or a list: one per visit), else its ``example_response``;
+the case's detail says what the step sent and the answer it took.
+
 Allocation, carriers, channels, forms and templates carry cases too
 (``engine.kind_cases``): stock situation -> plan, parcel -> carrier and price,
 native payload -> canonical order, input -> errors by field, order -> text.
@@ -49,7 +53,7 @@ from engine.expressions import suggest
 from engine.interpreter import TIMEOUT
 from engine.kind_cases import KIND_CASES
 from engine.rules import evaluate_rules
-from engine.simulation import Script, simulate
+from engine.simulation import Exchange, Script, simulate
 
 __all__ = [
     "ORDINARY_FACTS",
@@ -119,6 +123,7 @@ class Walk:
     ended: bool
     problem: str = ""
     activities: tuple[str, ...] = ()
+    exchanges: tuple[Exchange, ...] = ()
 
 
 def walk_flow(
@@ -131,6 +136,7 @@ def walk_flow(
     stop_at_waits: bool = False,
     results: dict | None = None,
     extra: dict | None = None,
+    responses: dict | None = None,
 ) -> Walk:
     """Follow ``flow`` for ``order`` with the production interpreter and simulated effects.
 
@@ -139,8 +145,9 @@ def walk_flow(
     ``timeout`` for a period that runs out) or close on an event they listen
     to, else time out; waits take the first event they react to from
     ``events`` or time out; activities succeed unless ``failures[step]`` names
-    their failure. With ``stop_at_waits`` the walk stops at the first approval
-    or wait with nothing scripted, which is where a recorded order would now be waiting.
+    their failure; http steps take ``responses[step]`` or their example response.
+    With ``stop_at_waits`` the walk stops at the first approval or wait with
+    nothing scripted, which is where a recorded order would now be waiting.
     """
     script = Script(
         audit=audit,
@@ -149,9 +156,10 @@ def walk_flow(
         failures=dict(failures or {}),
         results=dict(results or {}),
         stop_at_waits=stop_at_waits,
+        responses=dict(responses or {}),
     )
     done = simulate(flow, order, script, extra)
-    return Walk(done.path, done.status, done.ended, done.problem, done.activities)
+    return Walk(done.path, done.status, done.ended, done.problem, done.activities, done.exchanges)
 
 
 def run_flow_case(flow, case: dict, index: int) -> CaseResult:
@@ -165,6 +173,7 @@ def run_flow_case(flow, case: dict, index: int) -> CaseResult:
         case.get("failures"),
         results=case.get("results"),
         extra={"return": case.get("return") or {}} if flow.serves == "return" else None,
+        responses=case.get("responses"),
     )
     expect = case.get("expect") or {}
     problems = [walk.problem] if walk.problem else []
@@ -183,8 +192,25 @@ def run_flow_case(flow, case: dict, index: int) -> CaseResult:
     if "activities" in expect and called != list(expect["activities"]):
         problems.append(f"expected activities {', '.join(expect['activities'])}, got {', '.join(called) or 'none'}")
     path_text = " > ".join(walk.path)
+    # What each http step sent and the answer it took: the designer shows it with the case.
+    path_text += "".join(f"; {exchange}" for exchange in walk.exchanges)
     detail = f"{'; '.join(problems)} (path: {path_text})" if problems else f"path: {path_text}"
-    outcome = {"path": list(walk.path), "status": walk.status, "activities": called}
+    outcome = {
+        "path": list(walk.path),
+        "status": walk.status,
+        "activities": called,
+        "http": [
+            {
+                "step": e.step,
+                "method": e.method,
+                "url": e.target,
+                "answer": e.answer,
+                "source": e.source,
+                "body": e.body,
+            }
+            for e in walk.exchanges
+        ],
+    }
     return CaseResult(index, case_name(case, index), not problems, detail, outcome)
 
 
@@ -212,9 +238,15 @@ def check_cases(kind: str, raw: dict) -> Iterator[DefinitionError]:
             named += [(("expect", "end"), expect["end"])] if "end" in expect else []
             named += [(("decisions", s), s) for s in case.get("decisions") or {}]
             named += [(("failures", s), s) for s in case.get("failures") or {}]
+            named += [(("responses", s), s) for s in case.get("responses") or {}]
             for rel, step_id in named:
                 if step_id not in steps:
                     yield DefinitionError(join_path(path, *rel), f"unknown step {step_id!r}{suggest(step_id, steps)}")
+            for step_id in case.get("responses") or {}:
+                if step_id in steps and steps[step_id].get("type") != "http":
+                    yield DefinitionError(
+                        join_path(path, "responses", step_id), f"step {step_id!r} is not an http step"
+                    )
             for step_id, scripted in (case.get("decisions") or {}).items():
                 step = steps.get(step_id)
                 if step is not None and step.get("type") != "approval":

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # and metadata addresses unless a comma-separated entry here names the host, the IP or its network
     # (e.g. "127.0.0.1,10.0.0.0/8,hooks.internal").
     outbound_allowlist: str = ""
+    # Base URLs the flows' http steps may name as `endpoint:` (JSON: {"fraud": "https://risk.internal/api"}).
+    # The operator's, per installation: their hosts are trusted like the allowlist's, plain http included.
+    http_endpoints: dict[str, str] = {}
     # Largest body a signed webhook (channel orders, carrier tracking) may send; refused before the
     # signature is checked. Any other request: max_request_bytes.
     webhook_max_bytes: int = 256 * 1024

@@ -30,6 +30,7 @@ import workflows
 from activities.channel_pull import CHANNEL_PULL_ACTIVITIES
 from activities.migration import MIGRATION_ACTIVITIES
 from activities.registry import ALL_ACTIVITIES
+from activities.stock_sync import STOCK_SYNC_ACTIVITIES
 from oms.logs import about_order
 from oms.settings import get_settings
 from oms.temporal.client import connect
@@ -37,12 +38,25 @@ from workflows.channel_pull import ChannelPull
 from workflows.migration import FlowMigration
 from workflows.order_flow import OrderWorkflow
 from workflows.return_flow import ReturnWorkflow
+from workflows.stock_sync import StockSync
 
 log = logging.getLogger("oms.worker")
 
 # Deterministic, side-effect-free code the workflows use; importing it once
 # outside the sandbox keeps compiled definitions cached across workflow runs.
-PASSTHROUGH = ("engine", "workflows.contracts", "zen", "ruamel", "jsonschema", "referencing", "rpds")
+# jinja2 (and markupsafe): http steps render their texts in the workflow (engine/http_steps.py); its compiler
+# imports lazily and its caches hold a lock, which the sandbox would refuse in a module it imported itself.
+PASSTHROUGH = (
+    "engine",
+    "workflows.contracts",
+    "zen",
+    "ruamel",
+    "jsonschema",
+    "referencing",
+    "rpds",
+    "jinja2",
+    "markupsafe",
+)
 
 
 def workflow_runner() -> WorkflowRunner:
@@ -88,8 +102,8 @@ def build_worker(client: Client, executor: ThreadPoolExecutor, task_queue: str |
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[OrderWorkflow, ReturnWorkflow, FlowMigration, ChannelPull],
-        activities=[*ALL_ACTIVITIES, *MIGRATION_ACTIVITIES, *CHANNEL_PULL_ACTIVITIES],
+        workflows=[OrderWorkflow, ReturnWorkflow, FlowMigration, ChannelPull, StockSync],
+        activities=[*ALL_ACTIVITIES, *MIGRATION_ACTIVITIES, *CHANNEL_PULL_ACTIVITIES, *STOCK_SYNC_ACTIVITIES],
         activity_executor=executor,
         workflow_runner=workflow_runner(),
         max_concurrent_activities=settings.worker_threads,

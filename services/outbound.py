@@ -63,12 +63,15 @@ def internal(address: Address) -> bool:
     )
 
 
-def check_destination(url: str) -> None:
-    """Raise DestinationRefused unless every address ``url``'s host resolves to is public or allowlisted."""
+def check_destination(url: str, what: str = "the webhook") -> None:
+    """Raise DestinationRefused unless every address ``url``'s host resolves to is public or allowlisted.
+
+    ``what`` names the sender in the message (``the webhook host ... is an internal address``).
+    """
     parts = urlsplit(url)
     host = (parts.hostname or "").lower().rstrip(".")
     if parts.scheme not in ("http", "https") or not host:
-        raise DestinationRefused("the webhook URL is not an http(s) URL")
+        raise DestinationRefused(f"{what} URL is not an http(s) URL")
     hosts, networks = _allowlist()
     if host in hosts:
         return
@@ -77,12 +80,12 @@ def check_destination(url: str) -> None:
             host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
         )
     except (socket.gaierror, UnicodeError) as exc:
-        raise DestinationRefused(f"the webhook host {host!r} does not resolve") from exc
+        raise DestinationRefused(f"{what} host {host!r} does not resolve") from exc
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if internal(address) and not any(address in network for network in networks):
             raise DestinationRefused(
-                f"the webhook host {host!r} is an internal address; name it in OMS_OUTBOUND_ALLOWLIST to allow it"
+                f"{what} host {host!r} is an internal address; name it in OMS_OUTBOUND_ALLOWLIST to allow it"
             )
 
 

@@ -485,3 +485,72 @@ class PullSummary:
     created: int = 0
     existing: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class HttpSecret:
+    """A header of an http step whose value the activity reads from an OMS_..._SECRET... variable."""
+
+    header: str
+    env: str
+    prefix: str = ""
+
+
+@dataclass
+class HttpCall:
+    """The activity ``http_request``: one visit of an http step, rendered; secrets by variable name only."""
+
+    workflow_id: str
+    step: str
+    seq: int
+    method: str
+    url: str = ""  # an absolute URL (checked against the outbound address rules), or ...
+    endpoint: str = ""  # ... a base URL named in OMS_HTTP_ENDPOINTS, and the path after it
+    path: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    secrets: list[HttpSecret] = field(default_factory=list)
+    body: str | None = None
+    timeout_seconds: float = 10.0
+
+
+@dataclass
+class HttpAnswer:
+    """A 2xx answer: its status, its body (JSON when it is JSON, else text) and its headers (lower-case names)."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# ---- stock sync to channels (workflows/stock_sync.py) ----------------------------------------------
+
+
+@dataclass
+class StockSyncRun:
+    """The ``StockSync`` workflow of one channel (workflow id ``stock-sync-<channel>``)."""
+
+    channel: str
+
+
+@dataclass
+class StockSyncPlan:
+    """What ``plan_stock_sync`` found: stop (the channel no longer syncs), a batch to push now, or a wait."""
+
+    stop: bool = False
+    skus: list[str] = field(default_factory=list)  # the next batch; empty: wait
+    wait_seconds: float = 0.0  # until the oldest change is due, or the debounce when nothing changed
+
+
+@dataclass
+class StockSyncBatch:
+    """The activity ``push_stock_batch``: push these SKUs' quantities to the channel in one request."""
+
+    channel: str
+    skus: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StockSyncPushed:
+    pushed: int = 0  # SKUs the platform took
+    failed: int = 0  # SKUs it refused or whose item could not be built (on the stock page)
+    status: int = 0  # the platform's HTTP status (0: no request was made)

@@ -15,12 +15,23 @@ from typing import Any, cast
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
+from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
-    from engine.flows import ApprovalStep, Flow, WaitStep
+    from engine.flows import ApprovalStep, Flow, HttpStep, WaitStep
+    from engine.http_steps import HttpRequest, HttpResponse
     from engine.interpreter import Event, FlowError, first_awaited_event
     from engine.runtime import FlowEffects, FlowState, StepFailed, TaskOutcome, run_flow, task_event
-    from workflows.contracts import REPAIR_DECISIONS, REPAIR_ROLE, Decision, DecisionAccepted, ExternalEvent
+    from workflows.contracts import (
+        REPAIR_DECISIONS,
+        REPAIR_ROLE,
+        Decision,
+        DecisionAccepted,
+        ExternalEvent,
+        HttpAnswer,
+        HttpCall,
+        HttpSecret,
+    )
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Bounded: an activity that keeps failing fails its workflow, which the order shows as `failed`
@@ -31,6 +42,9 @@ RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=10,
 )
+
+# An http step's attempt may take its own timeout (at most 60s) and this much more before Temporal gives up on it.
+HTTP_GRACE = timedelta(seconds=10)
 
 # workflow.patched markers (see README, "Changing workflow code safely").
 TASK_BEFORE_OPEN = "task-recorded-before-open"
@@ -184,20 +198,70 @@ class FlowWorkflow:
         self._seq += 1
         return self._seq
 
-    async def _execute(self, name: str, arg: Any, result_type: type | None = None) -> Any:
+    async def _execute(
+        self,
+        name: str,
+        arg: Any,
+        result_type: type | None = None,
+        start_to_close: timedelta = ACTIVITY_TIMEOUT,
+        retry: RetryPolicy = RETRY,
+    ) -> Any:
         return await workflow.execute_activity(
-            name, arg, result_type=result_type, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY
+            name, arg, result_type=result_type, start_to_close_timeout=start_to_close, retry_policy=retry
         )
 
-    async def _execute_step(self, name: str, arg: Any, result_type: type) -> Any:
+    async def _execute_step(
+        self,
+        name: str,
+        arg: Any,
+        result_type: type,
+        start_to_close: timedelta = ACTIVITY_TIMEOUT,
+        retry: RetryPolicy = RETRY,
+    ) -> Any:
         """Run a step's activity; a typed business failure becomes StepFailed for the flow's on_error."""
         try:
-            return await self._execute(name, arg, result_type)
+            return await self._execute(name, arg, result_type, start_to_close, retry)
         except ActivityError as exc:
             cause = exc.cause
             if isinstance(cause, ApplicationError) and cause.type is not None:
                 raise StepFailed(cause.type, str(cause.message), exc) from exc
             raise
+
+    async def http(self, step: HttpStep, request: HttpRequest) -> HttpResponse:
+        """An http step's request as the ``http_request`` activity, retried by the step's own policy.
+
+        Its failure is typed for the flow's ``on_error`` (``http_404``, ``http_timeout`` ...).
+        """
+        spec = step.call
+        call = HttpCall(
+            workflow_id=workflow.info().workflow_id,
+            step=step.id,
+            seq=self._next_seq(),
+            method=request.method,
+            url=request.url,
+            endpoint=request.endpoint,
+            path=request.path,
+            headers=dict(request.headers),
+            secrets=[HttpSecret(header=s.name, env=s.env, prefix=s.prefix) for s in request.secrets],
+            body=request.body,
+            timeout_seconds=spec.timeout_seconds,
+        )
+        retry = RetryPolicy(
+            initial_interval=timedelta(seconds=spec.backoff_seconds),
+            backoff_coefficient=2.0,
+            maximum_interval=timedelta(seconds=spec.max_backoff_seconds),
+            maximum_attempts=spec.max_attempts,
+        )
+        start_to_close = timedelta(seconds=spec.timeout_seconds) + HTTP_GRACE
+        try:
+            answer: HttpAnswer = await self._execute_step("http_request", call, HttpAnswer, start_to_close, retry)
+        except ActivityError as exc:
+            # The attempt outlived even the grace Temporal gives it: as good as no answer.
+            if isinstance(exc.cause, ActivityTimeout):
+                message = f"{request.method} {request.target} did not answer in time"
+                raise StepFailed("http_timeout", message, exc) from exc
+            raise
+        return HttpResponse(answer.status, answer.body, dict(answer.headers))
 
     async def await_task(self, step: ApprovalStep, seconds: float) -> TaskOutcome | None:
         try:

@@ -27,7 +27,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from engine.definitions import parse_published
-from engine.flows import ActivityStep, ApprovalStep, EndStep, Flow, Step, WaitStep
+from engine.flows import ActivityStep, ApprovalStep, EndStep, Flow, HttpStep, Step, WaitStep
 from engine.migration import MigrationPlan, StepPlan, plan_migration
 from engine.pins import definitions_used
 from oms.db import get_read_engine
@@ -188,10 +188,10 @@ def _aware(at: datetime) -> datetime:
 
 
 def waiting_step(flow: Flow, last_step: str | None) -> str | None:
-    """The step an instance whose last workflow line names ``last_step`` is at: an activity whose next step
-    is a wait or an approval (a wait without a status writes no line of its own) stands for that step."""
+    """The step an instance whose last workflow line names ``last_step`` is at: an activity (or http step) whose
+    next step is a wait or an approval (a wait without a status writes no line of its own) stands for that step."""
     step: Step | None = flow.steps.get(last_step or "")
-    if isinstance(step, ActivityStep):
+    if isinstance(step, (ActivityStep, HttpStep)):
         following = flow.steps.get(step.next or "")
         if isinstance(following, (WaitStep, ApprovalStep)):
             return following.id

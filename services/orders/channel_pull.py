@@ -16,11 +16,10 @@ and by ``POST /api/channels/{name}/pull`` (sync and run now).
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import anyio
@@ -40,16 +39,18 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from engine.channel_pulls import Pull, PullShapeError, retry_after_seconds
+from engine.channel_pulls import Pull, PullShapeError
 from engine.channels import Channel, MappingError
 from engine.forms import FieldError
 from oms.db import get_read_engine, session_scope
 from oms.models import ChannelPullState, utcnow
 from oms.settings import get_settings
+from services import http_client
 from services.definitions.live import live_definitions
 from services.errors import Invalid, NotFound, Unavailable
+from services.http_client import SecretNotSet
 from services.orders.intake import IntakeRejected, submit_order
-from services.outbound import DestinationRefused, check_destination
+from services.outbound import DestinationRefused
 from workflows.contracts import PulledPage, PullPage, PullPlan, PullRun, PullSummary
 
 log = logging.getLogger(__name__)
@@ -106,40 +107,32 @@ class Answer:
     headers: httpx.Headers
 
 
-def _headers(channel: Channel, pull: Pull) -> dict[str, str]:
-    headers = {"Accept": "application/json", "User-Agent": "oms-pull/1"}
-    if pull.auth is not None:
-        secret = os.environ.get(pull.auth.secret_env)
-        if not secret:
-            raise PullRefused(f"channel {channel.name!r}: {pull.auth.secret_env} is not set (pull.auth.secret_env)")
-        headers[pull.auth.header] = pull.auth.prefix + secret
-    return headers
+HEADERS = {"Accept": "application/json", "User-Agent": "oms-pull/1"}
 
 
 async def fetch(channel: Channel, pull: Pull, url: str) -> Answer:
     """One page from the platform; raises PullRetryable (429, 5xx, unreachable) or PullRefused."""
+    request = partial(
+        http_client.send, pull.method, url, headers=HEADERS, secrets=[pull.auth] if pull.auth else [], timeout=30
+    )
     try:
-        await anyio.to_thread.run_sync(check_destination, url)
+        answer = await anyio.to_thread.run_sync(request)
+    except SecretNotSet as exc:
+        raise PullRefused(f"channel {channel.name!r}: {exc} (pull.auth.secret_env)") from None
     except DestinationRefused as exc:
         raise PullRefused(f"channel {channel.name!r}: {exc}") from None
-    try:
-        async with httpx.AsyncClient(timeout=30, follow_redirects=False) as client:
-            response = await client.request(pull.method, url, headers=_headers(channel, pull))
-    except httpx.HTTPError as exc:
-        log.warning("pull of channel %s from %s failed: %r", channel.name, url, exc)
+    except http_client.NoAnswer:
         raise PullRetryable(f"channel {channel.name!r}: the platform could not be reached") from None
-    if response.status_code == 429:
-        delay = retry_after_seconds(response.headers.get("retry-after"))
-        raise PullRetryable(f"channel {channel.name!r}: the platform answered 429 (retry after {delay:g}s)", delay)
-    if response.status_code >= 500:
-        raise PullRetryable(f"channel {channel.name!r}: the platform answered {response.status_code}")
-    if response.status_code >= 300:
-        raise PullRefused(f"channel {channel.name!r}: the platform answered {response.status_code}")
+    if answer.retryable:
+        delay = answer.retry_after() if answer.status == 429 else None
+        raise PullRetryable(f"channel {channel.name!r}: the platform {answer.said()}", delay)
+    if not answer.ok:
+        raise PullRefused(f"channel {channel.name!r}: the platform {answer.said()}")
     try:
-        body = response.json()
-    except (ValueError, json.JSONDecodeError):
+        body = answer.json()
+    except ValueError:
         raise PullRefused(f"channel {channel.name!r}: the platform's answer is not JSON") from None
-    return Answer(body, response.headers)
+    return Answer(body, answer.headers)
 
 
 def _rejection(index: int, item: Any, errors: list[FieldError]) -> dict[str, Any]:

@@ -17,21 +17,18 @@ listed again (it was modified) finds the order it made.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from tests.http_fakes import Answer, FakeServer
 from workflows.contracts import PullRun, PullSummary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,56 +37,36 @@ SECRET_ENV = "OMS_CHANNEL_SECRET_PULL_TEST"
 CREDENTIAL = os.environ.setdefault(SECRET_ENV, "Y2tfdGVzdDpjc190ZXN0")  # base64("ck_test:cs_test")
 
 
-class WooShop:
+class WooShop(FakeServer):
     """An in-memory WooCommerce order list; ``faults`` maps a page number to the answers it gives first."""
 
     def __init__(self) -> None:
         self.orders: list[dict[str, Any]] = []
         self.faults: dict[int, list[tuple[int, dict[str, str]]]] = {}
-        self.requests: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        shop = self
+        super().__init__()
+        self.url = f"{self.base_url}/wp-json/wc/v3/orders"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                parts = urlsplit(self.path)
-                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-                with shop.lock:
-                    shop.requests.append(
-                        {"path": parts.path, "query": query, "auth": self.headers.get("Authorization")}
-                    )
-                    page = int(query.get("page", "1"))
-                    fault = shop.faults.get(page, [])
-                    status, headers = fault.pop(0) if fault else (200, {})
-                    listed = shop.listed(query)
-                if parts.path != "/wp-json/wc/v3/orders":
-                    status = 404
-                elif self.headers.get("Authorization") != f"Basic {CREDENTIAL}":
-                    status = 401
-                if status != 200:
-                    self.answer(status, {"code": "error", "message": "try again"}, headers)
-                    return
-                per_page = int(query.get("per_page", "10"))
-                pages = max(1, -(-len(listed) // per_page))
-                body = listed[(page - 1) * per_page : page * per_page]
-                self.answer(200, body, {"X-WP-Total": str(len(listed)), "X-WP-TotalPages": str(pages)})
+    def refuse(self, request: dict[str, Any]) -> Answer | None:
+        if request["path"] != "/wp-json/wc/v3/orders":
+            return 404, {}, {"code": "error", "message": "try again"}
+        if request["headers"].get("authorization") != f"Basic {CREDENTIAL}":
+            return 401, {}, {"code": "error", "message": "try again"}
+        return None
 
-            def answer(self, status: int, body: Any, headers: dict[str, str]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
+    def scripted(self, request: dict[str, Any]) -> Answer | None:
+        fault = self.faults.get(int(request["query"].get("page", "1")), [])
+        if not fault:
+            return None
+        status, headers = fault.pop(0)
+        return status, headers, {"code": "error", "message": "try again"}
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/wp-json/wc/v3/orders"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def route(self, request: dict[str, Any]) -> Answer:
+        query = request["query"]
+        page, per_page = int(query.get("page", "1")), int(query.get("per_page", "10"))
+        listed = self.listed(query)
+        pages = max(1, -(-len(listed) // per_page))
+        body = listed[(page - 1) * per_page : page * per_page]
+        return 200, {"X-WP-Total": str(len(listed)), "X-WP-TotalPages": str(pages)}, body
 
     def listed(self, query: dict[str, str]) -> list[dict[str, Any]]:
         after = query.get("modified_after", "")
@@ -100,7 +77,7 @@ class WooShop:
 def shop() -> Iterator[WooShop]:
     server = WooShop()
     yield server
-    server.server.shutdown()
+    server.close()
 
 
 def woo_order(order_id: int, modified: str, **overrides: Any) -> dict[str, Any]:

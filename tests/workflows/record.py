@@ -30,6 +30,12 @@ from tests.conftest import fast_flow, order_payload, unique
 # Imported here, before the stacks start: it sets the pull connector's credential in the environment.
 from tests.integration.test_channel_pull import WooShop, pull_channel, woo_order
 from tests.integration.test_channels import post_native
+
+# Imported here too: it sets the http step's token and named endpoint in the environment.
+from tests.integration.test_http_step import FLOW as HTTP_FLOW
+from tests.integration.test_http_step import PORT as RISK_PORT
+from tests.integration.test_http_step import SECRET_ENV as RISK_SECRET
+from tests.integration.test_http_step import RiskService
 from tests.integration.test_returns import (
     decide,
     delivered_order,
@@ -38,6 +44,17 @@ from tests.integration.test_returns import (
     post_return,
     return_event,
     wait_return,
+)
+from tests.integration.test_stock import new_sku
+
+# Imported here, before the stacks start: it sets the stock sync's credential in the environment.
+from tests.integration.test_stock_sync import (
+    WooProducts,
+    pushed,
+    sync_channel,
+    wait_synced,
+    wait_workflow_ends,
+    without_stock_sync,
 )
 from workflows.contracts import PullRun
 
@@ -634,5 +651,70 @@ def test_record_channel_pull_histories(stack):
 
         asyncio.run(run())
         _save(stack, workflow_id, "channel_pull_two_pages_retried", _completed)
+    finally:
+        shop.server.shutdown()
+
+
+def test_record_http_step_histories(stack):
+    """http steps: a 503 retried then a saved score a switch branches on; a 404 to on_error; a refused address."""
+    if stack.name != "sqlite":
+        pytest.skip("one recording is enough")
+    risk = RiskService(RISK_PORT)
+    audit_first = (
+        "start: audit\nsteps:\n  - id: audit\n    type: audit\n    rules: order_audit\n    status: audited\n"
+        "    on: {approve: score, review: held, reject: held}\n"
+    )
+
+    def http_flow(where: str) -> str:
+        name = _flow_name("rec_http")
+        text = HTTP_FLOW.replace("__NAME__", name).replace("__WHERE__", where).replace("__SECRET__", RISK_SECRET)
+        stack.publish(text.replace("start: score\nsteps:\n", audit_first))
+        return name
+
+    def submit(flow: str, *answers: tuple[int, dict, dict]) -> str:
+        payload = order_payload()
+        risk.plans[payload["external_id"]] = list(answers)
+        return stack.submit(payload, flow=flow).json()["id"]
+
+    try:
+        by_url = f"url: http://127.0.0.1:{RISK_PORT}/v1/score/{{{{ order.external_id | urlencode }}}}"
+        flow = http_flow(by_url)
+        oid = submit(flow, (503, {"error": "busy"}, {}), (200, {"score": 95}, {}))
+        stack.wait_status(oid, "on_hold")
+        _save(stack, _order_wf(stack, oid), "order_http_retried_saved_switched", _completed)
+
+        oid = submit(flow, (404, {"error": "unknown customer"}, {}))
+        stack.wait_status(oid, "unknown_customer")
+        _save(stack, _order_wf(stack, oid), "order_http_404_on_error", _completed)
+
+        refused = http_flow(by_url.replace("127.0.0.1", "127.0.0.2"))
+        oid = submit(refused)
+        stack.wait_for(oid, lambda o: o["status"] == "failed" and any(t["status"] == "open" for t in o["tasks"]))
+        _save(stack, _order_wf(stack, oid), "order_http_refused_waiting_for_repair")
+    finally:
+        risk.server.shutdown()
+        risk.server.server_close()
+
+
+def test_record_stock_sync_histories(stack):
+    """A channel's stock sync: the first push retried after a 503, a change pushed, then the section removed."""
+    if stack.name != "sqlite":
+        pytest.skip("one recording is enough")
+    shop = WooProducts()
+    try:
+        name = "rec_sync_" + unique("s").lower().replace("-", "_")
+        sku = new_sku(stack, {"BER": 6})
+        shop.products[77] = {"id": 77}
+        shop.faults = [(503, {})]
+        text = sync_channel(name, shop.url, {sku: {"id": 77}})
+        stack.publish(text)
+        wait_synced(stack, name, sku, pushed(4))
+        with stack.client("operator") as client:
+            body = {"warehouse": "BER", "sku": sku, "qty": 3}
+            assert client.post("/api/inventory/receipts", json=body).status_code == 201
+        wait_synced(stack, name, sku, pushed(7))
+        stack.publish(without_stock_sync(text))
+        wait_workflow_ends(stack, f"stock-sync-{name}")
+        _save(stack, f"stock-sync-{name}", "stock_sync_retried_pushed_then_stopped", _completed)
     finally:
         shop.server.shutdown()

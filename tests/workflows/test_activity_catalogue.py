@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from activities import fulfilment, orders, returns, stock
+from activities import fulfilment, http, orders, returns, stock
 from activities.registry import ALL_ACTIVITIES, activity_name
 from engine.catalog import ACTIVITIES
 from engine.definitions import compile_text, parse_published, validate_text
 
 # Which kind of flow each module's activities serve.
-SERVES = {orders: "order", stock: "order", fulfilment: "order", returns: "return"}
+# http_request serves both (an http step may be in either); the catalogue files it with the runtime's own.
+SERVES = {orders: "order", stock: "order", fulfilment: "order", returns: "return", http: "order"}
 
 
 def registered_by_kind() -> dict[str, str]:

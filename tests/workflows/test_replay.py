@@ -21,6 +21,7 @@ from oms.worker import workflow_runner
 from workflows.channel_pull import ChannelPull
 from workflows.order_flow import OrderWorkflow
 from workflows.return_flow import ReturnWorkflow
+from workflows.stock_sync import StockSync
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 FILES = sorted(HISTORIES.glob("*.json"))
@@ -46,7 +47,7 @@ def test_the_library_covers_orders_and_returns():
 
 @pytest.mark.parametrize("path", FILES, ids=[path.stem for path in FILES])
 def test_recorded_history_replays(path):
-    failure = replay(path, [OrderWorkflow, ReturnWorkflow, ChannelPull])
+    failure = replay(path, [OrderWorkflow, ReturnWorkflow, ChannelPull, StockSync])
     assert failure is None, f"{path.name} no longer replays: {failure}"
 
 
