@@ -23,6 +23,7 @@ from oms.settings import get_settings
 from oms.temporal.client import connect
 from services.orders.channel_pull import sync_schedules_quietly
 from services.orders.outbox import WorkflowStarter
+from services.stock.sync_starts import start_syncs_quietly
 from web import errors, pages
 from web.api import (
     analytics,
@@ -34,6 +35,7 @@ from web.api import (
     orders,
     people,
     returns,
+    stock_sync,
     tasks,
 )
 from web.api.schemas.health import Health
@@ -47,6 +49,8 @@ async def lifespan(app: FastAPI):
     app.state.temporal = await connect()
     # Pull connectors: one Temporal schedule per channel with a `pull:` section, in line with its definition.
     await sync_schedules_quietly(app.state.temporal)
+    # Stock sync: one StockSync workflow per channel with an enabled `stock_sync:` section.
+    await start_syncs_quietly(app.state.temporal)
     async with WorkflowStarter(app.state.temporal) as starter:
         app.state.starter = starter
         metrics.WAITING_STARTS.set_function(lambda: starter.waiting)
@@ -67,6 +71,7 @@ def create_app() -> FastAPI:
         app.include_router(module.router)
     app.include_router(migrations_api.router)
     app.include_router(channel_pulls.router)
+    app.include_router(stock_sync.router)
     app.include_router(pages.router)
     app.include_router(designer_pages.router)
     app.include_router(migration_pages.router)

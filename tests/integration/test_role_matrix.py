@@ -100,6 +100,8 @@ ACCESS: dict[tuple[str, str], str | tuple[str, ...]] = {
     ("GET", "/api/inventory/reconciliation"): OPERATOR,
     ("GET", "/api/inventory/backorders"): SIGNED_IN,
     ("GET", "/api/inventory/channels"): SIGNED_IN,
+    ("GET", "/api/inventory/sync"): SIGNED_IN,  # stock sync to channels: what was pushed, any failure
+    ("POST", "/api/inventory/sync/{channel}"): OPERATOR,  # push every SKU again
     ("PUT", "/api/inventory/skus/{sku}"): OPERATOR,
     ("POST", "/api/inventory/receipts"): OPERATOR,
     ("POST", "/api/inventory/returns"): OPERATOR,
@@ -114,6 +116,7 @@ ACCESS: dict[tuple[str, str], str | tuple[str, ...]] = {
     ("GET", "/api/orders/{order_id}/packing-slip"): SIGNED_IN,
     ("POST", "/api/carriers/{carrier}/events"): SIGNATURE,
     ("POST", "/api/carriers/simulated/parcels/{tracking_number}/advance"): OPERATOR,
+    ("POST", "/api/shipments/{shipment_id}/track"): OPERATOR,
     ("POST", "/api/waves"): OPERATOR,
     ("GET", "/api/waves"): SIGNED_IN,
     ("GET", "/api/waves/{wave_id}"): SIGNED_IN,
@@ -159,6 +162,7 @@ ACCESS: dict[tuple[str, str], str | tuple[str, ...]] = {
     ("POST", "/stock/{sku}/adjust"): OPERATOR,
     ("POST", "/stock/{sku}/transfer"): OPERATOR,
     ("POST", "/stock/{sku}/channel-reserve"): OPERATOR,
+    ("POST", "/stock/channels/{channel}/resync"): OPERATOR,
     ("GET", "/orders/{order_id}/label"): SIGNED_IN,
     ("GET", "/orders/{order_id}/packing-slip"): SIGNED_IN,
     ("GET", "/waves/{wave_id}/pick-list"): SIGNED_IN,
@@ -195,6 +199,7 @@ ACCESS: dict[tuple[str, str], str | tuple[str, ...]] = {
     ("POST", "/definitions/flow-change"): ANALYST,
     ("POST", "/definitions/rule"): ANALYST,
     ("POST", "/definitions/case-from-order"): ANALYST,
+    ("POST", "/definitions/test-case-from-order"): ANALYST,  # the order page's "Make this a test case"
     ("GET", "/definitions/flow/{name}/diagram"): SIGNED_IN,
     ("GET", "/definitions/flow/{name}/migrate"): ANALYST,
     ("POST", "/definitions/flow/{name}/migrate"): ANALYST,
