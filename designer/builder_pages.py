@@ -38,7 +38,7 @@ from web.pages.security import FormUser, PageRefused, csrf_token, tokens_match
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
-async def _body(request: Request, needs_editor: str) -> tuple[CurrentUser, dict] | JSONResponse:
+async def draft_request(request: Request, needs_editor: str) -> tuple[CurrentUser, dict] | JSONResponse:
     """The signed-in user and the JSON body, which has the draft as ``text``; or the refusal."""
     user = page_user(request)
     if user is None:
@@ -60,7 +60,9 @@ async def _body(request: Request, needs_editor: str) -> tuple[CurrentUser, dict]
     return user, body
 
 
-async def _answer(run: Callable[[Session], dict]) -> JSONResponse:
+async def draft_answer(run: Callable[[Session], dict]) -> JSONResponse:
+    """``run`` on a read session: its answer as JSON, or a domain error as 404 or 422 with its field and code."""
+
     def work() -> dict | JSONResponse:
         with Session(get_read_engine()) as session:
             try:
@@ -84,27 +86,27 @@ def _index(value: Any) -> int | str | None:
 @router.post("/definitions/structure")
 async def builder_structure(request: Request):
     """The builders' view of the draft (rules with their conditions read, fields to pick, the form preview)."""
-    got = await _body(request, needs_editor="")
+    got = await draft_request(request, needs_editor="")
     if isinstance(got, JSONResponse):
         return got
     text = got[1]["text"]
-    return await _answer(lambda session: structure(session, text))
+    return await draft_answer(lambda session: structure(session, text))
 
 
 @router.post("/definitions/edit")
 async def builder_edit(request: Request):
     """Structured edits written into the draft in place: the new text, its validation, the builders' view."""
-    got = await _body(request, needs_editor="editing")
+    got = await draft_request(request, needs_editor="editing")
     if isinstance(got, JSONResponse):
         return got
     body = got[1]
-    return await _answer(lambda session: edited(session, body["text"], body.get("edits")))
+    return await draft_answer(lambda session: edited(session, body["text"], body.get("edits")))
 
 
 @router.post("/definitions/rule")
 async def builder_rule(request: Request):
     """The rule builder's rule (``index`` null: a new one) written into the draft rule set."""
-    got = await _body(request, needs_editor="editing")
+    got = await draft_request(request, needs_editor="editing")
     if isinstance(got, JSONResponse):
         return got
     body = got[1]
@@ -114,13 +116,13 @@ async def builder_rule(request: Request):
     if not isinstance(spec, dict):
         return JSONResponse({"detail": "send the rule as an object", "field": "rule"}, status_code=422)
     position = index if isinstance(index, int) else None
-    return await _answer(lambda session: rule_saved(session, body["text"], position, spec))
+    return await draft_answer(lambda session: rule_saved(session, body["text"], position, spec))
 
 
 @router.post("/definitions/case-from-order")
 async def builder_case(request: Request):
     """A recorded order (its document and audit facts) as a test case of the draft rule set."""
-    got = await _body(request, needs_editor="editing")
+    got = await draft_request(request, needs_editor="editing")
     if isinstance(got, JSONResponse):
         return got
     user, body = got
@@ -129,7 +131,7 @@ async def builder_case(request: Request):
         return JSONResponse({"detail": "name the order (its id or external id)", "field": "order_id"}, 422)
     if not isinstance(name, str) or len(name) > 200:
         return JSONResponse({"detail": "the case's name is text of at most 200 characters", "field": "name"}, 422)
-    return await _answer(
+    return await draft_answer(
         lambda session: case_from_order(session, user, body["text"], reference.strip(), str(action), name)
     )
 

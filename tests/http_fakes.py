@@ -73,8 +73,8 @@ class FakeServer:
             request["status"] = status
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
+        headers = {"Content-Type": "application/json", **headers}  # an answer may say it is something else
+        headers["Content-Length"] = str(len(data))
         for name, value in headers.items():
             handler.send_header(name, value)
         handler.end_headers()

@@ -7,8 +7,6 @@ import contextlib
 import re
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
 
 import anyio
 import pytest
@@ -28,6 +26,7 @@ from services.orders.payments import HttpPayments
 from services.phrases import phrase
 from services.timeline_words import TIMELINE, recognised, worded
 from tests.engine.shipped import DEFINITIONS, read
+from tests.http_fakes import Answer, FakeServer
 from web import i18n
 from workflows.contracts import HttpCall
 
@@ -127,53 +126,38 @@ def test_an_error_says_its_own_phrase_else_the_wording_of_its_code_else_nothing(
 # service, the real carrier and payment adapters — sending to a local server with scripted answers.
 
 
-class _Scripted(BaseHTTPRequestHandler):
+class _Scripted(FakeServer):
     """Answers each path as ``answers`` says: (status, headers, body); ``/hold`` answers when released."""
 
-    answers: ClassVar[dict[str, tuple[int, dict[str, str], bytes]]] = {}
-    released: ClassVar[threading.Event] = threading.Event()
+    def __init__(self) -> None:
+        self.answers: dict[str, Answer] = {}
+        self.released = threading.Event()
+        super().__init__()
 
-    def _answer(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path.startswith("/hold"):
+    def route(self, request: dict) -> Answer:
+        if request["path"].startswith("/hold"):
             self.released.wait()
-        status, headers, body = self.answers.get(
-            path, (404, {}, b'{"detail": "Not found", "error": {"message": "No such thing"}}')
-        )
-        self.send_response(status)
-        for name, value in {"Content-Type": "application/json", **headers}.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self):
-        self._answer()
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self._answer()
-
-    def log_message(self, *_):
-        pass
+        missing = (404, {}, b'{"detail": "Not found", "error": {"message": "No such thing"}}')
+        return self.answers.get(request["path"], missing)
 
 
 @pytest.fixture
-def provider_server(monkeypatch):
+def scripted(monkeypatch):
     """A local server the outbound rules let through (the suite allowlists loopback for its own servers)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
-    _Scripted.answers = {}
-    _Scripted.released = threading.Event()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = _Scripted()
     monkeypatch.setenv("OMS_OUTBOUND_ALLOWLIST", "127.0.0.1")
     monkeypatch.setenv("OMS_CARRIER_API_SECRET_SHIPPO", "shippo-test-token")
     monkeypatch.setenv("OMS_PAYMENT_API_SECRET_STRIPE", "stripe-test-key")
     get_settings.cache_clear()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    _Scripted.released.set()
-    server.shutdown()
-    server.server_close()
+    yield server
+    server.released.set()
+    server.close()
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def provider_server(scripted):
+    return scripted.base_url
 
 
 def _closed_port() -> int:
@@ -271,9 +255,9 @@ def _http_lines(base: str, path: str) -> list[tuple[str, str]]:
     ],
     ids=["saved", "no body", "404", "503", "no answer in time"],
 )
-def test_an_http_steps_lines_are_recognised(provider_server, path, answer, wording, values):
+def test_an_http_steps_lines_are_recognised(scripted, provider_server, path, answer, wording, values):
     if answer is not None:
-        _Scripted.answers[f"{path}/W-7"] = answer
+        scripted.answers[f"{path}/W-7"] = answer
     [(type_, message)] = _http_lines(provider_server, path)
     sentence = recognised(type_, message)
     assert sentence is not None, message
@@ -367,8 +351,8 @@ def _failure(action) -> tuple[str, str]:
     ],
     ids=["refused, saying why", "refused", "not JSON", "not the mapping", "unavailable, saying why", "429"],
 )
-def test_a_carrier_apis_failures_are_recognised(provider_server, answer, code, wording, values):
-    _Scripted.answers[TRACKS] = answer
+def test_a_carrier_apis_failures_are_recognised(scripted, provider_server, answer, code, wording, values):
+    scripted.answers[TRACKS] = answer
     failed = _failure(lambda: _shippo(provider_server).track(PARCEL))
     assert failed[0] == code
     sentence = recognised(*failed)
@@ -402,20 +386,20 @@ def test_a_carrier_api_out_of_reach_unset_or_unbuildable_has_its_line_recognised
     assert sentence["values"]["where"] == "$.carriers[4].adapter.auth.secret_env"
 
 
-def test_a_payment_providers_failures_are_recognised(provider_server):
+def test_a_payment_providers_failures_are_recognised(scripted, provider_server):
     no_reference = _failure(lambda: _stripe(provider_server).void(PaymentRequest("ord_1", 19.0)))
     assert recognised(*no_reference) == {
         "key": "payment provider %(provider)s: the order's payment has no reference to %(operation)s "
         "(the payment_received event brings it as `reference`)",
         "values": {"provider": "'stripe'", "operation": "void"},
     }
-    _Scripted.answers["/v1/refunds"] = (400, {}, b'{"error": {"message": "No such payment_intent"}}')
+    scripted.answers["/v1/refunds"] = (400, {}, b'{"error": {"message": "No such payment_intent"}}')
     refused = _failure(lambda: _stripe(provider_server).refund(PaymentRequest("ord_1", 19.0, "pi_1")))
     assert recognised(*refused) == {
         "key": "payment provider %(provider)s: %(operation)s was refused with %(status)s: %(said)s",
         "values": {"provider": "'stripe'", "operation": "refund", "status": "400", "said": "No such payment_intent"},
     }
-    _Scripted.answers["/v1/refunds"] = (502, {}, b"{}")
+    scripted.answers["/v1/refunds"] = (502, {}, b"{}")
     unavailable = _failure(lambda: _stripe(provider_server).refund(PaymentRequest("ord_1", 19.0, "pi_1")))
     assert recognised(*unavailable) == {
         "key": "payment provider %(provider)s: %(operation)s answered %(status)s",
