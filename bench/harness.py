@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from oms.temporal.dev_server import free_port
 from oms.temporal.stack import EmbeddedStack, interrupt_on_signals
 
@@ -61,11 +63,11 @@ def oms_settings(database_url: str, data_dir: Path, **more: object) -> dict[str,
 class BenchStack(EmbeddedStack):
     """Dev server, `oms web`, dev users and demo data, `oms worker`: free ports, SQLite in a temporary folder."""
 
-    def __init__(self) -> None:
+    def __init__(self, database_url: str | None = None) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="oms-bench-"))
         self.db_file, self.web_port = self.folder / "oms.db", free_port()
         self.temporal_address, self.base_url = f"127.0.0.1:{free_port()}", f"http://127.0.0.1:{self.web_port}"
-        queue, url = f"oms-bench-{uuid.uuid4().hex[:6]}", f"sqlite:///{self.db_file}"
+        queue, url = f"oms-bench-{uuid.uuid4().hex[:6]}", database_url or f"sqlite:///{self.db_file}"
         more = {"temporal_address": self.temporal_address, "task_queue": queue, "web_port": self.web_port}
         more |= {"web_host": "127.0.0.1", "worker_nice": 10}  # the worker's priority as `oms up` gives it
         super().__init__(os.environ | oms_settings(url, self.folder, **more), log_dir=self.folder, cwd=ROOT)
@@ -87,6 +89,15 @@ class BenchStack(EmbeddedStack):
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
 
+    def read(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+        """Rows of the stack's read model: its SQLite file opened read-only (cheap enough to poll during a run),
+        or its PostgreSQL database."""
+        if (url := self.env["OMS_DATABASE_URL"]).startswith("sqlite"):
+            with sqlite3.connect(f"file:{self.db_file}?mode=ro", uri=True, timeout=30) as lite:
+                return lite.execute(sql, params).fetchall()
+        with psycopg.connect(url.replace("+psycopg", "")) as db:
+            return db.execute(sql.replace("?", "%s"), params).fetchall()
+
 
 def configure(database_url: str, data_dir: Path, **more: object) -> None:
     """Point this process's OMS settings at a database (and other OMS_* values) before oms reads them."""
@@ -99,8 +110,6 @@ def configure(database_url: str, data_dir: Path, **more: object) -> None:
 @contextmanager
 def temporary_database(kind: str) -> Iterator[str]:
     """A fresh application database, removed afterwards: a SQLite file, or a PostgreSQL database."""
-    import psycopg
-
     folder, name = Path(tempfile.mkdtemp(prefix="oms-bench-db-")), f"oms_bench_{uuid.uuid4().hex[:10]}"
     server = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
     if kind == "postgresql":
@@ -138,12 +147,6 @@ async def gather_limited(concurrency: int, coroutines: Iterable[Coroutine]) -> l
             coroutine.close()  # one never started when the run is cancelled: no "never awaited" warning
 
     return await asyncio.gather(*(one(c) for c in coroutines))
-
-
-def read_only(db_file: Path, sql: str, params: tuple | list = ()) -> list[tuple]:
-    """Rows from a stack's SQLite read model, opened read-only (cheap enough to poll during a run)."""
-    with sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=30) as db:
-        return db.execute(sql, params).fetchall()
 
 
 def prepaid_order(n: int, tag: str, sku: str, price: float, qty: int) -> dict:

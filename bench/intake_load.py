@@ -17,6 +17,7 @@ import os
 import time
 import uuid
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,18 +134,19 @@ async def workflow_states(address: str, orders: list[Order]) -> tuple[dict[str, 
     return states, {name: (await client.count_workflows(q)).count for name, q in counts.items()}
 
 
-async def read_model(db_file: Path, ids: list[str]) -> dict[str, dict]:
-    """Per order in the stack's SQLite read model (read-only): status, confirmed workflow start, audit time."""
+async def read_model(stack: harness.BenchStack, ids: list[str]) -> dict[str, dict]:
+    """Per order in the stack's read model: status, confirmed workflow start, audit time."""
 
     def query() -> dict[str, dict]:
         found: dict[str, dict] = {}
         for start in range(0, len(ids), 500):
             chunk, marks = ids[start : start + 500], ",".join("?" * len(ids[start : start + 500]))
             sql = f"SELECT id, status, workflow_started FROM orders WHERE id IN ({marks})"
-            found |= {i: {"status": s, "started": bool(w)} for i, s, w in harness.read_only(db_file, sql, chunk)}
+            found |= {i: {"status": s, "started": bool(w)} for i, s, w in stack.read(sql, chunk)}
             sql = f"SELECT order_id, MIN(at) FROM order_events WHERE type = 'audited' AND order_id IN ({marks})"
-            for i, at in harness.read_only(db_file, sql + " GROUP BY order_id", chunk):
-                found[i]["audited"] = datetime.fromisoformat(at).replace(tzinfo=UTC).timestamp()
+            for i, at in stack.read(sql + " GROUP BY order_id", chunk):  # SQLite gives text, PostgreSQL a datetime
+                at = at if isinstance(at, datetime) else datetime.fromisoformat(at)
+                found[i]["audited"] = at.replace(tzinfo=UTC).timestamp()
         return found
 
     return await asyncio.to_thread(query)
@@ -155,7 +157,7 @@ async def wait_for(stack: harness.BenchStack, ids: list[str], key: str, patience
     began, rows, pending = time.perf_counter(), {}, list(ids)
     while pending and time.perf_counter() - began < patience:
         stack.check()
-        rows |= await read_model(stack.db_file, pending)
+        rows |= await read_model(stack, pending)
         if pending := [i for i in pending if not rows.get(i, {}).get(key)]:
             await asyncio.sleep(0.25)
     return rows, time.perf_counter() - began
@@ -220,7 +222,7 @@ async def measure(args, stack: harness.BenchStack) -> tuple[dict, list]:
         burst_start = wall_clock + (t0 - before["wall"])
         all_in = round(max(audited) - burst_start, 1) if len(audited) == len(accepted) else "not all"
         found["every burst order audited after the burst began (s)"] = all_in
-    rows = await read_model(stack.db_file, [o.order_id for o in orders])
+    rows = await read_model(stack, [o.order_id for o in orders])
     cpu = (meter.cores(before, after), meter.used(before, after))
     found = figures(args, orders, peak, cpu, rows, workflows) | found
     return found, orders
@@ -229,12 +231,13 @@ async def measure(args, stack: harness.BenchStack) -> tuple[dict, list]:
 def main() -> int:
     rates = {"rate": TARGET_RATE, "duration": 60.0, "channel": "web", "worker": True, "burst": False, "warmup": 20}
     other = {"daily_average": 3.5, "burst_seconds": 20.0, "audit_timeout": 600.0, "connections": 256, "timeout": 60.0}
-    args = harness.arguments(__doc__, **rates, **other, seed=20261121, output="")
+    args = harness.arguments(__doc__, **rates, **other, seed=20261121, output="", postgres=False)
     if args.burst:
         args.rate, args.duration = args.daily_average * BURST_FACTOR, args.burst_seconds
     mode = "burst" if args.burst else "sustained" if args.worker else "no_worker"
     load_before = os.getloadavg()  # other jobs skew every figure: recorded with them
-    with harness.BenchStack() as stack:
+    database = harness.temporary_database("postgresql") if args.postgres else nullcontext()
+    with database as url, harness.BenchStack(url) as stack:
         found, orders = asyncio.run(measure(args, stack))
     load, latency, lost = found["load"], found["latency from the scheduled send (ms)"], found["lost"]
     verdicts = [("nothing lost: every 201 has its order row and its workflow", not any(lost.values()))]
@@ -248,6 +251,7 @@ def main() -> int:
         verdicts += [(f"p99 at most {limit:g} ms", (latency["p99"] or 1e9) <= limit)]
         verdicts += [("no errors", load["errors"] == "none")]
     title = f"intake_load ({mode}): {args.rate:g} orders/s for {args.duration:g} s, channel {args.channel}"
+    title += ", PostgreSQL" if args.postgres else ", SQLite"
     output = Path(args.output or harness.RESULTS / f"intake_load{'' if mode == 'sustained' else '_' + mode}.json")
     latencies = {o.order_id: [round(1000 * (o.done - o.scheduled), 2), o.status] for o in orders}
     return harness.report(title, found, verdicts, output=output, load_average_before=load_before, orders=latencies)

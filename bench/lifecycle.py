@@ -18,7 +18,6 @@ import uuid
 from contextlib import nullcontext
 from datetime import timedelta
 
-import psycopg
 from temporalio import activity, workflow
 
 from bench import harness
@@ -31,14 +30,6 @@ def payload(n: int, tag: str) -> dict:
     return harness.prepaid_order(n, f"LC-{tag}", *SKUS[n % 4], qty=1 + n % 2)
 
 
-def read(stack: harness.BenchStack, sql: str, params: tuple) -> list[tuple]:
-    """Rows of the stack's read model: its SQLite file read-only, or its PostgreSQL database."""
-    if (url := stack.env["OMS_DATABASE_URL"]).startswith("sqlite"):
-        return harness.read_only(stack.db_file, sql, params)
-    with psycopg.connect(url.replace("+psycopg", "")) as db:
-        return [tuple(str(v) for v in row) for row in db.execute(sql.replace("?", "%s"), params).fetchall()]
-
-
 AWAITED: dict[str, tuple[str, asyncio.Future]] = {}  # order id -> (status, reached): one poller for all
 
 
@@ -47,7 +38,7 @@ async def poll(stack: harness.BenchStack) -> None:
     while True:
         if ids := list(AWAITED):
             sql = f"SELECT id, status FROM orders WHERE id IN ({', '.join('?' * len(ids))})"
-            for order_id, status in await asyncio.to_thread(read, stack, sql, tuple(ids)):
+            for order_id, status in await asyncio.to_thread(stack.read, sql, tuple(ids)):
                 if order_id in AWAITED and AWAITED[order_id][0] == status:
                     AWAITED.pop(order_id)[1].set_result(None)
         await asyncio.sleep(0.2 if len(ids) > 4 else 0.02)
@@ -119,7 +110,7 @@ async def measure(stack: harness.BenchStack, args) -> dict:
     temporal = await Client.connect(stack.temporal_address)
     # The ceiling: as many activities and local activities as one order's history, nothing else.
     sql = "SELECT workflow_id FROM orders WHERE id = ?"
-    handle = temporal.get_workflow_handle(read(stack, sql, (results[0]["id"],))[0][0])
+    handle = temporal.get_workflow_handle(stack.read(sql, (results[0]["id"],))[0][0])
     kinds = [e.event_type for e in (await handle.fetch_history()).events]
     counts = [kinds.count(E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED), kinds.count(E.EVENT_TYPE_MARKER_RECORDED)]
     queue = f"bare-{tag}"
@@ -145,8 +136,7 @@ async def measure(stack: harness.BenchStack, args) -> dict:
 def main() -> int:
     args = harness.arguments(__doc__, orders=500, concurrency=50, workers=1, postgres=False, waiting=0)
     with harness.temporary_database("postgresql") if args.postgres else nullcontext() as url:
-        stack = harness.BenchStack()
-        stack.env |= {"OMS_DATABASE_URL": url} if url else {}  # before the `oms` processes start
+        stack = harness.BenchStack(url)
         with stack:
             for n in range(2, args.workers + 1):
                 stack.children[f"worker{n}"] = stack.children.pop("worker")  # `start` refuses a second "worker"

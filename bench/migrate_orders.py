@@ -24,7 +24,7 @@ async def measure(stack: harness.BenchStack, args, v1: str, worker: Path) -> dic
         (await client.post("/api/definitions", json={"text": v1}, headers=analyst)).raise_for_status()
         orders = (harness.prepaid_order(i, f"RB-{FLOW}", "MUG-LOGO", 9.5, qty=2) | UNPAID for i in range(args.orders))
         await harness.gather_limited(32, (client.post("/api/orders", json=o, params={"flow": FLOW}) for o in orders))
-        while harness.read_only(stack.db_file, WAITING, (FLOW,))[0][0] < args.orders:
+        while stack.read(WAITING, (FLOW,))[0][0] < args.orders:
             stack.check()  # a child that died ends the run instead of leaving it waiting
             await asyncio.sleep(1)
         client.headers, url = analyst, f"/api/definitions/flow/{FLOW}/migrations"
