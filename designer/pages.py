@@ -45,11 +45,11 @@ from services.definitions.publishing import (
 )
 from services.definitions.whatif import DEFAULT_LAST, parse_last, version_use
 from services.errors import DomainError
-from web.deps import CurrentUser, SessionDep, page_user
+from web.deps import CurrentUser, SessionDep
 from web.i18n import gettext, ngettext
 from web.pages.flash import Flash
 from web.pages.rendering import TEMPLATES, PageRoute, add_template_folder, redirect, render
-from web.pages.security import FormUser, PageRefused, SignedIn, csrf_token, tokens_match
+from web.pages.security import FormUser, PageRefused, SignedIn
 
 add_template_folder(TEMPLATES_DIR)
 # The designer scripts' messages in the reader's language, embedded by pages/script_text.html.
@@ -95,33 +95,10 @@ def publish_log_page(request: Request, session: SessionDep, user: SignedIn, kind
     )
 
 
-async def _editor_json(request: Request, needs_editor: str = "") -> tuple[CurrentUser, dict] | JSONResponse:
-    """The signed-in user and the JSON body ``{"text": ...}`` of one of the editor's own requests.
-
-    ``needs_editor`` names what only analysts and admins may do; others are refused before the body is read.
-    """
-    user = page_user(request)
-    if user is None:
-        return JSONResponse({"detail": "not signed in; reload the page and sign in"}, status_code=401)
-    if needs_editor and not can_edit(user):
-        return JSONResponse({"detail": f"{needs_editor} needs analyst or admin"}, status_code=403)
-    if not tokens_match(csrf_token(request), request.headers.get("x-csrf-token")):
-        return JSONResponse({"detail": "security token missing or stale; reload the page"}, status_code=403)
-    try:
-        body = await request.json()
-        if not isinstance(body, dict) or not isinstance(body["text"], str):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
-        return JSONResponse({"detail": 'send JSON {"text": "..."}'}, status_code=422)
-    if len(body["text"]) > MAX_TEXT:
-        return JSONResponse({"detail": f"the text is longer than {MAX_TEXT} characters"}, status_code=422)
-    return user, body
-
-
 @router.post("/definitions/check")
 async def check(request: Request):
     """The editor's live validation: JSON in, errors with lines and rendered fragments out."""
-    got = await _editor_json(request)
+    got = await builder_pages.draft_request(request, needs_editor="")
     if isinstance(got, JSONResponse):
         return got
     return JSONResponse(await to_thread.run_sync(_check_json, got[1]["text"]))
@@ -130,7 +107,7 @@ async def check(request: Request):
 @router.post("/definitions/whatif")
 async def whatif_fragment(request: Request):
     """What-if for the editor's script: the result as HTML, shown under the button that asked for it."""
-    got = await _editor_json(request, needs_editor="what-if")
+    got = await builder_pages.draft_request(request, needs_editor="what-if")
     if isinstance(got, JSONResponse):
         return got
     _, body = got
@@ -148,7 +125,7 @@ def _whatif_json(text: str, last: int) -> dict:
 @router.post("/definitions/preview")
 async def publish_preview_fragment(request: Request):
     """The publish step for the editor's script: the diff against the live version and the note, as HTML."""
-    got = await _editor_json(request, needs_editor="publishing")
+    got = await builder_pages.draft_request(request, needs_editor="publishing")
     if isinstance(got, JSONResponse):
         return got
     _, body = got

@@ -27,8 +27,8 @@ from engine.durations import parse_duration
 from engine.errors import DefinitionError, join_path
 from engine.outbound_config import SecretHeader, check_duration, parse_auth
 from engine.outbound_config import retry_after_seconds as retry_after_seconds  # where its tests read it
+from engine.payloads import MISSING, dig
 
-_MISSING = object()
 # Longest a single run may page before it stops and leaves the rest to the next run.
 DEFAULT_MAX_PAGES = 100
 _LINK = re.compile(r"<([^>]*)>\s*;([^,]*)")
@@ -101,9 +101,9 @@ class Pull:
 
     def items_of(self, body: Any) -> list:
         """The orders in an answer; raises PullShapeError naming the path."""
-        found = body if self.items is None else _dig(body, self.items)
+        found = body if self.items is None else dig(body, self.items)
         where = self.items or "the answer"
-        if found is _MISSING or found is None:
+        if found is MISSING or found is None:
             raise PullShapeError(f"{where} is missing: `pull.items` says the orders are there")
         if not isinstance(found, list):
             raise PullShapeError(f"{where} must be a list of orders, not {type(found).__name__}")
@@ -114,12 +114,12 @@ class Pull:
         if self.cursor is None:
             return previous
         if self.cursor.field is not None:
-            value = _dig(body, self.cursor.field)
-            return previous if value is _MISSING or value is None or value == "" else str(value)
+            value = dig(body, self.cursor.field)
+            return previous if value is MISSING or value is None or value == "" else str(value)
         best = previous
         for item in items:
-            value = _dig(item, self.cursor.item or "")
-            if value is _MISSING or value is None or value == "":
+            value = dig(item, self.cursor.item or "")
+            if value is MISSING or value is None or value == "":
                 continue
             text = str(value)
             if best is None or _later(text, best):
@@ -147,17 +147,6 @@ def next_link(header: str) -> str | None:
         if any("next" in rel.split() for rel in rels):
             return target.strip()
     return None
-
-
-def _dig(value: Any, path: str) -> Any:
-    for part in path.split("."):
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return _MISSING
-    return value
 
 
 def _with_query(url: str, params: Mapping[str, str]) -> str:

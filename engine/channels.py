@@ -25,10 +25,10 @@ from engine.channel_webhooks import DEFAULT_WEBHOOK, Webhook, check_webhook, par
 from engine.durations import parse_duration
 from engine.errors import DefinitionError, join_path
 from engine.expressions import Expression, ExpressionError, compile_error, compile_expression, to_text
+from engine.payloads import MISSING, dig
 from engine.stock_sync import StockSync, check_stock_sync, parse_stock_sync
 
 CHANNEL_TYPES = ("web_shop", "marketplace", "store_pos", "phone", "b2b_portal")
-_MISSING = object()
 # zen computes in decimals and hands back floats: 2.0 is the quantity 2. Past 2**53 a float is no exact integer.
 _EXACT_FLOAT = 2**53
 
@@ -40,18 +40,6 @@ class MappingError(ValueError):
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}")
-
-
-def _dig(payload: Any, path: str) -> Any:
-    value = payload
-    for part in path.split("."):
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return _MISSING
-    return value
 
 
 def _at(where: str, path: str) -> str:
@@ -91,9 +79,9 @@ class Leaf:
         if self.expr is not None:
             value = self._evaluate(payload, field, where)
         else:
-            value = self.const if self.path is None else _dig(payload, self.path)
-        if value is _MISSING or value is None or (isinstance(value, str) and not value.strip()):
-            return _MISSING if self.default is None else self.default
+            value = self.const if self.path is None else dig(payload, self.path)
+        if value is MISSING or value is None or (isinstance(value, str) and not value.strip()):
+            return MISSING if self.default is None else self.default
         source, is_, be = self._source(where)
         if self.table is not None:
             key = to_text(value) if self.expr is not None else str(value)
@@ -121,7 +109,7 @@ class Leaf:
         try:
             return _plain(self.expr.evaluate(payload if isinstance(payload, dict) else {}))
         except ExpressionError as exc:
-            absent = [_at(where, p) for p in read_paths(self.expr.text) if _dig(payload, p) in (_MISSING, None)]
+            absent = [_at(where, p) for p in read_paths(self.expr.text) if dig(payload, p) in (MISSING, None)]
             hint = f" ({', '.join(absent)} {'is' if len(absent) == 1 else 'are'} missing)" if absent else ""
             raise MappingError(
                 field, f"expression {self.expr.text!r} failed at {where or 'the payload'}: {exc.detail}{hint}"
@@ -134,9 +122,9 @@ class Each:
     fields: Mapping[str, Any]
 
     def apply(self, payload: Any, field: str, where: str = "") -> Any:
-        items = _dig(payload, self.path)
-        if items is _MISSING or items is None:
-            return _MISSING
+        items = dig(payload, self.path)
+        if items is MISSING or items is None:
+            return MISSING
         if not isinstance(items, list):
             raise MappingError(field, f"{_at(where, self.path)} must be a list")
         return [
@@ -153,7 +141,7 @@ def _apply_fields(fields: Mapping[str, Any], payload: Any, prefix: str, where: s
             value = _apply_fields(mapper, payload, field, where)
         else:
             value = mapper.apply(payload, field, where)
-        if value is not _MISSING and value != {}:
+        if value is not MISSING and value != {}:
             out[name] = value
     return out
 

@@ -37,12 +37,12 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from engine.adapters import PARCEL_STATES, ParcelRef, ParcelRequest, PaymentRequest
-from engine.channels import _MISSING, Leaf, MappingError
-from engine.channels import _dig as dig_path
+from engine.channels import Leaf, MappingError
 from engine.durations import parse_duration
 from engine.errors import DefinitionError, join_path
 from engine.expressions import compile_error, compile_expression, suggest, to_text
 from engine.outbound_config import SecretHeader, check_duration, parse_auth
+from engine.payloads import MISSING, dig
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 # One call must leave room in the activity's 30 s for the rest of the step.
@@ -134,7 +134,7 @@ class HttpAdapter:
         body = None
         if op.body is not None:
             value = _build(op.body, dict(context), join_path(op.where, "body"))
-            value = {} if value is _MISSING else value
+            value = {} if value is MISSING else value
             if self.encoding == "form":
                 body = urlencode(list(_form_pairs(value, ""))).encode()
                 headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -149,17 +149,17 @@ class HttpAdapter:
         if not isinstance(answer, dict):
             raise AnswerMismatch(op.where, f"the answer is {type(answer).__name__}, not a JSON object")
         for path, wanted in op.expect.items():
-            got = dig_path(answer, path)
-            if got is _MISSING or got != wanted:
-                shown = "missing" if got is _MISSING else to_text(got)
+            got = dig(answer, path)
+            if got is MISSING or got != wanted:
+                shown = "missing" if got is MISSING else to_text(got)
                 raise AnswerMismatch(
                     join_path(op.where, "expect", path),
                     f"the answer's {path} is {shown}, not {to_text(wanted)}" + self._said(answer),
                 )
         results: dict[str, str] = {}
         for name, path in op.results.items():
-            value = dig_path(answer, path)
-            if value is _MISSING or value is None or value == "":
+            value = dig(answer, path)
+            if value is MISSING or value is None or value == "":
                 if name in op.required:
                     raise AnswerMismatch(
                         join_path(op.where, name), f"the answer has no {path!r}; keys are {_keys(answer)}"
@@ -184,7 +184,7 @@ class HttpAdapter:
         """What an error answer says, from ``error_message`` (at most 200 characters), else ''."""
         if not self.error_message or not isinstance(answer, dict):
             return ""
-        value = dig_path(answer, self.error_message)
+        value = dig(answer, self.error_message)
         return value[:200] if isinstance(value, str) else ""
 
     def _said(self, answer: Any) -> str:
@@ -200,8 +200,8 @@ def _keys(answer: dict) -> str:
 def _fill(path: str, context: Mapping[str, Any], where: str) -> str:
     def value(match: re.Match) -> str:
         name = match.group(1).strip()
-        found = dig_path(dict(context), name)
-        if found is _MISSING or found is None or found == "" or isinstance(found, (dict, list)):
+        found = dig(dict(context), name)
+        if found is MISSING or found is None or found == "" or isinstance(found, (dict, list)):
             raise MappingError(where, f"{{{name}}} has no value for this request")
         return quote(to_text(found), safe="")
 
@@ -215,11 +215,11 @@ def _build(node: Any, context: dict[str, Any], where: str) -> Any:
         out = {}
         for key, child in node.items():
             value = _build(child, context, join_path(where, key))
-            if value is not _MISSING:
+            if value is not MISSING:
                 out[key] = value
         return out
     if isinstance(node, list):
-        return [v for i, child in enumerate(node) if (v := _build(child, context, join_path(where, i))) is not _MISSING]
+        return [v for i, child in enumerate(node) if (v := _build(child, context, join_path(where, i))) is not MISSING]
     return node
 
 
