@@ -89,8 +89,16 @@ def get_engine() -> Engine:
 
 
 def get_read_engine() -> Engine:
-    """The same pool, for sessions that only read (web pages and lists)."""
-    return get_engine().execution_options(sqlite_write=False)
+    """The same pool, for sessions that only read (web pages and lists).
+
+    SQLite: a deferred BEGIN, which never waits for the write lock. PostgreSQL: autocommit, which
+    spares the BEGIN and ROLLBACK round trips of every read; at READ COMMITTED each statement
+    reads its own snapshot either way. Nothing written in such a session would be kept safely:
+    writes go through ``session_scope``."""
+    engine = get_engine()
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(sqlite_write=False)
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def create_tables(engine: Engine | None = None) -> None:

@@ -141,14 +141,19 @@ def _normalise(mapper: Any, connection: Any, order: Order) -> None:
 
 
 @event.listens_for(Order, "after_insert")
+def _write_new_keys(mapper: Any, connection: Any, order: Order) -> None:
+    _write_keys(mapper, connection, order, had=set())  # a new order has none yet
+
+
 @event.listens_for(Order, "after_update")
-def _write_keys(mapper: Any, connection: Any, order: Order) -> None:
+def _write_keys(mapper: Any, connection: Any, order: Order, had: set | None = None) -> None:
     # Keys only grow: SKUs never change, tags are only added, and a name change keeps the old name findable.
     state = inspect(order)
     if state.attrs.document.history.unchanged and state.attrs.tags.history.unchanged:
         return
     table = OrderKey.__table__.c  # type: ignore[attr-defined]
-    had = set(connection.execute(select(table.kind, table.value).where(table.order_id == order.id)))
+    if had is None:
+        had = set(connection.execute(select(table.kind, table.value).where(table.order_id == order.id)))
     rows = [
         {"kind": k, "value": v, "order_id": order.id, "created_at": order.created_at}
         for k, v in search_keys(order.document or {}, order.tags, order.customer_name) - had

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import anyio
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio.client import Client
@@ -19,7 +20,7 @@ from engine.lru import Lru
 from engine.payments import DEFAULT_PAYMENTS
 from oms import metrics
 from oms.db import get_read_engine, session_scope
-from oms.models import Order, Sku
+from oms.models import Order, OrderKey, Sku
 from services.definitions.live import LiveDefinitions, live_definitions
 from services.definitions.pinned import ORDER_DOCUMENTS, pin_set
 from services.definitions.publishing import ref
@@ -223,10 +224,10 @@ def _store(payload: Any, flow_name: str | None) -> tuple[Order, bool, OrderInput
 
 
 def _forget(order_id: str) -> None:
+    """Remove an order whose workflow never started, with its search keys."""
     with session_scope() as session:
-        order = session.get(Order, order_id)
-        if order is not None:
-            session.delete(order)
+        session.execute(delete(OrderKey).where(col(OrderKey.order_id) == order_id))
+        session.execute(delete(Order).where(col(Order.id) == order_id))
 
 
 async def submit_order(

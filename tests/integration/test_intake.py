@@ -144,10 +144,6 @@ def _store_without_workflow(stack, payload, hidden_from_sweep: bool = False) -> 
     starts rows older than OMS_INTAKE_SWEEP_SECONDS) leaves it to the retry.
     """
     import json
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
 
     script = (
         "import json, sys\n"
@@ -163,15 +159,49 @@ def _store_without_workflow(stack, payload, hidden_from_sweep: bool = False) -> 
         "    s.add(prepared.order)\n"
         "print(prepared.order.id)\n"
     )
-    mode = "hidden" if hidden_from_sweep else "visible"
-    return subprocess.run(
-        [sys.executable, "-c", script, json.dumps(payload), mode],
-        cwd=ROOT,
-        env=stack.env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    return _in_stack(stack, script, json.dumps(payload), "hidden" if hidden_from_sweep else "visible").strip()
+
+
+def _in_stack(stack, script: str, *argv: str) -> str:
+    """What ``script`` prints, run by Python with the stack's settings (database, Temporal)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    command = [sys.executable, "-c", script, *argv]
+    return subprocess.run(command, cwd=ROOT, env=stack.env, check=True, capture_output=True, text=True).stdout
+
+
+def test_an_order_whose_workflow_cannot_start_is_removed_with_its_search_keys(stack):
+    """Without the web app's outbox (the importer's way), intake starts the workflow itself and removes
+    the order again when Temporal refuses the start: nothing half-written, its search keys included."""
+    import json
+
+    script = (
+        "import asyncio, json, sys\n"
+        "from sqlmodel import Session, func, select\n"
+        "from temporalio.client import Client\n"
+        "from oms.db import get_read_engine\n"
+        "from oms.models import Order, OrderKey\n"
+        "from services.orders.intake import IntakeUnavailable, order_id_for, submit_order\n"
+        "payload = json.loads(sys.argv[1])\n"
+        "async def main():\n"
+        "    client = await Client.connect(sys.argv[2], namespace='no-such-namespace')\n"
+        "    try:\n"
+        "        await submit_order(client, payload)\n"
+        "    except IntakeUnavailable as exc:\n"
+        "        print('refused:', str(exc).split(':')[0])\n"
+        "asyncio.run(main())\n"
+        "order_id = order_id_for(payload['channel'], payload['external_id'])\n"
+        "with Session(get_read_engine()) as s:\n"
+        "    print('orders', s.exec(select(func.count()).where(Order.id == order_id)).one())\n"
+        "    print('keys', s.exec(select(func.count()).where(OrderKey.order_id == order_id)).one())\n"
+    )
+    payload = order_payload()
+    out = _in_stack(stack, script, json.dumps(payload), stack.env["OMS_TEMPORAL_ADDRESS"]).splitlines()
+    assert out == ["refused: the order could not be started", "orders 0", "keys 0"]
+    assert stack.submit(payload).status_code == 201  # and the same order is taken afresh later
 
 
 def test_an_order_stored_without_its_workflow_starts_on_the_retry(stack):
