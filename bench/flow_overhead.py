@@ -9,13 +9,10 @@ from __future__ import annotations
 import asyncio
 import compileall
 import json
-import logging
-import re
 import signal
 import statistics
 import tempfile
 import time
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,38 +21,12 @@ from oms.temporal.dev_server import free_port
 from oms.temporal.stack import EmbeddedStack
 
 VARIANTS = {"A": "OrderFlow", "B": "HandwrittenOrder"}
-SKUS = [("TSHIRT-BLK-M", 19.9), ("TSHIRT-WHT-L", 19.9), ("HOODIE-GRY-M", 49.0), ("SNEAKER-42", 89.0)]
-SKUS += [("BACKPACK-20L", 59.0), ("MUG-LOGO", 9.5), ("MONITOR-27", 329.0), ("HEADPHONES-NC", 249.0)]
-COUNTRIES = [("DE", "Berlin", "10115"), ("FR", "Lyon", "69001"), ("US", "Newark", "07102")]
-CORE_LOG = harness.RESULTS / "flow_overhead_core.log"
+SKUS = [("TSHIRT-BLK-M", 19.9), ("HOODIE-GRY-M", 49.0), ("SNEAKER-42", 89.0), ("MUG-LOGO", 9.5)]
 
 
 def order_payload(external_id: str, n: int) -> dict:
-    """A prepaid consumer order the shipped audit approves (a unique IP: no velocity rule fires)."""
-    country, city, postal = COUNTRIES[n % len(COUNTRIES)]
-    (sku, price), (other, other_price) = SKUS[n % len(SKUS)], SKUS[(n * 7 + 3) % len(SKUS)]
-    lines = [{"sku": sku, "qty": 1 + n % 3, "price": price}]
-    lines += [{"sku": other, "qty": 1, "price": other_price}] * (n % 2)
-    name, street = f"Bench Customer {n}", f"Benchstrasse {n}"
-    address = {"name": name, "street": street, "city": city, "postal_code": postal, "country": country}
-    order = {"channel": "web", "external_id": external_id, "customer": {"name": name, "email": f"bench{n}@example.com"}}
-    paid = {"shipping_address": address, "lines": lines, "payment": {"method": "card", "status": "paid"}}
-    return order | paid | {"client_ip": f"10.0.{n >> 8}.{n & 255}"}
-
-
-def sdk_runtime():
-    """A Temporal runtime whose core warnings (e.g. TMPRL1104: workflow task over 5 s) go to CORE_LOG."""
-    from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
-
-    logger = logging.getLogger("bench.temporal_core")
-    logger.propagate = False
-    CORE_LOG.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(CORE_LOG, mode="w", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logger.addHandler(handler)
-    forwarding = LogForwardingConfig(logger=logger)
-    filtered = TelemetryFilter(core_level="WARN", other_level="ERROR")
-    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=filtered, forwarding=forwarding)))
+    """A prepaid consumer order the shipped audit approves (its own street and IP: no velocity rule fires)."""
+    return harness.prepaid_order(n, external_id, *SKUS[n % len(SKUS)], qty=1 + n % 3) | {"external_id": external_id}
 
 
 def store_order(payload: dict):
@@ -84,13 +55,10 @@ async def run_one(client, variant: str, payload: dict) -> dict:
     else:
         order, workflow_input = await anyio.to_thread.run_sync(store_order, payload)
         # A hand-written workflow has no definition to carry: the flow text stays out of its input.
+        start = {"task_queue": get_settings().task_queue, "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING}
+        bare_input = replace(workflow_input, flow_text="")
         handle = await client.start_workflow(
-            VARIANTS["B"],
-            replace(workflow_input, flow_text=""),
-            id=order.workflow_id,
-            task_queue=get_settings().task_queue,
-            result_type=OrderResult,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            VARIANTS["B"], bare_input, id=order.workflow_id, result_type=OrderResult, **start
         )
     intake = time.perf_counter() - started
     await handle.signal("event", ExternalEvent(type="delivered"))  # the wait step keeps early events
@@ -111,20 +79,14 @@ async def run_batch(client, meter: harness.CpuMeter, variant: str, tag: str, cou
     before = meter.read()
     outcomes = await harness.gather_limited(concurrency, map(one, range(count)))
     used = meter.used(before, meter.read())
-    done, failed = (
-        [o for o in outcomes if o["status"] == "completed"],
-        [o for o in outcomes if o["status"] != "completed"],
-    )
+    done = [o for o in outcomes if o["status"] == "completed"]
+    failed = [o for o in outcomes if o["status"] != "completed"]
+    cpu = {k: round(1000 * used[k] / max(1, len(done)), 1) for k in ("this process", "temporal")}
     batch = {"variant": variant, "orders per s": round(len(done) / used["wall"], 2), "failed": failed[:5]}
     batch |= {"latencies": [o["latency"] for o in done], "intake": [o["intake"] for o in done]}
-    batch["CPU per order (ms)"] = {
-        k: round(1000 * used[k] / max(1, len(done)), 1) for k in ("this process", "temporal")
-    }
-    batch |= {
-        "other processes (cores)": round(used["others"] / used["wall"], 2),
-        "order ids": [o["order_id"] for o in done],
-    }
-    cpu, others = batch["CPU per order (ms)"], batch["other processes (cores)"]
+    batch |= {"CPU per order (ms)": cpu, "other processes (cores)": round(used["others"] / used["wall"], 2)}
+    batch["order ids"] = [o["order_id"] for o in done]
+    others = batch["other processes (cores)"]
     print(f"{tag:<6} {batch['orders per s']:7.2f} orders/s, CPU/order {cpu}, other load {others}, failed {len(failed)}")
     return batch
 
@@ -152,7 +114,7 @@ def side_effects(order_ids: list[str]) -> list[dict]:
     return [json.loads(shape) for shape in sorted(shapes)]
 
 
-async def benchmark(args, server_pid: int) -> tuple[list[dict], dict, Counter]:
+async def benchmark(args, server_pid: int) -> tuple[list[dict], dict]:
     from concurrent.futures import ThreadPoolExecutor
 
     import anyio.to_thread
@@ -168,13 +130,12 @@ async def benchmark(args, server_pid: int) -> tuple[list[dict], dict, Counter]:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
     anyio.to_thread.current_default_thread_limiter().total_tokens = max(40, args.concurrency)  # intake's threads
     plugin = SimplePlugin("oms-bench", workflows=[HandwrittenOrderWorkflow])  # B joins the product's worker
-    client = await Client.connect(settings.temporal_address, plugins=[plugin], runtime=sdk_runtime())
+    client = await Client.connect(settings.temporal_address, plugins=[plugin])
     meter, rounds = harness.CpuMeter({"temporal": server_pid}), []
     with ThreadPoolExecutor(max_workers=settings.worker_threads) as executor:
         async with build_worker(client, executor):
             for variant in VARIANTS if args.warmup else ():
                 await run_batch(client, meter, variant, f"warm{variant}", args.warmup, args.concurrency)
-            measured_from = CORE_LOG.stat().st_size
             for n in range(1, args.rounds + 1):
                 for variant in list(VARIANTS)[:: -1 if args.schedule == "abba" and n % 2 == 0 else 1]:
                     rounds.append(
@@ -182,11 +143,10 @@ async def benchmark(args, server_pid: int) -> tuple[list[dict], dict, Counter]:
                     )
             last = {v: [r for r in rounds if r["variant"] == v][-1]["order ids"] for v in VARIANTS}
             shapes = {v: await asyncio.to_thread(side_effects, ids) for v, ids in last.items()}
-    warnings = re.findall(r"\[(TMPRL\d+)\]", CORE_LOG.read_bytes()[measured_from:].decode(errors="replace"))
-    return rounds, shapes, Counter(warnings)
+    return rounds, shapes
 
 
-def summary(args, rounds: list[dict], shapes: dict, warnings: Counter) -> tuple[dict, list]:
+def summary(args, rounds: list[dict], shapes: dict) -> tuple[dict, list]:
     figures = {}
     for v, workflow_type in VARIANTS.items():
         mine = [r for r in rounds if r["variant"] == v]
@@ -207,7 +167,6 @@ def summary(args, rounds: list[dict], shapes: dict, warnings: Counter) -> tuple[
     by_round = [{r["variant"]: r["orders per s"] for r in rounds[i : i + 2]} for i in range(0, len(rounds), 2)]
     per_round = [round(x["A"] / x["B"], 3) for x in by_round]
     figures["ratio interpreter/handwritten"] = {"mean orders/s": ratio, "per round": per_round}
-    figures["SDK core warnings, measured rounds"] = dict(warnings) or "none"
     identical = len(shapes["A"]) == 1 and shapes["A"] == shapes["B"]
     verdicts = [(f"ratio at least 0.95 ({ratio})", ratio >= 0.95), ("A and B wrote the same side effects", identical)]
     return figures, verdicts
@@ -237,8 +196,8 @@ def main() -> int:
         with session_scope() as session:  # stock no run can exhaust
             for row in session.exec(select(Stock)).all():
                 row.on_hand = 1_000_000_000
-        rounds, shapes, warnings = asyncio.run(benchmark(args, server.process.pid))
-    figures, verdicts = summary(args, rounds, shapes, warnings)
+        rounds, shapes = asyncio.run(benchmark(args, server.process.pid))
+    figures, verdicts = summary(args, rounds, shapes)
     title = f"flow_overhead: {args.orders} orders per round, {args.concurrency} at a time, {args.rounds} rounds"
     details = {"database": kind, "schedule": args.schedule, "warmup": args.warmup, "shapes": shapes}
     return harness.report(f"{title} per variant, {kind}", figures, verdicts, **details)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import compileall
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -96,13 +97,19 @@ class _OrderLoggingInbound(ActivityInboundInterceptor):
             return await self.next.execute_activity(input)
 
 
-def build_worker(client: Client, executor: ThreadPoolExecutor, task_queue: str | None = None) -> Worker:
+# What `oms worker` runs (a benchmark may run another workflow in the interpreter's place).
+WORKFLOWS: tuple[type, ...] = (OrderWorkflow, ReturnWorkflow, FlowMigration, ChannelPull, StockSync)
+
+
+def build_worker(
+    client: Client, executor: ThreadPoolExecutor, task_queue: str | None = None, workflows: Sequence[type] = WORKFLOWS
+) -> Worker:
     settings = get_settings()
     compile_workflow_modules()
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[OrderWorkflow, ReturnWorkflow, FlowMigration, ChannelPull, StockSync],
+        workflows=workflows,
         activities=[*ALL_ACTIVITIES, *MIGRATION_ACTIVITIES, *CHANNEL_PULL_ACTIVITIES, *STOCK_SYNC_ACTIVITIES],
         activity_executor=executor,
         workflow_runner=workflow_runner(),
@@ -118,7 +125,7 @@ def build_worker(client: Client, executor: ThreadPoolExecutor, task_queue: str |
     )
 
 
-async def run_worker(stop: asyncio.Event | None = None) -> None:
+async def run_worker(stop: asyncio.Event | None = None, workflows: Sequence[type] = WORKFLOWS) -> None:
     from oms.migrate import wait_until_current
 
     # The web process migrates the database; a worker must not run on an older or newer schema.
@@ -128,7 +135,7 @@ async def run_worker(stop: asyncio.Event | None = None) -> None:
         log.info("Temporal SDK metrics at http://%s/metrics", get_settings().worker_metrics_address)
     client = await connect(runtime)
     with ThreadPoolExecutor(max_workers=get_settings().worker_threads) as executor:
-        worker = build_worker(client, executor)
+        worker = build_worker(client, executor, workflows=workflows)
         log.info("worker polling task queue %s", get_settings().task_queue)
         if stop is None:
             await worker.run()

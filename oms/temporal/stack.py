@@ -256,8 +256,11 @@ class EmbeddedStack:
         ready(child.process)
         return child
 
-    def start(self, command: str, ready: Callable[[subprocess.Popen], None] | None = None) -> Child:
-        """`python -m oms.cli <command>` (worker, web) with the stack's environment, in its own session.
+    def start(
+        self, command: str, ready: Callable[[subprocess.Popen], None] | None = None, module: str = "oms.cli"
+    ) -> Child:
+        """`python -m oms.cli <command>` (worker, web) with the stack's environment, in its own session
+        (``module``: `python -m <module>` instead, under the name ``command``).
 
         It is stopped with SIGINT, the signal both commands shut down gracefully on.
         ``ready`` (see `Child`) is used when the supervisor restarts it.
@@ -267,7 +270,7 @@ class EmbeddedStack:
         def launch() -> subprocess.Popen:
             with open(log, "ab") if log is not None else nullcontext() as out:  # the child keeps its own copy
                 return subprocess.Popen(
-                    [sys.executable, "-m", "oms.cli", command],
+                    [sys.executable, "-m", module, *([command] if module == "oms.cli" else [])],
                     cwd=self.cwd,
                     env=self.env,
                     stdout=out,
