@@ -53,3 +53,9 @@ def signed_in_at(browser, stack) -> Callable[..., Page]:
     yield open_page
     for context in contexts:
         context.close()
+
+
+def editor_text(page: Page) -> str:
+    """The designer editor's text, once its module has set the editor up (the page shows before it runs)."""
+    page.wait_for_function("window.omsEditor !== undefined")
+    return page.evaluate("window.omsEditor.state.doc.toString()")

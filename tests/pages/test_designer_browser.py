@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import PASSWORD, order_payload, unique
+from tests.pages.conftest import editor_text
 
 # Screenshots of the pages these tests visit, for a person to look at (not compared).
 SHOTS = Path(os.environ.get("OMS_TEST_SHOTS", "/tmp/oms-shots"))
@@ -124,7 +125,7 @@ def test_analyst_changes_the_audit_rules_and_the_next_order_is_held(stack, signe
         expect(row).to_contain_text(f"watched_customer review: customer {email} is on the watch list")
     assert page.evaluate("window.__same_page") == 1  # no page load: the editor keeps its text and place
     page.screenshot(path=str(SHOTS / "designer_whatif.png"))
-    assert page.evaluate("window.omsEditor.state.doc.toString()") == draft
+    assert editor_text(page) == draft
     assert stack.order(recorded[0])["audit"]["action"] == "approve"  # what-if changed nothing
 
     # Publish: first the diff against the live version and a note; a new version only on confirm.
@@ -273,7 +274,7 @@ def test_a_new_rule_set_from_the_template_is_published(stack, signed_in):
     page.get_by_role("button", name="New definition").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("New rules new_rules")
     expect(page.locator("[data-role=status]")).to_have_text("Valid: no problems found.")
-    template = page.evaluate("window.omsEditor.state.doc.toString()")
+    template = editor_text(page)
     _replace_text(page, template.replace("name: new_rules", f"name: {name}"))
     expect(page.locator("table.tests")).to_contain_text("a big order is held")
     page.get_by_role("button", name="Publish…").click()
@@ -315,7 +316,7 @@ def test_leaving_with_unsaved_edits_warns_and_staying_keeps_them(stack, signed_i
     leave.get_by_role("button", name="Stay on this page").click()
     expect(leave).to_have_count(0)
     expect(page).to_have_url(re.compile(rf"/definitions/rules/{name}$"))
-    assert page.evaluate("window.omsEditor.state.doc.toString()") == edited
+    assert editor_text(page) == edited
     # Closing or reloading the tab: the browser's own warning (dismissed: the page stays).
     seen: list[str] = []
 
@@ -328,7 +329,7 @@ def test_leaving_with_unsaved_edits_warns_and_staying_keeps_them(stack, signed_i
     page.wait_for_timeout(300)
     assert seen == ["beforeunload"]
     assert not page.is_closed()
-    assert page.evaluate("window.omsEditor.state.doc.toString()") == edited
+    assert editor_text(page) == edited
     page.remove_listener("dialog", answer)
     # Leaving on purpose, from the in-page warning, goes.
     page.get_by_role("link", name="All definitions").click()
@@ -423,7 +424,7 @@ def test_the_diagram_zooms_fits_and_shows_where_an_order_is(stack, signed_in_at)
     tools.get_by_role("button", name="Actual size").click()
     tools.get_by_role("button", name="Zoom out").click()
     expect(tools.locator("[data-role=zoom-level]")).to_have_text("80%")
-    text = page.evaluate("window.omsEditor.state.doc.toString()")
+    text = editor_text(page)
     _replace_text(page, text.replace("status: completed", "status: finished"))
     expect(page.locator("svg.flow-diagram g.node[data-step='completed'] text.detail")).to_have_text("end · finished")
     assert float(page.locator("svg.flow-diagram").get_attribute("width")) == round(natural * 0.8)

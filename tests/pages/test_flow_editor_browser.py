@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from engine.definitions import load
 from tests.conftest import order_payload
+from tests.pages.conftest import editor_text
 from tests.pages.test_nocode_browser import _comments, _live, restored  # noqa: F401  (restored: a fixture)
 
 
@@ -66,7 +67,7 @@ def test_analyst_inserts_an_approval_step_after_payment_on_the_diagram(stack, si
     page.get_by_role("tab", name="YAML text").click()
     expect(page.locator(".cm-editor")).to_be_visible()
     expect(page.locator("[data-role=status]")).to_have_text("Valid: no problems found.")
-    text = page.evaluate("window.omsEditor.state.doc.toString()")
+    text = editor_text(page)
     assert [c for c in comments if c not in _comments(text)] == []
     assert "    next: approve_payment\n\n  - id: approve_payment\n    type: approval\n" in text
     assert "    due: 3d\n    on: {approve: delivery_method, reject: release_cancelled}\n" in text
@@ -162,7 +163,7 @@ def test_analyst_inserts_an_http_step_after_payment_connects_it_and_publishes(st
 
     page.get_by_role("tab", name="YAML text").click()
     expect(page.locator("[data-role=status]")).to_have_text("Valid: no problems found.")
-    text = page.evaluate("window.omsEditor.state.doc.toString()")
+    text = editor_text(page)
     assert [c for c in comments if c not in _comments(text)] == []
     assert (
         "    next: fraud_check\n\n"

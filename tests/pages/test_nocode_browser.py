@@ -18,6 +18,7 @@ from playwright.sync_api import Page, expect
 from engine.definitions import load
 from engine.yaml_edit import apply_edits, parse_edits
 from tests.conftest import order_payload, unique
+from tests.pages.conftest import editor_text
 
 BIG_LINES = [{"sku": "LAPTOP-14", "qty": 4, "price": 1299}]  # 5196: over 5000
 
@@ -51,7 +52,7 @@ def _switch_to_text_and_back(page: Page, comments: list[str], builder_tab: str) 
     expect(page.locator(".cm-editor")).to_be_visible()
     expect(page.locator("[data-role=builder]")).to_be_hidden()
     expect(page.locator("[data-role=status]")).to_have_text("Valid: no problems found.")
-    text = page.evaluate("window.omsEditor.state.doc.toString()")
+    text = editor_text(page)
     missing = [c for c in comments if c not in _comments(text)]
     assert not missing, f"comments lost: {missing}"
     page.get_by_role("tab", name=builder_tab).click()
@@ -212,7 +213,7 @@ def test_analyst_adds_a_required_field_to_the_order_form_by_clicking(stack, sign
     expect(cards.nth(last - 1)).to_have_attribute("data-field", field_id)
     cards.nth(last - 1).get_by_role("button", name=f"Move field {field_id} down").click()
     expect(cards.nth(last)).to_have_attribute("data-field", field_id)
-    assert page.evaluate("window.omsEditor.state.doc.toString()") == text
+    assert editor_text(page) == text
 
     page.get_by_role("button", name="Publish…").click()
     dialog = page.get_by_role("dialog")

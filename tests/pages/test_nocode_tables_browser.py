@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 
 from engine.definitions import load
 from tests.conftest import order_payload
+from tests.pages.conftest import editor_text
 from tests.pages.test_language_browser import _context, _sign_in
 from tests.pages.test_nocode_browser import _comments, _live, _switch_to_text_and_back, restored
 
@@ -60,10 +61,10 @@ def test_analyst_edits_the_carrier_table_in_its_grid_and_publishes_it(stack, sig
     last_price = grid.get_by_label(f"Row {rows}, Price", exact=True)
     last_price.fill("18.9 + shipment.weight_kg * 2.5")
     grid.get_by_label("Row 5, Service", exact=True).click()  # leaving the cell sends it at once
-    page.wait_for_function("window.omsEditor.state.doc.toString().includes('18.9 + shipment.weight_kg * 2.5')")
+    page.wait_for_function("window.omsEditor?.state.doc.toString().includes('18.9 + shipment.weight_kg * 2.5')")
     expect(status).to_have_text("Table changed. The definition is valid.")
     expect(page.locator("table.tests tr.refused")).to_have_count(0)
-    text_after_cells = page.evaluate("window.omsEditor.state.doc.toString()")
+    text_after_cells = editor_text(page)
     assert '    - when: ["\'express\'", "-", "<= 25"]\n' in text_after_cells
 
     # A row added below the last (a copy of its outputs, matching anything), moved up a place, then removed:
@@ -79,7 +80,7 @@ def test_analyst_edits_the_carrier_table_in_its_grid_and_publishes_it(stack, sig
     grid.get_by_role("button", name=f"Remove row {rows}: click again to confirm").click()
     expect(status).to_have_text(f"Row {rows} removed. The definition is valid.")
     expect(grid.locator("tbody tr")).to_have_count(rows)
-    assert page.evaluate("window.omsEditor.state.doc.toString()") == text_after_cells
+    assert editor_text(page) == text_after_cells
 
     text = _switch_to_text_and_back(page, comments, "Table editor")
     assert text == text_after_cells
@@ -178,7 +179,7 @@ def test_analyst_makes_an_order_a_test_case_from_its_page_and_it_passes_in_the_d
     expect(case).to_have_class(re.compile(r"\bok\b"))
     expect(case).to_contain_text("passes")
     expect(page.locator("table.tests tr.refused")).to_have_count(0)
-    text = page.evaluate("window.omsEditor.state.doc.toString()")
+    text = editor_text(page)
     stored = load(text).raw["tests"][-1]
     assert stored["expect"] == {"action": action}
     assert stored["order"]["external_id"] == external
