@@ -87,7 +87,7 @@ async def measure(stack: harness.BenchStack, args) -> dict:
     from temporalio.worker import Worker
 
     tag, meter = uuid.uuid4().hex[:6], harness.CpuMeter({n: c.process.pid for n, c in stack.children.items()})
-    results, used = {"order": [], "floor": []}, {"order": {}, "floor": {}}  # type: ignore[var-annotated]
+    results, used = {"order": [], "floor": []}, {"order": {}, "floor": {}}
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=120) as client, asyncio.TaskGroup() as tasks:
         poller = tasks.create_task(poll(stack))
         op, _ = await harness.login(client, "operator"), client.headers.update(await harness.login(client))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-only-secret-change-me-in-production-0123456789"
@@ -41,10 +42,11 @@ class Settings(BaseSettings):
     # Worker tuning (bench/README.md, "lifecycle": the figures behind each default).
     # Workflows kept in memory between tasks; an evicted one replays its history when it next moves.
     worker_max_cached_workflows: int = 1000
-    # Workflow tasks and local activities run at once (0: the SDK's default), and task pollers.
-    worker_workflow_tasks: int = 0
-    worker_local_activities: int = 0
-    worker_pollers: int = 5
+    # Workflow tasks and local activities run at once (0: the SDK's default), and task pollers. A worker that
+    # caches workflows needs at least 2 workflow tasks and 2 pollers (the SDK refuses to start otherwise).
+    worker_workflow_tasks: int = Field(default=0, ge=0)
+    worker_local_activities: int = Field(default=0, ge=0)
+    worker_pollers: int = Field(default=5, ge=2)
     # Run workflow code in Temporal's sandbox (per-run module isolation and checks of non-deterministic
     # calls). Off: about 10 % less worker CPU; determinism is then guarded by the replay tests only.
     worker_sandbox: bool = True
@@ -98,6 +100,13 @@ class Settings(BaseSettings):
     secure_cookies: bool = False
     # When set, GET /metrics needs "Authorization: Bearer <this token>".
     metrics_token: str = ""
+
+    @field_validator("worker_workflow_tasks")
+    @classmethod
+    def _two_workflow_tasks(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("0 (the SDK's default) or at least 2: a worker that caches workflows needs two")
+        return value
 
     def insecure(self) -> str | None:
         """Why this configuration must not serve outside dev mode, or None."""
